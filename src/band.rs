@@ -1,0 +1,225 @@
+//! Banding (LSH): signatures are cut into `bands` bands of `rows` values; two documents whose
+//! values agree on every row of some band become a candidate pair.
+//!
+//! A pair with Jaccard similarity `s` becomes a candidate with probability `1 - (1 - s^r)^b` (the
+//! S-curve, [`Banding::probability`]). [`Banding::for_threshold`] picks `b` and `r` for a
+//! threshold the way the LSH literature does: it minimises the area of false positives below the
+//! threshold plus false negatives above it.
+//!
+//! Candidates come from sorting `(band key, document)` entries band by band, so a band table is
+//! plain data that can be written to disk as a sorted run and merged. A bucket larger than
+//! `max_bucket` (templated items, very short texts) does not yield all its pairs: each member is
+//! paired with the next `max_bucket` members only, which keeps the count linear in the bucket size.
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::xxh3_64_with_seed;
+
+use crate::sketch::Signatures;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Banding {
+    pub bands: usize,
+    pub rows: usize,
+}
+
+fn integrate(f: impl Fn(f64) -> f64, a: f64, b: f64) -> f64 {
+    let n = 200;
+    let h = (b - a) / n as f64;
+    let mut s = 0.5 * (f(a) + f(b));
+    for i in 1..n {
+        s += f(a + i as f64 * h);
+    }
+    s * h
+}
+
+impl Banding {
+    /// Probability that a pair of Jaccard similarity `s` shares at least one band.
+    pub fn probability(&self, s: f64) -> f64 {
+        1.0 - (1.0 - s.powi(self.rows as i32)).powi(self.bands as i32)
+    }
+
+    /// The similarity at which the S-curve is steepest, about `(1/b)^(1/r)`.
+    pub fn knee(&self) -> f64 {
+        (1.0 / self.bands as f64).powf(1.0 / self.rows as f64)
+    }
+
+    /// The banding with `bands * rows <= num_perm` that minimises the expected false positives
+    /// (area under the S-curve below `threshold`) plus false negatives (area above the curve
+    /// from `threshold` to 1), equally weighted.
+    pub fn for_threshold(threshold: f64, num_perm: usize) -> Banding {
+        let mut best = (f64::INFINITY, Banding { bands: 1, rows: 1 });
+        for bands in 1..=num_perm {
+            for rows in 1..=num_perm / bands {
+                let b = Banding { bands, rows };
+                let fp = integrate(|s| b.probability(s), 0.0, threshold);
+                let fneg = integrate(|s| 1.0 - b.probability(s), threshold, 1.0);
+                let err = fp + fneg;
+                if err < best.0 - 1e-12 {
+                    best = (err, b);
+                }
+            }
+        }
+        best.1
+    }
+
+    /// The key of one band of one signature.
+    #[inline]
+    pub fn key(&self, sig: &[u32], band: usize) -> u64 {
+        let row = &sig[band * self.rows..(band + 1) * self.rows];
+        // SAFETY-free byte view: u32 slices are plain old data.
+        let mut bytes = [0u8; 256];
+        let n = row.len() * 4;
+        if n <= bytes.len() {
+            for (i, v) in row.iter().enumerate() {
+                bytes[i * 4..i * 4 + 4].copy_from_slice(&v.to_le_bytes());
+            }
+            xxh3_64_with_seed(&bytes[..n], band as u64)
+        } else {
+            let v: Vec<u8> = row.iter().flat_map(|v| v.to_le_bytes()).collect();
+            xxh3_64_with_seed(&v, band as u64)
+        }
+    }
+}
+
+/// Counts from candidate generation.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BandStats {
+    /// Distinct candidate pairs.
+    pub candidate_pairs: u64,
+    /// Buckets larger than `max_bucket`, whose pairs were limited.
+    pub capped_buckets: u64,
+}
+
+/// One band's table: `(key, document)` sorted by key, then document.
+pub fn band_table(sigs: &Signatures, banding: &Banding, band: usize) -> Vec<(u64, u32)> {
+    let mut t: Vec<(u64, u32)> = (0..sigs.len())
+        .filter(|&d| sigs.active(d))
+        .map(|d| (banding.key(sigs.get(d), band), d as u32))
+        .collect();
+    t.sort_unstable();
+    t
+}
+
+/// The pairs `(a, b)`, `a < b`, that share a bucket of one sorted band table.
+pub fn pairs_from_table(table: &[(u64, u32)], max_bucket: usize, out: &mut Vec<(u32, u32)>) -> u64 {
+    let mut capped = 0;
+    let mut start = 0;
+    while start < table.len() {
+        let key = table[start].0;
+        let mut end = start + 1;
+        while end < table.len() && table[end].0 == key {
+            end += 1;
+        }
+        let bucket = &table[start..end];
+        if bucket.len() > max_bucket + 1 {
+            capped += 1;
+        }
+        for (i, &(_, a)) in bucket.iter().enumerate() {
+            let stop = bucket.len().min(i + 1 + max_bucket);
+            for &(_, b) in &bucket[i + 1..stop] {
+                out.push((a, b));
+            }
+        }
+        start = end;
+    }
+    capped
+}
+
+/// All distinct candidate pairs of a corpus's signatures, sorted.
+pub fn candidate_pairs(
+    sigs: &Signatures,
+    banding: &Banding,
+    max_bucket: usize,
+) -> (Vec<(u32, u32)>, BandStats) {
+    let per_band: Vec<(Vec<(u32, u32)>, u64)> = (0..banding.bands)
+        .into_par_iter()
+        .map(|band| {
+            let table = band_table(sigs, banding, band);
+            let mut pairs = Vec::new();
+            let capped = pairs_from_table(&table, max_bucket, &mut pairs);
+            pairs.sort_unstable();
+            pairs.dedup();
+            (pairs, capped)
+        })
+        .collect();
+    let capped = per_band.iter().map(|p| p.1).sum();
+    let mut pairs: Vec<(u32, u32)> = per_band.into_iter().flat_map(|p| p.0).collect();
+    pairs.par_sort_unstable();
+    pairs.dedup();
+    let stats = BandStats {
+        candidate_pairs: pairs.len() as u64,
+        capped_buckets: capped,
+    };
+    (pairs, stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sketch::Sketcher;
+
+    #[test]
+    fn threshold_half_matches_the_usual_choice() {
+        // The choice datasketch makes for threshold 0.5 and 128 permutations.
+        assert_eq!(
+            Banding::for_threshold(0.5, 128),
+            Banding { bands: 25, rows: 5 }
+        );
+    }
+
+    #[test]
+    fn s_curve_is_monotone_and_steep_at_the_knee() {
+        let b = Banding { bands: 25, rows: 5 };
+        let mut last = 0.0;
+        for i in 0..=20 {
+            let p = b.probability(i as f64 / 20.0);
+            assert!(p >= last);
+            last = p;
+        }
+        assert!(b.probability(0.2) < 0.01);
+        assert!(b.probability(0.8) > 0.999);
+        assert!((b.knee() - 0.525).abs() < 0.01);
+    }
+
+    #[test]
+    fn lower_thresholds_band_wider() {
+        let lo = Banding::for_threshold(0.3, 128);
+        let hi = Banding::for_threshold(0.8, 128);
+        assert!(lo.rows < hi.rows);
+        assert!(lo.probability(0.4) > hi.probability(0.4));
+    }
+
+    #[test]
+    fn similar_documents_become_candidates() {
+        let s = Sketcher::new(128, 0);
+        let mut sigs = Signatures::new(128, 3);
+        let a: Vec<u64> = (0..1000).collect();
+        let b: Vec<u64> = (50..1050).collect();
+        let c: Vec<u64> = (5000..6000).collect();
+        for (i, set) in [a, b, c].iter().enumerate() {
+            let set: Vec<u64> = set
+                .iter()
+                .map(|x| xxhash_rust::xxh3::xxh3_64(&x.to_le_bytes()))
+                .collect();
+            s.sketch_into(&set, &mut sigs.values[i * 128..(i + 1) * 128]);
+            sigs.sizes[i] = set.len() as u32;
+        }
+        let (pairs, stats) = candidate_pairs(&sigs, &Banding { bands: 25, rows: 5 }, 100);
+        assert_eq!(pairs, vec![(0, 1)]);
+        assert_eq!(stats.candidate_pairs, 1);
+    }
+
+    #[test]
+    fn huge_buckets_are_capped_linearly() {
+        let table: Vec<(u64, u32)> = (0..1000).map(|d| (7, d)).collect();
+        let mut out = Vec::new();
+        let capped = pairs_from_table(&table, 10, &mut out);
+        assert_eq!(capped, 1);
+        assert!(out.len() <= 1000 * 10);
+        assert!(out.contains(&(0, 10)) && !out.contains(&(0, 11)));
+        let mut small = Vec::new();
+        assert_eq!(pairs_from_table(&table[..5], 10, &mut small), 0);
+        assert_eq!(small.len(), 10);
+    }
+}

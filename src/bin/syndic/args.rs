@@ -1,0 +1,168 @@
+//! Options shared by the subcommands that run the pipeline.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use syndic::band::Banding;
+use syndic::boilerplate::BoilerplateOptions;
+use syndic::cluster::Keep;
+use syndic::pipeline::Config;
+use syndic::read::{Fields, OnError};
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum KeepArg {
+    /// The first member in input order.
+    First,
+    /// The longest text (most complete copy); ties go to the first.
+    Longest,
+    /// The earliest date (needs a date field); undated documents last; ties go to the first.
+    Earliest,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum OnErrorArg {
+    /// Stop at the first bad record with exit code 1.
+    Fail,
+    /// Skip bad records, counting each by reason in the report's stats.skipped.
+    Skip,
+}
+
+#[derive(Args)]
+pub struct Pipeline {
+    /// Inputs: JSONL files (.jsonl, .json, .ndjson), text files, folders (walked recursively,
+    /// sorted), any of them .gz or .zst; `-` reads JSONL from stdin.
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+
+    /// JSONL field holding the text.
+    #[arg(long, default_value = "text", help_heading = "Input")]
+    pub text_field: String,
+    /// JSONL field holding the document id (default when absent: FILE:LINE).
+    #[arg(long, default_value = "id", help_heading = "Input")]
+    pub id_field: String,
+    /// JSONL field holding the source (site, paper, agency).
+    #[arg(long, default_value = "source", help_heading = "Input")]
+    pub source_field: String,
+    /// JSONL field holding the date (ISO 8601, RFC 2822 or Unix seconds).
+    #[arg(long, default_value = "date", help_heading = "Input")]
+    pub date_field: String,
+    /// What to do with a record that cannot be read.
+    #[arg(long, value_enum, default_value = "fail", help_heading = "Input")]
+    pub on_error: OnErrorArg,
+
+    /// Shingle length in characters.
+    #[arg(long, default_value_t = 5, help_heading = "Matching")]
+    pub shingle: usize,
+    /// MinHash signature length.
+    #[arg(long, default_value_t = 128, help_heading = "Matching")]
+    pub num_perm: usize,
+    /// Jaccard similarity at which two documents are copies; also picks bands x rows.
+    #[arg(long, default_value_t = 0.5, help_heading = "Matching")]
+    pub threshold: f64,
+    /// Number of LSH bands (overrides the choice made from --threshold; needs --rows).
+    #[arg(long, requires = "rows", help_heading = "Matching")]
+    pub bands: Option<usize>,
+    /// Rows per LSH band (overrides the choice made from --threshold; needs --bands).
+    #[arg(long, requires = "bands", help_heading = "Matching")]
+    pub rows: Option<usize>,
+    /// Containment (shared shingles over the smaller document) at which a shorter document is a
+    /// truncated copy of a longer one.
+    #[arg(long, default_value_t = 0.8, help_heading = "Matching")]
+    pub containment: f64,
+    /// Match on Jaccard similarity only.
+    #[arg(long, help_heading = "Matching")]
+    pub no_containment: bool,
+    /// Shingles the smaller document needs for containment to count.
+    #[arg(long, default_value_t = 100, help_heading = "Matching")]
+    pub min_containment_shingles: u32,
+    /// Largest LSH bucket whose pairs are all compared; larger ones compare neighbours only.
+    #[arg(long, default_value_t = 200, help_heading = "Matching")]
+    pub max_bucket: usize,
+    /// Seed of the MinHash hash functions.
+    #[arg(long, default_value_t = 0, help_heading = "Matching")]
+    pub seed: u64,
+
+    /// Do not detect boilerplate (lines are all evidence).
+    #[arg(long, help_heading = "Boilerplate")]
+    pub no_boilerplate: bool,
+    /// A boilerplate line stands in at least this many documents...
+    #[arg(long, default_value_t = 3, help_heading = "Boilerplate")]
+    pub boilerplate_min_docs: u32,
+    /// ... of at least this many different stories...
+    #[arg(long, default_value_t = 3, help_heading = "Boilerplate")]
+    pub boilerplate_min_stories: u32,
+    /// ... with at least this many stories per document holding it.
+    #[arg(long, default_value_t = 0.5, help_heading = "Boilerplate")]
+    pub boilerplate_story_ratio: f64,
+
+    /// Which member of a cluster is kept and named its representative.
+    #[arg(long, value_enum, default_value = "longest", help_heading = "Output")]
+    pub keep: KeepArg,
+    /// No progress bars and no summary on stderr.
+    #[arg(long, short, help_heading = "Output")]
+    pub quiet: bool,
+    /// Worker threads (default: all cores; also RAYON_NUM_THREADS).
+    #[arg(long, short = 'j', help_heading = "Output")]
+    pub threads: Option<usize>,
+}
+
+impl Pipeline {
+    pub fn config(&self) -> syndic::Result<Config> {
+        let banding = match (self.bands, self.rows) {
+            (Some(bands), Some(rows)) => Banding { bands, rows },
+            _ => {
+                if !(self.threshold > 0.0 && self.threshold <= 1.0) {
+                    return Err(syndic::Error::Param(format!(
+                        "--threshold must be in (0, 1], got {}",
+                        self.threshold
+                    )));
+                }
+                Banding::for_threshold(self.threshold, self.num_perm)
+            }
+        };
+        let cfg = Config {
+            fields: Fields {
+                text: self.text_field.clone(),
+                id: self.id_field.clone(),
+                source: self.source_field.clone(),
+                date: self.date_field.clone(),
+            },
+            on_error: match self.on_error {
+                OnErrorArg::Fail => OnError::Fail,
+                OnErrorArg::Skip => OnError::Skip,
+            },
+            shingle: self.shingle,
+            num_perm: self.num_perm,
+            seed: self.seed,
+            threshold: self.threshold,
+            banding,
+            containment: (!self.no_containment).then_some(self.containment),
+            min_containment_shingles: self.min_containment_shingles,
+            max_bucket: self.max_bucket,
+            keep: match self.keep {
+                KeepArg::First => Keep::First,
+                KeepArg::Longest => Keep::Longest,
+                KeepArg::Earliest => Keep::Earliest,
+            },
+            boilerplate: (!self.no_boilerplate).then(|| BoilerplateOptions {
+                min_docs: self.boilerplate_min_docs,
+                min_stories: self.boilerplate_min_stories,
+                min_story_ratio: self.boilerplate_story_ratio,
+                ..BoilerplateOptions::default()
+            }),
+            ..Config::default()
+        };
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Sets up the thread pool.
+    pub fn init_threads(&self) -> anyhow::Result<()> {
+        if let Some(n) = self.threads {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build_global()?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,161 @@
+//! `syndic dedup`: write the corpus back with one document kept per cluster.
+
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use serde_json::{Map, Value};
+use syndic::error::Location;
+use syndic::output::AtomicFile;
+use syndic::read::Raw;
+
+use crate::args::Pipeline;
+use crate::scan::{scan_with, summary};
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub pipeline: Pipeline,
+    /// Where to write the cleaned corpus (JSONL; `-` for stdout).
+    #[arg(short, long, value_name = "FILE.jsonl", help_heading = "Output")]
+    pub output: PathBuf,
+    /// Keep every record and add "cluster_id" and "duplicate_of" (the representative's id; null
+    /// for representatives and documents in no cluster) instead of dropping duplicates.
+    #[arg(long, help_heading = "Output")]
+    pub annotate: bool,
+    /// Remove the lines flagged as boilerplate from the text field of the records written.
+    #[arg(long, help_heading = "Output")]
+    pub strip_boilerplate: bool,
+    /// Also write the JSON report here.
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub report: Option<PathBuf>,
+}
+
+enum Sink {
+    Stdout(BufWriter<io::StdoutLock<'static>>),
+    File(AtomicFile),
+}
+
+impl Write for Sink {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        match self {
+            Sink::Stdout(w) => w.write(b),
+            Sink::File(f) => f.write(b),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Sink::Stdout(w) => w.flush(),
+            Sink::File(f) => f.flush(),
+        }
+    }
+}
+
+pub fn run(a: Args) -> Result<()> {
+    let (corpus, scan, cfg, rep) = scan_with(&a.pipeline)?;
+    if let Some(path) = &a.report {
+        syndic::output::write_atomic(path, rep.to_json().as_bytes())?;
+    }
+    let mut sink = if a.output == Path::new("-") {
+        Sink::Stdout(BufWriter::new(io::stdout().lock()))
+    } else {
+        Sink::File(AtomicFile::create(&a.output)?)
+    };
+    let assign = scan.assignment();
+    let text_field = &cfg.fields.text;
+    let mut next = 0usize;
+    let mut written = 0u64;
+    let werr = |e: io::Error| syndic::Error::Output {
+        path: a.output.clone(),
+        source: e,
+    };
+    corpus.for_each_raw(|at: &Location, raw: Raw| {
+        // Records the scan skipped have no document: they are counted in the report.
+        if next >= scan.docs.len() || &scan.docs[next].at != at {
+            return Ok(());
+        }
+        let d = next;
+        next += 1;
+        let cluster = assign[d];
+        let is_dup = matches!(cluster, Some((_, rep)) if rep as usize != d);
+        if is_dup && !a.annotate {
+            return Ok(());
+        }
+        let flagged = if a.strip_boilerplate {
+            scan.boilerplate.mask.flagged(d)
+        } else {
+            Vec::new()
+        };
+        let line: Vec<u8> = match raw {
+            Raw::Line(bytes) if !a.annotate && flagged.is_empty() => bytes.to_vec(),
+            raw => {
+                let mut obj: Map<String, Value> = match raw {
+                    Raw::Line(bytes) => match serde_json::from_slice(bytes) {
+                        Ok(Value::Object(o)) => o,
+                        _ => return Ok(()), // unreachable: the scan parsed it
+                    },
+                    Raw::Text(t) => {
+                        let mut o = Map::new();
+                        o.insert("id".into(), Value::String(scan.docs[d].id.clone()));
+                        o.insert("text".into(), Value::String(t.to_string()));
+                        o
+                    }
+                };
+                let field = if matches!(raw, Raw::Text(_)) {
+                    "text"
+                } else {
+                    text_field.as_str()
+                };
+                if !flagged.is_empty() {
+                    if let Some(Value::String(t)) = obj.get(field) {
+                        let kept: Vec<&str> = t
+                            .split('\n')
+                            .enumerate()
+                            .filter(|(i, _)| flagged.binary_search(&(*i as u32)).is_err())
+                            .map(|(_, l)| l)
+                            .collect();
+                        let t = kept.join("\n");
+                        obj.insert(field.to_string(), Value::String(t));
+                    }
+                }
+                if a.annotate {
+                    let (cid, dup_of) = match cluster {
+                        Some((c, rep)) => (
+                            Value::from(c),
+                            if rep as usize == d {
+                                Value::Null
+                            } else {
+                                Value::String(scan.docs[rep as usize].id.clone())
+                            },
+                        ),
+                        None => (Value::Null, Value::Null),
+                    };
+                    obj.insert("cluster_id".into(), cid);
+                    obj.insert("duplicate_of".into(), dup_of);
+                }
+                serde_json::to_vec(&Value::Object(obj)).expect("serializes")
+            }
+        };
+        sink.write_all(&line).map_err(werr)?;
+        sink.write_all(b"\n").map_err(werr)?;
+        written += 1;
+        Ok(())
+    })?;
+    if next != scan.docs.len() {
+        // Nothing is committed: the partial output is removed when `sink` drops.
+        anyhow::bail!(
+            "the input changed between the two reads: {} of {} documents found again",
+            next,
+            scan.docs.len()
+        );
+    }
+    match sink {
+        Sink::Stdout(mut w) => w.flush().map_err(werr)?,
+        Sink::File(f) => f.commit()?,
+    }
+    if !a.pipeline.quiet {
+        eprintln!("{}", summary(&rep));
+        eprintln!("syndic: wrote {written} records to {}", a.output.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,63 @@
+//! The `syndic` command line: one module per subcommand, the work done by the library.
+
+mod args;
+mod dedup;
+mod progress;
+mod scan;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Find exact and near-duplicate documents (syndicated copies) in text corpora.
+///
+/// Exit codes: 0 done; 1 an error in the input or output (the message names the file and line);
+/// 2 a usage error (unknown option, parameter out of range).
+#[derive(Parser)]
+#[command(name = "syndic", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Scan a corpus and write a JSON report of duplicate clusters and boilerplate.
+    Scan(scan::Args),
+    /// Write the corpus with one document per cluster kept (or every record annotated).
+    Dedup(dedup::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let _ = ctrlc_handler();
+    let result = match cli.command {
+        Command::Scan(a) => scan::run(a),
+        Command::Dedup(a) => dedup::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("syndic: error: {e:#}");
+            exit_code(&e)
+        }
+    }
+}
+
+/// 2 for usage errors (bad parameters), 1 for everything else.
+fn exit_code(e: &anyhow::Error) -> ExitCode {
+    match e.downcast_ref::<syndic::Error>() {
+        Some(syndic::Error::Param(_)) => ExitCode::from(2),
+        Some(syndic::Error::Interrupted) => ExitCode::from(130),
+        _ => ExitCode::from(1),
+    }
+}
+
+/// On Ctrl-C or SIGTERM: remove temporary outputs, then stop with the conventional status.
+fn ctrlc_handler() -> Result<(), ctrlc::Error> {
+    ctrlc::set_handler(|| {
+        syndic::signal::interrupt();
+        eprintln!("\nsyndic: interrupted; no output was written");
+        std::process::exit(130);
+    })
+}

@@ -1,0 +1,79 @@
+//! `syndic scan`: run the pipeline and write the report.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Result;
+use syndic::{output, pipeline, read::Corpus, report};
+
+use crate::args::Pipeline;
+use crate::progress::Bars;
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub pipeline: Pipeline,
+    /// Where to write the JSON report (default: stdout).
+    #[arg(short, long, value_name = "FILE", help_heading = "Output")]
+    pub output: Option<PathBuf>,
+    /// Also write, per document with flagged lines, {"id", "boilerplate_lines": [indexes]} as
+    /// JSONL (indexes into the text split on "\n", from 0).
+    #[arg(long, value_name = "FILE.jsonl", help_heading = "Output")]
+    pub annotations: Option<PathBuf>,
+}
+
+/// Runs the pipeline with the CLI's progress bars; returns the scan, the config and the report.
+pub fn scan_with(
+    p: &Pipeline,
+) -> Result<(Corpus, pipeline::Scan, pipeline::Config, report::Report)> {
+    p.init_threads()?;
+    let cfg = p.config()?;
+    let t0 = Instant::now();
+    let corpus = Corpus::open(&p.inputs)?;
+    let bars = Bars::new(p.quiet);
+    let scan = pipeline::scan(&corpus, &cfg, &bars)?;
+    let run = report::RunInfo {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        threads: rayon::current_num_threads(),
+        seconds: t0.elapsed().as_secs_f64(),
+        stages: scan.timings.clone(),
+    };
+    let rep = report::build(&scan, &cfg, run);
+    Ok((corpus, scan, cfg, rep))
+}
+
+pub fn summary(rep: &report::Report) -> String {
+    let s = &rep.stats;
+    let mut line = format!(
+        "syndic: {} documents: {} exact and {} near duplicates in {} clusters; {} kept",
+        s.documents, s.exact_duplicates, s.near_duplicates, s.clusters, s.kept
+    );
+    if rep.boilerplate.lines_flagged > 0 {
+        line += &format!(
+            "; {} boilerplate lines ({} templates)",
+            rep.boilerplate.lines_flagged,
+            rep.boilerplate.templates.len()
+        );
+    }
+    if s.skipped.total > 0 {
+        line += &format!("; {} records skipped", s.skipped.total);
+    }
+    line += &format!("; {:.2} s", rep.run.seconds);
+    line
+}
+
+pub fn run(a: Args) -> Result<()> {
+    let (_corpus, scan, _cfg, rep) = scan_with(&a.pipeline)?;
+    if let Some(path) = &a.annotations {
+        output::write_atomic(path, report::annotations_jsonl(&scan).as_bytes())?;
+    }
+    let json = rep.to_json();
+    match &a.output {
+        Some(path) => output::write_atomic(path, json.as_bytes())?,
+        None => output::write_atomic(std::path::Path::new("-"), json.as_bytes())?,
+    }
+    if !a.pipeline.quiet {
+        eprintln!("{}", summary(&rep));
+    }
+    Ok(())
+}

@@ -1,0 +1,379 @@
+//! Boilerplate: site furniture found from the corpus itself.
+//!
+//! Every line of every document has a key ([`crate::normalize::line_key`]: normalized, digits
+//! masked). Per key the stage counts documents, distinct sources, positions (head, middle, tail)
+//! and, given a story label per document (a first, Jaccard-only clustering of the unmasked
+//! documents), distinct stories. The decision separates furniture from syndication:
+//!
+//! * a line that recurs across many *different* stories (at least `min_stories` of them, and in at
+//!   least `min_story_ratio` stories per document that holds it) is furniture: footers,
+//!   disclaimers, datelines, credits, share and navigation lines, section headers;
+//! * a paragraph that recurs because one story was published on many sites recurs within one
+//!   story (or a few fragments of it) and is never flagged.
+//!
+//! Flagged lines are masked out of the shingles of the final signatures, reported as templates
+//! with their counts, written as per-document annotations and optionally stripped by `dedup`.
+
+use bitvec::prelude::*;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::normalize::NormDoc;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BoilerplateOptions {
+    /// A line must stand in at least this many documents to be considered.
+    pub min_docs: u32,
+    /// ... and in at least this many distinct stories.
+    pub min_stories: u32,
+    /// ... and in at least this many stories per document that holds it.
+    pub min_story_ratio: f64,
+    /// Lines among the first (last) this many non-empty lines of a document count as head (tail).
+    pub edge_lines: usize,
+}
+
+impl Default for BoilerplateOptions {
+    fn default() -> Self {
+        BoilerplateOptions {
+            min_docs: 3,
+            min_stories: 3,
+            min_story_ratio: 0.5,
+            edge_lines: 3,
+        }
+    }
+}
+
+/// Where a line stands in its documents, mostly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Position {
+    Head,
+    Middle,
+    Tail,
+}
+
+/// One flagged line (all lines sharing its key).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Template {
+    /// The normalized text of the first occurrence.
+    pub sample: String,
+    pub documents: u32,
+    pub sources: u32,
+    pub stories: u32,
+    pub position: Position,
+    /// Share of occurrences at `position`.
+    pub position_share: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_date: Option<String>,
+    pub reasons: Vec<String>,
+    #[serde(skip)]
+    pub key: u64,
+}
+
+/// Why nothing (or something) was flagged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Ok,
+    /// Too few documents or stories for line statistics: nothing flagged.
+    TooSmall,
+    Disabled,
+}
+
+/// Flagged lines of every document, as one bit per line of the corpus.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LineMask {
+    offsets: Vec<usize>,
+    bits: BitVec,
+}
+
+impl LineMask {
+    /// An all-clear mask for documents with these line counts.
+    pub fn new(line_counts: impl Iterator<Item = usize>) -> Self {
+        let mut offsets = vec![0];
+        for n in line_counts {
+            offsets.push(offsets.last().unwrap() + n);
+        }
+        let bits = bitvec![0; *offsets.last().unwrap()];
+        LineMask { offsets, bits }
+    }
+
+    pub fn is_flagged(&self, doc: usize, line: usize) -> bool {
+        self.bits[self.offsets[doc] + line]
+    }
+
+    pub fn set(&mut self, doc: usize, line: usize) {
+        let i = self.offsets[doc] + line;
+        self.bits.set(i, true);
+    }
+
+    /// The flagged line indexes of one document.
+    pub fn flagged(&self, doc: usize) -> Vec<u32> {
+        let s = &self.bits[self.offsets[doc]..self.offsets[doc + 1]];
+        s.iter_ones().map(|i| i as u32).collect()
+    }
+
+    pub fn any(&self, doc: usize) -> bool {
+        self.bits[self.offsets[doc]..self.offsets[doc + 1]].any()
+    }
+
+    pub fn count(&self) -> usize {
+        self.bits.count_ones()
+    }
+}
+
+/// What the stage found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Boilerplate {
+    pub status: Status,
+    pub templates: Vec<Template>,
+    pub mask: LineMask,
+}
+
+impl Boilerplate {
+    pub fn none(norm: &[NormDoc], status: Status) -> Self {
+        Boilerplate {
+            status,
+            templates: Vec::new(),
+            mask: LineMask::new(norm.iter().map(|d| d.lines())),
+        }
+    }
+}
+
+/// Per-document facts the statistics need.
+pub struct DocFacts<'a> {
+    /// Source of each document, as a small integer (`u32::MAX` for none).
+    pub source: &'a [u32],
+    /// Story label of each document (documents of one first-pass cluster share it).
+    pub story: &'a [u32],
+    /// Parsed date of each document.
+    pub date: &'a [Option<i64>],
+}
+
+/// Head: among the first `edge` non-empty lines and in the first half; tail: likewise at the end.
+fn position_of(rank: usize, nonempty: usize, edge: usize) -> Position {
+    let head = edge.min(nonempty / 2);
+    let tail = edge.min(nonempty - nonempty / 2);
+    if rank < head {
+        Position::Head
+    } else if rank + tail >= nonempty {
+        Position::Tail
+    } else {
+        Position::Middle
+    }
+}
+
+/// Finds the furniture of a corpus.
+pub fn detect(norm: &[NormDoc], facts: &DocFacts, o: &BoilerplateOptions) -> Boilerplate {
+    let mut stories: Vec<u32> = facts.story.to_vec();
+    stories.sort_unstable();
+    stories.dedup();
+    if stories.len() < 2 * o.min_stories.max(1) as usize {
+        return Boilerplate::none(norm, Status::TooSmall);
+    }
+    // (key, doc, line, position) of every non-empty line.
+    let mut occ: Vec<(u64, u32, u32, Position)> = norm
+        .par_iter()
+        .enumerate()
+        .flat_map_iter(|(d, doc)| {
+            let nonempty = doc.line_keys.iter().filter(|&&k| k != 0).count();
+            let mut rank = 0;
+            let mut v = Vec::with_capacity(nonempty);
+            for (i, &k) in doc.line_keys.iter().enumerate() {
+                if k != 0 {
+                    v.push((
+                        k,
+                        d as u32,
+                        i as u32,
+                        position_of(rank, nonempty, o.edge_lines),
+                    ));
+                    rank += 1;
+                }
+            }
+            v
+        })
+        .collect();
+    occ.par_sort_unstable_by_key(|x| (x.0, x.1, x.2));
+
+    let runs: Vec<(usize, usize)> = {
+        let mut runs = Vec::new();
+        let mut s = 0;
+        while s < occ.len() {
+            let mut e = s + 1;
+            while e < occ.len() && occ[e].0 == occ[s].0 {
+                e += 1;
+            }
+            if e - s >= o.min_docs as usize {
+                runs.push((s, e));
+            }
+            s = e;
+        }
+        runs
+    };
+    let flagged: Vec<(usize, usize, Template)> = runs
+        .par_iter()
+        .filter_map(|&(s, e)| {
+            let run = &occ[s..e];
+            let mut docs: Vec<u32> = run.iter().map(|x| x.1).collect();
+            docs.dedup();
+            if docs.len() < o.min_docs as usize {
+                return None;
+            }
+            let mut st: Vec<u32> = docs.iter().map(|&d| facts.story[d as usize]).collect();
+            st.sort_unstable();
+            st.dedup();
+            let ratio = st.len() as f64 / docs.len() as f64;
+            if st.len() < o.min_stories as usize || ratio < o.min_story_ratio {
+                return None;
+            }
+            let mut src: Vec<u32> = docs.iter().map(|&d| facts.source[d as usize]).collect();
+            src.sort_unstable();
+            src.dedup();
+            let count = |p| run.iter().filter(|x| x.3 == p).count();
+            let (head, mid, tail) = (
+                count(Position::Head),
+                count(Position::Middle),
+                count(Position::Tail),
+            );
+            let (position, n) = if head >= tail && head >= mid {
+                (Position::Head, head)
+            } else if tail >= mid {
+                (Position::Tail, tail)
+            } else {
+                (Position::Middle, mid)
+            };
+            let dates: Vec<i64> = docs
+                .iter()
+                .filter_map(|&d| facts.date[d as usize])
+                .collect();
+            let first = run[0];
+            let reasons = vec![
+                format!(
+                    "recurs in {} documents of {} different stories",
+                    docs.len(),
+                    st.len()
+                ),
+                format!(
+                    "{:.0}% of its documents belong to different stories (threshold {:.0}%)",
+                    ratio * 100.0,
+                    o.min_story_ratio * 100.0
+                ),
+            ];
+            Some((
+                s,
+                e,
+                Template {
+                    sample: norm[first.1 as usize].line(first.2 as usize).to_string(),
+                    documents: docs.len() as u32,
+                    sources: src.len() as u32,
+                    stories: st.len() as u32,
+                    position,
+                    position_share: n as f64 / run.len() as f64,
+                    first_date: dates.iter().min().map(|&t| crate::date::iso_day(t)),
+                    last_date: dates.iter().max().map(|&t| crate::date::iso_day(t)),
+                    reasons,
+                    key: first.0,
+                },
+            ))
+        })
+        .collect();
+    let mut mask = LineMask::new(norm.iter().map(|d| d.lines()));
+    let mut templates = Vec::with_capacity(flagged.len());
+    for (s, e, t) in flagged {
+        for x in &occ[s..e] {
+            mask.set(x.1 as usize, x.2 as usize);
+        }
+        templates.push(t);
+    }
+    templates.sort_by(|a, b| {
+        b.documents
+            .cmp(&a.documents)
+            .then_with(|| a.sample.cmp(&b.sample))
+    });
+    Boilerplate {
+        status: Status::Ok,
+        templates,
+        mask,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::normalize::{normalize_doc, NormalizeOptions};
+
+    fn run(texts: &[&str], story: &[u32]) -> Boilerplate {
+        let norm: Vec<NormDoc> = texts
+            .iter()
+            .map(|t| normalize_doc(t, &NormalizeOptions::default()))
+            .collect();
+        let source = vec![0; texts.len()];
+        let date = vec![None; texts.len()];
+        detect(
+            &norm,
+            &DocFacts {
+                source: &source,
+                story,
+                date: &date,
+            },
+            &BoilerplateOptions::default(),
+        )
+    }
+
+    #[test]
+    fn footer_across_stories_is_flagged_story_paragraph_is_not() {
+        let mut texts = Vec::new();
+        let mut story = Vec::new();
+        for i in 0..6 {
+            let words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"][i as usize];
+            texts.push(format!("unrelated story about {words}\nالمصدر: وكالات"));
+            story.push(i);
+        }
+        for _ in 0..5 {
+            texts.push("the syndicated paragraph of one story\nsecond paragraph".to_string());
+            story.push(100);
+        }
+        let refs: Vec<&str> = texts.iter().map(|s| s.as_str()).collect();
+        let b = run(&refs, &story);
+        assert_eq!(b.status, Status::Ok);
+        assert_eq!(b.templates.len(), 1);
+        assert_eq!(b.templates[0].sample, "المصدر وكالات");
+        assert_eq!(b.templates[0].documents, 6);
+        assert_eq!(b.templates[0].position, Position::Tail);
+        for d in 0..6 {
+            assert_eq!(b.mask.flagged(d), vec![1]);
+        }
+        for d in 6..11 {
+            assert!(!b.mask.any(d));
+        }
+    }
+
+    #[test]
+    fn dated_variants_share_a_template() {
+        let texts: Vec<String> = (0..8)
+            .map(|i| {
+                format!(
+                    "الرياض {} شوال 1436 هـ واس\nstory {} text",
+                    i + 1,
+                    "abcdefgh".as_bytes()[i] as char
+                )
+            })
+            .collect();
+        let refs: Vec<&str> = texts.iter().map(|s| s.as_str()).collect();
+        let story: Vec<u32> = (0..8).collect();
+        let b = run(&refs, &story);
+        assert_eq!(b.templates.len(), 1);
+        assert_eq!(b.templates[0].documents, 8);
+        assert_eq!(b.templates[0].position, Position::Head);
+    }
+
+    #[test]
+    fn tiny_corpus_flags_nothing_and_says_so() {
+        let b = run(&["a\nfooter", "b\nfooter"], &[0, 1]);
+        assert_eq!(b.status, Status::TooSmall);
+        assert!(b.templates.is_empty());
+        assert_eq!(b.mask.count(), 0);
+    }
+}

@@ -1,0 +1,366 @@
+//! Normalization: the text transformation that makes copies of one story meet.
+//!
+//! Applied line by line (a document's lines are the unit the boilerplate stage reasons about), so
+//! a normalized document has exactly as many `\n`-separated lines as the original.
+//!
+//! Steps, in order, each switchable through [`NormalizeOptions`]:
+//! 1. Unicode NFKC (presentation forms, ligatures, full-width letters and compatibility digits meet
+//!    their plain forms).
+//! 2. Case folding: Unicode lowercase mapping, plus `ß → ss` and final sigma `ς → σ`, the two full
+//!    case foldings that matter in practice.
+//! 3. Format characters (general category Cf: bidi marks, zero-width joiners, BOM, soft hyphen) are
+//!    removed.
+//! 4. Arabic folding: harakat, Quranic annotation marks, superscript alef and tatweel removed;
+//!    `أ إ آ ٱ → ا`; `ؤ ئ → ء`; `ى ی → ي`; `ک → ك`; `ة → ه`; Arabic-Indic and Persian digits → ASCII.
+//! 5. Punctuation (P*), math and modifier symbols (Sm, Sk) and control characters become a space;
+//!    letters, marks, numbers, other symbols (emoji) and currency signs stay.
+//! 6. Whitespace collapsed to one space, trimmed.
+//!
+//! The folding is written by hand because it *is* the product: which variants of a letter count as
+//! one is a decision about Arabic news text that no general-purpose crate makes.
+
+use serde::{Deserialize, Serialize};
+use unicode_normalization::UnicodeNormalization;
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+use xxhash_rust::xxh3::xxh3_64;
+
+/// Which normalization steps run. All are on by default.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NormalizeOptions {
+    pub nfkc: bool,
+    pub case_fold: bool,
+    pub arabic: bool,
+    pub punctuation: bool,
+}
+
+impl Default for NormalizeOptions {
+    fn default() -> Self {
+        NormalizeOptions {
+            nfkc: true,
+            case_fold: true,
+            arabic: true,
+            punctuation: true,
+        }
+    }
+}
+
+/// Folds one character after NFKC and case folding. `None` drops it, `Some(' ')` is a separator.
+#[inline]
+fn fold_char(c: char, o: &NormalizeOptions) -> Option<char> {
+    if o.arabic {
+        match c {
+            '\u{064B}'..='\u{065F}' | '\u{0670}' | '\u{06D6}'..='\u{06ED}' | '\u{0640}' => {
+                return None
+            }
+            'أ' | 'إ' | 'آ' | 'ٱ' => return Some('ا'),
+            'ؤ' | 'ئ' => return Some('ء'),
+            'ى' | '\u{06CC}' => return Some('ي'),
+            '\u{06A9}' => return Some('ك'),
+            'ة' => return Some('ه'),
+            '\u{0660}'..='\u{0669}' => {
+                return char::from_u32(c as u32 - 0x0660 + '0' as u32);
+            }
+            '\u{06F0}'..='\u{06F9}' => {
+                return char::from_u32(c as u32 - 0x06F0 + '0' as u32);
+            }
+            _ => {}
+        }
+    }
+    if c.is_whitespace() {
+        return Some(' ');
+    }
+    if c.is_ascii() {
+        return if c.is_ascii_alphanumeric() {
+            Some(c)
+        } else if c.is_ascii_control() || o.punctuation {
+            Some(' ')
+        } else {
+            Some(c)
+        };
+    }
+    match c.general_category() {
+        GeneralCategory::Format => None,
+        GeneralCategory::Control => Some(' '),
+        GeneralCategory::ConnectorPunctuation
+        | GeneralCategory::DashPunctuation
+        | GeneralCategory::OpenPunctuation
+        | GeneralCategory::ClosePunctuation
+        | GeneralCategory::InitialPunctuation
+        | GeneralCategory::FinalPunctuation
+        | GeneralCategory::OtherPunctuation
+        | GeneralCategory::MathSymbol
+        | GeneralCategory::ModifierSymbol
+            if o.punctuation =>
+        {
+            Some(' ')
+        }
+        _ => Some(c),
+    }
+}
+
+#[inline]
+fn push_folded(c: char, o: &NormalizeOptions, out: &mut String, space: &mut bool) {
+    match fold_char(c, o) {
+        None => {}
+        Some(' ') => *space = true,
+        Some(f) => {
+            if *space && !out.is_empty() && !out.ends_with('\n') {
+                out.push(' ');
+            }
+            *space = false;
+            out.push(f);
+        }
+    }
+}
+
+#[inline]
+fn push_cased(c: char, o: &NormalizeOptions, out: &mut String, space: &mut bool) {
+    if !o.case_fold || (c.is_ascii() && !c.is_ascii_uppercase()) {
+        return push_folded(c, o, out, space);
+    }
+    match c {
+        'ß' | 'ẞ' => {
+            push_folded('s', o, out, space);
+            push_folded('s', o, out, space);
+        }
+        'ς' => push_folded('σ', o, out, space),
+        _ => {
+            for l in c.to_lowercase() {
+                let l = if l == 'ς' { 'σ' } else { l };
+                push_folded(l, o, out, space);
+            }
+        }
+    }
+}
+
+/// Appends the normalized form of one line (which must not contain `\n`) to `out`.
+pub fn normalize_line_into(line: &str, o: &NormalizeOptions, out: &mut String) {
+    let mut space = false;
+    // Fast path: NFKC leaves most text unchanged; the quick check skips the composition machinery.
+    if o.nfkc
+        && unicode_normalization::is_nfkc_quick(line.chars())
+            != unicode_normalization::IsNormalized::Yes
+    {
+        for c in line.nfkc() {
+            push_cased(c, o, out, &mut space);
+        }
+    } else {
+        for c in line.chars() {
+            push_cased(c, o, out, &mut space);
+        }
+    }
+}
+
+/// Normalizes one line into a new string.
+pub fn normalize_line(line: &str, o: &NormalizeOptions) -> String {
+    let mut s = String::with_capacity(line.len());
+    normalize_line_into(line, o, &mut s);
+    s
+}
+
+/// A document after normalization: its lines (as many as `text.split('\n')` of the original),
+/// the boilerplate key of each line, and a hash of the whole normalized text for exact duplicates.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NormDoc {
+    /// Normalized lines joined by `\n`; line `i` here is line `i` of the original text.
+    pub text: String,
+    /// Byte offset in `text` where each line starts (one entry per line).
+    pub line_starts: Vec<u32>,
+    /// [`line_key`] of each line; 0 for an empty line.
+    pub line_keys: Vec<u64>,
+    /// Hash of the non-empty normalized lines: equal for exact duplicates.
+    pub exact_hash: u128,
+    /// Number of characters in the non-empty normalized lines joined by single spaces.
+    pub chars: u32,
+}
+
+impl NormDoc {
+    pub fn lines(&self) -> usize {
+        self.line_starts.len()
+    }
+
+    /// The normalized text of line `i`.
+    pub fn line(&self, i: usize) -> &str {
+        let start = self.line_starts[i] as usize;
+        let end = match self.line_starts.get(i + 1) {
+            Some(&next) => next as usize - 1,
+            None => self.text.len(),
+        };
+        &self.text[start..end]
+    }
+}
+
+/// Normalizes a whole document.
+pub fn normalize_doc(text: &str, o: &NormalizeOptions) -> NormDoc {
+    let mut out = String::with_capacity(text.len());
+    let mut line_starts = Vec::new();
+    let mut line_keys = Vec::new();
+    let mut key_buf = String::new();
+    let mut exact = xxhash_rust::xxh3::Xxh3::new();
+    let mut chars = 0u32;
+    let mut nonempty = 0u32;
+    for (i, raw) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let start = out.len();
+        line_starts.push(start as u32);
+        normalize_line_into(raw, o, &mut out);
+        let line = &out[start..];
+        if line.is_empty() {
+            line_keys.push(0);
+        } else {
+            line_keys.push(line_key_into(line, &mut key_buf));
+            if nonempty > 0 {
+                exact.update(b" ");
+                chars += 1;
+            }
+            exact.update(line.as_bytes());
+            chars = chars.saturating_add(line.chars().count() as u32);
+            nonempty += 1;
+        }
+    }
+    NormDoc {
+        text: out,
+        line_starts,
+        line_keys,
+        exact_hash: exact.digest128(),
+        chars,
+    }
+}
+
+/// The boilerplate key of an already normalized line: every run of digits becomes `0`, so that
+/// dated or numbered variants of one footer or dateline share a key. Never 0 for a non-empty line.
+pub fn line_key(normalized: &str) -> u64 {
+    let mut buf = String::new();
+    line_key_into(normalized, &mut buf)
+}
+
+fn line_key_into(normalized: &str, buf: &mut String) -> u64 {
+    buf.clear();
+    let mut in_digits = false;
+    for c in normalized.chars() {
+        if c.is_ascii_digit() {
+            if !in_digits {
+                buf.push('0');
+            }
+            in_digits = true;
+        } else {
+            in_digits = false;
+            buf.push(c);
+        }
+    }
+    xxh3_64(buf.as_bytes()).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(s: &str) -> String {
+        normalize_line(s, &NormalizeOptions::default())
+    }
+
+    #[test]
+    fn ta_marbuta_and_hamza_seats_meet() {
+        // Both spellings stand in the first seed's disclaimer and in other sites' copies.
+        assert_eq!(n("تنوية هام"), n("تنويه هام"));
+        assert_eq!(n("الموقع غير مسئول"), n("الموقع غير مسؤول"));
+    }
+
+    #[test]
+    fn alef_forms_and_alef_maqsura_meet() {
+        assert_eq!(n("أعلن إعلان آسيا ٱلله"), "اعلن اعلان اسيا الله");
+        assert_eq!(n("على مستوى"), n("علي مستوي"));
+    }
+
+    #[test]
+    fn harakat_and_tatweel_are_removed() {
+        assert_eq!(n("وَزِيرُ الخـــارجيّة"), n("وزير الخارجية"));
+        assert_eq!(n("كـيـري"), "كيري");
+    }
+
+    #[test]
+    fn arabic_indic_and_persian_digits_become_ascii() {
+        assert_eq!(n("٢٠١٥/٩/١٩"), "2015 9 19");
+        assert_eq!(n("۱۴۳۶ هـ"), "1436 ه");
+    }
+
+    #[test]
+    fn punctuation_becomes_space_and_whitespace_collapses() {
+        assert_eq!(
+            n("  قال كيري: «لقاؤنا المقبل»،  وتابع… "),
+            "قال كيري لقاءنا المقبل وتابع"
+        );
+        assert_eq!(n("Hello,   World!\t(Again)"), "hello world again");
+        assert_eq!(n("مشاركة :"), "مشاركه");
+    }
+
+    #[test]
+    fn nfkc_and_case_folding() {
+        // Arabic presentation forms (as pasted from PDFs) meet the plain letters.
+        assert_eq!(n("\u{FEDF}\u{FEE0}\u{FE8E}"), n("\u{0644}\u{0644}\u{0627}"));
+        assert_eq!(n("ＡＢＣ ﬁ"), "abc fi");
+        assert_eq!(n("STRASSE Straße"), "strasse strasse");
+        assert_eq!(n("ΟΔΟΣ οδος"), "οδοσ οδοσ");
+    }
+
+    #[test]
+    fn format_characters_are_removed() {
+        assert_eq!(n("كي\u{200C}ري\u{200F}"), "كيري");
+        assert_eq!(n("\u{FEFF}text\u{00AD}book"), "textbook");
+    }
+
+    #[test]
+    fn other_scripts_keep_their_marks() {
+        // Devanagari vowel signs are combining marks that carry meaning: kept.
+        assert_eq!(n("हिन्दी"), "हिन्दी");
+        assert_eq!(n("Café CAFÉ"), "café café");
+        assert_eq!(n("emoji 🎉 stays"), "emoji 🎉 stays");
+    }
+
+    #[test]
+    fn options_switch_steps_off() {
+        let o = NormalizeOptions {
+            arabic: false,
+            ..Default::default()
+        };
+        assert_eq!(normalize_line("تنوية", &o), "تنوية");
+        let o = NormalizeOptions {
+            case_fold: false,
+            punctuation: false,
+            ..Default::default()
+        };
+        assert_eq!(normalize_line("Hi, there", &o), "Hi, there");
+    }
+
+    #[test]
+    fn doc_keeps_line_count_and_keys_mask_digits() {
+        let d = normalize_doc(
+            "Title\n\nالرياض 26 شوال 1436 هـ واس\nEnd",
+            &NormalizeOptions::default(),
+        );
+        assert_eq!(d.lines(), 4);
+        assert_eq!(d.line(0), "title");
+        assert_eq!(d.line(1), "");
+        assert_eq!(d.line(3), "end");
+        assert_eq!(d.line_keys[1], 0);
+        let other = normalize_doc(
+            "الرياض ٣ ذو القعدة ١٤٣٦ هـ واس",
+            &NormalizeOptions::default(),
+        );
+        assert_ne!(d.line_keys[2], other.line_keys[0]);
+        let same = normalize_doc("الرياض 2 شوال 1437 هـ (واس)", &NormalizeOptions::default());
+        assert_eq!(d.line_keys[2], same.line_keys[0]);
+    }
+
+    #[test]
+    fn exact_hash_ignores_blank_lines_and_spacing() {
+        let o = NormalizeOptions::default();
+        let a = normalize_doc("وزير الخارجية\n\nجون كيري", &o);
+        let b = normalize_doc("وزير  الخارجيّة\nجون كيري\n", &o);
+        assert_eq!(a.exact_hash, b.exact_hash);
+        assert_eq!(a.chars, b.chars);
+        assert_ne!(a.exact_hash, normalize_doc("وزير الخارجية", &o).exact_hash);
+    }
+}

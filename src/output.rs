@@ -1,0 +1,152 @@
+//! Atomic outputs: every file syndic writes goes to a temporary file in the target folder first
+//! and is renamed to its final name only when complete, so an interrupted run never leaves a
+//! file under the final name that looks complete.
+
+use std::fs;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// A file being written; [`AtomicFile::commit`] renames it into place, dropping it removes it.
+pub struct AtomicFile {
+    path: PathBuf,
+    inner: Option<BufWriter<tempfile::NamedTempFile>>,
+}
+
+impl AtomicFile {
+    /// Starts writing `path` (its folder must exist).
+    pub fn create(path: &Path) -> Result<Self> {
+        let err = |e| Error::Output {
+            path: path.to_path_buf(),
+            source: e,
+        };
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        if !dir.is_dir() {
+            return Err(err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("the folder {} does not exist", dir.display()),
+            )));
+        }
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .suffix(".partial")
+            .tempfile_in(&dir)
+            .map_err(err)?;
+        crate::signal::register_temp(tmp.path());
+        Ok(AtomicFile {
+            path: path.to_path_buf(),
+            inner: Some(BufWriter::with_capacity(1 << 20, tmp)),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self, e: io::Error) -> Error {
+        Error::Output {
+            path: self.path.clone(),
+            source: e,
+        }
+    }
+
+    /// Flushes, syncs and renames the file into place.
+    pub fn commit(mut self) -> Result<()> {
+        let w = self.inner.take().expect("not committed twice");
+        let tmp = w.into_inner().map_err(|e| self.err(e.into_error()))?;
+        tmp.as_file().sync_all().map_err(|e| self.err(e))?;
+        let tmp_path = tmp.path().to_path_buf();
+        tmp.persist(&self.path).map_err(|e| self.err(e.error))?;
+        crate::signal::unregister_temp(&tmp_path);
+        Ok(())
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.as_mut().expect("open").write(buf)
+    }
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.inner.as_mut().expect("open").write_all(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.as_mut().expect("open").flush()
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if let Some(w) = self.inner.take() {
+            if let Ok(tmp) = w.into_inner() {
+                crate::signal::unregister_temp(tmp.path());
+                let _ = tmp.close();
+            }
+        }
+    }
+}
+
+/// Writes `bytes` to `path` atomically, or to stdout when `path` is `-`.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    if path == Path::new("-") {
+        let mut out = io::stdout().lock();
+        return out
+            .write_all(bytes)
+            .and_then(|_| out.flush())
+            .map_err(|e| Error::Output {
+                path: path.to_path_buf(),
+                source: e,
+            });
+    }
+    let mut f = AtomicFile::create(path)?;
+    f.write_all(bytes).map_err(|e| f.err(e))?;
+    f.commit()
+}
+
+/// Removes a file if it exists (used to clean a stale temporary file).
+pub fn remove_quietly(path: &Path) {
+    let _ = fs::remove_file(path);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commit_renames_and_drop_removes() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("out.json");
+        let mut f = AtomicFile::create(&p).unwrap();
+        f.write_all(b"{}").unwrap();
+        assert!(!p.exists(), "nothing under the final name before commit");
+        f.commit().unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"{}");
+
+        let q = dir.path().join("half.json");
+        let mut g = AtomicFile::create(&q).unwrap();
+        g.write_all(b"{\"half\":").unwrap();
+        drop(g);
+        assert!(!q.exists());
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "temp file removed"
+        );
+    }
+
+    #[test]
+    fn missing_folder_is_named() {
+        let err = AtomicFile::create(Path::new("/no/such/dir/out.json"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("/no/such/dir"), "{err}");
+    }
+}

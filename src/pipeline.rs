@@ -1,0 +1,574 @@
+//! The pipeline: the stages run in order over a corpus, each taking and returning plain data.
+//!
+//! ```text
+//! read ─▶ normalize ─▶ exact groups ─▶ sketch (unmasked) ─▶ band ─▶ verify (Jaccard) ─▶ stories
+//!                                             │
+//!             boilerplate (line statistics over stories) ─▶ mask
+//!                                             │
+//!          sketch (masked) ─▶ band ─▶ verify (Jaccard or containment) ─▶ cluster ─▶ [`Scan`]
+//! ```
+//!
+//! [`scan`] is what the `scan` and `dedup` commands call; each stage is also a public function so
+//! that tests, benchmarks and later front ends (an incremental index, a distributed run) can
+//! drive them one by one.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::band::{self, BandStats, Banding};
+use crate::boilerplate::{self, Boilerplate, BoilerplateOptions, DocFacts, LineMask, Status};
+use crate::cluster::{self, Keep, UnionFind};
+use crate::error::{Error, Location, RecordError, Result};
+use crate::normalize::{normalize_doc, NormDoc, NormalizeOptions};
+use crate::read::{Corpus, Entry, Fields, OnError};
+use crate::shingle::Shingler;
+use crate::sketch::{Signatures, Sketcher};
+use crate::verify::{self, Edge, VerifyRule};
+
+/// Everything that decides the result of a run (the report's `params`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Config {
+    pub fields: Fields,
+    pub on_error: OnError,
+    pub normalize: NormalizeOptions,
+    /// Shingle length in characters.
+    pub shingle: usize,
+    pub num_perm: usize,
+    pub seed: u64,
+    /// Jaccard threshold of verification (and, unless bands/rows are set, of banding).
+    pub threshold: f64,
+    pub banding: Banding,
+    /// Containment threshold of verification; `None` turns containment off.
+    pub containment: Option<f64>,
+    /// The smaller document needs this many shingles for containment to count.
+    pub min_containment_shingles: u32,
+    /// Buckets larger than this yield a linear number of pairs.
+    pub max_bucket: usize,
+    pub keep: Keep,
+    /// `None` turns boilerplate detection off.
+    pub boilerplate: Option<BoilerplateOptions>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let num_perm = 128;
+        let threshold = 0.5;
+        Config {
+            fields: Fields::default(),
+            on_error: OnError::Fail,
+            normalize: NormalizeOptions::default(),
+            shingle: 5,
+            num_perm,
+            seed: 0,
+            threshold,
+            banding: Banding::for_threshold(threshold, num_perm),
+            containment: Some(0.8),
+            min_containment_shingles: 100,
+            max_bucket: 200,
+            keep: Keep::Longest,
+            boilerplate: Some(BoilerplateOptions::default()),
+        }
+    }
+}
+
+impl Config {
+    /// Checks ranges and consistency; the message names the offending option.
+    pub fn validate(&self) -> Result<()> {
+        let p = |m: String| Err(Error::Param(m));
+        if self.shingle == 0 || self.shingle > 64 {
+            return p(format!("--shingle must be 1..=64, got {}", self.shingle));
+        }
+        if self.num_perm < 8 || self.num_perm > 4096 {
+            return p(format!(
+                "--num-perm must be 8..=4096, got {}",
+                self.num_perm
+            ));
+        }
+        if !(self.threshold > 0.0 && self.threshold <= 1.0) {
+            return p(format!(
+                "--threshold must be in (0, 1], got {}",
+                self.threshold
+            ));
+        }
+        if let Some(c) = self.containment {
+            if !(c > 0.0 && c <= 1.0) {
+                return p(format!("--containment must be in (0, 1], got {c}"));
+            }
+        }
+        let b = self.banding;
+        if b.bands == 0 || b.rows == 0 || b.bands * b.rows > self.num_perm {
+            return p(format!(
+                "bands ({}) x rows ({}) must be at least 1 and at most --num-perm ({})",
+                b.bands, b.rows, self.num_perm
+            ));
+        }
+        if self.max_bucket == 0 {
+            return p("--max-bucket must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    pub fn verify_rule(&self) -> VerifyRule {
+        VerifyRule {
+            threshold: self.threshold,
+            containment: self.containment,
+            min_shingles: self.min_containment_shingles,
+        }
+    }
+}
+
+/// Progress reporting, implemented by front ends (the CLI draws bars); the library only calls it.
+pub trait Progress: Sync {
+    /// A stage begins; `total` is its number of steps when known.
+    fn stage(&self, _name: &str, _total: Option<u64>) {}
+    fn advance(&self, _n: u64) {}
+    fn done(&self) {}
+}
+
+/// No progress reporting.
+pub struct Quiet;
+impl Progress for Quiet {}
+
+/// A document's identity and metadata (its text lives in [`NormDoc`] while the run needs it).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DocMeta {
+    pub id: String,
+    pub source: Option<String>,
+    pub date: Option<String>,
+    pub at: Location,
+    /// Characters of the original text.
+    pub chars: u64,
+}
+
+/// Records that did not become documents, by reason.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skipped {
+    pub total: u64,
+    pub by_reason: BTreeMap<String, u64>,
+    /// The first few, as messages naming file and line.
+    pub examples: Vec<String>,
+}
+
+impl Skipped {
+    const EXAMPLES: usize = 5;
+
+    pub fn add(&mut self, at: &Location, e: &RecordError) {
+        self.total += 1;
+        *self.by_reason.entry(e.reason().to_string()).or_default() += 1;
+        if self.examples.len() < Self::EXAMPLES {
+            self.examples.push(format!("{at}: {e}"));
+        }
+    }
+}
+
+/// The read and normalize stages' output.
+pub struct Ingested {
+    pub docs: Vec<DocMeta>,
+    pub norm: Vec<NormDoc>,
+    pub dates: Vec<Option<i64>>,
+    /// Documents with a date field that no accepted format parses.
+    pub dates_unparsed: u64,
+    pub skipped: Skipped,
+}
+
+const BATCH: usize = 512;
+
+/// Reads and normalizes every document, in input order. Reading and decompression run on their
+/// own thread, normalization on the rayon pool. Duplicate ids are errors (or skipped records).
+pub fn ingest(corpus: &Corpus, cfg: &Config, progress: &dyn Progress) -> Result<Ingested> {
+    progress.stage("reading", None);
+    let mut out = Ingested {
+        docs: Vec::new(),
+        norm: Vec::new(),
+        dates: Vec::new(),
+        dates_unparsed: 0,
+        skipped: Skipped::default(),
+    };
+    let mut seen: HashMap<String, Location> = HashMap::new();
+    std::thread::scope(|s| -> Result<()> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Result<Entry>>>(4);
+        let fields = &cfg.fields;
+        let on_error = cfg.on_error;
+        s.spawn(move || {
+            let mut batch = Vec::with_capacity(BATCH);
+            for e in corpus.records(fields, on_error) {
+                batch.push(e);
+                if batch.len() == BATCH {
+                    if tx.send(std::mem::take(&mut batch)).is_err() {
+                        return;
+                    }
+                    batch.reserve(BATCH);
+                }
+            }
+            let _ = tx.send(batch);
+        });
+        for batch in rx {
+            let mut records = Vec::with_capacity(batch.len());
+            for e in batch {
+                match e? {
+                    Entry::Skipped { at, error } => out.skipped.add(&at, &error),
+                    Entry::Doc(r) => {
+                        if let Some(first) = seen.get(&r.id) {
+                            let kind = RecordError::DuplicateId {
+                                id: r.id.clone(),
+                                first: first.clone(),
+                            };
+                            match cfg.on_error {
+                                OnError::Fail => return Err(Error::record(r.at, kind)),
+                                OnError::Skip => {
+                                    out.skipped.add(&r.at, &kind);
+                                    continue;
+                                }
+                            }
+                        }
+                        seen.insert(r.id.clone(), r.at.clone());
+                        records.push(r);
+                    }
+                }
+            }
+            let normed: Vec<(NormDoc, Option<i64>, bool, u64)> = records
+                .par_iter()
+                .map(|r| {
+                    let date = r.date.as_deref().map(crate::date::parse);
+                    (
+                        normalize_doc(&r.text, &cfg.normalize),
+                        date.flatten(),
+                        matches!(date, Some(None)),
+                        r.text.chars().count() as u64,
+                    )
+                })
+                .collect();
+            progress.advance(records.len() as u64);
+            for (r, (n, date, unparsed, chars)) in records.into_iter().zip(normed) {
+                out.dates_unparsed += unparsed as u64;
+                out.dates.push(date);
+                out.norm.push(n);
+                out.docs.push(DocMeta {
+                    id: r.id,
+                    source: r.source,
+                    date: r.date,
+                    at: r.at,
+                    chars,
+                });
+            }
+        }
+        Ok(())
+    })?;
+    if out.docs.len() >= u32::MAX as usize {
+        return Err(Error::Param(
+            "more than 4 billion documents in one run: split the corpus".into(),
+        ));
+    }
+    progress.done();
+    Ok(out)
+}
+
+/// For each document, the first document with the same normalized text (itself if none).
+pub fn exact_leaders(norm: &[NormDoc]) -> Vec<u32> {
+    let mut first: HashMap<u128, u32> = HashMap::with_capacity(norm.len());
+    norm.iter()
+        .enumerate()
+        .map(|(i, d)| *first.entry(d.exact_hash).or_insert(i as u32))
+        .collect()
+}
+
+/// The text a signature is computed from: the document's non-empty, unmasked lines joined by a
+/// space.
+pub fn sketch_text(doc: &NormDoc, d: usize, mask: Option<&LineMask>, buf: &mut String) {
+    buf.clear();
+    for i in 0..doc.lines() {
+        let line = doc.line(i);
+        if line.is_empty() || mask.is_some_and(|m| m.is_flagged(d, i)) {
+            continue;
+        }
+        if !buf.is_empty() {
+            buf.push(' ');
+        }
+        buf.push_str(line);
+    }
+}
+
+/// Signatures of the documents where `active[d]`, with `mask`ed lines left out. Rows of documents
+/// with no masked line are copied from `reuse` when given.
+pub fn sketch_all(
+    norm: &[NormDoc],
+    active: &[bool],
+    mask: Option<&LineMask>,
+    reuse: Option<&Signatures>,
+    cfg: &Config,
+    progress: &dyn Progress,
+) -> Signatures {
+    progress.stage("sketching", Some(norm.len() as u64));
+    let sketcher = Sketcher::new(cfg.num_perm, cfg.seed);
+    let mut sigs = Signatures::new(cfg.num_perm, norm.len());
+    sigs.values
+        .par_chunks_mut(cfg.num_perm)
+        .zip(sigs.sizes.par_iter_mut())
+        .enumerate()
+        .for_each_init(
+            || (Shingler::default(), String::new(), Vec::new()),
+            |(shingler, text, set), (d, (row, size))| {
+                if !active[d] {
+                    return;
+                }
+                if let (Some(prev), Some(m)) = (reuse, mask) {
+                    if !m.any(d) {
+                        row.copy_from_slice(prev.get(d));
+                        *size = prev.sizes[d];
+                        return;
+                    }
+                }
+                sketch_text(&norm[d], d, mask, text);
+                shingler.shingle_set(text, cfg.shingle, set);
+                if sketcher.sketch_into(set, row) {
+                    *size = set.len() as u32;
+                }
+                if d % 4096 == 0 {
+                    progress.advance(4096.min(norm.len() as u64));
+                }
+            },
+        );
+    progress.done();
+    sigs
+}
+
+/// Candidate pairs from banding, each verified by `rule`.
+pub fn near_pairs(
+    sigs: &Signatures,
+    cfg: &Config,
+    rule: &VerifyRule,
+    progress: &dyn Progress,
+) -> (Vec<Edge>, BandStats) {
+    progress.stage("banding", None);
+    let (pairs, stats) = band::candidate_pairs(sigs, &cfg.banding, cfg.max_bucket);
+    progress.stage("verifying", Some(pairs.len() as u64));
+    let edges: Vec<Edge> = pairs
+        .par_iter()
+        .filter_map(|&(a, b)| rule.check(sigs, a, b))
+        .collect();
+    progress.done();
+    (edges, stats)
+}
+
+/// Connected components over verified edges and exact-duplicate links; each document's label is
+/// the least document of its component.
+pub fn components(n: usize, leaders: &[u32], edges: &[Edge]) -> Vec<u32> {
+    let mut uf = UnionFind::new(n);
+    for (d, &l) in leaders.iter().enumerate() {
+        uf.union(d as u32, l);
+    }
+    for e in edges {
+        uf.union(e.a, e.b);
+    }
+    uf.labels()
+}
+
+/// One member of a reported cluster.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Member {
+    pub doc: u32,
+    /// Estimated Jaccard similarity with the representative (1 for the representative).
+    pub similarity: f64,
+    /// Estimated containment with the representative.
+    pub containment: f64,
+    /// Same normalized text as the representative.
+    pub exact: bool,
+}
+
+/// A cluster of copies: its representative first, then the others in input order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cluster {
+    pub representative: u32,
+    pub members: Vec<Member>,
+}
+
+/// Counts of a run (the report's `stats`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Stats {
+    pub documents: u64,
+    pub skipped: Skipped,
+    /// Documents identical, after normalization, to an earlier document.
+    pub exact_duplicates: u64,
+    /// Documents in clusters that are not exact duplicates nor kept.
+    pub near_duplicates: u64,
+    pub clusters: u64,
+    pub documents_in_clusters: u64,
+    /// Documents `dedup` keeps: singletons and representatives.
+    pub kept: u64,
+    /// Documents `dedup` drops.
+    pub removed: u64,
+    pub candidate_pairs: u64,
+    pub verified_pairs: u64,
+    pub capped_buckets: u64,
+    /// Documents with no text left to sketch once boilerplate lines are masked.
+    pub empty_after_masking: u64,
+    pub dates_unparsed: u64,
+    pub boilerplate_templates: u64,
+    pub boilerplate_lines: u64,
+    pub documents_with_boilerplate: u64,
+}
+
+/// Everything a run found.
+pub struct Scan {
+    pub docs: Vec<DocMeta>,
+    pub dates: Vec<Option<i64>>,
+    pub clusters: Vec<Cluster>,
+    pub boilerplate: Boilerplate,
+    pub stats: Stats,
+    /// Seconds per stage, in order (not deterministic: the report's `run` section).
+    pub timings: Vec<(String, f64)>,
+}
+
+impl Scan {
+    /// For each document: `Some((cluster index, representative))` if it is in a cluster.
+    pub fn assignment(&self) -> Vec<Option<(u32, u32)>> {
+        let mut a = vec![None; self.docs.len()];
+        for (c, cl) in self.clusters.iter().enumerate() {
+            for m in &cl.members {
+                a[m.doc as usize] = Some((c as u32, cl.representative));
+            }
+        }
+        a
+    }
+}
+
+/// Runs every stage over a corpus.
+pub fn scan(corpus: &Corpus, cfg: &Config, progress: &dyn Progress) -> Result<Scan> {
+    cfg.validate()?;
+    let mut timings = Vec::new();
+    let mut t = Instant::now();
+    let mut lap = |name: &str, t: &mut Instant| {
+        timings.push((name.to_string(), t.elapsed().as_secs_f64()));
+        *t = Instant::now();
+    };
+    let ing = ingest(corpus, cfg, progress)?;
+    lap("read_normalize", &mut t);
+    let n = ing.docs.len();
+    let leaders = exact_leaders(&ing.norm);
+    let active: Vec<bool> = leaders
+        .iter()
+        .enumerate()
+        .map(|(d, &l)| l as usize == d)
+        .collect();
+    lap("exact", &mut t);
+
+    let rule = cfg.verify_rule();
+    let (boiler, first_sigs) = match &cfg.boilerplate {
+        None => (Boilerplate::none(&ing.norm, Status::Disabled), None),
+        Some(opts) => {
+            let sigs = sketch_all(&ing.norm, &active, None, None, cfg, progress);
+            let story_rule = VerifyRule {
+                containment: None,
+                ..rule
+            };
+            let (edges, _) = near_pairs(&sigs, cfg, &story_rule, progress);
+            let story = components(n, &leaders, &edges);
+            lap("first_pass", &mut t);
+            let mut source_ids: HashMap<&str, u32> = HashMap::new();
+            let source: Vec<u32> = ing
+                .docs
+                .iter()
+                .map(|d| match &d.source {
+                    None => u32::MAX,
+                    Some(s) => {
+                        let next = source_ids.len() as u32;
+                        *source_ids.entry(s.as_str()).or_insert(next)
+                    }
+                })
+                .collect();
+            progress.stage("boilerplate", None);
+            let b = boilerplate::detect(
+                &ing.norm,
+                &DocFacts {
+                    source: &source,
+                    story: &story,
+                    date: &ing.dates,
+                },
+                opts,
+            );
+            progress.done();
+            lap("boilerplate", &mut t);
+            (b, Some(sigs))
+        }
+    };
+    let mask = (boiler.status == Status::Ok).then_some(&boiler.mask);
+    let sigs = match (&first_sigs, mask) {
+        (Some(s), None) => s.clone(),
+        _ => sketch_all(&ing.norm, &active, mask, first_sigs.as_ref(), cfg, progress),
+    };
+    drop(first_sigs);
+    lap("sketch", &mut t);
+    let (edges, band_stats) = near_pairs(&sigs, cfg, &rule, progress);
+    lap("band_verify", &mut t);
+    let labels = components(n, &leaders, &edges);
+    let lens: Vec<u64> = ing.norm.iter().map(|d| d.chars as u64).collect();
+    let clusters: Vec<Cluster> = cluster::groups(&labels)
+        .into_par_iter()
+        .map(|g| {
+            let rep = cluster::representative(
+                &g,
+                cfg.keep,
+                |d| lens[d as usize],
+                |d| ing.dates[d as usize],
+            );
+            let rl = leaders[rep as usize];
+            let mut members: Vec<Member> = g
+                .iter()
+                .map(|&d| {
+                    let l = leaders[d as usize];
+                    let exact = l == rl;
+                    let s = verify::score(&sigs, l as usize, rl as usize);
+                    Member {
+                        doc: d,
+                        similarity: if exact { 1.0 } else { s.jaccard },
+                        containment: if exact { 1.0 } else { s.containment },
+                        exact,
+                    }
+                })
+                .collect();
+            members.sort_by_key(|m| (m.doc != rep, m.doc));
+            Cluster {
+                representative: rep,
+                members,
+            }
+        })
+        .collect();
+    lap("cluster", &mut t);
+
+    let in_clusters: u64 = clusters.iter().map(|c| c.members.len() as u64).sum();
+    let exact_dups = leaders
+        .iter()
+        .enumerate()
+        .filter(|(d, &l)| l as usize != *d)
+        .count() as u64;
+    let removed = in_clusters - clusters.len() as u64;
+    let stats = Stats {
+        documents: n as u64,
+        skipped: ing.skipped,
+        exact_duplicates: exact_dups,
+        near_duplicates: removed.saturating_sub(exact_dups),
+        clusters: clusters.len() as u64,
+        documents_in_clusters: in_clusters,
+        kept: n as u64 - removed,
+        removed,
+        candidate_pairs: band_stats.candidate_pairs,
+        verified_pairs: edges.len() as u64,
+        capped_buckets: band_stats.capped_buckets,
+        empty_after_masking: (0..n).filter(|&d| active[d] && !sigs.active(d)).count() as u64,
+        dates_unparsed: ing.dates_unparsed,
+        boilerplate_templates: boiler.templates.len() as u64,
+        boilerplate_lines: boiler.mask.count() as u64,
+        documents_with_boilerplate: (0..n).filter(|&d| boiler.mask.any(d)).count() as u64,
+    };
+    Ok(Scan {
+        docs: ing.docs,
+        dates: ing.dates,
+        clusters,
+        boilerplate: boiler,
+        stats,
+        timings,
+    })
+}

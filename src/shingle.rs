@@ -1,0 +1,119 @@
+//! Shingling: a text becomes the set of hashes of its character k-grams.
+//!
+//! Shingles are windows of `k` Unicode scalar values (not bytes, so that every script gets the same
+//! window length), hashed with xxh3 over their UTF-8 bytes. A text shorter than `k` characters is
+//! one shingle. The output is sorted and deduplicated: a set, whose size is what the containment
+//! estimate needs.
+
+use xxhash_rust::xxh3::xxh3_64;
+
+/// Reusable scratch space for shingling (one per worker thread).
+#[derive(Default)]
+pub struct Shingler {
+    starts: Vec<u32>,
+}
+
+impl Shingler {
+    /// Appends the distinct shingle hashes of `text` to `out` (cleared first), sorted.
+    pub fn shingle_set(&mut self, text: &str, k: usize, out: &mut Vec<u64>) {
+        out.clear();
+        self.shingles(text, k, out);
+        out.sort_unstable();
+        out.dedup();
+    }
+
+    /// Appends the hash of every k-character window of `text` to `out`, in order, with repeats.
+    pub fn shingles(&mut self, text: &str, k: usize, out: &mut Vec<u64>) {
+        debug_assert!(k > 0);
+        let bytes = text.as_bytes();
+        if bytes.is_empty() {
+            return;
+        }
+        if text.is_ascii() {
+            if bytes.len() <= k {
+                out.push(xxh3_64(bytes));
+            } else {
+                out.extend(bytes.windows(k).map(xxh3_64));
+            }
+            return;
+        }
+        self.starts.clear();
+        self.starts
+            .extend(text.char_indices().map(|(i, _)| i as u32));
+        let n = self.starts.len();
+        if n <= k {
+            out.push(xxh3_64(bytes));
+            return;
+        }
+        self.starts.push(bytes.len() as u32);
+        out.reserve(n - k + 1);
+        for i in 0..=n - k {
+            let a = self.starts[i] as usize;
+            let b = self.starts[i + k] as usize;
+            out.push(xxh3_64(&bytes[a..b]));
+        }
+    }
+}
+
+/// The distinct shingle hashes of `text` (convenience wrapper).
+pub fn shingle_set(text: &str, k: usize) -> Vec<u64> {
+    let mut out = Vec::new();
+    Shingler::default().shingle_set(text, k, &mut out);
+    out
+}
+
+/// Exact Jaccard similarity and containment (intersection over the smaller set) of two sorted,
+/// deduplicated shingle sets.
+pub fn exact_similarity(a: &[u64], b: &[u64]) -> (f64, f64) {
+    if a.is_empty() || b.is_empty() {
+        return (0.0, 0.0);
+    }
+    let (mut i, mut j, mut inter) = (0, 0, 0usize);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                inter += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    let union = a.len() + b.len() - inter;
+    (
+        inter as f64 / union as f64,
+        inter as f64 / a.len().min(b.len()) as f64,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_are_characters_not_bytes() {
+        // 6 Arabic letters (12 bytes) give 2 windows of 5 characters.
+        assert_eq!(shingle_set("كيريكي", 5).len(), 2);
+        assert_eq!(shingle_set("abcdef", 5).len(), 2);
+        assert_eq!(shingle_set("كيري", 5).len(), 1); // shorter than k: one shingle
+        assert!(shingle_set("", 5).is_empty());
+    }
+
+    #[test]
+    fn same_window_same_hash_across_texts() {
+        let a = shingle_set("وزير الخارجية", 5);
+        let b = shingle_set("قال وزير الخارجية", 5);
+        let (j, c) = exact_similarity(&a, &b);
+        assert!((c - 1.0).abs() < 1e-12, "a is contained in b");
+        assert!(j > 0.6 && j < 1.0);
+    }
+
+    #[test]
+    fn repeats_are_one_shingle() {
+        assert_eq!(shingle_set("aaaaaaaaaa", 5).len(), 1);
+        let mut all = Vec::new();
+        Shingler::default().shingles("aaaaaaaaaa", 5, &mut all);
+        assert_eq!(all.len(), 6);
+    }
+}
