@@ -14,6 +14,8 @@
 //! Flagged lines are masked out of the shingles of the final signatures, reported as templates
 //! with their counts, written as per-document annotations and optionally stripped by `dedup`.
 
+use std::collections::HashSet;
+
 use bitvec::prelude::*;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -35,8 +37,8 @@ pub struct BoilerplateOptions {
 impl Default for BoilerplateOptions {
     fn default() -> Self {
         BoilerplateOptions {
-            min_docs: 3,
-            min_stories: 3,
+            min_docs: 5,
+            min_stories: 5,
             min_story_ratio: 0.5,
             edge_lines: 3,
         }
@@ -167,6 +169,31 @@ fn position_of(rank: usize, nonempty: usize, edge: usize) -> Position {
 
 /// Finds the furniture of a corpus.
 pub fn detect(norm: &[NormDoc], facts: &DocFacts, o: &BoilerplateOptions) -> Boilerplate {
+    detect_among(norm, facts, o, None)
+}
+
+/// Decides again with better story labels (the final clusters), among the lines flagged before:
+/// a line flagged because a story's copies were split in the first pass, and that turns out to
+/// recur within one story, is unflagged. Never flags a line `prev` did not flag.
+pub fn refine(
+    prev: &Boilerplate,
+    norm: &[NormDoc],
+    facts: &DocFacts,
+    o: &BoilerplateOptions,
+) -> Boilerplate {
+    if prev.status != Status::Ok {
+        return prev.clone();
+    }
+    let keys: HashSet<u64> = prev.templates.iter().map(|t| t.key).collect();
+    detect_among(norm, facts, o, Some(&keys))
+}
+
+fn detect_among(
+    norm: &[NormDoc],
+    facts: &DocFacts,
+    o: &BoilerplateOptions,
+    only: Option<&HashSet<u64>>,
+) -> Boilerplate {
     let mut stories: Vec<u32> = facts.story.to_vec();
     stories.sort_unstable();
     stories.dedup();
@@ -182,7 +209,7 @@ pub fn detect(norm: &[NormDoc], facts: &DocFacts, o: &BoilerplateOptions) -> Boi
             let mut rank = 0;
             let mut v = Vec::with_capacity(nonempty);
             for (i, &k) in doc.line_keys.iter().enumerate() {
-                if k != 0 {
+                if k != 0 && only.is_none_or(|keys| keys.contains(&k)) {
                     v.push((
                         k,
                         d as u32,
@@ -318,7 +345,11 @@ mod tests {
                 story,
                 date: &date,
             },
-            &BoilerplateOptions::default(),
+            &BoilerplateOptions {
+                min_docs: 3,
+                min_stories: 3,
+                ..BoilerplateOptions::default()
+            },
         )
     }
 

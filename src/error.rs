@@ -31,26 +31,36 @@ impl fmt::Display for Location {
 pub enum RecordError {
     #[error("malformed JSON: {0}")]
     MalformedJson(String),
-    #[error("the line is JSON but not an object")]
+    #[error("the line is JSON but not an object (JSON Lines needs one object per line)")]
     NotAnObject,
-    #[error("no {0:?} field (set the text field with --text-field)")]
+    #[error("no {0:?} field (name the text field with --text-field)")]
     MissingText(String),
-    #[error("field {0:?} is not a string")]
+    #[error("field {0:?} is not a string (name the text field with --text-field)")]
     TextNotString(String),
     #[error("field {0:?} must be a string or a number")]
     BadField(String),
-    #[error("invalid UTF-8 at byte {0} of the line")]
+    #[error("invalid UTF-8 at byte {0} (convert the file to UTF-8, e.g. from Windows-1256 with `iconv -f cp1256 -t utf-8`)")]
     InvalidUtf8(usize),
+    #[error("the file is UTF-16 (convert it to UTF-8 with `iconv -f utf-16 -t utf-8`)")]
+    Utf16,
     #[error("NUL byte at byte {0} (is this a binary file?)")]
     NulByte(usize),
-    #[error("the document is empty")]
+    #[error("the document is empty (no text but white space)")]
     EmptyDocument,
-    #[error("duplicate document id {id:?}, first seen at {first}")]
+    #[error("duplicate document id {id:?}, first seen at {first} (ids must be unique: name another field with --id-field, or skip repeats with --on-error skip)")]
     DuplicateId { id: String, first: Location },
-    #[error("the compressed stream is truncated or corrupt: {0}")]
+    #[error("truncated or corrupt compressed stream ({0}); nothing after this point can be read")]
     Corrupt(String),
-    #[error("the file is empty")]
+    #[error("compressed with {0}, which syndic does not read (decompress it, or recompress it with gzip or zstd)")]
+    UnsupportedCompression(&'static str),
+    #[error("the file is empty (no records)")]
     EmptyFile,
+    #[error("cannot read: {0}")]
+    Unreadable(String),
+    #[error("not a regular file (a FIFO, socket or device inside a folder is not read; remove it or name the files to read)")]
+    NotAFile,
+    #[error("the record is longer than {} MiB (is a line end missing?)", .0 >> 20)]
+    TooLarge(usize),
 }
 
 impl RecordError {
@@ -62,12 +72,16 @@ impl RecordError {
             RecordError::MissingText(_) => "missing_text",
             RecordError::TextNotString(_) => "text_not_string",
             RecordError::BadField(_) => "bad_field",
-            RecordError::InvalidUtf8(_) => "invalid_utf8",
+            RecordError::InvalidUtf8(_) | RecordError::Utf16 => "invalid_utf8",
             RecordError::NulByte(_) => "nul_byte",
             RecordError::EmptyDocument => "empty_document",
             RecordError::DuplicateId { .. } => "duplicate_id",
             RecordError::Corrupt(_) => "corrupt_stream",
+            RecordError::UnsupportedCompression(_) => "unsupported_compression",
             RecordError::EmptyFile => "empty_file",
+            RecordError::Unreadable(_) => "unreadable",
+            RecordError::NotAFile => "not_a_file",
+            RecordError::TooLarge(_) => "too_large",
         }
     }
 }

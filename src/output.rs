@@ -9,9 +9,26 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 
 /// A file being written; [`AtomicFile::commit`] renames it into place, dropping it removes it.
+///
+/// A target that exists and is not a regular file (`/dev/null`, `/dev/stdout`, a FIFO) is written
+/// in place: renaming over it would replace the device or pipe with a file.
 pub struct AtomicFile {
     path: PathBuf,
-    inner: Option<BufWriter<tempfile::NamedTempFile>>,
+    inner: Option<Target>,
+}
+
+enum Target {
+    Temp(BufWriter<tempfile::NamedTempFile>),
+    Direct(BufWriter<fs::File>),
+}
+
+impl Target {
+    fn writer(&mut self) -> &mut dyn Write {
+        match self {
+            Target::Temp(w) => w,
+            Target::Direct(w) => w,
+        }
+    }
 }
 
 impl AtomicFile {
@@ -21,15 +38,32 @@ impl AtomicFile {
             path: path.to_path_buf(),
             source: e,
         };
+        if let Ok(meta) = fs::metadata(path) {
+            if meta.is_dir() {
+                return Err(err(io::Error::new(
+                    io::ErrorKind::IsADirectory,
+                    "it is a folder (name a file inside it)",
+                )));
+            }
+            if !meta.is_file() {
+                let f = fs::OpenOptions::new().write(true).open(path).map_err(err)?;
+                return Ok(AtomicFile {
+                    path: path.to_path_buf(),
+                    inner: Some(Target::Direct(BufWriter::with_capacity(1 << 16, f))),
+                });
+            }
+        }
         let dir = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
         if !dir.is_dir() {
-            return Err(err(io::Error::new(
-                io::ErrorKind::NotFound,
-                format!("the folder {} does not exist", dir.display()),
-            )));
+            let why = if dir.exists() {
+                format!("{} is not a folder", dir.display())
+            } else {
+                format!("the folder {} does not exist", dir.display())
+            };
+            return Err(err(io::Error::new(io::ErrorKind::NotFound, why)));
         }
         let name = path
             .file_name()
@@ -43,7 +77,7 @@ impl AtomicFile {
         crate::signal::register_temp(tmp.path());
         Ok(AtomicFile {
             path: path.to_path_buf(),
-            inner: Some(BufWriter::with_capacity(1 << 20, tmp)),
+            inner: Some(Target::Temp(BufWriter::with_capacity(1 << 20, tmp))),
         })
     }
 
@@ -60,38 +94,64 @@ impl AtomicFile {
 
     /// Flushes, syncs and renames the file into place.
     pub fn commit(mut self) -> Result<()> {
-        let w = self.inner.take().expect("not committed twice");
-        let tmp = w.into_inner().map_err(|e| self.err(e.into_error()))?;
-        tmp.as_file().sync_all().map_err(|e| self.err(e))?;
-        let tmp_path = tmp.path().to_path_buf();
-        tmp.persist(&self.path).map_err(|e| self.err(e.error))?;
-        crate::signal::unregister_temp(&tmp_path);
-        Ok(())
+        match self.inner.take() {
+            None => Ok(()),
+            Some(Target::Direct(w)) => {
+                w.into_inner().map_err(|e| self.err(e.into_error()))?;
+                Ok(())
+            }
+            Some(Target::Temp(w)) => {
+                let tmp = match w.into_inner() {
+                    Ok(tmp) => tmp,
+                    Err(e) => {
+                        let (e, w) = e.into_parts();
+                        // Remove the partial file now: `w` is dropped without a retry.
+                        let (tmp, _) = w.into_parts();
+                        crate::signal::unregister_temp(tmp.path());
+                        let _ = tmp.close();
+                        return Err(self.err(e));
+                    }
+                };
+                let tmp_path = tmp.path().to_path_buf();
+                let done = tmp
+                    .as_file()
+                    .sync_all()
+                    .map_err(|e| self.err(e))
+                    .and_then(|_| tmp.persist(&self.path).map_err(|e| self.err(e.error)));
+                crate::signal::unregister_temp(&tmp_path);
+                // On failure `persist` hands the temporary file back inside the error, and
+                // dropping it removes it.
+                done.map(|_| ())
+            }
+        }
     }
 }
 
 impl Write for AtomicFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.inner.as_mut().expect("open").write(buf)
+        self.inner.as_mut().expect("open").writer().write(buf)
     }
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        self.inner.as_mut().expect("open").write_all(buf)
+        self.inner.as_mut().expect("open").writer().write_all(buf)
     }
     fn flush(&mut self) -> io::Result<()> {
-        self.inner.as_mut().expect("open").flush()
+        self.inner.as_mut().expect("open").writer().flush()
     }
 }
 
 impl Drop for AtomicFile {
     fn drop(&mut self) {
-        if let Some(w) = self.inner.take() {
-            if let Ok(tmp) = w.into_inner() {
-                crate::signal::unregister_temp(tmp.path());
-                let _ = tmp.close();
-            }
+        if let Some(Target::Temp(w)) = self.inner.take() {
+            // Whatever is still buffered is thrown away with the file.
+            let (tmp, _) = w.into_parts();
+            crate::signal::unregister_temp(tmp.path());
+            let _ = tmp.close();
         }
     }
 }
+
+/// How stdout is named in messages.
+pub const STDOUT: &str = "<stdout>";
 
 /// Writes `bytes` to `path` atomically, or to stdout when `path` is `-`.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -101,7 +161,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
             .write_all(bytes)
             .and_then(|_| out.flush())
             .map_err(|e| Error::Output {
-                path: path.to_path_buf(),
+                path: STDOUT.into(),
                 source: e,
             });
     }

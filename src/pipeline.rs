@@ -60,11 +60,11 @@ impl Default for Config {
             fields: Fields::default(),
             on_error: OnError::Fail,
             normalize: NormalizeOptions::default(),
-            shingle: 5,
+            shingle: 7,
             num_perm,
             seed: 0,
             threshold,
-            banding: Banding::for_threshold(threshold, num_perm),
+            banding: Banding::for_verification(threshold, num_perm),
             containment: Some(0.8),
             min_containment_shingles: 100,
             max_bucket: 200,
@@ -435,6 +435,20 @@ impl Scan {
     }
 }
 
+/// Each document's source as a small integer, in order of first appearance (`u32::MAX`: none).
+pub fn source_ids(docs: &[DocMeta]) -> Vec<u32> {
+    let mut ids: HashMap<&str, u32> = HashMap::new();
+    docs.iter()
+        .map(|d| match &d.source {
+            None => u32::MAX,
+            Some(s) => {
+                let next = ids.len() as u32;
+                *ids.entry(s.as_str()).or_insert(next)
+            }
+        })
+        .collect()
+}
+
 /// Runs every stage over a corpus.
 pub fn scan(corpus: &Corpus, cfg: &Config, progress: &dyn Progress) -> Result<Scan> {
     cfg.validate()?;
@@ -456,29 +470,14 @@ pub fn scan(corpus: &Corpus, cfg: &Config, progress: &dyn Progress) -> Result<Sc
     lap("exact", &mut t);
 
     let rule = cfg.verify_rule();
-    let (boiler, first_sigs) = match &cfg.boilerplate {
+    let source = source_ids(&ing.docs);
+    let (mut boiler, first_sigs) = match &cfg.boilerplate {
         None => (Boilerplate::none(&ing.norm, Status::Disabled), None),
         Some(opts) => {
             let sigs = sketch_all(&ing.norm, &active, None, None, cfg, progress);
-            let story_rule = VerifyRule {
-                containment: None,
-                ..rule
-            };
-            let (edges, _) = near_pairs(&sigs, cfg, &story_rule, progress);
+            let (edges, _) = near_pairs(&sigs, cfg, &rule, progress);
             let story = components(n, &leaders, &edges);
             lap("first_pass", &mut t);
-            let mut source_ids: HashMap<&str, u32> = HashMap::new();
-            let source: Vec<u32> = ing
-                .docs
-                .iter()
-                .map(|d| match &d.source {
-                    None => u32::MAX,
-                    Some(s) => {
-                        let next = source_ids.len() as u32;
-                        *source_ids.entry(s.as_str()).or_insert(next)
-                    }
-                })
-                .collect();
             progress.stage("boilerplate", None);
             let b = boilerplate::detect(
                 &ing.norm,
@@ -504,6 +503,19 @@ pub fn scan(corpus: &Corpus, cfg: &Config, progress: &dyn Progress) -> Result<Sc
     let (edges, band_stats) = near_pairs(&sigs, cfg, &rule, progress);
     lap("band_verify", &mut t);
     let labels = components(n, &leaders, &edges);
+    if let Some(opts) = &cfg.boilerplate {
+        boiler = boilerplate::refine(
+            &boiler,
+            &ing.norm,
+            &DocFacts {
+                source: &source,
+                story: &labels,
+                date: &ing.dates,
+            },
+            opts,
+        );
+        lap("boilerplate_refine", &mut t);
+    }
     let lens: Vec<u64> = ing.norm.iter().map(|d| d.chars as u64).collect();
     let clusters: Vec<Cluster> = cluster::groups(&labels)
         .into_par_iter()

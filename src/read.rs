@@ -61,15 +61,26 @@ pub enum Format {
     Text,
 }
 
+/// The longest record read, in bytes (a JSONL line, or a whole text file, after decompression).
+/// A longer one is an error rather than an allocation: a file without line ends, or a binary file
+/// named `.jsonl`, cannot exhaust memory.
+pub const MAX_RECORD_BYTES: usize = 256 << 20;
+
 /// One file to read.
 #[derive(Clone, Debug)]
 pub struct SourceFile {
     /// Where to open it.
     pub path: PathBuf,
-    /// How it is named in ids and messages: as given, or relative to the folder given.
+    /// How it is named in ids: as given, or relative to the folder given.
     pub name: String,
+    /// How it is named in messages: a path the user can open (`<stdin>` for stdin).
+    pub shown: String,
     pub format: Format,
+    /// As the file name says; the content decides (see [`open_decompressed`]).
     pub compression: Compression,
+    /// Why the file cannot be read at all, found while listing a folder (a broken link, a
+    /// FIFO or socket): reported as a record of the file, under the error policy.
+    pub problem: Option<RecordError>,
 }
 
 /// One input record that became a document.
@@ -94,7 +105,16 @@ pub enum Entry {
 /// The ordered inputs of one run.
 pub struct Corpus {
     pub files: Vec<SourceFile>,
-    _spool: Option<tempfile::TempPath>,
+    /// Spooled copies of stdin and of pipes, removed when the corpus drops.
+    spools: Vec<tempfile::TempPath>,
+}
+
+impl Drop for Corpus {
+    fn drop(&mut self) {
+        for s in &self.spools {
+            crate::signal::unregister_temp(s);
+        }
+    }
 }
 
 fn split_ext(name: &str) -> (Compression, &str) {
@@ -117,78 +137,141 @@ fn classify(path: PathBuf, name: String) -> SourceFile {
         Format::Text
     };
     SourceFile {
+        shown: path.to_string_lossy().into_owned(),
         path,
         name,
         format,
         compression,
+        problem: None,
     }
+}
+
+/// Copies a stream that can be read only once (stdin, a pipe) to a temporary file.
+fn spool(from: &mut dyn Read, shown: &Path) -> Result<tempfile::TempPath> {
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".syndic-spool.")
+        .tempfile()
+        .map_err(Error::Scratch)?;
+    crate::signal::register_temp(tmp.path());
+    if let Err(e) = io::copy(from, &mut tmp) {
+        crate::signal::unregister_temp(tmp.path());
+        // A full scratch disk is not the input's fault.
+        let scratch = e.kind() == io::ErrorKind::StorageFull;
+        return Err(if scratch {
+            Error::Scratch(e)
+        } else {
+            Error::Input {
+                path: shown.to_path_buf(),
+                source: e,
+            }
+        });
+    }
+    Ok(tmp.into_temp_path())
 }
 
 impl Corpus {
     /// Resolves the input arguments: files, folders (recursively, sorted) and `-` for stdin
-    /// (read as JSONL).
+    /// (read as JSONL). A path named here that does not exist is an error whatever the error
+    /// policy; problems with the entries of a folder are reported by [`Corpus::records`].
+    /// Pipes (`<(zcat a.gz)`) are read once into a temporary file, like stdin; they are read
+    /// as JSONL unless their name ends in `.txt`.
     pub fn open<P: AsRef<Path>>(inputs: &[P]) -> Result<Corpus> {
-        let mut files = Vec::new();
-        let mut spool = None;
+        let mut corpus = Corpus {
+            files: Vec::new(),
+            spools: Vec::new(),
+        };
+        let mut stdin_seen = false;
         for input in inputs {
             let input = input.as_ref();
             if input == Path::new("-") {
-                if spool.is_some() {
+                if stdin_seen {
                     return Err(Error::Param("stdin (-) can be named only once".into()));
                 }
-                let mut tmp = tempfile::NamedTempFile::new().map_err(Error::Scratch)?;
-                io::copy(&mut io::stdin().lock(), &mut tmp).map_err(|e| Error::Input {
-                    path: "-".into(),
-                    source: e,
-                })?;
-                let path = tmp.into_temp_path();
-                files.push(SourceFile {
+                stdin_seen = true;
+                let path = spool(&mut io::stdin().lock(), Path::new("<stdin>"))?;
+                corpus.files.push(SourceFile {
                     path: path.to_path_buf(),
                     name: "<stdin>".into(),
+                    shown: "<stdin>".into(),
                     format: Format::Jsonl,
                     compression: Compression::None,
+                    problem: None,
                 });
-                spool = Some(path);
+                corpus.spools.push(path);
                 continue;
             }
-            let meta = std::fs::metadata(input).map_err(|e| Error::Input {
+            let input_err = |e| Error::Input {
                 path: input.to_path_buf(),
                 source: e,
-            })?;
+            };
+            let meta = std::fs::metadata(input).map_err(input_err)?;
             if meta.is_dir() {
-                let walker = walkdir::WalkDir::new(input)
-                    .follow_links(true)
-                    .sort_by_file_name();
-                for entry in walker {
-                    let entry = entry.map_err(|e| {
-                        let path = e.path().unwrap_or(input).to_path_buf();
-                        let source = e
-                            .into_io_error()
-                            .unwrap_or_else(|| io::Error::other("filesystem loop"));
-                        Error::Input { path, source }
-                    })?;
-                    if !entry.file_type().is_file() {
-                        continue;
-                    }
-                    let rel = entry
-                        .path()
-                        .strip_prefix(input)
-                        .unwrap_or(entry.path())
-                        .to_string_lossy()
-                        .replace(std::path::MAIN_SEPARATOR, "/");
-                    files.push(classify(entry.path().to_path_buf(), rel));
-                }
-            } else {
-                files.push(classify(
+                corpus.walk(input);
+            } else if meta.is_file() {
+                corpus.files.push(classify(
                     input.to_path_buf(),
                     input.to_string_lossy().into_owned(),
                 ));
+            } else {
+                // A pipe or a device: read it once, now.
+                let mut f = File::open(input).map_err(input_err)?;
+                let path = spool(&mut f, input)?;
+                let mut src = classify(path.to_path_buf(), input.to_string_lossy().into_owned());
+                src.shown = src.name.clone();
+                if !split_ext(&src.name.to_ascii_lowercase())
+                    .1
+                    .ends_with(".txt")
+                {
+                    src.format = Format::Jsonl;
+                }
+                corpus.files.push(src);
+                corpus.spools.push(path);
             }
         }
-        Ok(Corpus {
-            files,
-            _spool: spool,
-        })
+        Ok(corpus)
+    }
+
+    /// Lists the files under a folder, sorted; entries that cannot be read are listed with their
+    /// problem.
+    fn walk(&mut self, dir: &Path) {
+        let rel = |p: &Path| {
+            p.strip_prefix(dir)
+                .unwrap_or(p)
+                .to_string_lossy()
+                .replace(std::path::MAIN_SEPARATOR, "/")
+        };
+        let walker = walkdir::WalkDir::new(dir)
+            .follow_links(true)
+            .sort_by_file_name();
+        for entry in walker {
+            match entry {
+                Ok(entry) => {
+                    let ft = entry.file_type();
+                    if ft.is_dir() {
+                        continue;
+                    }
+                    let mut src = classify(entry.path().to_path_buf(), rel(entry.path()));
+                    if !ft.is_file() {
+                        src.problem = Some(RecordError::NotAFile);
+                    }
+                    self.files.push(src);
+                }
+                Err(e) => {
+                    let path = e.path().unwrap_or(dir).to_path_buf();
+                    let why = match (e.loop_ancestor(), e.io_error()) {
+                        (Some(a), _) => format!("a link loops back to {}", a.display()),
+                        (None, Some(io)) if io.kind() == io::ErrorKind::NotFound => {
+                            "a broken link (its target does not exist)".to_string()
+                        }
+                        (None, Some(io)) => io.to_string(),
+                        (None, None) => e.to_string(),
+                    };
+                    let mut src = classify(path.clone(), rel(&path));
+                    src.problem = Some(RecordError::Unreadable(why));
+                    self.files.push(src);
+                }
+            }
+        }
     }
 
     /// Total size in bytes of the files as stored (compressed where they are): for progress.
@@ -200,7 +283,10 @@ impl Corpus {
             .sum()
     }
 
-    /// Streams every record of every file, in order.
+    /// Streams every record of every file, in order. Under [`OnError::Fail`] the first bad
+    /// record ends the stream with an [`Error::Record`]; under [`OnError::Skip`] it is yielded as
+    /// [`Entry::Skipped`] (a truncated stream or an unreadable file as one record at the point
+    /// where reading stopped) and reading goes on.
     pub fn records<'a>(
         &'a self,
         fields: &'a Fields,
@@ -215,39 +301,31 @@ impl Corpus {
             }
             if current.is_none() {
                 let f = self.files.get(file_idx)?;
-                match FileReader::open(f, file_idx as u32) {
-                    Ok(r) => current = Some(r),
-                    Err(e) => {
-                        failed = true;
-                        return Some(Err(e));
-                    }
-                }
+                current = Some(FileReader::open(f, file_idx as u32));
             }
             let r = current.as_mut().expect("opened above");
-            match r.next_entry(fields) {
-                None => {
+            let got = match r.next_chunk() {
+                Ok(Chunk::End) => {
                     current = None;
                     file_idx += 1;
+                    continue;
                 }
-                Some(Ok(entry)) => return Some(Ok(entry)),
-                Some(Err(ReadFailure::Record(at, kind))) => match on_error {
-                    OnError::Skip => {
-                        if matches!(kind, RecordError::Corrupt(_)) {
-                            // Nothing more can be read from a broken stream.
-                            current = None;
-                            file_idx += 1;
-                        }
-                        return Some(Ok(Entry::Skipped { at, error: kind }));
-                    }
+                Ok(Chunk::Line(n)) => json_record(trim_line(&r.buf), r.at(n), fields, r.file)
+                    .map_err(|k| (r.shown_at(n), k)),
+                Ok(Chunk::Text) => {
+                    text_record(&r.buf, r.at(0), r.file).map_err(|k| (r.shown_at(0), k))
+                }
+                Err(e) => Err(e),
+            };
+            match got {
+                Ok(doc) => return Some(Ok(Entry::Doc(doc))),
+                Err((at, error)) => match on_error {
+                    OnError::Skip => return Some(Ok(Entry::Skipped { at, error })),
                     OnError::Fail => {
                         failed = true;
-                        return Some(Err(Error::record(at, kind)));
+                        return Some(Err(Error::record(at, error)));
                     }
                 },
-                Some(Err(ReadFailure::Io(e))) => {
-                    failed = true;
-                    return Some(Err(e));
-                }
             }
         })
     }
@@ -263,41 +341,22 @@ pub enum Raw<'a> {
 
 impl Corpus {
     /// Calls `f` with every record of every file as raw bytes, in input order, with its
-    /// [`Location`] (the same one [`Corpus::records`] gives its documents).
+    /// [`Location`] (the same one [`Corpus::records`] gives its documents). Records that cannot
+    /// be read are passed over: they are no documents, and [`Corpus::records`] reported them.
     pub fn for_each_raw(&self, mut f: impl FnMut(&Location, Raw) -> Result<()>) -> Result<()> {
-        let mut buf = Vec::new();
-        for src in &self.files {
-            let mut r = open_decompressed(src)?;
-            let err = |e| Error::Input {
-                path: src.path.clone(),
-                source: e,
-            };
-            match src.format {
-                Format::Text => {
-                    buf.clear();
-                    r.read_to_end(&mut buf).map_err(err)?;
-                    let s = String::from_utf8_lossy(&buf);
-                    let s = s.strip_prefix('\u{FEFF}').unwrap_or(&s);
-                    let at = Location {
-                        path: src.name.clone(),
-                        line: 0,
-                    };
-                    f(&at, Raw::Text(s))?;
-                }
-                Format::Jsonl => {
-                    let mut line = 0;
-                    loop {
-                        buf.clear();
-                        if r.read_until(b'\n', &mut buf).map_err(err)? == 0 {
-                            break;
-                        }
-                        line += 1;
-                        let at = Location {
-                            path: src.name.clone(),
-                            line,
-                        };
-                        f(&at, Raw::Line(trim_line(&buf)))?;
+        for (i, src) in self.files.iter().enumerate() {
+            let mut r = FileReader::open(src, i as u32);
+            loop {
+                match r.next_chunk() {
+                    Ok(Chunk::End) => break,
+                    Ok(Chunk::Line(n)) => f(&r.at(n), Raw::Line(trim_line(&r.buf)))?,
+                    Ok(Chunk::Text) => {
+                        let s = String::from_utf8_lossy(&r.buf);
+                        let s = s.strip_prefix('\u{FEFF}').unwrap_or(&s);
+                        f(&r.at(0), Raw::Text(s))?
                     }
+                    Err(_) if r.done => break,
+                    Err(_) => continue,
                 }
             }
         }
@@ -305,48 +364,143 @@ impl Corpus {
     }
 }
 
-enum ReadFailure {
-    Record(Location, RecordError),
-    Io(Error),
+/// Reads the records of one stream held in memory, as [`Corpus::records`] reads a file named
+/// `name` (compression found from the content). For fuzzing and tests.
+pub fn read_bytes(
+    name: &str,
+    data: &[u8],
+    fields: &Fields,
+    on_error: OnError,
+) -> Vec<Result<Entry>> {
+    let mut src = classify(PathBuf::from(name), name.to_string());
+    src.shown = name.to_string();
+    let reader: Box<dyn BufRead + Send> = Box::new(io::Cursor::new(data.to_vec()));
+    let mut r = FileReader::from_reader(&src, 0, reader);
+    let mut out = Vec::new();
+    loop {
+        let got = match r.next_chunk() {
+            Ok(Chunk::End) => return out,
+            Ok(Chunk::Line(n)) => {
+                json_record(trim_line(&r.buf), r.at(n), fields, 0).map_err(|k| (r.shown_at(n), k))
+            }
+            Ok(Chunk::Text) => text_record(&r.buf, r.at(0), 0).map_err(|k| (r.shown_at(0), k)),
+            Err(e) => Err(e),
+        };
+        match (got, on_error) {
+            (Ok(doc), _) => out.push(Ok(Entry::Doc(doc))),
+            (Err((at, error)), OnError::Skip) => out.push(Ok(Entry::Skipped { at, error })),
+            (Err((at, error)), OnError::Fail) => {
+                out.push(Err(Error::record(at, error)));
+                return out;
+            }
+        }
+    }
 }
 
-/// Opens a file for reading, decompressing by extension.
+/// Opens a file for reading, decompressing by content: see [`decompress`].
 pub fn open_decompressed(f: &SourceFile) -> Result<Box<dyn BufRead + Send>> {
-    let err = |e| Error::Input {
+    let file = File::open(&f.path).map_err(|e| Error::Input {
         path: f.path.clone(),
         source: e,
-    };
-    let file = File::open(&f.path).map_err(err)?;
-    Ok(match f.compression {
-        Compression::None => Box::new(BufReader::with_capacity(1 << 20, file)),
-        Compression::Gzip => Box::new(BufReader::with_capacity(
-            1 << 20,
-            flate2::read::MultiGzDecoder::new(BufReader::new(file)),
-        )),
-        Compression::Zstd => Box::new(BufReader::with_capacity(
-            1 << 20,
-            zstd::stream::read::Decoder::new(file).map_err(err)?,
-        )),
+    })?;
+    let raw = Box::new(BufReader::with_capacity(1 << 16, file));
+    decompress(raw, f.compression).map(|(r, _)| r).map_err(|k| {
+        Error::record(
+            Location {
+                path: f.shown.clone(),
+                line: 0,
+            },
+            k,
+        )
     })
 }
 
-/// Reading through a decompressor, an I/O error means a corrupt or truncated stream: a problem
-/// of the record's content, not of the file system.
-fn is_stream_error(f: &SourceFile, e: &io::Error) -> bool {
-    f.compression != Compression::None
-        && matches!(
-            e.kind(),
-            io::ErrorKind::InvalidData
-                | io::ErrorKind::InvalidInput
-                | io::ErrorKind::UnexpectedEof
-                | io::ErrorKind::Other
-        )
+/// Magic numbers of compressed formats.
+const GZIP_MAGIC: &[u8] = b"\x1f\x8b";
+const ZSTD_MAGIC: &[u8] = b"\x28\xb5\x2f\xfd";
+const UNSUPPORTED: &[(&[u8], &str)] = &[
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"BZh", "bzip2"),
+    (b"PK\x03\x04", "zip"),
+    (b"\x04\x22\x4d\x18", "lz4"),
+    (b"7z\xbc\xaf\x27\x1c", "7z"),
+];
+
+/// Wraps a stream in the decompressor its first bytes call for: gzip and zstd streams are
+/// decompressed whatever the file is named; a file named `.gz` or `.zst` that is neither is an
+/// error, and so are the compressed formats syndic does not read (xz, bzip2, zip, lz4, 7z).
+pub fn decompress(
+    mut raw: Box<dyn BufRead + Send>,
+    named: Compression,
+) -> std::result::Result<(Box<dyn BufRead + Send>, Compression), RecordError> {
+    let head = match peek(&mut raw, 6) {
+        Ok(h) => h,
+        Err(e) => return Err(RecordError::Unreadable(e.to_string())),
+    };
+    let actual = if head.starts_with(GZIP_MAGIC) {
+        Compression::Gzip
+    } else if head.starts_with(ZSTD_MAGIC) {
+        Compression::Zstd
+    } else if let Some((_, fmt)) = UNSUPPORTED.iter().find(|(m, _)| head.starts_with(m)) {
+        return Err(RecordError::UnsupportedCompression(fmt));
+    } else {
+        Compression::None
+    };
+    if !head.is_empty() && named != Compression::None && actual != named {
+        let name = |c| match c {
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+            Compression::None => "compressed",
+        };
+        return Err(RecordError::Corrupt(format!(
+            "the file name says {} but the content is not a {} stream",
+            name(named),
+            name(named)
+        )));
+    }
+    Ok(match actual {
+        Compression::None => (raw, actual),
+        Compression::Gzip => (
+            Box::new(BufReader::with_capacity(
+                1 << 20,
+                flate2::bufread::MultiGzDecoder::new(raw),
+            )),
+            actual,
+        ),
+        Compression::Zstd => {
+            let d = zstd::stream::read::Decoder::with_buffer(raw)
+                .map_err(|e| RecordError::Corrupt(format!("zstd: {e}")))?;
+            (Box::new(BufReader::with_capacity(1 << 20, d)), actual)
+        }
+    })
+}
+
+/// The first `n` bytes of a stream (fewer if it is shorter), left unread.
+fn peek(r: &mut Box<dyn BufRead + Send>, n: usize) -> io::Result<Vec<u8>> {
+    loop {
+        match r.fill_buf() {
+            Ok(b) => return Ok(b[..b.len().min(n)].to_vec()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// What [`FileReader::next_chunk`] found; the bytes are in the reader's `buf`.
+enum Chunk {
+    /// A non-blank JSONL line, with its 1-based number.
+    Line(u64),
+    /// A whole text file.
+    Text,
+    End,
 }
 
 struct FileReader {
     src: SourceFile,
     file: u32,
-    reader: Box<dyn BufRead + Send>,
+    reader: Option<Box<dyn BufRead + Send>>,
+    compression: Compression,
+    pending: Option<RecordError>,
     line: u64,
     buf: Vec<u8>,
     done: bool,
@@ -354,18 +508,52 @@ struct FileReader {
 }
 
 impl FileReader {
-    fn open(src: &SourceFile, file: u32) -> Result<FileReader> {
-        Ok(FileReader {
-            reader: open_decompressed(src)?,
+    /// Opens a file; a failure to open it is reported by the first [`FileReader::next_chunk`].
+    fn open(src: &SourceFile, file: u32) -> FileReader {
+        if let Some(p) = &src.problem {
+            let mut r = FileReader::empty(src, file);
+            r.pending = Some(p.clone());
+            return r;
+        }
+        match File::open(&src.path) {
+            Ok(f) => {
+                FileReader::from_reader(src, file, Box::new(BufReader::with_capacity(1 << 16, f)))
+            }
+            Err(e) => {
+                let mut r = FileReader::empty(src, file);
+                r.pending = Some(unreadable(&e));
+                r
+            }
+        }
+    }
+
+    fn empty(src: &SourceFile, file: u32) -> FileReader {
+        FileReader {
             src: src.clone(),
             file,
+            reader: None,
+            compression: Compression::None,
+            pending: None,
             line: 0,
             buf: Vec::new(),
             done: false,
             any: false,
-        })
+        }
     }
 
+    fn from_reader(src: &SourceFile, file: u32, raw: Box<dyn BufRead + Send>) -> FileReader {
+        let mut r = FileReader::empty(src, file);
+        match decompress(raw, src.compression) {
+            Ok((reader, c)) => {
+                r.reader = Some(reader);
+                r.compression = c;
+            }
+            Err(k) => r.pending = Some(k),
+        }
+        r
+    }
+
+    /// The location of a record, as documents carry it (and as ids are made of).
     fn at(&self, line: u64) -> Location {
         Location {
             path: self.src.name.clone(),
@@ -373,60 +561,138 @@ impl FileReader {
         }
     }
 
-    fn io_failure(&self, e: io::Error, line: u64) -> ReadFailure {
-        if is_stream_error(&self.src, &e) {
-            ReadFailure::Record(self.at(line), RecordError::Corrupt(e.to_string()))
-        } else {
-            ReadFailure::Io(Error::Input {
-                path: self.src.path.clone(),
-                source: e,
-            })
+    /// The location of a record, as messages show it.
+    fn shown_at(&self, line: u64) -> Location {
+        Location {
+            path: self.src.shown.clone(),
+            line,
         }
     }
 
-    fn next_entry(&mut self, fields: &Fields) -> Option<Result<Entry, ReadFailure>> {
+    /// An I/O error while reading: the stream is corrupt (inside a decompressor) or the file
+    /// cannot be read. Either way nothing more is read from this file.
+    fn io_failure(&mut self, e: io::Error, line: u64) -> (Location, RecordError) {
+        self.done = true;
+        let kind = if self.compression != Compression::None
+            && matches!(
+                e.kind(),
+                io::ErrorKind::InvalidData
+                    | io::ErrorKind::InvalidInput
+                    | io::ErrorKind::UnexpectedEof
+                    | io::ErrorKind::Other
+            ) {
+            let name = if self.compression == Compression::Gzip {
+                "gzip"
+            } else {
+                "zstd"
+            };
+            RecordError::Corrupt(format!("{name}: {e}"))
+        } else {
+            unreadable(&e)
+        };
+        (self.shown_at(line), kind)
+    }
+
+    fn next_chunk(&mut self) -> Result<Chunk, (Location, RecordError)> {
         if self.done {
-            return None;
+            return Ok(Chunk::End);
         }
+        if let Some(p) = self.pending.take() {
+            self.done = true;
+            return Err((self.shown_at(0), p));
+        }
+        let Some(reader) = self.reader.as_mut() else {
+            self.done = true;
+            return Ok(Chunk::End);
+        };
         match self.src.format {
             Format::Text => {
                 self.done = true;
                 self.buf.clear();
-                if let Err(e) = self.reader.read_to_end(&mut self.buf) {
-                    return Some(Err(self.io_failure(e, 0)));
+                let limit = MAX_RECORD_BYTES as u64 + 1;
+                if let Err(e) = reader.take(limit).read_to_end(&mut self.buf) {
+                    return Err(self.io_failure(e, 0));
                 }
-                Some(text_record(&self.buf, self.at(0), self.file).map(Entry::Doc))
+                if self.buf.len() > MAX_RECORD_BYTES {
+                    return Err((self.shown_at(0), RecordError::TooLarge(MAX_RECORD_BYTES)));
+                }
+                Ok(Chunk::Text)
             }
             Format::Jsonl => loop {
-                self.buf.clear();
-                match self.reader.read_until(b'\n', &mut self.buf) {
+                let reader = self.reader.as_mut().expect("checked above");
+                match read_line_limited(reader, &mut self.buf, MAX_RECORD_BYTES) {
                     Err(e) => {
-                        self.done = true;
                         let line = self.line + 1;
-                        return Some(Err(self.io_failure(e, line)));
+                        return Err(self.io_failure(e, line));
                     }
-                    Ok(0) => {
+                    Ok(None) => {
                         self.done = true;
                         if !self.any {
-                            return Some(Err(ReadFailure::Record(
-                                self.at(0),
-                                RecordError::EmptyFile,
-                            )));
+                            return Err((self.shown_at(0), RecordError::EmptyFile));
                         }
-                        return None;
+                        return Ok(Chunk::End);
                     }
-                    Ok(_) => {
+                    Ok(Some(too_long)) => {
                         self.line += 1;
-                        let line = trim_line(&self.buf);
-                        if line.iter().all(|b| b.is_ascii_whitespace()) {
+                        if too_long {
+                            self.any = true;
+                            let at = self.shown_at(self.line);
+                            return Err((at, RecordError::TooLarge(MAX_RECORD_BYTES)));
+                        }
+                        if self.buf.iter().all(|b| b.is_ascii_whitespace()) {
                             continue; // a blank line is no record
                         }
                         self.any = true;
-                        let at = self.at(self.line);
-                        return Some(json_record(line, at, fields, self.file).map(Entry::Doc));
+                        return Ok(Chunk::Line(self.line));
                     }
                 }
             },
+        }
+    }
+}
+
+fn unreadable(e: &io::Error) -> RecordError {
+    RecordError::Unreadable(e.to_string())
+}
+
+/// Reads one line (with its `\n`, if any) into `buf`, keeping at most `limit` bytes: `None` at
+/// the end of the stream, `Some(true)` when the line was longer (the rest of it is read and
+/// dropped, so the next call starts on the next line).
+fn read_line_limited(
+    r: &mut dyn BufRead,
+    buf: &mut Vec<u8>,
+    limit: usize,
+) -> io::Result<Option<bool>> {
+    buf.clear();
+    let mut read_any = false;
+    let mut too_long = false;
+    loop {
+        let avail = match r.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if avail.is_empty() {
+            return Ok(read_any.then_some(too_long));
+        }
+        read_any = true;
+        let (chunk, found) = match memchr::memchr(b'\n', avail) {
+            Some(i) => (&avail[..=i], true),
+            None => (avail, false),
+        };
+        let n = chunk.len();
+        if !too_long {
+            if buf.len() + n > limit + 1 {
+                // One byte of slack for the line end.
+                too_long = true;
+                buf.clear();
+            } else {
+                buf.extend_from_slice(chunk);
+            }
+        }
+        r.consume(n);
+        if found {
+            return Ok(Some(too_long));
         }
     }
 }
@@ -437,21 +703,23 @@ fn trim_line(b: &[u8]) -> &[u8] {
 }
 
 fn check_bytes(b: &[u8]) -> std::result::Result<&str, RecordError> {
+    if b.starts_with(b"\xff\xfe") || b.starts_with(b"\xfe\xff") {
+        return Err(RecordError::Utf16);
+    }
     if let Some(pos) = memchr::memchr(0, b) {
         return Err(RecordError::NulByte(pos));
     }
     std::str::from_utf8(b).map_err(|e| RecordError::InvalidUtf8(e.valid_up_to()))
 }
 
-fn text_record(b: &[u8], at: Location, file: u32) -> Result<Record, ReadFailure> {
-    let fail = |k| ReadFailure::Record(at.clone(), k);
+fn text_record(b: &[u8], at: Location, file: u32) -> Result<Record, RecordError> {
     if b.is_empty() {
-        return Err(fail(RecordError::EmptyFile));
+        return Err(RecordError::EmptyFile);
     }
-    let s = check_bytes(b).map_err(fail)?;
+    let s = check_bytes(b)?;
     let s = s.strip_prefix('\u{FEFF}').unwrap_or(s);
     if s.trim().is_empty() {
-        return Err(fail(RecordError::EmptyDocument));
+        return Err(RecordError::EmptyDocument);
     }
     Ok(Record {
         id: at.path.clone(),
@@ -472,30 +740,39 @@ fn scalar_field(v: Option<&Value>, name: &str) -> std::result::Result<Option<Str
     }
 }
 
-fn json_record(b: &[u8], at: Location, fields: &Fields, file: u32) -> Result<Record, ReadFailure> {
-    let fail = |k| ReadFailure::Record(at.clone(), k);
-    let s = check_bytes(b).map_err(fail)?;
+/// A serde_json error, placed by column (the line is the file's), with a hint for the usual
+/// causes: a pretty-printed object or a JSON array where JSON Lines are expected.
+fn json_error(e: &serde_json::Error, line: &str) -> RecordError {
+    let full = e.to_string();
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    let what = full.strip_suffix(&suffix).unwrap_or(&full);
+    let mut msg = format!("{what} at column {}", e.column());
+    let start = line.trim_start();
+    if e.is_eof() && (start.starts_with('{') || start.starts_with('[')) {
+        msg.push_str(
+            " (the value does not end on this line: JSON Lines needs one object per line; \
+             compact a pretty-printed file with `jq -c .`)",
+        );
+    }
+    RecordError::MalformedJson(msg)
+}
+
+fn json_record(b: &[u8], at: Location, fields: &Fields, file: u32) -> Result<Record, RecordError> {
+    let s = check_bytes(b)?;
     let s = s.strip_prefix('\u{FEFF}').unwrap_or(s);
-    let mut value: Value =
-        serde_json::from_str(s).map_err(|e| fail(RecordError::MalformedJson(e.to_string())))?;
-    let obj = value
-        .as_object_mut()
-        .ok_or_else(|| fail(RecordError::NotAnObject))?;
+    let mut value: Value = serde_json::from_str(s).map_err(|e| json_error(&e, s))?;
+    let obj = value.as_object_mut().ok_or(RecordError::NotAnObject)?;
     let text = match obj.remove(&fields.text) {
-        None | Some(Value::Null) => {
-            return Err(fail(RecordError::MissingText(fields.text.clone())))
-        }
+        None | Some(Value::Null) => return Err(RecordError::MissingText(fields.text.clone())),
         Some(Value::String(t)) => t,
-        Some(_) => return Err(fail(RecordError::TextNotString(fields.text.clone()))),
+        Some(_) => return Err(RecordError::TextNotString(fields.text.clone())),
     };
     if text.trim().is_empty() {
-        return Err(fail(RecordError::EmptyDocument));
+        return Err(RecordError::EmptyDocument);
     }
-    let id = scalar_field(obj.get(&fields.id), &fields.id)
-        .map_err(fail)?
-        .unwrap_or_else(|| at.to_string());
-    let source = scalar_field(obj.get(&fields.source), &fields.source).map_err(fail)?;
-    let date = scalar_field(obj.get(&fields.date), &fields.date).map_err(fail)?;
+    let id = scalar_field(obj.get(&fields.id), &fields.id)?.unwrap_or_else(|| at.to_string());
+    let source = scalar_field(obj.get(&fields.source), &fields.source)?;
+    let date = scalar_field(obj.get(&fields.date), &fields.date)?;
     Ok(Record {
         id,
         source,

@@ -51,12 +51,13 @@ pub struct Pipeline {
     pub on_error: OnErrorArg,
 
     /// Shingle length in characters.
-    #[arg(long, default_value_t = 5, help_heading = "Matching")]
+    #[arg(long, default_value_t = 7, help_heading = "Matching")]
     pub shingle: usize,
     /// MinHash signature length.
     #[arg(long, default_value_t = 128, help_heading = "Matching")]
     pub num_perm: usize,
-    /// Jaccard similarity at which two documents are copies; also picks bands x rows.
+    /// Jaccard similarity at which two documents are copies. Also picks bands x rows: the LSH
+    /// S-curve is placed at 0.6 x threshold so that pairs at the threshold are found (p >= 0.99).
     #[arg(long, default_value_t = 0.5, help_heading = "Matching")]
     pub threshold: f64,
     /// Number of LSH bands (overrides the choice made from --threshold; needs --rows).
@@ -86,10 +87,10 @@ pub struct Pipeline {
     #[arg(long, help_heading = "Boilerplate")]
     pub no_boilerplate: bool,
     /// A boilerplate line stands in at least this many documents...
-    #[arg(long, default_value_t = 3, help_heading = "Boilerplate")]
+    #[arg(long, default_value_t = 5, help_heading = "Boilerplate")]
     pub boilerplate_min_docs: u32,
     /// ... of at least this many different stories...
-    #[arg(long, default_value_t = 3, help_heading = "Boilerplate")]
+    #[arg(long, default_value_t = 5, help_heading = "Boilerplate")]
     pub boilerplate_min_stories: u32,
     /// ... with at least this many stories per document holding it.
     #[arg(long, default_value_t = 0.5, help_heading = "Boilerplate")]
@@ -117,7 +118,7 @@ impl Pipeline {
                         self.threshold
                     )));
                 }
-                Banding::for_threshold(self.threshold, self.num_perm)
+                Banding::for_verification(self.threshold, self.num_perm)
             }
         };
         let cfg = Config {

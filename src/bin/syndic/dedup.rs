@@ -53,9 +53,6 @@ impl Write for Sink {
 
 pub fn run(a: Args) -> Result<()> {
     let (corpus, scan, cfg, rep) = scan_with(&a.pipeline)?;
-    if let Some(path) = &a.report {
-        syndic::output::write_atomic(path, rep.to_json().as_bytes())?;
-    }
     let mut sink = if a.output == Path::new("-") {
         Sink::Stdout(BufWriter::new(io::stdout().lock()))
     } else {
@@ -65,8 +62,13 @@ pub fn run(a: Args) -> Result<()> {
     let text_field = &cfg.fields.text;
     let mut next = 0usize;
     let mut written = 0u64;
+    let shown = if a.output == Path::new("-") {
+        PathBuf::from(syndic::output::STDOUT)
+    } else {
+        a.output.clone()
+    };
     let werr = |e: io::Error| syndic::Error::Output {
-        path: a.output.clone(),
+        path: shown.clone(),
         source: e,
     };
     corpus.for_each_raw(|at: &Location, raw: Raw| {
@@ -152,6 +154,10 @@ pub fn run(a: Args) -> Result<()> {
     match sink {
         Sink::Stdout(mut w) => w.flush().map_err(werr)?,
         Sink::File(f) => f.commit()?,
+    }
+    // The report last: when it exists, the run is complete.
+    if let Some(path) = &a.report {
+        syndic::output::write_atomic(path, rep.to_json().as_bytes())?;
     }
     if !a.pipeline.quiet {
         eprintln!("{}", summary(&rep));

@@ -11,8 +11,9 @@ use clap::{Parser, Subcommand};
 
 /// Find exact and near-duplicate documents (syndicated copies) in text corpora.
 ///
-/// Exit codes: 0 done; 1 an error in the input or output (the message names the file and line);
-/// 2 a usage error (unknown option, parameter out of range).
+/// Exit codes: 0 done; 1 an error in the input or output (the message names the file and line,
+/// or the path, and what is wrong); 2 a usage error (unknown option, parameter out of range);
+/// 130 interrupted (Ctrl-C or SIGTERM; no output is left under its final name).
 #[derive(Parser)]
 #[command(name = "syndic", version, about, long_about = None, propagate_version = true)]
 struct Cli {
@@ -38,10 +39,23 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("syndic: error: {e:#}");
+            eprintln!("syndic: error: {}", message(&e));
             exit_code(&e)
         }
     }
+}
+
+/// The error and its causes, each cause once: the library's messages already quote their source.
+fn message(e: &anyhow::Error) -> String {
+    let mut msg = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !msg.contains(&c) {
+            msg.push_str(": ");
+            msg.push_str(&c);
+        }
+    }
+    msg
 }
 
 /// 2 for usage errors (bad parameters), 1 for everything else.
@@ -57,7 +71,7 @@ fn exit_code(e: &anyhow::Error) -> ExitCode {
 fn ctrlc_handler() -> Result<(), ctrlc::Error> {
     ctrlc::set_handler(|| {
         syndic::signal::interrupt();
-        eprintln!("\nsyndic: interrupted; no output was written");
+        eprintln!("\nsyndic: interrupted; outputs in progress were removed");
         std::process::exit(130);
     })
 }
