@@ -103,17 +103,20 @@ fn push_folded(c: char, o: &NormalizeOptions, out: &mut String, space: &mut bool
     match fold_char(c, o) {
         None => {}
         Some(' ') => *space = true,
-        Some(f) => {
-            if *space && !out.is_empty() && !out.ends_with('\n') {
-                out.push(' ');
-            }
-            *space = false;
-            out.push(f);
-        }
+        Some(f) => push_out(f, out, space),
     }
 }
 
 #[inline]
+fn push_out(f: char, out: &mut String, space: &mut bool) {
+    if *space && !out.is_empty() && !out.ends_with('\n') {
+        out.push(' ');
+    }
+    *space = false;
+    out.push(f);
+}
+
+/// The slow path for one character: case folding, then [`fold_char`].
 fn push_cased(c: char, o: &NormalizeOptions, out: &mut String, space: &mut bool) {
     if !o.case_fold || (c.is_ascii() && !c.is_ascii_uppercase()) {
         return push_folded(c, o, out, space);
@@ -133,20 +136,68 @@ fn push_cased(c: char, o: &NormalizeOptions, out: &mut String, space: &mut bool)
     }
 }
 
+const DROP: u32 = u32::MAX;
+const SPACE: u32 = u32::MAX - 1;
+const SLOW: u32 = u32::MAX - 2;
+
+/// What [`push_cased`] does to every character of the Basic Multilingual Plane, precomputed once
+/// per option set: the mapped character, or DROP, SPACE, or SLOW (several characters out).
+/// Looking a character up here replaces a general-category binary search and a case-mapping
+/// search per character, which were most of the time spent normalizing.
+fn bmp_table(o: &NormalizeOptions) -> &'static [u32] {
+    static TABLES: [std::sync::OnceLock<Vec<u32>>; 8] = [const { std::sync::OnceLock::new() }; 8];
+    let idx = (o.case_fold as usize) | (o.arabic as usize) << 1 | (o.punctuation as usize) << 2;
+    TABLES[idx].get_or_init(|| {
+        (0u32..0x10000)
+            .map(|u| match char::from_u32(u) {
+                None => DROP,
+                Some(c) => {
+                    let mut tmp = String::new();
+                    let mut space = false;
+                    push_cased(c, o, &mut tmp, &mut space);
+                    let mut it = tmp.chars();
+                    match (it.next(), it.next(), space) {
+                        (None, _, true) => SPACE,
+                        (None, _, false) => DROP,
+                        (Some(f), None, false) => f as u32,
+                        _ => SLOW,
+                    }
+                }
+            })
+            .collect()
+    })
+}
+
+#[inline]
+fn push_char(c: char, table: &[u32], o: &NormalizeOptions, out: &mut String, space: &mut bool) {
+    let u = c as u32;
+    if u < 0x10000 {
+        match table[u as usize] {
+            DROP => {}
+            SPACE => *space = true,
+            SLOW => push_cased(c, o, out, space),
+            f => push_out(char::from_u32(f).expect("table holds chars"), out, space),
+        }
+    } else {
+        push_cased(c, o, out, space);
+    }
+}
+
 /// Appends the normalized form of one line (which must not contain `\n`) to `out`.
 pub fn normalize_line_into(line: &str, o: &NormalizeOptions, out: &mut String) {
     let mut space = false;
+    let table = bmp_table(o);
     // Fast path: NFKC leaves most text unchanged; the quick check skips the composition machinery.
     if o.nfkc
         && unicode_normalization::is_nfkc_quick(line.chars())
             != unicode_normalization::IsNormalized::Yes
     {
         for c in line.nfkc() {
-            push_cased(c, o, out, &mut space);
+            push_char(c, table, o, out, &mut space);
         }
     } else {
         for c in line.chars() {
-            push_cased(c, o, out, &mut space);
+            push_char(c, table, o, out, &mut space);
         }
     }
 }
@@ -317,6 +368,35 @@ mod tests {
         assert_eq!(n("हिन्दी"), "हिन्दी");
         assert_eq!(n("Café CAFÉ"), "café café");
         assert_eq!(n("emoji 🎉 stays"), "emoji 🎉 stays");
+    }
+
+    #[test]
+    fn table_agrees_with_the_slow_path_on_every_bmp_character() {
+        for o in [
+            NormalizeOptions::default(),
+            NormalizeOptions {
+                case_fold: false,
+                arabic: false,
+                punctuation: false,
+                nfkc: true,
+            },
+        ] {
+            for u in 0u32..0x10000 {
+                let Some(c) = char::from_u32(u) else { continue };
+                let line = format!("a{c}b");
+                let mut fast = String::new();
+                let mut space = false;
+                for ch in line.chars() {
+                    push_char(ch, bmp_table(&o), &o, &mut fast, &mut space);
+                }
+                let mut slow = String::new();
+                let mut space = false;
+                for ch in line.chars() {
+                    push_cased(ch, &o, &mut slow, &mut space);
+                }
+                assert_eq!(fast, slow, "U+{u:04X}");
+            }
+        }
     }
 
     #[test]

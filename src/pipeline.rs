@@ -322,7 +322,7 @@ pub fn sketch_all(
                     }
                 }
                 sketch_text(&norm[d], d, mask, text);
-                shingler.shingle_set(text, cfg.shingle, set);
+                shingler.shingle_set_unordered(text, cfg.shingle, set);
                 if sketcher.sketch_into(set, row) {
                     *size = set.len() as u32;
                 }

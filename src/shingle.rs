@@ -11,15 +11,56 @@ use xxhash_rust::xxh3::xxh3_64;
 #[derive(Default)]
 pub struct Shingler {
     starts: Vec<u32>,
+    all: Vec<u64>,
+    table: Vec<u64>,
 }
 
 impl Shingler {
-    /// Appends the distinct shingle hashes of `text` to `out` (cleared first), sorted.
+    /// Writes the distinct shingle hashes of `text` to `out` (cleared first), sorted.
     pub fn shingle_set(&mut self, text: &str, k: usize, out: &mut Vec<u64>) {
         out.clear();
         self.shingles(text, k, out);
         out.sort_unstable();
         out.dedup();
+    }
+
+    /// Writes the distinct shingle hashes of `text` to `out` (cleared first), in no particular
+    /// order. Faster than [`Shingler::shingle_set`]: duplicates are dropped with an open-addressing
+    /// table instead of a sort (MinHash needs the set, not its order).
+    pub fn shingle_set_unordered(&mut self, text: &str, k: usize, out: &mut Vec<u64>) {
+        out.clear();
+        let mut all = std::mem::take(&mut self.all);
+        all.clear();
+        self.shingles(text, k, &mut all);
+        let cap = (all.len() * 2).next_power_of_two().max(16);
+        let mask = cap - 1;
+        // 0 marks an empty slot; the (rare) shingle hashing to 0 is kept apart.
+        self.table.clear();
+        self.table.resize(cap, 0);
+        let mut zero = false;
+        for &h in &all {
+            if h == 0 {
+                zero = true;
+                continue;
+            }
+            let mut i = (h as usize) & mask;
+            loop {
+                let slot = self.table[i];
+                if slot == 0 {
+                    self.table[i] = h;
+                    out.push(h);
+                    break;
+                }
+                if slot == h {
+                    break;
+                }
+                i = (i + 1) & mask;
+            }
+        }
+        if zero {
+            out.push(0);
+        }
+        self.all = all;
     }
 
     /// Appends the hash of every k-character window of `text` to `out`, in order, with repeats.
@@ -107,6 +148,22 @@ mod tests {
         let (j, c) = exact_similarity(&a, &b);
         assert!((c - 1.0).abs() < 1e-12, "a is contained in b");
         assert!(j > 0.6 && j < 1.0);
+    }
+
+    #[test]
+    fn unordered_set_equals_sorted_set() {
+        let mut s = Shingler::default();
+        for text in [
+            "",
+            "a",
+            "aaaaaaaaaa",
+            "وزير الخارجية الأمريكي جون كيري وزير الخارجية",
+        ] {
+            let mut a = Vec::new();
+            s.shingle_set_unordered(text, 5, &mut a);
+            a.sort_unstable();
+            assert_eq!(a, shingle_set(text, 5), "{text}");
+        }
     }
 
     #[test]
