@@ -390,11 +390,15 @@ fn thread_count_does_not_change_the_report() {
     }
 }
 
-/// The same records in another order (a fixed permutation of the lines).
-fn reorder(src: &Path, dir: &Path, name: &str, key: impl Fn(usize) -> usize) -> std::path::PathBuf {
+/// A sort key for the line at index `i` of `n` lines.
+type Order = fn(usize, usize) -> usize;
+
+/// The same records in another order (the lines sorted by `key`, ties in file order).
+fn reorder(src: &Path, dir: &Path, name: &str, key: Order) -> std::path::PathBuf {
     let text = std::fs::read_to_string(src).unwrap();
+    let n = text.lines().count();
     let mut lines: Vec<(usize, &str)> = text.lines().enumerate().collect();
-    lines.sort_by_key(|&(i, _)| (key(i), i));
+    lines.sort_by_key(|&(i, _)| (key(i, n), i));
     let out = dir.join(name);
     let body: String = lines.iter().map(|(_, l)| format!("{l}\n")).collect();
     std::fs::write(&out, body).unwrap();
@@ -434,10 +438,9 @@ fn input_order_does_not_change_the_clusters() {
     ] {
         let base = scan(&[arg(&corpus)]);
         let base_flags = annotations(&corpus, dir.path());
-        let n = corpus_ids(&corpus).len();
-        let orders: [(&str, Box<dyn Fn(usize) -> usize>); 2] = [
-            ("reversed.jsonl", Box::new(move |i| n - i)),
-            ("strided.jsonl", Box::new(|i| (i * 7) % 11)),
+        let orders: [(&str, Order); 2] = [
+            ("reversed.jsonl", |i, n| n - i),
+            ("strided.jsonl", |i, _| (i * 7) % 11),
         ];
         for (name, key) in orders {
             let other = reorder(&corpus, dir.path(), name, key);

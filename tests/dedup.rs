@@ -1,0 +1,178 @@
+//! `syndic dedup` over `fixtures/syndication`: what is kept, byte for byte and in order; the
+//! annotations of `--annotate`; the representative each `--keep` policy chooses.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use common::*;
+use serde_json::Value;
+
+/// Runs `dedup -q ARGS... -o OUT --report REPORT CORPUS`; returns the output lines and the report.
+fn dedup(dir: &Path, name: &str, args: &[&str], corpus: &Path) -> (Vec<String>, Value) {
+    let out = dir.join(format!("{name}.jsonl"));
+    let rep = dir.join(format!("{name}.report.json"));
+    syndic()
+        .args(["dedup", "-q"])
+        .args(args)
+        .arg("-o")
+        .arg(&out)
+        .arg("--report")
+        .arg(&rep)
+        .arg(corpus)
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        text.is_empty() || text.ends_with('\n'),
+        "every record ends with a newline"
+    );
+    (text.lines().map(str::to_string).collect(), read_json(&rep))
+}
+
+fn input_lines(corpus: &Path) -> Vec<String> {
+    std::fs::read_to_string(corpus)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn id_of(line: &str) -> String {
+    str_of(&parse_json(line.as_bytes(), "an output record"), "id").to_string()
+}
+
+#[test]
+fn keeps_singletons_and_one_representative_per_cluster_unchanged_and_in_order() {
+    let fx = Syndication::load();
+    let dir = tempfile::tempdir().unwrap();
+    let (out, report) = dedup(dir.path(), "clean", &[], &fx.corpus);
+    let input = input_lines(&fx.corpus);
+
+    // Byte for byte, in input order: the output is a subsequence of the input lines.
+    let mut rest = input.iter();
+    for line in &out {
+        assert!(
+            rest.any(|l| l == line),
+            "not an input line, or out of order: {line}"
+        );
+    }
+
+    let kept: Vec<String> = out.iter().map(|l| id_of(l)).collect();
+    let kept_set: BTreeSet<String> = kept.iter().cloned().collect();
+    assert_eq!(kept_set.len(), kept.len(), "no record written twice");
+    for id in fx.singletons() {
+        assert!(kept_set.contains(&id), "the singleton {id} is kept");
+    }
+    for g in fx.groups() {
+        let k: Vec<&String> = g.iter().filter(|id| kept_set.contains(*id)).collect();
+        assert_eq!(k.len(), 1, "one document of {g:?} is kept, not {k:?}");
+    }
+    assert_eq!(kept.len(), fx.singletons().len() + fx.groups().len());
+    // The kept copy is the one the report names.
+    for c in clusters(&report) {
+        assert!(kept_set.contains(str_of(c, "representative")));
+    }
+    assert_eq!(report["stats"]["kept"], kept.len());
+    assert_eq!(report["stats"]["removed"], input.len() - kept.len());
+}
+
+#[test]
+fn output_to_stdout_is_the_same() {
+    let fx = Syndication::load();
+    let dir = tempfile::tempdir().unwrap();
+    let (to_file, _) = dedup(dir.path(), "file", &[], &fx.corpus);
+    let out = syndic()
+        .args(["dedup", "-q", "-o", "-"])
+        .arg(&fx.corpus)
+        .assert()
+        .success();
+    let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert_eq!(stdout.lines().collect::<Vec<_>>(), to_file);
+}
+
+#[test]
+fn annotate_keeps_every_record_and_adds_cluster_id_and_duplicate_of() {
+    let fx = Syndication::load();
+    let dir = tempfile::tempdir().unwrap();
+    let (out, report) = dedup(dir.path(), "annotated", &["--annotate"], &fx.corpus);
+    let input = read_jsonl(&fx.corpus);
+    assert_eq!(out.len(), input.len(), "every record is written");
+
+    let cluster = cluster_of(&report);
+    let reps: Vec<String> = clusters(&report)
+        .iter()
+        .map(|c| str_of(c, "representative").to_string())
+        .collect();
+    let mut ids_by_cluster: BTreeMap<u64, BTreeSet<String>> = BTreeMap::new();
+    for (orig, line) in input.iter().zip(&out) {
+        let mut got = parse_json(line.as_bytes(), "an annotated record");
+        let id = str_of(orig, "id").to_string();
+        let obj = got.as_object_mut().unwrap();
+        let cid = obj
+            .remove("cluster_id")
+            .unwrap_or_else(|| panic!("{id}: no cluster_id"));
+        let dup_of = obj
+            .remove("duplicate_of")
+            .unwrap_or_else(|| panic!("{id}: no duplicate_of"));
+        assert_eq!(&got, orig, "{id}: the record is otherwise unchanged");
+        match cluster.get(&id) {
+            None => {
+                assert_eq!(cid, Value::Null, "{id} is in no cluster");
+                assert_eq!(dup_of, Value::Null, "{id} is in no cluster");
+            }
+            Some(&c) => {
+                let c_id = clusters(&report)[c]["id"].clone();
+                assert_eq!(cid, c_id, "{id}: cluster_id is the report's cluster id");
+                if reps[c] == id {
+                    assert_eq!(dup_of, Value::Null, "{id} is a representative");
+                } else {
+                    assert_eq!(dup_of, reps[c].as_str(), "{id}: duplicate_of");
+                }
+                ids_by_cluster
+                    .entry(cid.as_u64().expect("cluster_id is a number"))
+                    .or_default()
+                    .insert(id);
+            }
+        }
+    }
+    let found: BTreeSet<BTreeSet<String>> = ids_by_cluster.into_values().collect();
+    assert_eq!(found, fx.group_sets());
+}
+
+#[test]
+fn keep_policies_choose_the_documented_representative() {
+    let fx = Syndication::load();
+    let dir = tempfile::tempdir().unwrap();
+    let mut chosen = BTreeMap::new();
+    for policy in ["first", "longest", "earliest"] {
+        let (out, report) = dedup(dir.path(), policy, &["--keep", policy], &fx.corpus);
+        let kept: BTreeSet<String> = out.iter().map(|l| id_of(l)).collect();
+        let want = fx.keep(policy);
+        for (story, id) in &want {
+            let group = fx
+                .groups()
+                .into_iter()
+                .find(|g| g[0].starts_with(story.as_str()))
+                .unwrap();
+            let k: Vec<&String> = group.iter().filter(|g| kept.contains(*g)).collect();
+            assert_eq!(k, vec![id], "--keep {policy} keeps {id} of {group:?}");
+            let c = &clusters(&report)[cluster_of(&report)[id]];
+            assert_eq!(
+                str_of(c, "representative"),
+                id,
+                "--keep {policy}: representative"
+            );
+        }
+        assert_eq!(report["params"]["keep"], policy);
+        chosen.insert(policy, out);
+    }
+    // The policies differ on this fixture (else the test would prove little), and the default
+    // is `longest`.
+    assert_ne!(chosen["first"], chosen["longest"]);
+    assert_ne!(chosen["first"], chosen["earliest"]);
+    assert_ne!(chosen["longest"], chosen["earliest"]);
+    let (default, _) = dedup(dir.path(), "default", &[], &fx.corpus);
+    assert_eq!(default, chosen["longest"]);
+}

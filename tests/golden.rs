@@ -1,0 +1,72 @@
+//! The golden report: `syndic scan` of `fixtures/syndication/corpus.jsonl` with default
+//! parameters must give `fixtures/golden/syndication.report.json`, once the `run` section
+//! (timings, version, threads) is removed.
+//!
+//! When a change of the output is intended (new defaults, a new report field), regenerate the
+//! golden file and review its diff before committing it:
+//!
+//!     UPDATE_GOLDEN=1 cargo test --test golden
+//!
+//! With `UPDATE_GOLDEN=1` the test rewrites the golden file instead of comparing.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+const GOLDEN: &str = "golden/syndication.report.json";
+
+/// Where two JSON values differ, as JSON-pointer-like paths (at most `limit` of them).
+fn differences(a: &Value, b: &Value, path: &str, out: &mut Vec<String>, limit: usize) {
+    if out.len() >= limit || a == b {
+        return;
+    }
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for (k, v) in x {
+                match y.get(k) {
+                    Some(w) => differences(v, w, &format!("{path}/{k}"), out, limit),
+                    None => out.push(format!("{path}/{k}: only in the golden file")),
+                }
+            }
+            for k in y.keys().filter(|k| !x.contains_key(*k)) {
+                out.push(format!("{path}/{k}: only in the new report"));
+            }
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+            for (i, (v, w)) in x.iter().zip(y).enumerate() {
+                differences(v, w, &format!("{path}/{i}"), out, limit);
+            }
+        }
+        _ => out.push(format!("{path}: golden {a}, now {b}")),
+    }
+}
+
+#[test]
+fn syndication_report_matches_the_golden_file() {
+    // A relative input path, so that nothing in the report depends on where the crate lives.
+    let report = without_run(scan(&["fixtures/syndication/corpus.jsonl"]));
+    let path = fixture(GOLDEN);
+    if std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1") {
+        let mut text = serde_json::to_string_pretty(&report).unwrap();
+        text.push('\n');
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        eprintln!("rewrote {}", path.display());
+        return;
+    }
+    assert!(
+        path.exists(),
+        "{} is missing: create it with UPDATE_GOLDEN=1 cargo test --test golden",
+        path.display()
+    );
+    let golden = read_json(&path);
+    let mut diffs = Vec::new();
+    differences(&golden, &report, "", &mut diffs, 20);
+    assert!(
+        diffs.is_empty(),
+        "the report differs from fixtures/{GOLDEN}:\n  {}\nIf the change is intended, run \
+         UPDATE_GOLDEN=1 cargo test --test golden and review the diff.",
+        diffs.join("\n  ")
+    );
+}

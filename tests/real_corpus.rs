@@ -1,0 +1,62 @@
+//! A run over the real corpus (SaudiNewsNet, 31,030 Arabic articles), read from
+//! `../shared/corpus/saudinewsnet.jsonl.gz` beside the crate or from `$SYNDIC_REAL_CORPUS`. The
+//! corpus is never part of the repository: without it the test says so and passes.
+//!
+//! About a minute in a debug build, hence ignored by default:
+//!
+//!     cargo test --release --test real_corpus -- --ignored
+//!
+//! It asserts only facts that hold whatever the tuning: the run succeeds, every record is counted
+//! (as a document or as skipped), and no cluster is a giant chain of unrelated articles.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::*;
+
+const RECORDS: u64 = 31_030;
+const GIANT: u64 = 500;
+
+fn corpus() -> Option<PathBuf> {
+    let path = match std::env::var_os("SYNDIC_REAL_CORPUS") {
+        Some(p) => PathBuf::from(p),
+        None => root().join("../shared/corpus/saudinewsnet.jsonl.gz"),
+    };
+    path.is_file().then_some(path)
+}
+
+#[test]
+#[ignore = "reads the 31k-article real corpus: about a minute in a debug build"]
+fn real_corpus_runs_and_has_no_giant_cluster() {
+    let Some(path) = corpus() else {
+        eprintln!(
+            "note: real corpus not found (set SYNDIC_REAL_CORPUS or put it in \
+             ../shared/corpus/): skipped"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report.json");
+    // Some articles of the corpus have no text: they are skipped and counted.
+    syndic()
+        .args(["scan", "-q", "--on-error", "skip", "-o"])
+        .arg(&out)
+        .arg(&path)
+        .assert()
+        .success();
+    let report = read_json(&out);
+    let stats = &report["stats"];
+    let documents = stats["documents"].as_u64().unwrap();
+    let skipped = stats["skipped"]["total"].as_u64().unwrap();
+    assert_eq!(documents + skipped, RECORDS, "{stats}");
+    assert!(documents > RECORDS * 9 / 10, "{stats}");
+    let largest = clusters(&report)
+        .iter()
+        .map(|c| c["size"].as_u64().unwrap())
+        .max()
+        .unwrap_or(0);
+    assert!(largest <= GIANT, "a cluster of {largest} documents");
+    // Papers reprint wire copy: a real corpus has copies.
+    assert!(!clusters(&report).is_empty());
+}
