@@ -1,0 +1,224 @@
+//! One criterion benchmark group per pipeline stage, over the committed 2,000-document fixture
+//! (`fixtures/bench/news2k.jsonl.gz`).
+//!
+//!     cargo bench --bench stages              # every stage
+//!     cargo bench --bench stages -- band      # one group (criterion filter)
+//!
+//! The per-document kernels (normalize, shingle, sketch, verify) run on one thread, so their
+//! figures are per-core throughput and do not depend on how busy the machine's other cores are;
+//! `sketch_all` and `band` use the rayon pool as the pipeline does. Inputs of each stage are
+//! computed once, outside the measurement, with `Config::default()`.
+
+mod common;
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use syndic::cluster::{self, UnionFind};
+use syndic::normalize::normalize_doc;
+use syndic::pipeline::{self, Quiet};
+use syndic::shingle::Shingler;
+use syndic::sketch::{Signatures, Sketcher};
+
+fn config() -> Criterion {
+    Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3))
+}
+
+fn stages(c: &mut Criterion) {
+    let p = common::prepare();
+    let cfg = &p.cfg;
+    let n = p.texts.len();
+    let text_bytes: u64 = p.texts.iter().map(|t| t.len() as u64).sum();
+    let active: Vec<usize> = (0..n).filter(|&d| p.active[d]).collect();
+    eprintln!(
+        "fixture: {n} docs, {:.1} MB, {} to sketch, {} candidate pairs, {} verified edges",
+        text_bytes as f64 / 1e6,
+        active.len(),
+        p.pairs.len(),
+        p.edges.len()
+    );
+
+    // normalize: raw text -> NormDoc (NFKC, case and Arabic folding, punctuation, line keys).
+    let mut g = c.benchmark_group("normalize");
+    g.throughput(Throughput::Bytes(text_bytes));
+    g.bench_function("normalize_doc", |b| {
+        b.iter(|| {
+            for t in &p.texts {
+                black_box(normalize_doc(black_box(t), &cfg.normalize));
+            }
+        })
+    });
+    g.finish();
+
+    // The texts the sketch stage hashes (unmasked, as in the pipeline's first pass).
+    let sketch_texts: Vec<String> = active
+        .iter()
+        .map(|&d| {
+            let mut s = String::new();
+            pipeline::sketch_text(&p.norm[d], d, None, &mut s);
+            s
+        })
+        .collect();
+    let sketch_bytes: u64 = sketch_texts.iter().map(|t| t.len() as u64).sum();
+    let sketcher = Sketcher::new(cfg.num_perm, cfg.seed);
+
+    // shingle + sketch: normalized text -> shingle set -> one-permutation MinHash.
+    let mut g = c.benchmark_group("shingle_sketch");
+    g.throughput(Throughput::Bytes(sketch_bytes));
+    g.bench_function("shingle_set", |b| {
+        let mut sh = Shingler::default();
+        let mut set = Vec::new();
+        b.iter(|| {
+            for t in &sketch_texts {
+                sh.shingle_set(black_box(t), cfg.shingle, &mut set);
+                black_box(set.len());
+            }
+        })
+    });
+    let sets: Vec<Vec<u64>> = sketch_texts
+        .iter()
+        .map(|t| syndic::shingle::shingle_set(t, cfg.shingle))
+        .collect();
+    g.bench_function("sketch_into", |b| {
+        let mut row = vec![0u32; cfg.num_perm];
+        b.iter(|| {
+            for s in &sets {
+                black_box(sketcher.sketch_into(black_box(s), &mut row));
+            }
+        })
+    });
+    g.bench_function("shingle_then_sketch", |b| {
+        let mut sh = Shingler::default();
+        let mut set = Vec::new();
+        let mut row = vec![0u32; cfg.num_perm];
+        b.iter(|| {
+            for t in &sketch_texts {
+                sh.shingle_set(black_box(t), cfg.shingle, &mut set);
+                black_box(sketcher.sketch_into(&set, &mut row));
+            }
+        })
+    });
+    g.bench_function("sketch_all_parallel", |b| {
+        b.iter(|| {
+            black_box(pipeline::sketch_all(
+                &p.norm, &p.active, None, None, cfg, &Quiet,
+            ))
+        })
+    });
+    g.finish();
+
+    // band: signatures -> candidate pairs (sorted band tables, bucket cap).
+    let mut g = c.benchmark_group("band");
+    g.throughput(Throughput::Elements(active.len() as u64));
+    g.bench_function("candidate_pairs", |b| {
+        b.iter(|| {
+            black_box(syndic::band::candidate_pairs(
+                black_box(&p.sigs),
+                &cfg.banding,
+                cfg.max_bucket,
+            ))
+        })
+    });
+    g.finish();
+
+    // verify: candidate pairs -> accepted edges (Jaccard or containment from signatures).
+    let rule = cfg.verify_rule();
+    let mut g = c.benchmark_group("verify");
+    g.throughput(Throughput::Elements(p.pairs.len().max(1) as u64));
+    g.bench_function("check_candidates", |b| {
+        b.iter(|| {
+            let mut accepted = 0usize;
+            for &(a, bb) in &p.pairs {
+                accepted += rule.check(black_box(&p.sigs), a, bb).is_some() as usize;
+            }
+            black_box(accepted)
+        })
+    });
+    // A fixed number of signature comparisons, independent of how many candidates banding finds.
+    let random_pairs = synthetic_pairs(&p.sigs, 100_000);
+    g.throughput(Throughput::Elements(random_pairs.len() as u64));
+    g.bench_function("check_100k_random_pairs", |b| {
+        b.iter(|| {
+            let mut accepted = 0usize;
+            for &(a, bb) in &random_pairs {
+                accepted += rule.check(black_box(&p.sigs), a, bb).is_some() as usize;
+            }
+            black_box(accepted)
+        })
+    });
+    g.finish();
+
+    // cluster: union-find over exact-copy links and verified edges, then the groups.
+    let mut g = c.benchmark_group("cluster");
+    g.throughput(Throughput::Elements((n + p.edges.len()) as u64));
+    g.bench_function("components_and_groups", |b| {
+        b.iter(|| {
+            let labels = pipeline::components(n, black_box(&p.leaders), black_box(&p.edges));
+            black_box(cluster::groups(&labels))
+        })
+    });
+    // A larger graph than the fixture gives: 1M nodes, 1M random edges.
+    let (nodes, edges) = synthetic_graph(1_000_000, 1_000_000);
+    g.throughput(Throughput::Elements(edges.len() as u64));
+    g.bench_function("union_find_1m_nodes_1m_edges", |b| {
+        b.iter_batched(
+            || UnionFind::new(nodes),
+            |mut uf| {
+                for &(a, bb) in &edges {
+                    uf.union(a, bb);
+                }
+                black_box(uf.labels())
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+}
+
+/// Pseudo-random pairs of sketched documents.
+fn synthetic_pairs(sigs: &Signatures, count: usize) -> Vec<(u32, u32)> {
+    let docs: Vec<u32> = (0..sigs.len())
+        .filter(|&d| sigs.active(d))
+        .map(|d| d as u32)
+        .collect();
+    if docs.len() < 2 {
+        return Vec::new();
+    }
+    let mut state = 42;
+    (0..count)
+        .map(|_| {
+            let a = docs[(common::splitmix(&mut state) % docs.len() as u64) as usize];
+            let b = docs[(common::splitmix(&mut state) % docs.len() as u64) as usize];
+            (a.min(b), a.max(b))
+        })
+        .collect()
+}
+
+/// A random graph; fewer nodes and edges in test mode.
+fn synthetic_graph(nodes: usize, edges: usize) -> (usize, Vec<(u32, u32)>) {
+    let (nodes, edges) = if common::bench_mode() {
+        (nodes, edges)
+    } else {
+        (nodes / 100, edges / 100)
+    };
+    let mut state = 7;
+    let e = (0..edges)
+        .map(|_| {
+            let a = (common::splitmix(&mut state) % nodes as u64) as u32;
+            let b = (common::splitmix(&mut state) % nodes as u64) as u32;
+            (a, b)
+        })
+        .collect();
+    (nodes, e)
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = stages
+}
+criterion_main!(benches);
