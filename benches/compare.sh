@@ -4,6 +4,7 @@
 #   benches/compare.sh [--sizes "20000 200000"] [--runs 3] [--peers "gaoya rensa datasketch"]
 #                      [--memory-limit 4G] [--threads N] [--seed 7] [--scratch DIR] [--out FILE]
 #                      [--timeout SECONDS] [--no-floor] [--syndic-args "..."]
+#   benches/compare.sh --table RESULTS_DIR [--out FILE]   # re-render a finished run's table
 #
 # For each size it generates a corpus with gen_news.py (reused when already there), builds
 # syndic in release, warms the page cache, then runs syndic and each peer RUNS times under
@@ -41,6 +42,7 @@ OUT=""
 TIMEOUT=""
 FLOOR=1
 SYNDIC_ARGS=""
+TABLE=""
 
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit "${1:-2}"; }
 while [ $# -gt 0 ]; do
@@ -55,12 +57,118 @@ while [ $# -gt 0 ]; do
     --out) OUT=$2; shift 2 ;;
     --timeout) TIMEOUT=$2; shift 2 ;;
     --no-floor) FLOOR=0; shift ;;
+    --table) TABLE=$2; shift 2 ;;
     --syndic-args) SYNDIC_ARGS=$2; shift 2 ;;
     -h|--help) usage 0 ;;
     *) echo "compare.sh: unknown option $1" >&2; usage ;;
   esac
 done
 case $RUNS in ''|*[!0-9]*|0) echo "compare.sh: --runs must be a positive integer" >&2; exit 2 ;; esac
+
+log() { echo "compare.sh: $*" >&2; }
+
+render() {  # render RESULTS_DIR OUT_FILE: the Markdown table from runs.tsv, floor.tsv, meta.tsv
+python3 - "$1" "$2" <<'PY'
+import collections, csv, math, os, statistics, sys
+
+res, out = sys.argv[1:3]
+meta = collections.defaultdict(lambda: "?", res=res)
+meta_tsv = os.path.join(res, "meta.tsv")
+for line in open(meta_tsv, encoding="utf-8") if os.path.exists(meta_tsv) else []:
+    k, _, v = line.rstrip("\n").partition("\t")
+    meta[k] = v
+rows = list(csv.DictReader(open(os.path.join(res, "runs.tsv")), delimiter="\t"))
+floor = {}
+floor_tsv = os.path.join(res, "floor.tsv")
+for line in open(floor_tsv) if os.path.exists(floor_tsv) else []:
+    f = line.rstrip("\n").split("\t")
+    if len(f) >= 8:
+        floor[(f[0], f[1])] = (float(f[2]), int(f[6]))
+
+
+def num(x):
+    try:
+        v = float(x)
+    except ValueError:
+        return None
+    return None if math.isnan(v) else v
+
+
+sizes, tools, by = [], [], {}
+for r in rows:
+    if r["size"] not in sizes:
+        sizes.append(r["size"])
+    if r["tool"] not in tools:
+        tools.append(r["tool"])
+    by.setdefault((r["size"], r["tool"]), []).append(r)
+
+
+def summary(rs):
+    """Median wall and RSS over the successful runs; quality of the median-wall run."""
+    ok = [r for r in rs if r["exit"] == "0" and num(r["wall_s"]) is not None and num(r["f1"]) is not None]
+    if not ok:
+        return None
+    ok.sort(key=lambda r: float(r["wall_s"]))
+    med = ok[(len(ok) - 1) // 2]
+    return dict(wall=statistics.median(float(r["wall_s"]) for r in ok),
+                rss=statistics.median(int(r["peak_kb"]) for r in ok) / 1024,
+                bytes=int(med["bytes"]), p=float(med["precision"]), r=float(med["recall"]),
+                f1=float(med["f1"]), ari=float(med["ari"]), ok=len(ok), n=len(rs))
+
+
+L = ["## syndic vs peers (%s)" % meta["stamp"], ""]
+L.append("%s (commit %s); %s threads; %s run(s) per tool, median wall and RSS, quality of the "
+         "median-wall run; gen_news.py seed %s; memory limit %s; syndic args `%s`; %s; %s." % (
+             meta["version"], meta["commit"], meta["threads"], meta["runs"],
+             meta["seed"], meta["memory_limit"], meta["syndic_args"], meta["host"],
+             meta["cpu"]))
+L += ["", "| docs | tool | wall s | docs/s | MB/s | peak RSS MiB | precision | recall | F1 | ARI | ok runs |",
+      "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+notes = []
+for n in sizes:
+    docs = int(n)
+    best = None
+    for t in tools:
+        rs = by.get((n, t), [])
+        s = summary(rs)
+        if s is None:
+            L.append("| %s | %s | failed | | | | | | | | 0/%d |" % (f"{docs:,}", t, len(rs)))
+            continue
+        if t != "syndic" and (best is None or s["wall"] < best[1]):
+            best = (t, s["wall"])
+        w = max(s["wall"], 1e-9)
+        L.append("| %s | %s | %.2f | %s | %.1f | %.0f | %.4f | %.4f | %.4f | %.4f | %d/%d |" % (
+            f"{docs:,}", "**syndic**" if t == "syndic" else t, s["wall"], f"{docs / w:,.0f}",
+            s["bytes"] / 1e6 / w, s["rss"], s["p"], s["r"], s["f1"], s["ari"], s["ok"], s["n"]))
+    for mode, label in (("hash", "floor: read + xxh3 5-char windows"), ("minhash", "floor + 128-value OPH MinHash")):
+        if (n, mode) in floor:
+            fw, fb = floor[(n, mode)]
+            w = max(fw, 1e-9)
+            L.append("| %s | %s | %.2f | %s | %.1f | | | | | | |" % (
+                f"{docs:,}", label, fw, f"{docs / w:,.0f}", fb / 1e6 / w))
+    sy = summary(by.get((n, "syndic"), []))
+    parts = []
+    if sy and best:
+        parts.append("syndic / fastest peer (%s) = **%.2fx** wall time" % (best[0], sy["wall"] / best[1]))
+    if sy and (n, "hash") in floor:
+        parts.append("syndic / floor = **%.2fx**" % (sy["wall"] / floor[(n, "hash")][0]))
+    if sy and (n, "minhash") in floor:
+        parts.append("syndic / floor+MinHash = %.2fx" % (sy["wall"] / floor[(n, "minhash")][0]))
+    if parts:
+        notes.append("- %s docs: %s." % (f"{docs:,}", "; ".join(parts)))
+L += [""] + notes + ["", "Raw runs, tool outputs and logs: `%s`." % meta["res"]]
+text = "\n".join(L) + "\n"
+open(out, "w").write(text)
+sys.stdout.write(text)
+PY
+}
+
+if [ -n "$TABLE" ]; then
+  OUT=${OUT:-${TABLE%/}.md}
+  render "$TABLE" "$OUT"
+  log "table written to $OUT"
+  exit 0
+fi
 
 SHARED=$(cd "$SHARED" 2>/dev/null && pwd) || {
   echo "compare.sh: shared material not found (set SHARED; default ../shared beside the repo)" >&2
@@ -78,7 +186,6 @@ STAMP=$(date +%Y%m%d-%H%M%S)
 RES=$SCRATCH/results/$STAMP
 OUT=${OUT:-$SCRATCH/results/compare-$STAMP.md}
 mkdir -p "$RES" "$(dirname "$OUT")"
-log() { echo "compare.sh: $*" >&2; }
 
 # Thread count shared by every tool (default: all cores).
 NCPU=$(nproc)
@@ -136,6 +243,18 @@ for n in $SIZES; do
 done
 
 # --- runs ---------------------------------------------------------------------------------
+{
+  printf 'version\t%s\n' "$SYNDIC_VERSION"
+  printf 'threads\t%s\n' "$NCPU"
+  printf 'runs\t%s\n' "$RUNS"
+  printf 'seed\t%s\n' "$SEED"
+  printf 'memory_limit\t%s\n' "${MEMORY_LIMIT:-none}"
+  printf 'syndic_args\t%s\n' "${SYNDIC_OPTS[*]}"
+  printf 'commit\t%s\n' "$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo unknown)"
+  printf 'host\t%s\n' "$(uname -srm)"
+  printf 'cpu\t%s\n' "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+  printf 'stamp\t%s\n' "$STAMP"
+} > "$RES/meta.tsv"
 RUNS_TSV=$RES/runs.tsv
 printf 'size\ttool\trun\twall_s\tpeak_kb\texit\tprecision\trecall\tf1\tari\tbytes\n' > "$RUNS_TSV"
 FLOOR_TSV=$RES/floor.tsv
@@ -198,93 +317,5 @@ for n in $SIZES; do
 done
 
 # --- table --------------------------------------------------------------------------------
-META_VERSION=$SYNDIC_VERSION META_THREADS=$NCPU META_RUNS=$RUNS META_SEED=$SEED \
-META_MEMORY_LIMIT=${MEMORY_LIMIT:-none} META_SYNDIC_ARGS="${SYNDIC_OPTS[*]}" \
-META_HOST="$(uname -srm)" META_CPU="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')" \
-META_STAMP=$STAMP META_RES=$RES \
-python3 - "$RUNS_TSV" "$FLOOR_TSV" "$OUT" <<'PY'
-import csv, math, os, statistics, sys
-
-runs_tsv, floor_tsv, out = sys.argv[1:4]
-meta = {k[5:].lower(): v for k, v in os.environ.items() if k.startswith("META_")}
-rows = list(csv.DictReader(open(runs_tsv), delimiter="\t"))
-floor = {}
-for line in open(floor_tsv):
-    f = line.rstrip("\n").split("\t")
-    if len(f) >= 8:
-        floor[(f[0], f[1])] = float(f[2])
-
-
-def num(x):
-    try:
-        v = float(x)
-    except ValueError:
-        return None
-    return None if math.isnan(v) else v
-
-
-sizes, tools, by = [], [], {}
-for r in rows:
-    if r["size"] not in sizes:
-        sizes.append(r["size"])
-    if r["tool"] not in tools:
-        tools.append(r["tool"])
-    by.setdefault((r["size"], r["tool"]), []).append(r)
-
-
-def summary(rs):
-    """Median wall and RSS over the successful runs; quality of the median-wall run."""
-    ok = [r for r in rs if r["exit"] == "0" and num(r["wall_s"]) is not None and num(r["f1"]) is not None]
-    if not ok:
-        return None
-    ok.sort(key=lambda r: float(r["wall_s"]))
-    med = ok[(len(ok) - 1) // 2]
-    return dict(wall=statistics.median(float(r["wall_s"]) for r in ok),
-                rss=statistics.median(int(r["peak_kb"]) for r in ok) / 1024,
-                bytes=int(med["bytes"]), p=float(med["precision"]), r=float(med["recall"]),
-                f1=float(med["f1"]), ari=float(med["ari"]), ok=len(ok), n=len(rs))
-
-
-L = ["## syndic vs peers (%s)" % meta["stamp"], ""]
-L.append("%s; %s threads; %s run(s) per tool, median wall and RSS, quality of the median-wall run; "
-         "gen_news.py seed %s; memory limit %s; syndic args `%s`; %s; %s." % (
-             meta["version"], meta["threads"], meta["runs"], meta["seed"], meta["memory_limit"],
-             meta["syndic_args"], meta["host"], meta["cpu"]))
-L += ["", "| docs | tool | wall s | docs/s | MB/s | peak RSS MiB | precision | recall | F1 | ARI | ok runs |",
-      "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-notes = []
-for n in sizes:
-    docs = int(n)
-    best = None
-    for t in tools:
-        rs = by.get((n, t), [])
-        s = summary(rs)
-        if s is None:
-            L.append("| %s | %s | failed | | | | | | | | 0/%d |" % (f"{docs:,}", t, len(rs)))
-            continue
-        if t != "syndic" and (best is None or s["wall"] < best[1]):
-            best = (t, s["wall"])
-        w = max(s["wall"], 1e-9)
-        L.append("| %s | %s | %.2f | %s | %.1f | %.0f | %.4f | %.4f | %.4f | %.4f | %d/%d |" % (
-            f"{docs:,}", "**syndic**" if t == "syndic" else t, s["wall"], f"{docs / w:,.0f}",
-            s["bytes"] / 1e6 / w, s["rss"], s["p"], s["r"], s["f1"], s["ari"], s["ok"], s["n"]))
-    for mode, label in (("hash", "floor: read + xxh3 5-char windows"), ("minhash", "floor + 128-value OPH MinHash")):
-        if (n, mode) in floor:
-            w = max(floor[(n, mode)], 1e-9)
-            L.append("| %s | %s | %.2f | %s | | | | | | | |" % (f"{docs:,}", label, floor[(n, mode)], f"{docs / w:,.0f}"))
-    sy = summary(by.get((n, "syndic"), []))
-    parts = []
-    if sy and best:
-        parts.append("syndic / fastest peer (%s) = **%.2fx** wall time" % (best[0], sy["wall"] / best[1]))
-    if sy and (n, "hash") in floor:
-        parts.append("syndic / floor = **%.2fx**" % (sy["wall"] / floor[(n, "hash")]))
-    if sy and (n, "minhash") in floor:
-        parts.append("syndic / floor+MinHash = %.2fx" % (sy["wall"] / floor[(n, "minhash")]))
-    if parts:
-        notes.append("- %s docs: %s." % (f"{docs:,}", "; ".join(parts)))
-L += [""] + notes + ["", "Raw runs, tool outputs and logs: `%s`." % meta["res"]]
-text = "\n".join(L) + "\n"
-open(out, "w").write(text)
-sys.stdout.write(text)
-PY
+render "$RES" "$OUT"
 log "table written to $OUT"
