@@ -22,6 +22,9 @@
 # datatrove (no --verify option). They are installed into a virtualenv ($VENV, default
 # $SCRATCH/venv-peers) from requirements-peers.txt on first use.
 #
+# Peak RSS is what GNU time reports: the largest single process, so for the peers that fork
+# worker pools (datasketch, rensa, datatrove) it understates their total memory.
+#
 # Environment: SHARED (default: ../shared beside the repository), SCRATCH (default
 # /tmp/syndic-bench), VENV, PYTHON (interpreter for the venv, default python3), CARGO_TARGET_DIR.
 # Output: the Markdown table on stdout and in --out (default $SCRATCH/results/compare-DATE.md);
@@ -221,6 +224,11 @@ if [ -n "$PEERS" ] && [ ! -x "$VENV/bin/python" ]; then
   log "creating $VENV and installing the peers (once)"
   "$PYTHON" -m venv "$VENV"
   "$VENV/bin/pip" install -q -r "$BENCH/requirements-peers.txt" >&2
+fi
+# datatrove's dedup imports `regex`, which requirements-peers.txt does not list.
+if [[ " $PEERS " == *" datatrove "* ]] && ! "$VENV/bin/python" -c 'import regex' 2>/dev/null; then
+  log "installing regex into $VENV (needed by datatrove.pipeline.dedup)"
+  "$VENV/bin/pip" install -q regex >&2
 fi
 for p in $PEERS; do
   [ -f "$BENCH/peers/${p}_peer.py" ] || { echo "compare.sh: no peer runner ${p}_peer.py" >&2; exit 2; }
