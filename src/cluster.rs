@@ -46,8 +46,8 @@ impl UnionFind {
     }
 }
 
-/// Groups of two or more elements, given each element's label; groups in order of their least
-/// member, members in increasing order.
+/// Groups of two or more elements, given each element's label (any element index); groups in
+/// order of their least member, members in increasing order.
 pub fn groups(labels: &[u32]) -> Vec<Vec<u32>> {
     let mut by_label: Vec<Vec<u32>> = vec![Vec::new(); labels.len()];
     for (i, &l) in labels.iter().enumerate() {
@@ -57,6 +57,150 @@ pub fn groups(labels: &[u32]) -> Vec<Vec<u32>> {
     by_label.sort_unstable_by_key(|g| g[0]);
     by_label
 }
+
+/// How verified pairs become clusters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// Connected components: every chain of verified pairs is one cluster. Simple, but a chain of
+    /// templated items (A~B, B~C, ...) becomes one cluster of different stories.
+    Components,
+    /// Pivot clustering: documents are taken in pivot order; each unassigned one starts a cluster
+    /// with its unassigned verified neighbours. Every member is verified against its pivot, so
+    /// chains break.
+    #[default]
+    Pivot,
+}
+
+/// Undirected edges as sorted adjacency rows (deterministic whatever the edge order).
+pub struct Adjacency {
+    start: Vec<usize>,
+    adj: Vec<u32>,
+}
+
+impl Adjacency {
+    pub fn new(n: usize, edges: &[(u32, u32)]) -> Self {
+        let mut start = vec![0usize; n + 1];
+        for &(a, b) in edges {
+            start[a as usize + 1] += 1;
+            start[b as usize + 1] += 1;
+        }
+        for i in 0..n {
+            start[i + 1] += start[i];
+        }
+        let mut fill = start.clone();
+        let mut adj = vec![0u32; start[n]];
+        for &(a, b) in edges {
+            adj[fill[a as usize]] = b;
+            fill[a as usize] += 1;
+            adj[fill[b as usize]] = a;
+            fill[b as usize] += 1;
+        }
+        for i in 0..n {
+            adj[start[i]..start[i + 1]].sort_unstable();
+        }
+        Adjacency { start, adj }
+    }
+
+    pub fn neighbours(&self, x: u32) -> &[u32] {
+        &self.adj[self.start[x as usize]..self.start[x as usize + 1]]
+    }
+
+    pub fn degree(&self, x: u32) -> usize {
+        self.start[x as usize + 1] - self.start[x as usize]
+    }
+}
+
+/// How a pair passed verification, as [`pivot_labels`] needs to know it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Match {
+    /// Similar as wholes (Jaccard at or above the threshold).
+    Similar,
+    /// Only one is contained in the other.
+    Contained,
+}
+
+/// Pivot clustering (a deterministic form of KwikCluster, Ailon, Charikar & Newman 2008) over
+/// `n` nodes and undirected `edges`. `order` lists the nodes in the order they may become pivots
+/// (nodes absent from it are never pivots). Each unassigned pivot claims its unassigned
+/// neighbours, then the unassigned neighbours of those that `check` accepts against the pivot
+/// directly (which recovers pairs the candidate stage missed; at most `max_checks` such checks
+/// per pivot). Returns each node's cluster label: its pivot, or itself.
+///
+/// A member that matches the pivot only by containment joins only if it also matches one of the
+/// containment-only members claimed before it (the first [`MAX_COMPAT`] of them), if any: the
+/// parts of a roundup are each contained in it but unrelated to one another, and must not meet
+/// in its cluster; the truncated copies of one story overlap one another and do.
+pub fn pivot_labels(
+    n: usize,
+    edges: &[(u32, u32)],
+    order: &[u32],
+    check: impl Fn(u32, u32) -> Option<Match>,
+    max_checks: usize,
+) -> Vec<u32> {
+    let g = Adjacency::new(n, edges);
+    const NONE: u32 = u32::MAX;
+    let mut label = vec![NONE; n];
+    let mut claimed = Vec::new();
+    let mut contained: Vec<u32> = Vec::new();
+    let admit = |p: u32, q: u32, m: Match, label: &mut Vec<u32>, contained: &mut Vec<u32>| {
+        if m == Match::Contained {
+            if !contained.is_empty()
+                && !contained
+                    .iter()
+                    .take(MAX_COMPAT)
+                    .any(|&w| check(q, w).is_some())
+            {
+                return false;
+            }
+            contained.push(q);
+        }
+        label[q as usize] = p;
+        true
+    };
+    for &p in order {
+        if label[p as usize] != NONE {
+            continue;
+        }
+        label[p as usize] = p;
+        claimed.clear();
+        contained.clear();
+        for &q in g.neighbours(p) {
+            if label[q as usize] != NONE {
+                continue;
+            }
+            if let Some(m) = check(p, q) {
+                if admit(p, q, m, &mut label, &mut contained) {
+                    claimed.push(q);
+                }
+            }
+        }
+        let mut checks = 0;
+        'hop: for &q in &claimed {
+            for &r in g.neighbours(q) {
+                if label[r as usize] != NONE {
+                    continue;
+                }
+                if checks == max_checks {
+                    break 'hop;
+                }
+                checks += 1;
+                if let Some(m) = check(p, r) {
+                    admit(p, r, m, &mut label, &mut contained);
+                }
+            }
+        }
+    }
+    for (i, l) in label.iter_mut().enumerate() {
+        if *l == NONE {
+            *l = i as u32;
+        }
+    }
+    label
+}
+
+/// Containment-only members a new containment-only member is checked against.
+pub const MAX_COMPAT: usize = 32;
 
 /// Which member of a cluster is kept (and reported as its representative).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -107,6 +251,76 @@ mod tests {
         b.union(1, 4);
         assert_eq!(a.labels(), b.labels());
         assert_eq!(groups(&a.labels()), vec![vec![1, 3, 4], vec![2, 5]]);
+    }
+
+    /// A check that accepts exactly the given edges as whole-text matches.
+    fn adjacent(edges: &[(u32, u32)]) -> impl Fn(u32, u32) -> Option<Match> + '_ {
+        move |a, b| {
+            edges
+                .iter()
+                .any(|&(x, y)| (x, y) == (a, b) || (y, x) == (a, b))
+                .then_some(Match::Similar)
+        }
+    }
+
+    #[test]
+    fn roundup_parts_do_not_meet_in_its_cluster() {
+        // 0 is a roundup holding stories 1 and 2 (unrelated to each other); 3 is a copy of 1.
+        // Pivot 0 claims 1 (contained), not 2 (contained but incompatible with 1), and 3 only
+        // because 3 matches 1 too.
+        let edges = [(0, 1), (0, 2), (0, 3), (1, 3)];
+        let check = |a: u32, b: u32| match (a.min(b), a.max(b)) {
+            (0, 1) | (0, 2) | (0, 3) => Some(Match::Contained),
+            (1, 3) => Some(Match::Similar),
+            _ => None,
+        };
+        let l = pivot_labels(4, &edges, &[0, 1, 2, 3], check, 10);
+        assert_eq!(groups(&l), vec![vec![0, 1, 3]]);
+        assert_eq!(l[2], 2, "story 2 is left to its own pivot");
+    }
+
+    #[test]
+    fn pivots_break_chains() {
+        // A chain 0-1-2-3-4: components make one cluster; pivots taken in order 1, 3 make
+        // {0,1,2} and {3,4}: 0 and 4 (and 0 and 3) are never together.
+        let edges = [(0, 1), (1, 2), (2, 3), (3, 4)];
+        let mut uf = UnionFind::new(5);
+        for &(a, b) in &edges {
+            uf.union(a, b);
+        }
+        assert_eq!(groups(&uf.labels()), vec![vec![0, 1, 2, 3, 4]]);
+        let l = pivot_labels(5, &edges, &[1, 3, 0, 2, 4], adjacent(&edges), 100);
+        assert_eq!(groups(&l), vec![vec![0, 1, 2], vec![3, 4]]);
+    }
+
+    #[test]
+    fn second_hop_members_are_checked_against_the_pivot() {
+        // 0-1-2-3: pivot 1 claims 0 and 2; 3 is two hops away and joins only if it passes the
+        // direct check against 1.
+        let edges = [(0, 1), (1, 2), (2, 3)];
+        let also_1_3 = |a: u32, b: u32| {
+            (adjacent(&edges)(a, b).is_some() || (a.min(b), a.max(b)) == (1, 3))
+                .then_some(Match::Similar)
+        };
+        let yes = pivot_labels(4, &edges, &[1, 0, 2, 3], also_1_3, 10);
+        assert_eq!(groups(&yes), vec![vec![0, 1, 2, 3]]);
+        let no = pivot_labels(4, &edges, &[1, 0, 2, 3], adjacent(&edges), 10);
+        assert_eq!(groups(&no), vec![vec![0, 1, 2]]);
+    }
+
+    #[test]
+    fn pivot_clusters_do_not_depend_on_edge_order() {
+        let e1 = [(0, 1), (0, 2), (2, 3), (4, 5)];
+        let e2 = [(4, 5), (2, 3), (0, 2), (0, 1)];
+        let order = [3, 0, 1, 2, 4, 5];
+        assert_eq!(
+            pivot_labels(6, &e1, &order, adjacent(&e1), 9),
+            pivot_labels(6, &e2, &order, adjacent(&e2), 9)
+        );
+        assert_eq!(
+            groups(&pivot_labels(6, &e1, &order, adjacent(&e1), 9)),
+            vec![vec![0, 1], vec![2, 3], vec![4, 5]]
+        );
     }
 
     #[test]

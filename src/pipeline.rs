@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::band::{self, BandStats, Banding};
 use crate::boilerplate::{self, Boilerplate, BoilerplateOptions, DocFacts, LineMask, Status};
-use crate::cluster::{self, Keep, UnionFind};
+use crate::cluster::{self, Keep, Method, UnionFind};
 use crate::error::{Error, Location, RecordError, Result};
 use crate::normalize::{normalize_doc, NormDoc, NormalizeOptions};
 use crate::read::{Corpus, Entry, Fields, OnError};
@@ -48,6 +48,8 @@ pub struct Config {
     /// Buckets larger than this yield a linear number of pairs.
     pub max_bucket: usize,
     pub keep: Keep,
+    /// How verified pairs become clusters.
+    pub cluster: Method,
     /// `None` turns boilerplate detection off.
     pub boilerplate: Option<BoilerplateOptions>,
 }
@@ -65,10 +67,11 @@ impl Default for Config {
             seed: 0,
             threshold,
             banding: Banding::for_verification(threshold, num_perm),
-            containment: Some(0.8),
+            containment: Some(0.7),
             min_containment_shingles: 100,
             max_bucket: 200,
             keep: Keep::Longest,
+            cluster: Method::Pivot,
             boilerplate: Some(BoilerplateOptions::default()),
         }
     }
@@ -366,6 +369,52 @@ pub fn components(n: usize, leaders: &[u32], edges: &[Edge]) -> Vec<u32> {
     uf.labels()
 }
 
+/// The order in which documents may become pivots: the order in which the keep policy prefers
+/// them, so that each cluster's pivot is its representative and every member is verified against
+/// the document that is kept.
+pub fn pivot_order(keep: Keep, lens: &[u64], dates: &[Option<i64>]) -> Vec<u32> {
+    let mut order: Vec<u32> = (0..lens.len() as u32).collect();
+    match keep {
+        Keep::First => {}
+        Keep::Longest => order.sort_by_key(|&d| (std::cmp::Reverse(lens[d as usize]), d)),
+        Keep::Earliest => order.sort_by_key(|&d| {
+            let t = dates[d as usize];
+            (t.is_none(), t.unwrap_or(0), d)
+        }),
+    }
+    order
+}
+
+/// Cluster labels (each document's label is a document index) from verified edges between exact
+/// leaders; exact duplicates follow their leader. With [`Method::Pivot`], documents are taken as
+/// pivots in `order` (see [`pivot_order`]), and two-hop neighbours join a pivot when `accept`
+/// holds for the pair (a direct verification).
+pub fn cluster_labels(
+    leaders: &[u32],
+    edges: &[Edge],
+    accept: &(dyn Fn(u32, u32) -> Option<cluster::Match> + Sync),
+    method: Method,
+    order: &[u32],
+) -> Vec<u32> {
+    let n = leaders.len();
+    match method {
+        Method::Components => components(n, leaders, edges),
+        Method::Pivot => {
+            let pairs: Vec<(u32, u32)> = edges.iter().map(|e| (e.a, e.b)).collect();
+            let leader_order: Vec<u32> = order
+                .iter()
+                .copied()
+                .filter(|&d| leaders[d as usize] == d)
+                .collect();
+            let lead = cluster::pivot_labels(n, &pairs, &leader_order, accept, MAX_SECOND_HOP);
+            leaders.iter().map(|&l| lead[l as usize]).collect()
+        }
+    }
+}
+
+/// Direct checks a pivot may make against documents two verified pairs away.
+pub const MAX_SECOND_HOP: usize = 10_000;
+
 /// One member of a reported cluster.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Member {
@@ -382,6 +431,9 @@ pub struct Member {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Cluster {
     pub representative: u32,
+    /// The connected component of verified pairs the cluster belongs to (several clusters of one
+    /// family are related stories: follow-ups, templated items, a roundup and what it quotes).
+    pub family: u32,
     pub members: Vec<Member>,
 }
 
@@ -502,7 +554,23 @@ pub fn scan(corpus: &Corpus, cfg: &Config, progress: &dyn Progress) -> Result<Sc
     lap("sketch", &mut t);
     let (edges, band_stats) = near_pairs(&sigs, cfg, &rule, progress);
     lap("band_verify", &mut t);
-    let labels = components(n, &leaders, &edges);
+    let lens: Vec<u64> = ing.norm.iter().map(|d| d.chars as u64).collect();
+    let labels = cluster_labels(
+        &leaders,
+        &edges,
+        &|a, b| {
+            rule.check(&sigs, a, b).map(|e| {
+                if e.score.jaccard >= rule.threshold {
+                    cluster::Match::Similar
+                } else {
+                    cluster::Match::Contained
+                }
+            })
+        },
+        cfg.cluster,
+        &pivot_order(cfg.keep, &lens, &ing.dates),
+    );
+    let family = components(n, &leaders, &edges);
     if let Some(opts) = &cfg.boilerplate {
         boiler = boilerplate::refine(
             &boiler,
@@ -516,7 +584,6 @@ pub fn scan(corpus: &Corpus, cfg: &Config, progress: &dyn Progress) -> Result<Sc
         );
         lap("boilerplate_refine", &mut t);
     }
-    let lens: Vec<u64> = ing.norm.iter().map(|d| d.chars as u64).collect();
     let clusters: Vec<Cluster> = cluster::groups(&labels)
         .into_par_iter()
         .map(|g| {
@@ -544,6 +611,7 @@ pub fn scan(corpus: &Corpus, cfg: &Config, progress: &dyn Progress) -> Result<Sc
             members.sort_by_key(|m| (m.doc != rep, m.doc));
             Cluster {
                 representative: rep,
+                family: family[g[0] as usize],
                 members,
             }
         })

@@ -26,6 +26,9 @@ pub struct Report {
 pub struct ClusterOut {
     pub id: u32,
     pub representative: String,
+    /// Clusters that share a family id are linked by verified pairs through other documents:
+    /// related stories, not copies of one another.
+    pub family: u32,
     pub size: u32,
     pub members: Vec<MemberOut>,
 }
@@ -64,6 +67,12 @@ fn round4(x: f64) -> f64 {
 
 /// Builds the report of a scan.
 pub fn build(scan: &Scan, cfg: &Config, run: RunInfo) -> Report {
+    // Families are numbered in order of their first cluster.
+    let mut family_ids = std::collections::HashMap::new();
+    for c in &scan.clusters {
+        let next = family_ids.len() as u32;
+        family_ids.entry(c.family).or_insert(next);
+    }
     let clusters = scan
         .clusters
         .iter()
@@ -71,6 +80,7 @@ pub fn build(scan: &Scan, cfg: &Config, run: RunInfo) -> Report {
         .map(|(i, c)| ClusterOut {
             id: i as u32,
             representative: scan.docs[c.representative as usize].id.clone(),
+            family: family_ids[&c.family],
             size: c.members.len() as u32,
             members: c
                 .members

@@ -68,7 +68,7 @@ pub struct Pipeline {
     pub rows: Option<usize>,
     /// Containment (shared shingles over the smaller document) at which a shorter document is a
     /// truncated copy of a longer one.
-    #[arg(long, default_value_t = 0.8, help_heading = "Matching")]
+    #[arg(long, default_value_t = 0.7, help_heading = "Matching")]
     pub containment: f64,
     /// Match on Jaccard similarity only.
     #[arg(long, help_heading = "Matching")]
