@@ -26,7 +26,7 @@ use crate::normalize::{normalize_doc, NormDoc, NormalizeOptions};
 use crate::read::{Corpus, Entry, Fields, OnError};
 use crate::shingle::Shingler;
 use crate::sketch::{Signatures, Sketcher};
-use crate::verify::{self, Edge, VerifyRule};
+use crate::verify::{self, Edge, Verifier, VerifyRule};
 
 /// Everything that decides the result of a run (the report's `params`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -45,6 +45,10 @@ pub struct Config {
     pub containment: Option<f64>,
     /// The smaller document needs this many shingles for containment to count.
     pub min_containment_shingles: u32,
+    /// Copies must be dated within this many days of each other (when both have a date).
+    pub max_days: Option<u32>,
+    /// How candidate pairs are measured.
+    pub verify: verify::Mode,
     /// Buckets larger than this yield a linear number of pairs.
     pub max_bucket: usize,
     pub keep: Keep,
@@ -69,6 +73,8 @@ impl Default for Config {
             banding: Banding::for_verification(threshold, num_perm),
             containment: Some(0.7),
             min_containment_shingles: 100,
+            max_days: None,
+            verify: verify::Mode::Estimate,
             max_bucket: 200,
             keep: Keep::Longest,
             cluster: Method::Pivot,
@@ -174,6 +180,8 @@ pub struct Ingested {
     pub dates: Vec<Option<i64>>,
     /// Documents with a date field that no accepted format parses.
     pub dates_unparsed: u64,
+    /// Whether each document's date field failed to parse.
+    pub date_unparsed: Vec<bool>,
     pub skipped: Skipped,
 }
 
@@ -188,6 +196,7 @@ pub fn ingest(corpus: &Corpus, cfg: &Config, progress: &dyn Progress) -> Result<
         norm: Vec::new(),
         dates: Vec::new(),
         dates_unparsed: 0,
+        date_unparsed: Vec::new(),
         skipped: Skipped::default(),
     };
     let mut seen: HashMap<String, Location> = HashMap::new();
@@ -247,6 +256,7 @@ pub fn ingest(corpus: &Corpus, cfg: &Config, progress: &dyn Progress) -> Result<
             progress.advance(records.len() as u64);
             for (r, (n, date, unparsed, chars)) in records.into_iter().zip(normed) {
                 out.dates_unparsed += unparsed as u64;
+                out.date_unparsed.push(unparsed);
                 out.dates.push(date);
                 out.norm.push(n);
                 out.docs.push(DocMeta {
@@ -340,17 +350,16 @@ pub fn sketch_all(
 
 /// Candidate pairs from banding, each verified by `rule`.
 pub fn near_pairs(
-    sigs: &Signatures,
+    verifier: &Verifier,
     cfg: &Config,
-    rule: &VerifyRule,
     progress: &dyn Progress,
 ) -> (Vec<Edge>, BandStats) {
     progress.stage("banding", None);
-    let (pairs, stats) = band::candidate_pairs(sigs, &cfg.banding, cfg.max_bucket);
+    let (pairs, stats) = band::candidate_pairs(verifier.sigs, &cfg.banding, cfg.max_bucket);
     progress.stage("verifying", Some(pairs.len() as u64));
     let edges: Vec<Edge> = pairs
         .par_iter()
-        .filter_map(|&(a, b)| rule.check(sigs, a, b))
+        .filter_map(|&(a, b)| verifier.check(a, b))
         .collect();
     progress.done();
     (edges, stats)
@@ -527,7 +536,13 @@ pub fn scan(corpus: &Corpus, cfg: &Config, progress: &dyn Progress) -> Result<Sc
         None => (Boilerplate::none(&ing.norm, Status::Disabled), None),
         Some(opts) => {
             let sigs = sketch_all(&ing.norm, &active, None, None, cfg, progress);
-            let (edges, _) = near_pairs(&sigs, cfg, &rule, progress);
+            let first = Verifier {
+                rule,
+                sigs: &sigs,
+                window: None,
+                exact: None,
+            };
+            let (edges, _) = near_pairs(&first, cfg, progress);
             let story = components(n, &leaders, &edges);
             lap("first_pass", &mut t);
             progress.stage("boilerplate", None);
@@ -552,14 +567,33 @@ pub fn scan(corpus: &Corpus, cfg: &Config, progress: &dyn Progress) -> Result<Sc
     };
     drop(first_sigs);
     lap("sketch", &mut t);
-    let (edges, band_stats) = near_pairs(&sigs, cfg, &rule, progress);
+    let window = cfg
+        .max_days
+        .map(|days| (&ing.dates[..], &ing.date_unparsed[..], days));
+    let exact_sets = |d: u32, out: &mut Vec<u64>| {
+        thread_local! {
+            static BUF: std::cell::RefCell<(Shingler, String)> = std::cell::RefCell::new((Shingler::default(), String::new()));
+        }
+        BUF.with(|b| {
+            let (shingler, text) = &mut *b.borrow_mut();
+            sketch_text(&ing.norm[d as usize], d as usize, mask, text);
+            shingler.shingle_set(text, cfg.shingle, out);
+        })
+    };
+    let verifier = Verifier {
+        rule,
+        sigs: &sigs,
+        window,
+        exact: (cfg.verify == verify::Mode::Exact).then_some(&exact_sets as verify::SetSource),
+    };
+    let (edges, band_stats) = near_pairs(&verifier, cfg, progress);
     lap("band_verify", &mut t);
     let lens: Vec<u64> = ing.norm.iter().map(|d| d.chars as u64).collect();
     let labels = cluster_labels(
         &leaders,
         &edges,
         &|a, b| {
-            rule.check(&sigs, a, b).map(|e| {
+            verifier.check(a, b).map(|e| {
                 if e.score.jaccard >= rule.threshold {
                     cluster::Match::Similar
                 } else {
@@ -571,19 +605,6 @@ pub fn scan(corpus: &Corpus, cfg: &Config, progress: &dyn Progress) -> Result<Sc
         &pivot_order(cfg.keep, &lens, &ing.dates),
     );
     let family = components(n, &leaders, &edges);
-    if let Some(opts) = &cfg.boilerplate {
-        boiler = boilerplate::refine(
-            &boiler,
-            &ing.norm,
-            &DocFacts {
-                source: &source,
-                story: &labels,
-                date: &ing.dates,
-            },
-            opts,
-        );
-        lap("boilerplate_refine", &mut t);
-    }
     let clusters: Vec<Cluster> = cluster::groups(&labels)
         .into_par_iter()
         .map(|g| {
@@ -599,7 +620,7 @@ pub fn scan(corpus: &Corpus, cfg: &Config, progress: &dyn Progress) -> Result<Sc
                 .map(|&d| {
                     let l = leaders[d as usize];
                     let exact = l == rl;
-                    let s = verify::score(&sigs, l as usize, rl as usize);
+                    let s = verifier.score(l, rl);
                     Member {
                         doc: d,
                         similarity: if exact { 1.0 } else { s.jaccard },
@@ -617,6 +638,19 @@ pub fn scan(corpus: &Corpus, cfg: &Config, progress: &dyn Progress) -> Result<Sc
         })
         .collect();
     lap("cluster", &mut t);
+    if let Some(opts) = &cfg.boilerplate {
+        boiler = boilerplate::refine(
+            &boiler,
+            &ing.norm,
+            &DocFacts {
+                source: &source,
+                story: &labels,
+                date: &ing.dates,
+            },
+            opts,
+        );
+        lap("boilerplate_refine", &mut t);
+    }
 
     let in_clusters: u64 = clusters.iter().map(|c| c.members.len() as u64).sum();
     let exact_dups = leaders

@@ -60,6 +60,79 @@ impl VerifyRule {
     }
 }
 
+/// How candidate pairs are measured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// From the signatures: 128 comparisons a pair.
+    #[default]
+    Estimate,
+    /// On the true shingle sets, recomputed from the text of both documents.
+    Exact,
+}
+
+/// Writes the sorted shingle set of a document (for [`Mode::Exact`]).
+pub type SetSource<'a> = &'a (dyn Fn(u32, &mut Vec<u64>) + Sync);
+
+/// A rule with what it needs to check a pair: the signatures, the dates (for a date window) and,
+/// in [`Mode::Exact`], a source of true shingle sets.
+pub struct Verifier<'a> {
+    pub rule: VerifyRule,
+    pub sigs: &'a Signatures,
+    /// Parsed dates, whether each date field failed to parse, and the window in days.
+    pub window: Option<(&'a [Option<i64>], &'a [bool], u32)>,
+    pub exact: Option<SetSource<'a>>,
+}
+
+thread_local! {
+    static SETS: std::cell::RefCell<(Vec<u64>, Vec<u64>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
+impl Verifier<'_> {
+    /// Whether the dates allow the pair: both dated and within the window, or at least one
+    /// without a date field. A date field that does not parse never passes.
+    pub fn dates_allow(&self, a: u32, b: u32) -> bool {
+        let Some((dates, unparsed, days)) = self.window else {
+            return true;
+        };
+        if unparsed[a as usize] || unparsed[b as usize] {
+            return false;
+        }
+        match (dates[a as usize], dates[b as usize]) {
+            (Some(x), Some(y)) => (x - y).unsigned_abs() <= days as u64 * 86_400,
+            _ => true,
+        }
+    }
+
+    /// The pair's similarity, estimated or exact.
+    pub fn score(&self, a: u32, b: u32) -> PairScore {
+        match self.exact {
+            None => score(self.sigs, a as usize, b as usize),
+            Some(source) => SETS.with(|s| {
+                let (x, y) = &mut *s.borrow_mut();
+                source(a, x);
+                source(b, y);
+                let (jaccard, containment) = crate::shingle::exact_similarity(x, y);
+                PairScore {
+                    jaccard,
+                    containment,
+                }
+            }),
+        }
+    }
+
+    /// Checks one pair.
+    pub fn check(&self, a: u32, b: u32) -> Option<Edge> {
+        if !self.dates_allow(a, b) {
+            return None;
+        }
+        let s = self.score(a, b);
+        self.rule
+            .accepts(&s, self.sigs.sizes[a as usize], self.sigs.sizes[b as usize])
+            .then_some(Edge { a, b, score: s })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,6 +170,63 @@ mod tests {
             ..rule()
         };
         assert!(!off.accepts(&s, 300, 1000));
+    }
+
+    #[test]
+    fn date_window_and_unparsed_dates() {
+        let mut sigs = Signatures::new(8, 4);
+        for d in 0..4 {
+            sigs.values[d * 8..d * 8 + 8].fill(7);
+            sigs.sizes[d] = 500;
+        }
+        let day = 86_400;
+        let dates = [Some(0), Some(3 * day), None, None];
+        let unparsed = [false, false, false, true];
+        let v = Verifier {
+            rule: rule(),
+            sigs: &sigs,
+            window: Some((&dates, &unparsed, 2)),
+            exact: None,
+        };
+        assert!(v.check(0, 1).is_none(), "3 days apart, window 2");
+        assert!(v.check(0, 2).is_some(), "no date field: no constraint");
+        assert!(v.check(0, 3).is_none(), "an unparsable date never matches");
+        let wide = Verifier {
+            window: Some((&dates, &unparsed, 3)),
+            ..v
+        };
+        assert!(wide.check(0, 1).is_some());
+        let none = Verifier {
+            window: None,
+            ..wide
+        };
+        assert!(none.check(0, 3).is_some());
+    }
+
+    #[test]
+    fn exact_mode_measures_true_sets() {
+        let texts = [
+            "alpha beta gamma delta epsilon",
+            "alpha beta gamma delta zeta",
+        ];
+        let source = |d: u32, out: &mut Vec<u64>| {
+            *out = crate::shingle::shingle_set(texts[d as usize], 5);
+        };
+        let mut sigs = Signatures::new(8, 2);
+        sigs.sizes = vec![10, 10];
+        let v = Verifier {
+            rule: rule(),
+            sigs: &sigs,
+            window: None,
+            exact: Some(&source),
+        };
+        let (j, c) = crate::shingle::exact_similarity(
+            &crate::shingle::shingle_set(texts[0], 5),
+            &crate::shingle::shingle_set(texts[1], 5),
+        );
+        let s = v.score(0, 1);
+        assert_eq!((s.jaccard, s.containment), (j, c));
+        assert!(j > 0.5 && j < 1.0);
     }
 
     #[test]

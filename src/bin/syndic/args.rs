@@ -20,6 +20,14 @@ pub enum KeepArg {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+pub enum VerifyArg {
+    /// Estimate Jaccard and containment from the MinHash signatures.
+    Estimate,
+    /// Recompute them on the true shingle sets of both documents.
+    Exact,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 pub enum OnErrorArg {
     /// Stop at the first bad record with exit code 1.
     Fail,
@@ -76,6 +84,19 @@ pub struct Pipeline {
     /// Shingles the smaller document needs for containment to count.
     #[arg(long, default_value_t = 100, help_heading = "Matching")]
     pub min_containment_shingles: u32,
+    /// Copies must be dated within this many days of each other (documents without a date field
+    /// are not constrained; a date that does not parse never matches and is counted).
+    #[arg(long, value_name = "N", help_heading = "Matching")]
+    pub max_days: Option<u32>,
+    /// How candidate pairs are measured: from the signatures, or on the true shingle sets
+    /// (slower; see README for the cost).
+    #[arg(
+        long,
+        value_enum,
+        default_value = "estimate",
+        help_heading = "Matching"
+    )]
+    pub verify: VerifyArg,
     /// Largest LSH bucket whose pairs are all compared; larger ones compare neighbours only.
     #[arg(long, default_value_t = 200, help_heading = "Matching")]
     pub max_bucket: usize,
@@ -140,6 +161,11 @@ impl Pipeline {
             containment: (!self.no_containment).then_some(self.containment),
             min_containment_shingles: self.min_containment_shingles,
             max_bucket: self.max_bucket,
+            max_days: self.max_days,
+            verify: match self.verify {
+                VerifyArg::Estimate => syndic::verify::Mode::Estimate,
+                VerifyArg::Exact => syndic::verify::Mode::Exact,
+            },
             keep: match self.keep {
                 KeepArg::First => Keep::First,
                 KeepArg::Longest => Keep::Longest,
