@@ -33,6 +33,7 @@ pub mod boilerplate;
 pub mod cluster;
 pub mod date;
 pub mod error;
+pub mod eval;
 pub mod normalize;
 pub mod output;
 pub mod pipeline;
