@@ -31,6 +31,40 @@ impl Target {
     }
 }
 
+/// Checks that `path` can be an output (`-`, an existing non-folder, or a name in an existing
+/// folder) without creating anything: run before a long scan so that a typo fails at once.
+pub fn check_target(path: &Path) -> Result<()> {
+    if path == Path::new("-") {
+        return Ok(());
+    }
+    let err = |e| Error::Output {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    if let Ok(meta) = fs::metadata(path) {
+        if meta.is_dir() {
+            return Err(err(io::Error::new(
+                io::ErrorKind::IsADirectory,
+                "it is a folder (name a file inside it)",
+            )));
+        }
+        return Ok(());
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        let why = if dir.exists() {
+            format!("{} is not a folder", dir.display())
+        } else {
+            format!("the folder {} does not exist", dir.display())
+        };
+        return Err(err(io::Error::new(io::ErrorKind::NotFound, why)));
+    }
+    Ok(())
+}
+
 impl AtomicFile {
     /// Starts writing `path` (its folder must exist).
     pub fn create(path: &Path) -> Result<Self> {
@@ -38,13 +72,8 @@ impl AtomicFile {
             path: path.to_path_buf(),
             source: e,
         };
+        check_target(path)?;
         if let Ok(meta) = fs::metadata(path) {
-            if meta.is_dir() {
-                return Err(err(io::Error::new(
-                    io::ErrorKind::IsADirectory,
-                    "it is a folder (name a file inside it)",
-                )));
-            }
             if !meta.is_file() {
                 let f = fs::OpenOptions::new().write(true).open(path).map_err(err)?;
                 return Ok(AtomicFile {
@@ -57,14 +86,6 @@ impl AtomicFile {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        if !dir.is_dir() {
-            let why = if dir.exists() {
-                format!("{} is not a folder", dir.display())
-            } else {
-                format!("the folder {} does not exist", dir.display())
-            };
-            return Err(err(io::Error::new(io::ErrorKind::NotFound, why)));
-        }
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())

@@ -748,9 +748,14 @@ fn json_error(e: &serde_json::Error, line: &str) -> RecordError {
     let what = full.strip_suffix(&suffix).unwrap_or(&full);
     let mut msg = format!("{what} at column {}", e.column());
     let start = line.trim_start();
-    if e.is_eof() && (start.starts_with('{') || start.starts_with('[')) {
+    if e.is_eof() && start.starts_with('[') {
         msg.push_str(
-            " (the value does not end on this line: JSON Lines needs one object per line; \
+            " (is the file one JSON array? JSON Lines needs one object per line: \
+             convert it with `jq -c '.[]'`)",
+        );
+    } else if e.is_eof() && start.starts_with('{') {
+        msg.push_str(
+            " (the object does not end on this line: JSON Lines needs one object per line; \
              compact a pretty-printed file with `jq -c .`)",
         );
     }

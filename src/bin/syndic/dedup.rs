@@ -52,6 +52,9 @@ impl Write for Sink {
 }
 
 pub fn run(a: Args) -> Result<()> {
+    for path in std::iter::once(&a.output).chain(&a.report) {
+        syndic::output::check_target(path)?;
+    }
     let (corpus, scan, cfg, rep) = scan_with(&a.pipeline)?;
     let mut sink = if a.output == Path::new("-") {
         Sink::Stdout(BufWriter::new(io::stdout().lock()))

@@ -2,6 +2,8 @@
 
 mod args;
 mod dedup;
+mod eval;
+mod params;
 mod progress;
 mod scan;
 
@@ -27,6 +29,10 @@ enum Command {
     Scan(scan::Args),
     /// Write the corpus with one document per cluster kept (or every record annotated).
     Dedup(dedup::Args),
+    /// Score a report (or id<TAB>cluster lines) against ground truth: story labels or labelled pairs.
+    Eval(eval::Args),
+    /// Show the LSH banding a scan would use and its S-curve (candidate probability by similarity).
+    Params(params::Args),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +41,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Scan(a) => scan::run(a),
         Command::Dedup(a) => dedup::run(a),
+        Command::Eval(a) => eval::run(a),
+        Command::Params(a) => params::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -63,6 +63,9 @@ pub fn summary(rep: &report::Report) -> String {
 }
 
 pub fn run(a: Args) -> Result<()> {
+    for path in a.output.iter().chain(&a.annotations) {
+        output::check_target(path)?;
+    }
     let (_corpus, scan, _cfg, rep) = scan_with(&a.pipeline)?;
     if let Some(path) = &a.annotations {
         output::write_atomic(path, report::annotations_jsonl(&scan).as_bytes())?;
