@@ -72,14 +72,15 @@ pub enum Method {
     Pivot,
 }
 
-/// Undirected edges as sorted adjacency rows (deterministic whatever the edge order).
+/// Undirected edges as adjacency rows, each sorted by `rank` (deterministic whatever the edge
+/// order).
 pub struct Adjacency {
     start: Vec<usize>,
     adj: Vec<u32>,
 }
 
 impl Adjacency {
-    pub fn new(n: usize, edges: &[(u32, u32)]) -> Self {
+    pub fn new(n: usize, edges: &[(u32, u32)], rank: &[u32]) -> Self {
         let mut start = vec![0usize; n + 1];
         for &(a, b) in edges {
             start[a as usize + 1] += 1;
@@ -97,7 +98,7 @@ impl Adjacency {
             fill[b as usize] += 1;
         }
         for i in 0..n {
-            adj[start[i]..start[i + 1]].sort_unstable();
+            adj[start[i]..start[i + 1]].sort_unstable_by_key(|&x| rank[x as usize]);
         }
         Adjacency { start, adj }
     }
@@ -122,7 +123,8 @@ pub enum Match {
 
 /// Pivot clustering (a deterministic form of KwikCluster, Ailon, Charikar & Newman 2008) over
 /// `n` nodes and undirected `edges`. `order` lists the nodes in the order they may become pivots
-/// (nodes absent from it are never pivots). Each unassigned pivot claims its unassigned
+/// (nodes absent from it are never pivots, and come last when neighbours are visited, which is
+/// also in this order). Each unassigned pivot claims its unassigned
 /// neighbours, then the unassigned neighbours of those that `check` accepts against the pivot
 /// directly (which recovers pairs the candidate stage missed; at most `max_checks` such checks
 /// per pivot). Returns each node's cluster label: its pivot, or itself.
@@ -138,7 +140,11 @@ pub fn pivot_labels(
     check: impl Fn(u32, u32) -> Option<Match>,
     max_checks: usize,
 ) -> Vec<u32> {
-    let g = Adjacency::new(n, edges);
+    let mut rank = vec![u32::MAX; n];
+    for (i, &d) in order.iter().enumerate() {
+        rank[d as usize] = i as u32;
+    }
+    let g = Adjacency::new(n, edges, &rank);
     const NONE: u32 = u32::MAX;
     let mut label = vec![NONE; n];
     let mut claimed = Vec::new();
@@ -215,24 +221,37 @@ pub enum Keep {
     Earliest,
 }
 
-/// Picks the representative of a group. `len` and `date` are looked up by document index.
-pub fn representative(
-    members: &[u32],
+/// Documents in the order the keep policy prefers them: the first of a cluster in this order is
+/// its representative (and, in pivot clustering, its pivot). `len`, `date` and `id_rank` are
+/// looked up by document index; `id_rank` (the position of the document's id in sorted order)
+/// breaks ties, so that the choice does not depend on the order of the input files (except for
+/// [`Keep::First`], which is input order by definition).
+pub fn preference_order(
+    n: usize,
     keep: Keep,
     len: impl Fn(u32) -> u64,
     date: impl Fn(u32) -> Option<i64>,
-) -> u32 {
+    id_rank: impl Fn(u32) -> u32,
+) -> Vec<u32> {
+    let mut order: Vec<u32> = (0..n as u32).collect();
     match keep {
-        Keep::First => *members.iter().min().expect("non-empty cluster"),
-        Keep::Longest => *members
-            .iter()
-            .max_by(|&&a, &&b| len(a).cmp(&len(b)).then(b.cmp(&a)))
-            .expect("non-empty cluster"),
-        Keep::Earliest => *members
-            .iter()
-            .min_by_key(|&&m| (date(m).is_none(), date(m).unwrap_or(0), m))
-            .expect("non-empty cluster"),
+        Keep::First => {}
+        Keep::Longest => order.sort_by_key(|&d| (std::cmp::Reverse(len(d)), id_rank(d))),
+        Keep::Earliest => order.sort_by_key(|&d| {
+            let t = date(d);
+            (t.is_none(), t.unwrap_or(0), id_rank(d))
+        }),
     }
+    order
+}
+
+/// The inverse of an order: each element's position in it.
+pub fn ranks(order: &[u32]) -> Vec<u32> {
+    let mut r = vec![0u32; order.len()];
+    for (i, &d) in order.iter().enumerate() {
+        r[d as usize] = i as u32;
+    }
+    r
 }
 
 #[cfg(test)]
@@ -324,17 +343,19 @@ mod tests {
     }
 
     #[test]
-    fn representative_policies() {
-        let m = [3, 5, 8];
-        let len = |d: u32| [0, 0, 0, 10, 0, 30, 0, 0, 30][d as usize];
-        let date = |d: u32| match d {
-            3 => None,
-            5 => Some(200),
-            _ => Some(100),
-        };
-        assert_eq!(representative(&m, Keep::First, len, date), 3);
-        assert_eq!(representative(&m, Keep::Longest, len, date), 5);
-        assert_eq!(representative(&m, Keep::Earliest, len, date), 8);
-        assert_eq!(representative(&[3], Keep::Earliest, len, date), 3);
+    fn keep_policies_order_documents() {
+        // Documents 0..4: lengths, dates; ids sort as 2 < 0 < 3 < 1.
+        let len = |d: u32| [30, 10, 30, 5][d as usize];
+        let date = |d: u32| [Some(200), None, Some(100), Some(100)][d as usize];
+        let id_rank = |d: u32| [1, 3, 0, 2][d as usize];
+        let first = preference_order(4, Keep::First, len, date, id_rank);
+        assert_eq!(first, vec![0, 1, 2, 3]);
+        // Longest: 0 and 2 tie at 30; the id of 2 sorts first.
+        let longest = preference_order(4, Keep::Longest, len, date, id_rank);
+        assert_eq!(longest, vec![2, 0, 1, 3]);
+        // Earliest: 2 and 3 tie on date; undated 1 comes last.
+        let earliest = preference_order(4, Keep::Earliest, len, date, id_rank);
+        assert_eq!(earliest, vec![2, 3, 0, 1]);
+        assert_eq!(ranks(&earliest), vec![2, 3, 0, 1]);
     }
 }

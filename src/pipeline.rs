@@ -279,13 +279,17 @@ pub fn ingest(corpus: &Corpus, cfg: &Config, progress: &dyn Progress) -> Result<
     Ok(out)
 }
 
-/// For each document, the first document with the same normalized text (itself if none).
-pub fn exact_leaders(norm: &[NormDoc]) -> Vec<u32> {
-    let mut first: HashMap<u128, u32> = HashMap::with_capacity(norm.len());
-    norm.iter()
-        .enumerate()
-        .map(|(i, d)| *first.entry(d.exact_hash).or_insert(i as u32))
-        .collect()
+/// For each document, the leader of its exact-duplicate group (documents with the same normalized
+/// text): the member of least `rank` (itself if it has no duplicate). Only leaders are sketched.
+pub fn exact_leaders(norm: &[NormDoc], rank: &[u32]) -> Vec<u32> {
+    let mut best: HashMap<u128, u32> = HashMap::with_capacity(norm.len());
+    for (i, d) in norm.iter().enumerate() {
+        let e = best.entry(d.exact_hash).or_insert(i as u32);
+        if rank[i] < rank[*e as usize] {
+            *e = i as u32;
+        }
+    }
+    norm.iter().map(|d| best[&d.exact_hash]).collect()
 }
 
 /// The text a signature is computed from: the document's non-empty, unmasked lines joined by a
@@ -378,25 +382,9 @@ pub fn components(n: usize, leaders: &[u32], edges: &[Edge]) -> Vec<u32> {
     uf.labels()
 }
 
-/// The order in which documents may become pivots: the order in which the keep policy prefers
-/// them, so that each cluster's pivot is its representative and every member is verified against
-/// the document that is kept.
-pub fn pivot_order(keep: Keep, lens: &[u64], dates: &[Option<i64>]) -> Vec<u32> {
-    let mut order: Vec<u32> = (0..lens.len() as u32).collect();
-    match keep {
-        Keep::First => {}
-        Keep::Longest => order.sort_by_key(|&d| (std::cmp::Reverse(lens[d as usize]), d)),
-        Keep::Earliest => order.sort_by_key(|&d| {
-            let t = dates[d as usize];
-            (t.is_none(), t.unwrap_or(0), d)
-        }),
-    }
-    order
-}
-
 /// Cluster labels (each document's label is a document index) from verified edges between exact
 /// leaders; exact duplicates follow their leader. With [`Method::Pivot`], documents are taken as
-/// pivots in `order` (see [`pivot_order`]), and two-hop neighbours join a pivot when `accept`
+/// pivots in `order` (see [`cluster::preference_order`]), and two-hop neighbours join a pivot when `accept`
 /// holds for the pair (a direct verification).
 pub fn cluster_labels(
     leaders: &[u32],
@@ -522,7 +510,23 @@ pub fn scan(corpus: &Corpus, cfg: &Config, progress: &dyn Progress) -> Result<Sc
     let ing = ingest(corpus, cfg, progress)?;
     lap("read_normalize", &mut t);
     let n = ing.docs.len();
-    let leaders = exact_leaders(&ing.norm);
+    let lens: Vec<u64> = ing.norm.iter().map(|d| d.chars as u64).collect();
+    // Pivots are taken in the keep policy's order, so each cluster's pivot is its representative
+    // and every member is verified against the document that is kept.
+    let id_rank = {
+        let mut by_id: Vec<u32> = (0..n as u32).collect();
+        by_id.sort_by(|&a, &b| ing.docs[a as usize].id.cmp(&ing.docs[b as usize].id));
+        cluster::ranks(&by_id)
+    };
+    let order = cluster::preference_order(
+        n,
+        cfg.keep,
+        |d| lens[d as usize],
+        |d| ing.dates[d as usize],
+        |d| id_rank[d as usize],
+    );
+    let rank = cluster::ranks(&order);
+    let leaders = exact_leaders(&ing.norm, &rank);
     let active: Vec<bool> = leaders
         .iter()
         .enumerate()
@@ -588,7 +592,6 @@ pub fn scan(corpus: &Corpus, cfg: &Config, progress: &dyn Progress) -> Result<Sc
     };
     let (edges, band_stats) = near_pairs(&verifier, cfg, progress);
     lap("band_verify", &mut t);
-    let lens: Vec<u64> = ing.norm.iter().map(|d| d.chars as u64).collect();
     let labels = cluster_labels(
         &leaders,
         &edges,
@@ -602,18 +605,16 @@ pub fn scan(corpus: &Corpus, cfg: &Config, progress: &dyn Progress) -> Result<Sc
             })
         },
         cfg.cluster,
-        &pivot_order(cfg.keep, &lens, &ing.dates),
+        &order,
     );
     let family = components(n, &leaders, &edges);
     let clusters: Vec<Cluster> = cluster::groups(&labels)
         .into_par_iter()
         .map(|g| {
-            let rep = cluster::representative(
-                &g,
-                cfg.keep,
-                |d| lens[d as usize],
-                |d| ing.dates[d as usize],
-            );
+            let rep = *g
+                .iter()
+                .min_by_key(|&&d| rank[d as usize])
+                .expect("non-empty cluster");
             let rl = leaders[rep as usize];
             let mut members: Vec<Member> = g
                 .iter()
