@@ -29,9 +29,9 @@ enum Command {
     Scan(scan::Args),
     /// Write the corpus with one document per cluster kept (or every record annotated).
     Dedup(dedup::Args),
-    /// Score a report (or id<TAB>cluster lines) against ground truth: story labels or labelled pairs.
+    /// Score a report against ground truth: story labels or labelled pairs.
     Eval(eval::Args),
-    /// Show the LSH banding a scan would use and its S-curve (candidate probability by similarity).
+    /// Show the LSH banding a scan would use and its S-curve.
     Params(params::Args),
 }
 
