@@ -8,7 +8,7 @@ mod common;
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
 use syndic::pipeline::{self, Config, Quiet};
 use syndic::read::Corpus;
 use syndic::report::{self, RunInfo};
@@ -50,6 +50,8 @@ fn scan(c: &mut Criterion) {
     let text_bytes: u64 = common::texts().iter().map(|t| t.len() as u64).sum();
 
     let mut g = c.benchmark_group("scan");
+    // Iterations take a good part of a second: equal-sized samples, not criterion's linear ramp.
+    g.sampling_mode(SamplingMode::Flat);
     g.throughput(Throughput::Bytes(text_bytes));
     let cfg = Config::default();
     g.bench_function("ingest", |b| {

@@ -6,7 +6,7 @@
 //!
 //! The per-document kernels (normalize, shingle, sketch, verify) run on one thread, so their
 //! figures are per-core throughput and do not depend on how busy the machine's other cores are;
-//! `sketch_all` and `band` use the rayon pool as the pipeline does. Inputs of each stage are
+//! `shingle_then_sketch_parallel` and `band` use the rayon pool as the pipeline does. Inputs of each stage are
 //! computed once, outside the measurement, with `Config::default()`.
 
 mod common;
@@ -14,10 +14,10 @@ mod common;
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use syndic::cluster::{self, UnionFind};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, SamplingMode, Throughput};
+use syndic::cluster::UnionFind;
 use syndic::normalize::normalize_doc;
-use syndic::pipeline::{self, Quiet};
+use syndic::pipeline;
 use syndic::shingle::Shingler;
 use syndic::sketch::{Signatures, Sketcher};
 
@@ -43,7 +43,10 @@ fn stages(c: &mut Criterion) {
     );
 
     // normalize: raw text -> NormDoc (NFKC, case and Arabic folding, punctuation, line keys).
+    // Whole-corpus iterations take tens to hundreds of milliseconds: flat sampling keeps each
+    // group within its measurement time.
     let mut g = c.benchmark_group("normalize");
+    g.sampling_mode(SamplingMode::Flat);
     g.throughput(Throughput::Bytes(text_bytes));
     g.bench_function("normalize_doc", |b| {
         b.iter(|| {
@@ -68,6 +71,7 @@ fn stages(c: &mut Criterion) {
 
     // shingle + sketch: normalized text -> shingle set -> one-permutation MinHash.
     let mut g = c.benchmark_group("shingle_sketch");
+    g.sampling_mode(SamplingMode::Flat);
     g.throughput(Throughput::Bytes(sketch_bytes));
     g.bench_function("shingle_set", |b| {
         let mut sh = Shingler::default();
@@ -102,12 +106,8 @@ fn stages(c: &mut Criterion) {
             }
         })
     });
-    g.bench_function("sketch_all_parallel", |b| {
-        b.iter(|| {
-            black_box(pipeline::sketch_all(
-                &p.norm, &p.active, None, None, cfg, &Quiet,
-            ))
-        })
+    g.bench_function("shingle_then_sketch_parallel", |b| {
+        b.iter(|| black_box(common::sketch_parallel(&p.norm, &p.active, cfg)))
     });
     g.finish();
 
@@ -154,11 +154,15 @@ fn stages(c: &mut Criterion) {
 
     // cluster: union-find over exact-copy links and verified edges, then the groups.
     let mut g = c.benchmark_group("cluster");
+    g.sampling_mode(SamplingMode::Flat);
     g.throughput(Throughput::Elements((n + p.edges.len()) as u64));
     g.bench_function("components_and_groups", |b| {
         b.iter(|| {
-            let labels = pipeline::components(n, black_box(&p.leaders), black_box(&p.edges));
-            black_box(cluster::groups(&labels))
+            black_box(common::cluster(
+                n,
+                black_box(&p.leaders),
+                black_box(&p.edges),
+            ))
         })
     });
     // A larger graph than the fixture gives: 1M nodes, 1M random edges.

@@ -7,12 +7,16 @@
 
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
+use syndic::cluster::{self, UnionFind};
 use syndic::normalize::{normalize_doc, NormDoc};
-use syndic::pipeline::{self, Config, Quiet};
+use syndic::pipeline::{self, Config};
 use syndic::read::{Corpus, Entry, Fields, OnError};
-use syndic::sketch::Signatures;
+use syndic::shingle::Shingler;
+use syndic::sketch::{Signatures, Sketcher};
 use syndic::verify::Edge;
 
 /// Documents loaded when the bench binary runs as a test.
@@ -72,13 +76,13 @@ pub fn prepare() -> Prepared {
         .iter()
         .map(|t| normalize_doc(t, &cfg.normalize))
         .collect();
-    let leaders = pipeline::exact_leaders(&norm);
+    let leaders = exact_leaders(&norm);
     let active: Vec<bool> = leaders
         .iter()
         .enumerate()
         .map(|(d, &l)| l as usize == d)
         .collect();
-    let sigs = pipeline::sketch_all(&norm, &active, None, None, &cfg, &Quiet);
+    let sigs = sketch_parallel(&norm, &active, &cfg);
     let (pairs, _) = syndic::band::candidate_pairs(&sigs, &cfg.banding, cfg.max_bucket);
     let rule = cfg.verify_rule();
     let edges: Vec<Edge> = pairs
@@ -95,6 +99,56 @@ pub fn prepare() -> Prepared {
         pairs,
         edges,
     }
+}
+
+/// For each document, the first document with the same normalized text (itself if none).
+///
+/// The benches compute their inputs from the stages' kernels (normalize, shingle, sketch, band,
+/// verify, union-find) rather than from `pipeline`'s orchestration functions, whose signatures
+/// change as the pipeline evolves.
+pub fn exact_leaders(norm: &[NormDoc]) -> Vec<u32> {
+    let mut first: HashMap<u128, u32> = HashMap::with_capacity(norm.len());
+    norm.iter()
+        .enumerate()
+        .map(|(i, d)| *first.entry(d.exact_hash).or_insert(i as u32))
+        .collect()
+}
+
+/// Signatures of the `active` documents, on the rayon pool: unmasked sketch text, every
+/// `cfg.shingle`-character window, one-permutation MinHash.
+pub fn sketch_parallel(norm: &[NormDoc], active: &[bool], cfg: &Config) -> Signatures {
+    let sketcher = Sketcher::new(cfg.num_perm, cfg.seed);
+    let mut sigs = Signatures::new(cfg.num_perm, norm.len());
+    sigs.values
+        .par_chunks_mut(cfg.num_perm)
+        .zip(sigs.sizes.par_iter_mut())
+        .enumerate()
+        .for_each_init(
+            || (Shingler::default(), String::new(), Vec::new()),
+            |(shingler, text, set), (d, (row, size))| {
+                if !active[d] {
+                    return;
+                }
+                pipeline::sketch_text(&norm[d], d, None, text);
+                shingler.shingle_set(text, cfg.shingle, set);
+                if sketcher.sketch_into(set, row) {
+                    *size = set.len() as u32;
+                }
+            },
+        );
+    sigs
+}
+
+/// Connected components over exact-copy links and edges; then the groups of two or more.
+pub fn cluster(n: usize, leaders: &[u32], edges: &[Edge]) -> Vec<Vec<u32>> {
+    let mut uf = UnionFind::new(n);
+    for (d, &l) in leaders.iter().enumerate() {
+        uf.union(d as u32, l);
+    }
+    for e in edges {
+        uf.union(e.a, e.b);
+    }
+    cluster::groups(&uf.labels())
 }
 
 /// A fixed-seed pseudo-random sequence (splitmix64), for synthetic inputs.
