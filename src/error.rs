@@ -25,7 +25,8 @@ impl fmt::Display for Location {
     }
 }
 
-/// Why one record could not become a document. With `--on-error skip` each is counted under its
+/// Why one record could not become a document. Byte offsets are stored from 0 and shown from 1,
+/// as editors count columns. With `--on-error skip` each is counted under its
 /// [`RecordError::reason`] in the report's `stats.skipped`.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum RecordError {
@@ -39,11 +40,11 @@ pub enum RecordError {
     TextNotString(String),
     #[error("field {0:?} must be a string or a number")]
     BadField(String),
-    #[error("invalid UTF-8 at byte {0} (convert the file to UTF-8, e.g. from Windows-1256 with `iconv -f cp1256 -t utf-8`)")]
+    #[error("invalid UTF-8 at byte {} (convert the file to UTF-8, e.g. from Windows-1256 with `iconv -f cp1256 -t utf-8`)", .0 + 1)]
     InvalidUtf8(usize),
     #[error("the file is UTF-16 (convert it to UTF-8 with `iconv -f utf-16 -t utf-8`)")]
     Utf16,
-    #[error("NUL byte at byte {0} (is this a binary file?)")]
+    #[error("NUL byte at byte {} (is this a binary file?)", .0 + 1)]
     NulByte(usize),
     #[error("the document is empty (no text but white space)")]
     EmptyDocument,

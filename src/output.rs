@@ -43,8 +43,7 @@ pub fn check_target(path: &Path) -> Result<()> {
     };
     if let Ok(meta) = fs::metadata(path) {
         if meta.is_dir() {
-            return Err(err(io::Error::new(
-                io::ErrorKind::IsADirectory,
+            return Err(err(io::Error::other(
                 "it is a folder (name a file inside it)",
             )));
         }

@@ -7,7 +7,7 @@
 //! skipped under [`OnError::Skip`] (never silently: the caller counts it).
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -153,18 +153,25 @@ fn spool(from: &mut dyn Read, shown: &Path) -> Result<tempfile::TempPath> {
         .tempfile()
         .map_err(Error::Scratch)?;
     crate::signal::register_temp(tmp.path());
-    if let Err(e) = io::copy(from, &mut tmp) {
-        crate::signal::unregister_temp(tmp.path());
-        // A full scratch disk is not the input's fault.
-        let scratch = e.kind() == io::ErrorKind::StorageFull;
-        return Err(if scratch {
-            Error::Scratch(e)
-        } else {
-            Error::Input {
-                path: shown.to_path_buf(),
-                source: e,
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                crate::signal::unregister_temp(tmp.path());
+                return Err(Error::Input {
+                    path: shown.to_path_buf(),
+                    source: e,
+                });
             }
-        });
+        };
+        // A full scratch disk is not the input's fault.
+        if let Err(e) = tmp.write_all(&buf[..n]) {
+            crate::signal::unregister_temp(tmp.path());
+            return Err(Error::Scratch(e));
+        }
     }
     Ok(tmp.into_temp_path())
 }
@@ -415,6 +422,10 @@ pub fn open_decompressed(f: &SourceFile) -> Result<Box<dyn BufRead + Send>> {
     })
 }
 
+/// Bytes asked of a decompressor at a time: what a read that meets a broken stream loses of
+/// the data decoded before the break.
+const DECODED_BUF: usize = 1 << 16;
+
 /// Magic numbers of compressed formats.
 const GZIP_MAGIC: &[u8] = b"\x1f\x8b";
 const ZSTD_MAGIC: &[u8] = b"\x28\xb5\x2f\xfd";
@@ -462,7 +473,7 @@ pub fn decompress(
         Compression::None => (raw, actual),
         Compression::Gzip => (
             Box::new(BufReader::with_capacity(
-                1 << 20,
+                DECODED_BUF,
                 flate2::bufread::MultiGzDecoder::new(raw),
             )),
             actual,
@@ -470,7 +481,7 @@ pub fn decompress(
         Compression::Zstd => {
             let d = zstd::stream::read::Decoder::with_buffer(raw)
                 .map_err(|e| RecordError::Corrupt(format!("zstd: {e}")))?;
-            (Box::new(BufReader::with_capacity(1 << 20, d)), actual)
+            (Box::new(BufReader::with_capacity(DECODED_BUF, d)), actual)
         }
     })
 }
@@ -791,7 +802,6 @@ fn json_record(b: &[u8], at: Location, fields: &Fields, file: u32) -> Result<Rec
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
 
     fn read_all(dir: &Path, inputs: &[PathBuf], on_error: OnError) -> Vec<Result<Entry>> {
         let _ = dir;
@@ -809,7 +819,7 @@ mod tests {
             "{\"id\":\"x\",\"text\":\"hello\",\"source\":\"s\",\"date\":\"2015-07-21\"}\n\n{\"text\":\"world\",\"id\":7}\r\n{\"text\":\"no id\"}",
         )
         .unwrap();
-        let got: Vec<Record> = read_all(dir.path(), &[p.clone()], OnError::Fail)
+        let got: Vec<Record> = read_all(dir.path(), std::slice::from_ref(&p), OnError::Fail)
             .into_iter()
             .map(|e| match e.unwrap() {
                 Entry::Doc(r) => r,
@@ -873,7 +883,7 @@ mod tests {
             "{\"text\":\"ok\"}\n{oops\n{\"body\":\"x\"}\n{\"text\":5}\n[1]\n{\"text\":\"  \"}\n",
         )
         .unwrap();
-        let got = read_all(dir.path(), &[p.clone()], OnError::Skip);
+        let got = read_all(dir.path(), std::slice::from_ref(&p), OnError::Skip);
         let reasons: Vec<String> = got
             .iter()
             .map(|e| match e.as_ref().unwrap() {
@@ -892,7 +902,7 @@ mod tests {
                 "empty_document@6"
             ]
         );
-        let got = read_all(dir.path(), &[p.clone()], OnError::Fail);
+        let got = read_all(dir.path(), std::slice::from_ref(&p), OnError::Fail);
         assert_eq!(got.len(), 2);
         let msg = got[1].as_ref().unwrap_err().to_string();
         assert!(

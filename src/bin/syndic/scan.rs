@@ -56,7 +56,11 @@ pub fn summary(rep: &report::Report) -> String {
         );
     }
     if s.skipped.total > 0 {
-        line += &format!("; {} records skipped", s.skipped.total);
+        line += &format!(
+            "; {} records skipped (stats.skipped in the report; first: {})",
+            s.skipped.total,
+            s.skipped.examples.first().map_or("", String::as_str)
+        );
     }
     line += &format!("; {:.2} s", rep.run.seconds);
     line
