@@ -222,6 +222,20 @@ mod tests {
     }
 
     #[test]
+    fn interrupt_removes_files_in_progress() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("out.json");
+        let mut f = AtomicFile::create(&p).unwrap();
+        f.write_all(b"{\"half\":").unwrap();
+        f.flush().unwrap();
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        crate::signal::remove_temps();
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+        assert!(!p.exists());
+        drop(f);
+    }
+
+    #[test]
     fn missing_folder_is_named() {
         let err = AtomicFile::create(Path::new("/no/such/dir/out.json"))
             .err()

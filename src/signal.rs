@@ -17,6 +17,11 @@ pub fn interrupted() -> bool {
 /// front end's signal handler.
 pub fn interrupt() {
     INTERRUPTED.store(true, Ordering::Relaxed);
+    remove_temps();
+}
+
+/// Removes every registered temporary file (outputs in progress, spools of stdin and pipes).
+pub fn remove_temps() {
     if let Ok(t) = TEMPS.lock() {
         for p in t.iter() {
             let _ = std::fs::remove_file(p);

@@ -719,3 +719,117 @@ fn stdin_errors_name_stdin() {
         "{err}"
     );
 }
+
+// --- interruption -------------------------------------------------------------------------
+
+/// Files in `dir` whose names say they are temporary outputs or spools.
+fn leftovers(dir: &Path) -> Vec<String> {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".partial") || n.starts_with(".syndic-spool"))
+        .collect()
+}
+
+#[cfg(unix)]
+fn send_signal(pid: u32, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "kill {sig} {pid}");
+}
+
+/// Waits (polling, up to a minute) until `f` holds; false if it never did.
+fn wait_for(mut f: impl FnMut() -> bool) -> bool {
+    for _ in 0..6000 {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    false
+}
+
+/// Ctrl-C while stdin is being read (the process is blocked, so the signal surely lands mid-run):
+/// exit 130, no report under the final name, and the spool of stdin removed.
+#[cfg(unix)]
+#[test]
+fn sigint_while_reading_stdin_leaves_nothing() {
+    let scratch = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let report = out.path().join("report.json");
+    let mut child = syndic()
+        .env("TMPDIR", scratch.path())
+        .args(["scan", "-q", "-", "-o"])
+        .arg(&report)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&lines(100)).unwrap();
+    stdin.flush().unwrap();
+    let spooling = wait_for(|| !leftovers(scratch.path()).is_empty());
+    assert!(spooling, "the spool of stdin appears");
+    send_signal(child.id(), "-INT");
+    let status = child.wait().unwrap();
+    drop(stdin);
+    assert_eq!(status.code(), Some(130));
+    assert!(!report.exists());
+    assert_eq!(leftovers(scratch.path()), Vec::<String>::new());
+    assert_eq!(leftovers(out.path()), Vec::<String>::new());
+}
+
+/// Ctrl-C or a kill at some point of a longer run: whenever it lands, there is either a complete
+/// output (the run had finished) or nothing under the final name; after Ctrl-C, no temporary file.
+#[cfg(unix)]
+#[test]
+fn interrupted_run_leaves_no_file_that_looks_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("corpus.jsonl");
+    fs::write(&corpus, lines(20_000)).unwrap();
+    for (sig, delay_ms) in [
+        ("-INT", 300),
+        ("-INT", 1500),
+        ("-TERM", 800),
+        ("-KILL", 800),
+    ] {
+        let out = tempfile::tempdir().unwrap();
+        let clean = out.path().join("clean.jsonl");
+        let report = out.path().join("report.json");
+        let mut child = syndic()
+            .env("TMPDIR", out.path())
+            .args(["dedup", "-q", "-o"])
+            .arg(&clean)
+            .arg("--report")
+            .arg(&report)
+            .arg(&corpus)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        send_signal(child.id(), sig);
+        let status = child.wait().unwrap();
+        if status.success() {
+            // The run ended before the signal: both outputs are complete.
+            assert_eq!(fs::read_to_string(&clean).unwrap().lines().count(), 20_000);
+            let rep: Value = serde_json::from_str(&fs::read_to_string(&report).unwrap()).unwrap();
+            assert_eq!(rep["stats"]["documents"], 20_000);
+        } else {
+            if sig != "-KILL" {
+                assert_eq!(status.code(), Some(130), "{sig}");
+            }
+            assert!(!report.exists(), "{sig}: no report without a complete run");
+            if clean.exists() {
+                // Renamed into place just before the signal: then it is complete.
+                assert_eq!(fs::read_to_string(&clean).unwrap().lines().count(), 20_000);
+            }
+        }
+        if sig != "-KILL" {
+            assert_eq!(leftovers(out.path()), Vec::<String>::new(), "{sig}");
+        }
+    }
+}
