@@ -935,4 +935,97 @@ mod tests {
         let err = Corpus::open(&["/no/such/file.jsonl"]).err().unwrap();
         assert!(err.to_string().contains("/no/such/file.jsonl"), "{err}");
     }
+    #[test]
+    fn long_lines_are_cut_off_and_the_next_line_is_read() {
+        let data = b"short\nthis line is far too long\nok\nlast line without end is long";
+        let mut r: &[u8] = data;
+        let mut buf = Vec::new();
+        let mut got = Vec::new();
+        while let Some(too_long) = read_line_limited(&mut r, &mut buf, 8).unwrap() {
+            got.push((too_long, String::from_utf8(buf.clone()).unwrap()));
+        }
+        assert_eq!(
+            got,
+            vec![
+                (false, "short\n".to_string()),
+                (true, String::new()),
+                (false, "ok\n".to_string()),
+                (true, String::new()),
+            ]
+        );
+        // A line of exactly the limit, with its line end, is kept.
+        let mut r: &[u8] = b"12345678\r\n";
+        assert_eq!(read_line_limited(&mut r, &mut buf, 9).unwrap(), Some(false));
+    }
+
+    #[test]
+    fn compression_is_found_by_content() {
+        let fields = Fields::default();
+        let line = b"{\"text\":\"hello\"}\n";
+        let z = zstd::encode_all(&line[..], 3).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(line).unwrap();
+        let gz = gz.finish().unwrap();
+        for (name, data) in [("a.jsonl", &z), ("a.jsonl", &gz), ("a.jsonl.gz", &gz)] {
+            let got = read_bytes(name, data, &fields, OnError::Fail);
+            assert!(
+                matches!(&got[..], [Ok(Entry::Doc(r))] if r.text == "hello"),
+                "{name}: {got:?}"
+            );
+        }
+        let got = read_bytes("a.jsonl.zst", &gz, &fields, OnError::Skip);
+        assert!(
+            matches!(
+                &got[..],
+                [Ok(Entry::Skipped {
+                    error: RecordError::Corrupt(_),
+                    ..
+                })]
+            ),
+            "{got:?}"
+        );
+        let got = read_bytes("a.jsonl", b"BZh91AY&SY", &fields, OnError::Skip);
+        assert!(matches!(
+            &got[..],
+            [Ok(Entry::Skipped {
+                error: RecordError::UnsupportedCompression("bzip2"),
+                ..
+            })]
+        ));
+    }
+
+    #[test]
+    fn raw_pass_meets_the_same_documents() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.jsonl");
+        std::fs::write(
+            &p,
+            "{\"text\":\"a\"}\n{bad\n\n{\"text\":\"b\"}\n{\"text\":\"\"}\n{\"text\":\"c\"}\n",
+        )
+        .unwrap();
+        let link = dir.path().join("z.txt");
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(dir.path().join("gone"), &link).unwrap();
+        let c = Corpus::open(&[dir.path()]).unwrap();
+        let fields = Fields::default();
+        let docs: Vec<Location> = c
+            .records(&fields, OnError::Skip)
+            .filter_map(|e| match e.unwrap() {
+                Entry::Doc(r) => Some(r.at),
+                Entry::Skipped { .. } => None,
+            })
+            .collect();
+        let mut raw = Vec::new();
+        c.for_each_raw(|at, _| {
+            raw.push(at.clone());
+            Ok(())
+        })
+        .unwrap();
+        // Every document is met by the raw pass, in order; the raw pass also meets bad lines.
+        let mut it = raw.iter();
+        for d in &docs {
+            assert!(it.any(|r| r == d), "{d} not met");
+        }
+        assert_eq!(docs.len(), 3);
+    }
 }
