@@ -136,14 +136,19 @@ fn push_cased(c: char, o: &NormalizeOptions, out: &mut String, space: &mut bool)
     }
 }
 
-const DROP: u32 = u32::MAX;
-const SPACE: u32 = u32::MAX - 1;
-const SLOW: u32 = u32::MAX - 2;
+// Table entries: a mapped character (< 0x110000) or one of these, plus UNSTABLE.
+const DROP: u32 = 0x7FFF_FFFF;
+const SPACE: u32 = 0x7FFF_FFFE;
+const SLOW: u32 = 0x7FFF_FFFD;
+/// Set when a line holding this character may change under NFKC (quick check not Yes, or a
+/// combining mark that reorders or composes): such a line goes through full NFKC.
+const UNSTABLE: u32 = 0x8000_0000;
 
 /// What [`push_cased`] does to every character of the Basic Multilingual Plane, precomputed once
-/// per option set: the mapped character, or DROP, SPACE, or SLOW (several characters out).
-/// Looking a character up here replaces a general-category binary search and a case-mapping
-/// search per character, which were most of the time spent normalizing.
+/// per option set: the mapped character, or DROP, SPACE, or SLOW (several characters out), with
+/// the UNSTABLE bit. Looking a character up here replaces a general-category search, a
+/// case-mapping search and an NFKC quick-check lookup per character, which were most of the time
+/// spent normalizing.
 fn bmp_table(o: &NormalizeOptions) -> &'static [u32] {
     static TABLES: [std::sync::OnceLock<Vec<u32>>; 8] = [const { std::sync::OnceLock::new() }; 8];
     let idx = (o.case_fold as usize) | (o.arabic as usize) << 1 | (o.punctuation as usize) << 2;
@@ -156,11 +161,23 @@ fn bmp_table(o: &NormalizeOptions) -> &'static [u32] {
                     let mut space = false;
                     push_cased(c, o, &mut tmp, &mut space);
                     let mut it = tmp.chars();
-                    match (it.next(), it.next(), space) {
+                    let entry = match (it.next(), it.next(), space) {
                         (None, _, true) => SPACE,
                         (None, _, false) => DROP,
                         (Some(f), None, false) => f as u32,
                         _ => SLOW,
+                    };
+                    let quick = unicode_normalization::is_nfkc_quick(std::iter::once(c))
+                        == unicode_normalization::IsNormalized::Yes;
+                    let ccc = unicode_normalization::char::canonical_combining_class(c);
+                    // A mark that is dropped and composes with nothing cannot change the result
+                    // by reordering (the marks that stay are UNSTABLE themselves). The hamza and
+                    // madda above and below compose with alef, waw and yeh: never stable.
+                    let dropped_inert = entry == DROP && !('\u{0653}'..='\u{0655}').contains(&c);
+                    if quick && (ccc == 0 || dropped_inert) {
+                        entry
+                    } else {
+                        entry | UNSTABLE
                     }
                 }
             })
@@ -172,7 +189,7 @@ fn bmp_table(o: &NormalizeOptions) -> &'static [u32] {
 fn push_char(c: char, table: &[u32], o: &NormalizeOptions, out: &mut String, space: &mut bool) {
     let u = c as u32;
     if u < 0x10000 {
-        match table[u as usize] {
+        match table[u as usize] & !UNSTABLE {
             DROP => {}
             SPACE => *space = true,
             SLOW => push_cased(c, o, out, space),
@@ -185,13 +202,26 @@ fn push_char(c: char, table: &[u32], o: &NormalizeOptions, out: &mut String, spa
 
 /// Appends the normalized form of one line (which must not contain `\n`) to `out`.
 pub fn normalize_line_into(line: &str, o: &NormalizeOptions, out: &mut String) {
-    let mut space = false;
     let table = bmp_table(o);
-    // Fast path: NFKC leaves most text unchanged; the quick check skips the composition machinery.
-    if o.nfkc
-        && unicode_normalization::is_nfkc_quick(line.chars())
-            != unicode_normalization::IsNormalized::Yes
-    {
+    let start = out.len();
+    let mut space = false;
+    if o.nfkc {
+        // Fast path: every character NFKC-stable (one table lookup each); otherwise start over
+        // through full NFKC.
+        let mut stable = true;
+        for c in line.chars() {
+            let u = c as u32;
+            if u >= 0x10000 || table[u as usize] & UNSTABLE != 0 {
+                stable = false;
+                break;
+            }
+            push_char(c, table, o, out, &mut space);
+        }
+        if stable {
+            return;
+        }
+        out.truncate(start);
+        space = false;
         for c in line.nfkc() {
             push_char(c, table, o, out, &mut space);
         }
@@ -396,6 +426,30 @@ mod tests {
                 }
                 assert_eq!(fast, slow, "U+{u:04X}");
             }
+        }
+    }
+
+    proptest::proptest! {
+        /// The fast path gives what full NFKC then folding gives, on strings mixing Arabic
+        /// letters, harakat, composing hamza and madda, presentation forms, Latin with combining
+        /// accents, Hangul jamo, emoji and punctuation.
+        #[test]
+        fn fast_path_equals_full_nfkc(chars in proptest::collection::vec(proptest::sample::select(vec![
+            'ا', 'و', 'ي', 'ب', 'ة', 'ى', 'أ', '\u{064E}', '\u{0651}', '\u{0650}', '\u{0653}',
+            '\u{0654}', '\u{0655}', '\u{0670}', '\u{0640}', '\u{FEDF}', '\u{FE8E}', 'e', 'E',
+            '\u{0301}', '\u{0327}', '\u{0323}', 'ﬁ', '\u{1100}', '\u{1161}', '\u{11A8}', '٣',
+            '🎉', ' ', ',', '«', 'ß', 'İ', '\u{200F}',
+        ]), 0..24)) {
+            let line: String = chars.into_iter().collect();
+            let o = NormalizeOptions::default();
+            let mut fast = String::new();
+            normalize_line_into(&line, &o, &mut fast);
+            let mut slow = String::new();
+            let mut space = false;
+            for c in line.nfkc() {
+                push_cased(c, &o, &mut slow, &mut space);
+            }
+            proptest::prop_assert_eq!(fast, slow);
         }
     }
 

@@ -308,13 +308,26 @@ pub fn sketch_text(doc: &NormDoc, d: usize, mask: Option<&LineMask>, buf: &mut S
     }
 }
 
-/// Signatures of the documents where `active[d]`, with `mask`ed lines left out. Rows of documents
-/// with no masked line are copied from `reuse` when given.
+/// The first pass accepts pairs at this fraction of the verification thresholds.
+pub const FIRST_PASS_LENIENCY: f64 = 0.8;
+
+/// Which windows of the text are shingles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shingles {
+    /// Every k-character window.
+    All,
+    /// Only windows that start a word: about one per word. The first pass (story labels for the
+    /// boilerplate statistics) uses these: on gen_news 20k it gives the same flags and clusters
+    /// as all windows, with a fraction of the hashing. The final pass uses all windows.
+    Anchored,
+}
+
+/// Signatures of the documents where `active[d]`, with `mask`ed lines left out.
 pub fn sketch_all(
     norm: &[NormDoc],
     active: &[bool],
     mask: Option<&LineMask>,
-    reuse: Option<&Signatures>,
+    shingles: Shingles,
     cfg: &Config,
     progress: &dyn Progress,
 ) -> Signatures {
@@ -331,15 +344,12 @@ pub fn sketch_all(
                 if !active[d] {
                     return;
                 }
-                if let (Some(prev), Some(m)) = (reuse, mask) {
-                    if !m.any(d) {
-                        row.copy_from_slice(prev.get(d));
-                        *size = prev.sizes[d];
-                        return;
-                    }
-                }
                 sketch_text(&norm[d], d, mask, text);
-                shingler.shingle_set_unordered(text, cfg.shingle, set);
+                if shingles == Shingles::Anchored {
+                    shingler.anchored_set_unordered(text, cfg.shingle, set);
+                } else {
+                    shingler.shingle_set_unordered(text, cfg.shingle, set);
+                }
                 if sketcher.sketch_into(set, row) {
                     *size = set.len() as u32;
                 }
@@ -536,12 +546,19 @@ pub fn scan(corpus: &Corpus, cfg: &Config, progress: &dyn Progress) -> Result<Sc
 
     let rule = cfg.verify_rule();
     let source = source_ids(&ing.docs);
-    let (mut boiler, first_sigs) = match &cfg.boilerplate {
-        None => (Boilerplate::none(&ing.norm, Status::Disabled), None),
+    let mut boiler = match &cfg.boilerplate {
+        None => Boilerplate::none(&ing.norm, Status::Disabled),
         Some(opts) => {
-            let sigs = sketch_all(&ing.norm, &active, None, None, cfg, progress);
+            let sigs = sketch_all(&ing.norm, &active, None, Shingles::Anchored, cfg, progress);
+            // Story labels only decide which recurring lines are furniture: a lenient rule errs
+            // towards merging (fewer lines flagged), and the final clusters refine the flags.
+            let lenient = VerifyRule {
+                threshold: rule.threshold * FIRST_PASS_LENIENCY,
+                containment: rule.containment.map(|c| c * FIRST_PASS_LENIENCY),
+                ..rule
+            };
             let first = Verifier {
-                rule,
+                rule: lenient,
                 sigs: &sigs,
                 window: None,
                 exact: None,
@@ -561,15 +578,11 @@ pub fn scan(corpus: &Corpus, cfg: &Config, progress: &dyn Progress) -> Result<Sc
             );
             progress.done();
             lap("boilerplate", &mut t);
-            (b, Some(sigs))
+            b
         }
     };
     let mask = (boiler.status == Status::Ok).then_some(&boiler.mask);
-    let sigs = match (&first_sigs, mask) {
-        (Some(s), None) => s.clone(),
-        _ => sketch_all(&ing.norm, &active, mask, first_sigs.as_ref(), cfg, progress),
-    };
-    drop(first_sigs);
+    let sigs = sketch_all(&ing.norm, &active, mask, Shingles::All, cfg, progress);
     lap("sketch", &mut t);
     let window = cfg
         .max_days

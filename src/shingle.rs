@@ -96,6 +96,46 @@ impl Shingler {
     }
 }
 
+impl Shingler {
+    /// Appends the hash of every k-character window that starts a word (at the start of the
+    /// text or after a space): about one window per word instead of one per character, for a
+    /// cheap first estimate of similarity.
+    pub fn anchored_shingles(&mut self, text: &str, k: usize, out: &mut Vec<u64>) {
+        let bytes = text.as_bytes();
+        if bytes.is_empty() {
+            return;
+        }
+        self.starts.clear();
+        self.starts
+            .extend(text.char_indices().map(|(i, _)| i as u32));
+        let n = self.starts.len();
+        if n <= k {
+            out.push(xxh3_64(bytes));
+            return;
+        }
+        self.starts.push(bytes.len() as u32);
+        for i in 0..=n - k {
+            let a = self.starts[i] as usize;
+            if a == 0 || bytes[a - 1] == b' ' {
+                let b = self.starts[i + k] as usize;
+                out.push(xxh3_64(&bytes[a..b]));
+            }
+        }
+    }
+
+    /// [`Shingler::anchored_shingles`], deduplicated, in no particular order.
+    pub fn anchored_set_unordered(&mut self, text: &str, k: usize, out: &mut Vec<u64>) {
+        out.clear();
+        let mut all = std::mem::take(&mut self.all);
+        all.clear();
+        self.anchored_shingles(text, k, &mut all);
+        all.sort_unstable();
+        all.dedup();
+        out.extend_from_slice(&all);
+        self.all = all;
+    }
+}
+
 /// The distinct shingle hashes of `text` (convenience wrapper).
 pub fn shingle_set(text: &str, k: usize) -> Vec<u64> {
     let mut out = Vec::new();
