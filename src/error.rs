@@ -102,7 +102,11 @@ pub enum Error {
     #[error("invalid parameter: {0}")]
     Param(String),
     /// A spill file or other scratch space that could not be used.
-    #[error("scratch space: {0}")]
+    #[error(
+        "scratch space in {}: {} (set TMPDIR to a folder with room)",
+        std::env::temp_dir().display(),
+        .0
+    )]
     Scratch(io::Error),
     /// The run was interrupted (Ctrl-C).
     #[error("interrupted")]

@@ -16,8 +16,18 @@ use clap::{Parser, Subcommand};
 /// Exit codes: 0 done; 1 an error in the input or output (the message names the file and line,
 /// or the path, and what is wrong); 2 a usage error (unknown option, parameter out of range);
 /// 130 interrupted (Ctrl-C or SIGTERM; no output is left under its final name).
+const EXIT_CODES: &str = "Exit codes: 0 done; 1 an error in the input or output (the message \
+names the file and line, or the path, and what is wrong); 2 a usage error; 130 interrupted.";
+
 #[derive(Parser)]
-#[command(name = "syndic", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "syndic",
+    version,
+    about,
+    long_about = None,
+    propagate_version = true,
+    after_help = EXIT_CODES
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -38,6 +48,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let _ = ctrlc_handler();
+    panic_hook();
     let result = match cli.command {
         Command::Scan(a) => scan::run(a),
         Command::Dedup(a) => dedup::run(a),
@@ -73,6 +84,16 @@ fn exit_code(e: &anyhow::Error) -> ExitCode {
         Some(syndic::Error::Interrupted) => ExitCode::from(130),
         _ => ExitCode::from(1),
     }
+}
+
+/// A panic is a bug: say so, and remove temporary outputs before the usual message.
+fn panic_hook() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        syndic::signal::remove_temps();
+        eprintln!("syndic: internal error (a bug in syndic; please report it with the input that caused it)");
+        default(info);
+    }));
 }
 
 /// On Ctrl-C or SIGTERM: remove temporary outputs, then stop with the conventional status.
