@@ -129,15 +129,19 @@ pub enum Match {
 /// directly (which recovers pairs the candidate stage missed; at most `max_checks` such checks
 /// per pivot). Returns each node's cluster label: its pivot, or itself.
 ///
-/// A member that matches the pivot only by containment joins only if it also matches one of the
-/// containment-only members claimed before it (the first [`MAX_COMPAT`] of them), if any: the
-/// parts of a roundup are each contained in it but unrelated to one another, and must not meet
-/// in its cluster; the truncated copies of one story overlap one another and do.
+/// A member that matches the pivot only by containment does not join when it is disjoint
+/// (containment below [`DISJOINT`], by `overlap`) from every containment-only member claimed
+/// before it (the first [`MAX_COMPAT`] of them): the parts of a roundup are each contained in it
+/// but share nothing with one another, and must not meet in its cluster; truncated copies of one
+/// story, however differently cut, share their lead and do. (Requiring a full match with an
+/// earlier member instead cost 6 points of recall on a 2,000-document corpus: the first copy of
+/// a second cut never got in.)
 pub fn pivot_labels(
     n: usize,
     edges: &[(u32, u32)],
     order: &[u32],
     check: impl Fn(u32, u32) -> Option<Match>,
+    overlap: impl Fn(u32, u32) -> f64,
     max_checks: usize,
 ) -> Vec<u32> {
     let mut rank = vec![u32::MAX; n];
@@ -152,10 +156,10 @@ pub fn pivot_labels(
     let admit = |p: u32, q: u32, m: Match, label: &mut Vec<u32>, contained: &mut Vec<u32>| {
         if m == Match::Contained {
             if !contained.is_empty()
-                && !contained
+                && contained
                     .iter()
                     .take(MAX_COMPAT)
-                    .any(|&w| check(q, w).is_some())
+                    .all(|&w| overlap(q, w) < DISJOINT)
             {
                 return false;
             }
@@ -207,6 +211,9 @@ pub fn pivot_labels(
 
 /// Containment-only members a new containment-only member is checked against.
 pub const MAX_COMPAT: usize = 32;
+
+/// Below this containment two documents share next to nothing: two parts of a roundup.
+pub const DISJOINT: f64 = 0.3;
 
 /// Which member of a cluster is kept (and reported as its representative).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -272,6 +279,10 @@ mod tests {
         assert_eq!(groups(&a.labels()), vec![vec![1, 3, 4], vec![2, 5]]);
     }
 
+    fn no_overlap(_: u32, _: u32) -> f64 {
+        0.0
+    }
+
     /// A check that accepts exactly the given edges as whole-text matches.
     fn adjacent(edges: &[(u32, u32)]) -> impl Fn(u32, u32) -> Option<Match> + '_ {
         move |a, b| {
@@ -293,9 +304,26 @@ mod tests {
             (1, 3) => Some(Match::Similar),
             _ => None,
         };
-        let l = pivot_labels(4, &edges, &[0, 1, 2, 3], check, 10);
+        let overlap = |a: u32, b: u32| match (a.min(b), a.max(b)) {
+            (1, 3) => 0.9,
+            _ => 0.05,
+        };
+        let l = pivot_labels(4, &edges, &[0, 1, 2, 3], check, overlap, 10);
         assert_eq!(groups(&l), vec![vec![0, 1, 3]]);
         assert_eq!(l[2], 2, "story 2 is left to its own pivot");
+    }
+
+    #[test]
+    fn differently_cut_copies_join_however_they_are_cut() {
+        // Pivot 0 is a full story; 1 and 2 are copies cut differently (each contained in 0, each
+        // overlapping the other partly); neither matches the other fully.
+        let edges = [(0, 1), (0, 2)];
+        let check = |a: u32, b: u32| {
+            matches!((a.min(b), a.max(b)), (0, 1) | (0, 2)).then_some(Match::Contained)
+        };
+        let overlap = |_: u32, _: u32| 0.5;
+        let l = pivot_labels(3, &edges, &[0, 1, 2], check, overlap, 10);
+        assert_eq!(groups(&l), vec![vec![0, 1, 2]]);
     }
 
     #[test]
@@ -308,7 +336,14 @@ mod tests {
             uf.union(a, b);
         }
         assert_eq!(groups(&uf.labels()), vec![vec![0, 1, 2, 3, 4]]);
-        let l = pivot_labels(5, &edges, &[1, 3, 0, 2, 4], adjacent(&edges), 100);
+        let l = pivot_labels(
+            5,
+            &edges,
+            &[1, 3, 0, 2, 4],
+            adjacent(&edges),
+            no_overlap,
+            100,
+        );
         assert_eq!(groups(&l), vec![vec![0, 1, 2], vec![3, 4]]);
     }
 
@@ -321,9 +356,9 @@ mod tests {
             (adjacent(&edges)(a, b).is_some() || (a.min(b), a.max(b)) == (1, 3))
                 .then_some(Match::Similar)
         };
-        let yes = pivot_labels(4, &edges, &[1, 0, 2, 3], also_1_3, 10);
+        let yes = pivot_labels(4, &edges, &[1, 0, 2, 3], also_1_3, no_overlap, 10);
         assert_eq!(groups(&yes), vec![vec![0, 1, 2, 3]]);
-        let no = pivot_labels(4, &edges, &[1, 0, 2, 3], adjacent(&edges), 10);
+        let no = pivot_labels(4, &edges, &[1, 0, 2, 3], adjacent(&edges), no_overlap, 10);
         assert_eq!(groups(&no), vec![vec![0, 1, 2]]);
     }
 
@@ -333,11 +368,11 @@ mod tests {
         let e2 = [(4, 5), (2, 3), (0, 2), (0, 1)];
         let order = [3, 0, 1, 2, 4, 5];
         assert_eq!(
-            pivot_labels(6, &e1, &order, adjacent(&e1), 9),
-            pivot_labels(6, &e2, &order, adjacent(&e2), 9)
+            pivot_labels(6, &e1, &order, adjacent(&e1), no_overlap, 9),
+            pivot_labels(6, &e2, &order, adjacent(&e2), no_overlap, 9)
         );
         assert_eq!(
-            groups(&pivot_labels(6, &e1, &order, adjacent(&e1), 9)),
+            groups(&pivot_labels(6, &e1, &order, adjacent(&e1), no_overlap, 9)),
             vec![vec![0, 1], vec![2, 3], vec![4, 5]]
         );
     }

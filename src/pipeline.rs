@@ -400,6 +400,7 @@ pub fn cluster_labels(
     leaders: &[u32],
     edges: &[Edge],
     accept: &(dyn Fn(u32, u32) -> Option<cluster::Match> + Sync),
+    overlap: &(dyn Fn(u32, u32) -> f64 + Sync),
     method: Method,
     order: &[u32],
 ) -> Vec<u32> {
@@ -413,7 +414,8 @@ pub fn cluster_labels(
                 .copied()
                 .filter(|&d| leaders[d as usize] == d)
                 .collect();
-            let lead = cluster::pivot_labels(n, &pairs, &leader_order, accept, MAX_SECOND_HOP);
+            let lead =
+                cluster::pivot_labels(n, &pairs, &leader_order, accept, overlap, MAX_SECOND_HOP);
             leaders.iter().map(|&l| lead[l as usize]).collect()
         }
     }
@@ -617,6 +619,7 @@ pub fn scan(corpus: &Corpus, cfg: &Config, progress: &dyn Progress) -> Result<Sc
                 }
             })
         },
+        &|a, b| verifier.score(a, b).containment,
         cfg.cluster,
         &order,
     );

@@ -20,6 +20,14 @@ pub enum KeepArg {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+pub enum ClusterArg {
+    /// Pivot clustering in keep-policy order.
+    Pivot,
+    /// Connected components of verified pairs.
+    Components,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 pub enum VerifyArg {
     /// Estimate Jaccard and containment from the MinHash signatures.
     Estimate,
@@ -97,6 +105,11 @@ pub struct Pipeline {
         help_heading = "Matching"
     )]
     pub verify: VerifyArg,
+    /// How verified pairs become clusters: pivot (every member verified against the kept document;
+    /// chains of templated items break) or components (every chain of verified pairs is one
+    /// cluster).
+    #[arg(long, value_enum, default_value = "pivot", help_heading = "Matching")]
+    pub cluster: ClusterArg,
     /// Largest LSH bucket whose pairs are all compared; larger ones compare neighbours only.
     #[arg(long, default_value_t = 200, help_heading = "Matching")]
     pub max_bucket: usize,
@@ -162,6 +175,10 @@ impl Pipeline {
             min_containment_shingles: self.min_containment_shingles,
             max_bucket: self.max_bucket,
             max_days: self.max_days,
+            cluster: match self.cluster {
+                ClusterArg::Pivot => syndic::cluster::Method::Pivot,
+                ClusterArg::Components => syndic::cluster::Method::Components,
+            },
             verify: match self.verify {
                 VerifyArg::Estimate => syndic::verify::Mode::Estimate,
                 VerifyArg::Exact => syndic::verify::Mode::Exact,
