@@ -432,7 +432,7 @@ pub struct Member {
     pub similarity: f64,
     /// Estimated containment with the representative.
     pub containment: f64,
-    /// Same normalized text as the representative.
+    /// Same normalized text as another member of the cluster.
     pub exact: bool,
 }
 
@@ -632,17 +632,21 @@ pub fn scan(corpus: &Corpus, cfg: &Config, progress: &dyn Progress) -> Result<Sc
                 .min_by_key(|&&d| rank[d as usize])
                 .expect("non-empty cluster");
             let rl = leaders[rep as usize];
+            let mut group_sizes: HashMap<u32, u32> = HashMap::new();
+            for &d in &g {
+                *group_sizes.entry(leaders[d as usize]).or_default() += 1;
+            }
             let mut members: Vec<Member> = g
                 .iter()
                 .map(|&d| {
                     let l = leaders[d as usize];
-                    let exact = l == rl;
+                    let same = l == rl;
                     let s = verifier.score(l, rl);
                     Member {
                         doc: d,
-                        similarity: if exact { 1.0 } else { s.jaccard },
-                        containment: if exact { 1.0 } else { s.containment },
-                        exact,
+                        similarity: if same { 1.0 } else { s.jaccard },
+                        containment: if same { 1.0 } else { s.containment },
+                        exact: group_sizes[&l] > 1,
                     }
                 })
                 .collect();
