@@ -213,7 +213,11 @@ impl Corpus {
             };
             let meta = std::fs::metadata(input).map_err(input_err)?;
             if meta.is_dir() {
+                let before = corpus.files.len();
                 corpus.walk(input);
+                if corpus.files.len() == before {
+                    return Err(input_err(io::Error::other("the folder holds no files")));
+                }
             } else if meta.is_file() {
                 corpus.files.push(classify(
                     input.to_path_buf(),

@@ -264,6 +264,19 @@ fn missing_path_fails_whatever_the_policy() {
     }
 }
 
+#[test]
+fn empty_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir(dir.path().join("sub")).unwrap();
+    let r = scan(&["--on-error", "skip"], &[dir.path()]);
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    let want = format!(
+        "syndic: error: cannot read {}: the folder holds no files",
+        shown(dir.path())
+    );
+    assert!(r.stderr.starts_with(&want), "{}", r.stderr);
+}
+
 fn seed_folder() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     fs::write(
