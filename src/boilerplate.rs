@@ -45,6 +45,9 @@ impl Default for BoilerplateOptions {
     }
 }
 
+/// Lines without a letter are flagged only among this many non-empty lines at either edge.
+pub const LETTERLESS_EDGE: usize = 5;
+
 /// Where a line stands in its documents, mostly.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -201,22 +204,26 @@ fn detect_among(
         return Boilerplate::none(norm, Status::TooSmall);
     }
     // (key, doc, line, position) of every non-empty line.
-    let mut occ: Vec<(u64, u32, u32, Position)> = norm
+    // (key, doc, line, position, maskable) of every non-empty line. A line without a letter is
+    // furniture near the edges of a document (a dateline, a view counter) but content in its body
+    // (a list of numbers, a table): it is masked only within LETTERLESS_EDGE lines of an edge.
+    let mut occ: Vec<(u64, u32, u32, Position, bool)> = norm
         .par_iter()
         .enumerate()
         .flat_map_iter(|(d, doc)| {
             let nonempty = doc.line_keys.iter().filter(|&&k| k != 0).count();
             let mut rank = 0;
-            let mut v = Vec::with_capacity(nonempty);
+            let mut v = Vec::new();
             for (i, &k) in doc.line_keys.iter().enumerate() {
-                if k != 0 && only.is_none_or(|keys| keys.contains(&k)) {
-                    v.push((
-                        k,
-                        d as u32,
-                        i as u32,
-                        position_of(rank, nonempty, o.edge_lines),
-                    ));
-                    rank += 1;
+                if k == 0 {
+                    continue;
+                }
+                let position = position_of(rank, nonempty, o.edge_lines);
+                let in_body = rank >= LETTERLESS_EDGE && rank + LETTERLESS_EDGE < nonempty;
+                rank += 1;
+                if only.is_none_or(|keys| keys.contains(&k)) {
+                    let maskable = !in_body || doc.line(i).chars().any(char::is_alphabetic);
+                    v.push((k, d as u32, i as u32, position, maskable));
                 }
             }
             v
@@ -309,7 +316,7 @@ fn detect_among(
     let mut mask = LineMask::new(norm.iter().map(|d| d.lines()));
     let mut templates = Vec::with_capacity(flagged.len());
     for (s, e, t) in flagged {
-        for x in &occ[s..e] {
+        for x in occ[s..e].iter().filter(|x| x.4) {
             mask.set(x.1 as usize, x.2 as usize);
         }
         templates.push(t);
@@ -398,6 +405,34 @@ mod tests {
         assert_eq!(b.templates.len(), 1);
         assert_eq!(b.templates[0].documents, 8);
         assert_eq!(b.templates[0].position, Position::Head);
+    }
+
+    #[test]
+    fn numbers_are_flagged_at_the_edges_not_in_the_body() {
+        // Every document opens with a bare date line; one document is a list of numbers.
+        let mut texts: Vec<String> = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"]
+            .iter()
+            .enumerate()
+            .map(|(i, w)| format!("{}/{}/2015\nstory about {w}\nmore on {w}", i + 1, i + 3))
+            .collect();
+        let list: Vec<String> = (0..20).map(|i| format!("{}", 1000 + i * 7)).collect();
+        texts.push(format!(
+            "1/1/2015\na list\nof ids\nbelow\nhere\nnow\n{}",
+            list.join("\n")
+        ));
+        let refs: Vec<&str> = texts.iter().map(|s| s.as_str()).collect();
+        let story: Vec<u32> = (0..7).collect();
+        let b = run(&refs, &story);
+        for d in 0..6 {
+            assert_eq!(b.mask.flagged(d), vec![0], "the dateline of {d}");
+        }
+        let flagged = b.mask.flagged(6);
+        assert!(flagged.contains(&0), "the dateline of the list");
+        // The numbers deep in the body stay; only those within 5 lines of the end may go.
+        assert!(
+            !flagged.contains(&10) && !flagged.contains(&15),
+            "{flagged:?}"
+        );
     }
 
     #[test]
