@@ -586,9 +586,11 @@ pub fn scan(corpus: &Corpus, cfg: &Config, progress: &dyn Progress) -> Result<Sc
     let mask = (boiler.status == Status::Ok).then_some(&boiler.mask);
     let sigs = sketch_all(&ing.norm, &active, mask, Shingles::All, cfg, progress);
     lap("sketch", &mut t);
-    let window = cfg
-        .max_days
-        .map(|days| (&ing.dates[..], &ing.date_unparsed[..], days));
+    let window = cfg.max_days.map(|days| verify::DateWindow {
+        dates: &ing.dates,
+        unparsed: &ing.date_unparsed,
+        days,
+    });
     let exact_sets = |d: u32, out: &mut Vec<u64>| {
         thread_local! {
             static BUF: std::cell::RefCell<(Shingler, String)> = std::cell::RefCell::new((Shingler::default(), String::new()));

@@ -74,13 +74,22 @@ pub enum Mode {
 /// Writes the sorted shingle set of a document (for [`Mode::Exact`]).
 pub type SetSource<'a> = &'a (dyn Fn(u32, &mut Vec<u64>) + Sync);
 
+/// Copies must be dated within `days` of each other.
+#[derive(Clone, Copy, Debug)]
+pub struct DateWindow<'a> {
+    /// Parsed date of each document.
+    pub dates: &'a [Option<i64>],
+    /// Whether each document's date field failed to parse.
+    pub unparsed: &'a [bool],
+    pub days: u32,
+}
+
 /// A rule with what it needs to check a pair: the signatures, the dates (for a date window) and,
 /// in [`Mode::Exact`], a source of true shingle sets.
 pub struct Verifier<'a> {
     pub rule: VerifyRule,
     pub sigs: &'a Signatures,
-    /// Parsed dates, whether each date field failed to parse, and the window in days.
-    pub window: Option<(&'a [Option<i64>], &'a [bool], u32)>,
+    pub window: Option<DateWindow<'a>>,
     pub exact: Option<SetSource<'a>>,
 }
 
@@ -92,7 +101,12 @@ impl Verifier<'_> {
     /// Whether the dates allow the pair: both dated and within the window, or at least one
     /// without a date field. A date field that does not parse never passes.
     pub fn dates_allow(&self, a: u32, b: u32) -> bool {
-        let Some((dates, unparsed, days)) = self.window else {
+        let Some(DateWindow {
+            dates,
+            unparsed,
+            days,
+        }) = self.window
+        else {
             return true;
         };
         if unparsed[a as usize] || unparsed[b as usize] {
@@ -185,14 +199,22 @@ mod tests {
         let v = Verifier {
             rule: rule(),
             sigs: &sigs,
-            window: Some((&dates, &unparsed, 2)),
+            window: Some(DateWindow {
+                dates: &dates,
+                unparsed: &unparsed,
+                days: 2,
+            }),
             exact: None,
         };
         assert!(v.check(0, 1).is_none(), "3 days apart, window 2");
         assert!(v.check(0, 2).is_some(), "no date field: no constraint");
         assert!(v.check(0, 3).is_none(), "an unparsable date never matches");
         let wide = Verifier {
-            window: Some((&dates, &unparsed, 3)),
+            window: Some(DateWindow {
+                dates: &dates,
+                unparsed: &unparsed,
+                days: 3,
+            }),
             ..v
         };
         assert!(wide.check(0, 1).is_some());
