@@ -28,17 +28,23 @@ impl Shingler {
     /// order. Faster than [`Shingler::shingle_set`]: duplicates are dropped with an open-addressing
     /// table instead of a sort (MinHash needs the set, not its order).
     pub fn shingle_set_unordered(&mut self, text: &str, k: usize, out: &mut Vec<u64>) {
-        out.clear();
         let mut all = std::mem::take(&mut self.all);
         all.clear();
         self.shingles(text, k, &mut all);
+        self.distinct(&all, out);
+        self.all = all;
+    }
+
+    /// The distinct values of `all`, in order of first appearance, into `out` (cleared first).
+    fn distinct(&mut self, all: &[u64], out: &mut Vec<u64>) {
+        out.clear();
         let cap = (all.len() * 2).next_power_of_two().max(16);
         let mask = cap - 1;
         // 0 marks an empty slot; the (rare) shingle hashing to 0 is kept apart.
         self.table.clear();
         self.table.resize(cap, 0);
         let mut zero = false;
-        for &h in &all {
+        for &h in all {
             if h == 0 {
                 zero = true;
                 continue;
@@ -60,22 +66,24 @@ impl Shingler {
         if zero {
             out.push(0);
         }
-        self.all = all;
     }
 
     /// Appends the hash of every k-character window of `text` to `out`, in order, with repeats.
     pub fn shingles(&mut self, text: &str, k: usize, out: &mut Vec<u64>) {
         debug_assert!(k > 0);
         let bytes = text.as_bytes();
-        if bytes.is_empty() {
+        if text.is_ascii() && bytes.len() > k {
+            out.extend(bytes.windows(k).map(xxh3_64));
             return;
         }
-        if text.is_ascii() {
-            if bytes.len() <= k {
-                out.push(xxh3_64(bytes));
-            } else {
-                out.extend(bytes.windows(k).map(xxh3_64));
-            }
+        self.windows(text, k, false, out);
+    }
+
+    /// Hashes the k-character windows of `text` (only those that start a word when `anchored`);
+    /// a non-empty text shorter than `k` characters is one shingle.
+    fn windows(&mut self, text: &str, k: usize, anchored: bool, out: &mut Vec<u64>) {
+        let bytes = text.as_bytes();
+        if bytes.is_empty() {
             return;
         }
         self.starts.clear();
@@ -90,6 +98,9 @@ impl Shingler {
         out.reserve(n - k + 1);
         for i in 0..=n - k {
             let a = self.starts[i] as usize;
+            if anchored && a != 0 && bytes[a - 1] != b' ' {
+                continue;
+            }
             let b = self.starts[i + k] as usize;
             out.push(xxh3_64(&bytes[a..b]));
         }
@@ -101,37 +112,15 @@ impl Shingler {
     /// text or after a space): about one window per word instead of one per character, for a
     /// cheap first estimate of similarity.
     pub fn anchored_shingles(&mut self, text: &str, k: usize, out: &mut Vec<u64>) {
-        let bytes = text.as_bytes();
-        if bytes.is_empty() {
-            return;
-        }
-        self.starts.clear();
-        self.starts
-            .extend(text.char_indices().map(|(i, _)| i as u32));
-        let n = self.starts.len();
-        if n <= k {
-            out.push(xxh3_64(bytes));
-            return;
-        }
-        self.starts.push(bytes.len() as u32);
-        for i in 0..=n - k {
-            let a = self.starts[i] as usize;
-            if a == 0 || bytes[a - 1] == b' ' {
-                let b = self.starts[i + k] as usize;
-                out.push(xxh3_64(&bytes[a..b]));
-            }
-        }
+        self.windows(text, k, true, out);
     }
 
     /// [`Shingler::anchored_shingles`], deduplicated, in no particular order.
     pub fn anchored_set_unordered(&mut self, text: &str, k: usize, out: &mut Vec<u64>) {
-        out.clear();
         let mut all = std::mem::take(&mut self.all);
         all.clear();
         self.anchored_shingles(text, k, &mut all);
-        all.sort_unstable();
-        all.dedup();
-        out.extend_from_slice(&all);
+        self.distinct(&all, out);
         self.all = all;
     }
 }
@@ -204,6 +193,21 @@ mod tests {
             a.sort_unstable();
             assert_eq!(a, shingle_set(text, 5), "{text}");
         }
+    }
+
+    #[test]
+    fn anchored_windows_start_words() {
+        let mut s = Shingler::default();
+        let mut out = Vec::new();
+        s.anchored_shingles("abc defg hij", 3, &mut out);
+        let want: Vec<u64> = ["abc", "def", "hij"]
+            .iter()
+            .map(|w| xxh3_64(w.as_bytes()))
+            .collect();
+        assert_eq!(out, want);
+        let mut set = Vec::new();
+        s.anchored_set_unordered("abc abc abc", 3, &mut set);
+        assert_eq!(set, vec![xxh3_64(b"abc")]);
     }
 
     #[test]

@@ -7,16 +7,13 @@
 
 #![allow(dead_code)]
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use rayon::prelude::*;
-use syndic::cluster::{self, UnionFind};
+use syndic::cluster;
 use syndic::normalize::{normalize_doc, NormDoc};
-use syndic::pipeline::{self, Config};
+use syndic::pipeline::{self, Config, Quiet, Shingles};
 use syndic::read::{Corpus, Entry, Fields, OnError};
-use syndic::shingle::Shingler;
-use syndic::sketch::{Signatures, Sketcher};
+use syndic::sketch::Signatures;
 use syndic::verify::Edge;
 
 /// Documents loaded when the bench binary runs as a test.
@@ -60,7 +57,7 @@ pub struct Prepared {
     pub cfg: Config,
     pub texts: Vec<String>,
     pub norm: Vec<NormDoc>,
-    /// First document with the same normalized text.
+    /// Leader of each document's exact-duplicate group.
     pub leaders: Vec<u32>,
     /// Documents that are not exact copies of an earlier one (the ones that get sketched).
     pub active: Vec<bool>,
@@ -101,54 +98,22 @@ pub fn prepare() -> Prepared {
     }
 }
 
-/// For each document, the first document with the same normalized text (itself if none).
-///
-/// The benches compute their inputs from the stages' kernels (normalize, shingle, sketch, band,
-/// verify, union-find) rather than from `pipeline`'s orchestration functions, whose signatures
-/// change as the pipeline evolves.
+/// For each document, the leader of its exact-duplicate group, the pipeline's way (preference
+/// order: input order here).
 pub fn exact_leaders(norm: &[NormDoc]) -> Vec<u32> {
-    let mut first: HashMap<u128, u32> = HashMap::with_capacity(norm.len());
-    norm.iter()
-        .enumerate()
-        .map(|(i, d)| *first.entry(d.exact_hash).or_insert(i as u32))
-        .collect()
+    let rank: Vec<u32> = (0..norm.len() as u32).collect();
+    pipeline::exact_leaders(norm, &rank)
 }
 
-/// Signatures of the `active` documents, on the rayon pool: unmasked sketch text, every
-/// `cfg.shingle`-character window, one-permutation MinHash.
+/// Signatures of the `active` documents, on the rayon pool, as the pipeline's final pass
+/// computes them (every window, no mask).
 pub fn sketch_parallel(norm: &[NormDoc], active: &[bool], cfg: &Config) -> Signatures {
-    let sketcher = Sketcher::new(cfg.num_perm, cfg.seed);
-    let mut sigs = Signatures::new(cfg.num_perm, norm.len());
-    sigs.values
-        .par_chunks_mut(cfg.num_perm)
-        .zip(sigs.sizes.par_iter_mut())
-        .enumerate()
-        .for_each_init(
-            || (Shingler::default(), String::new(), Vec::new()),
-            |(shingler, text, set), (d, (row, size))| {
-                if !active[d] {
-                    return;
-                }
-                pipeline::sketch_text(&norm[d], d, None, text);
-                shingler.shingle_set(text, cfg.shingle, set);
-                if sketcher.sketch_into(set, row) {
-                    *size = set.len() as u32;
-                }
-            },
-        );
-    sigs
+    pipeline::sketch_all(norm, active, None, Shingles::All, cfg, &Quiet)
 }
 
 /// Connected components over exact-copy links and edges; then the groups of two or more.
 pub fn cluster(n: usize, leaders: &[u32], edges: &[Edge]) -> Vec<Vec<u32>> {
-    let mut uf = UnionFind::new(n);
-    for (d, &l) in leaders.iter().enumerate() {
-        uf.union(d as u32, l);
-    }
-    for e in edges {
-        uf.union(e.a, e.b);
-    }
-    cluster::groups(&uf.labels())
+    cluster::groups(&pipeline::components(n, leaders, edges))
 }
 
 /// A fixed-seed pseudo-random sequence (splitmix64), for synthetic inputs.
