@@ -26,29 +26,35 @@ impl Progress for Bars {
         if !self.enabled {
             return;
         }
+        // Clear the previous stage's bar before the next one draws, or its line stays behind.
+        let mut slot = self.bar.lock().unwrap();
+        if let Some(old) = slot.take() {
+            old.finish_and_clear();
+        }
         let bar = match total {
             Some(n) => ProgressBar::new(n).with_style(
                 ProgressStyle::with_template(
-                    "{prefix:>12} [{bar:40}] {human_pos}/{human_len} ({per_sec}, {eta})",
+                    "{prefix:>12} [{bar:40}] {human_pos}/{human_len} (eta {eta})",
                 )
                 .expect("valid template")
                 .progress_chars("=> "),
             ),
             None => ProgressBar::new_spinner().with_style(
-                ProgressStyle::with_template("{prefix:>12} {spinner} {human_pos} ({per_sec})")
+                ProgressStyle::with_template("{prefix:>12} {spinner} {msg}")
                     .expect("valid template"),
             ),
         };
         bar.set_prefix(name.to_string());
         bar.enable_steady_tick(Duration::from_millis(120));
-        if let Some(old) = self.bar.lock().unwrap().replace(bar) {
-            old.finish_and_clear();
-        }
+        *slot = Some(bar);
     }
 
     fn advance(&self, n: u64) {
         if let Some(b) = self.bar.lock().unwrap().as_ref() {
             b.inc(n);
+            if b.length().is_none() {
+                b.set_message(format!("{} documents", b.position()));
+            }
         }
     }
 
