@@ -323,9 +323,8 @@ impl Corpus {
                 }
                 Ok(Chunk::Line(n)) => json_record(trim_line(&r.buf), r.at(n), fields, r.file)
                     .map_err(|k| (r.shown_at(n), k)),
-                Ok(Chunk::Text) => {
-                    text_record(&r.buf, r.at(0), r.file).map_err(|k| (r.shown_at(0), k))
-                }
+                Ok(Chunk::Text) => text_record(std::mem::take(&mut r.buf), r.at(0), r.file)
+                    .map_err(|k| (r.shown_at(0), k)),
                 Err(e) => Err(e),
             };
             match got {
@@ -389,14 +388,15 @@ pub fn read_bytes(
     let mut r = FileReader::from_reader(&src, 0, reader);
     let mut out = Vec::new();
     loop {
-        let got = match r.next_chunk() {
-            Ok(Chunk::End) => return out,
-            Ok(Chunk::Line(n)) => {
-                json_record(trim_line(&r.buf), r.at(n), fields, 0).map_err(|k| (r.shown_at(n), k))
-            }
-            Ok(Chunk::Text) => text_record(&r.buf, r.at(0), 0).map_err(|k| (r.shown_at(0), k)),
-            Err(e) => Err(e),
-        };
+        let got =
+            match r.next_chunk() {
+                Ok(Chunk::End) => return out,
+                Ok(Chunk::Line(n)) => json_record(trim_line(&r.buf), r.at(n), fields, 0)
+                    .map_err(|k| (r.shown_at(n), k)),
+                Ok(Chunk::Text) => text_record(std::mem::take(&mut r.buf), r.at(0), 0)
+                    .map_err(|k| (r.shown_at(0), k)),
+                Err(e) => Err(e),
+            };
         match (got, on_error) {
             (Ok(doc), _) => out.push(Ok(Entry::Doc(doc))),
             (Err((at, error)), OnError::Skip) => out.push(Ok(Entry::Skipped { at, error })),
@@ -727,12 +727,17 @@ fn check_bytes(b: &[u8]) -> std::result::Result<&str, RecordError> {
     std::str::from_utf8(b).map_err(|e| RecordError::InvalidUtf8(e.valid_up_to()))
 }
 
-fn text_record(b: &[u8], at: Location, file: u32) -> Result<Record, RecordError> {
+/// A whole file as one document; takes the bytes so that a large file is not copied.
+fn text_record(b: Vec<u8>, at: Location, file: u32) -> Result<Record, RecordError> {
     if b.is_empty() {
         return Err(RecordError::EmptyFile);
     }
-    let s = check_bytes(b)?;
-    let s = s.strip_prefix('\u{FEFF}').unwrap_or(s);
+    check_bytes(&b)?;
+    let mut s =
+        String::from_utf8(b).map_err(|e| RecordError::InvalidUtf8(e.utf8_error().valid_up_to()))?;
+    if s.starts_with('\u{FEFF}') {
+        s.drain(..'\u{FEFF}'.len_utf8());
+    }
     if s.trim().is_empty() {
         return Err(RecordError::EmptyDocument);
     }
@@ -740,7 +745,7 @@ fn text_record(b: &[u8], at: Location, file: u32) -> Result<Record, RecordError>
         id: at.path.clone(),
         source: None,
         date: None,
-        text: s.to_string(),
+        text: s,
         at,
         file,
     })
