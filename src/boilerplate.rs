@@ -250,6 +250,9 @@ fn detect_among(
         .par_iter()
         .filter_map(|&(s, e)| {
             let run = &occ[s..e];
+            if !run.iter().any(|x| x.4) {
+                return None; // numbers only in document bodies: nothing to flag
+            }
             let mut docs: Vec<u32> = run.iter().map(|x| x.1).collect();
             docs.dedup();
             if docs.len() < o.min_docs as usize {
