@@ -62,7 +62,7 @@ fn stages(c: &mut Criterion) {
         .iter()
         .map(|&d| {
             let mut s = String::new();
-            pipeline::sketch_text(&p.norm[d], d, None, &mut s);
+            pipeline::sketch_text(&p.norm[d], d, pipeline::Mask::default(), &mut s);
             s
         })
         .collect();

@@ -32,6 +32,9 @@ pub struct BoilerplateOptions {
     pub min_story_ratio: f64,
     /// Lines among the first (last) this many non-empty lines of a document count as head (tail).
     pub edge_lines: usize,
+    /// A word n-gram in at least this many documents of one source is template text (see
+    /// [`SourceTemplates`]); 0 turns this off.
+    pub source_template_docs: u32,
 }
 
 impl Default for BoilerplateOptions {
@@ -41,7 +44,117 @@ impl Default for BoilerplateOptions {
             min_stories: 5,
             min_story_ratio: 0.5,
             edge_lines: 3,
+            source_template_docs: 3,
         }
+    }
+}
+
+/// Words in a template n-gram (see [`SourceTemplates`]).
+pub const TEMPLATE_WORDS: usize = 8;
+
+/// Template text within one source: word [`TEMPLATE_WORDS`]-grams that stand in at least
+/// `min_docs` documents *of the same source*. A paper prints one copy of a story, so a passage
+/// it prints in three different documents is its template: the fixed sentences of a series of
+/// congratulation cables, bulletins or market reports, whose copies differ only in names. These
+/// words are left out of the signatures (like furniture lines), so that items of one series meet
+/// only when their names do, while syndicated copies (one per source) keep all their text.
+#[derive(Clone, Debug, Default)]
+pub struct SourceTemplates {
+    /// Hashes of (source, n-gram) that are template text, sorted.
+    keys: Vec<u64>,
+    /// Each document's source id (`u32::MAX`: none).
+    source: Vec<u32>,
+}
+
+fn gram_key(source: u32, words: &[&str]) -> u64 {
+    let mut h = xxhash_rust::xxh3::Xxh3::with_seed(source as u64);
+    for w in words {
+        h.update(w.as_bytes());
+        h.update(b" ");
+    }
+    h.digest()
+}
+
+impl SourceTemplates {
+    /// Finds the template n-grams of the unmasked lines of the active documents.
+    pub fn find(
+        norm: &[NormDoc],
+        active: &[bool],
+        mask: Option<&LineMask>,
+        source: &[u32],
+        min_docs: u32,
+    ) -> Self {
+        let mut keys: Vec<u64> = norm
+            .par_iter()
+            .enumerate()
+            .flat_map_iter(|(d, doc)| {
+                let mut v = Vec::new();
+                if active[d] && source[d] != u32::MAX {
+                    for i in 0..doc.lines() {
+                        if mask.is_some_and(|m| m.is_flagged(d, i)) {
+                            continue;
+                        }
+                        let words: Vec<&str> = doc.line(i).split(' ').collect();
+                        for g in words.windows(TEMPLATE_WORDS) {
+                            v.push(gram_key(source[d], g));
+                        }
+                    }
+                    v.sort_unstable();
+                    v.dedup();
+                }
+                v
+            })
+            .collect();
+        keys.par_sort_unstable();
+        let mut templates = Vec::new();
+        let mut i = 0;
+        while i < keys.len() {
+            let mut j = i + 1;
+            while j < keys.len() && keys[j] == keys[i] {
+                j += 1;
+            }
+            if (j - i) as u32 >= min_docs {
+                templates.push(keys[i]);
+            }
+            i = j;
+        }
+        SourceTemplates {
+            keys: templates,
+            source: source.to_vec(),
+        }
+    }
+
+    /// Number of template n-grams (over all sources).
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Appends the words of `line` (a line of document `d`) that no template n-gram covers,
+    /// separated by spaces, to `out`. Returns how many words were left out.
+    pub fn push_untemplated(&self, d: usize, line: &str, out: &mut String) -> usize {
+        let words: Vec<&str> = line.split(' ').collect();
+        let mut covered = vec![false; words.len()];
+        let src = self.source[d];
+        if src != u32::MAX && !self.keys.is_empty() {
+            for (j, g) in words.windows(TEMPLATE_WORDS).enumerate() {
+                if self.keys.binary_search(&gram_key(src, g)).is_ok() {
+                    covered[j..j + TEMPLATE_WORDS].fill(true);
+                }
+            }
+        }
+        for (w, &c) in words.iter().zip(&covered) {
+            if !c {
+                if !out.is_empty() {
+                    out.push(' ');
+                }
+                out.push_str(w);
+            }
+        }
+        covered.iter().filter(|&&c| c).count()
     }
 }
 
@@ -436,6 +549,37 @@ mod tests {
             !flagged.contains(&10) && !flagged.contains(&15),
             "{flagged:?}"
         );
+    }
+
+    #[test]
+    fn template_text_of_one_source_is_found_syndicated_text_is_not() {
+        let o = NormalizeOptions::default();
+        let template = "the king sent a cable of congratulation on the national day wishing health";
+        let mut texts = Vec::new();
+        let mut source = Vec::new();
+        // One paper prints the template for three countries.
+        for country in ["colombia", "maldives", "niger"] {
+            texts.push(format!("{template} to the president of {country}"));
+            source.push(0);
+        }
+        // Three other papers print the same syndicated story once each.
+        let story = "a long syndicated story about the harbour opening in the north of the country";
+        for s in 1..4 {
+            texts.push(story.to_string());
+            source.push(s);
+        }
+        let norm: Vec<NormDoc> = texts.iter().map(|t| normalize_doc(t, &o)).collect();
+        let active = vec![true; norm.len()];
+        let t = SourceTemplates::find(&norm, &active, None, &source, 3);
+        assert!(!t.is_empty());
+        let mut out = String::new();
+        let dropped = t.push_untemplated(0, norm[0].line(0), &mut out);
+        // Everything but the country is printed by that paper three times: only the name stays.
+        assert_eq!(out, "colombia", "the names stay");
+        assert_eq!(dropped, template.split(' ').count() + 4);
+        let mut out = String::new();
+        assert_eq!(t.push_untemplated(3, norm[3].line(0), &mut out), 0);
+        assert_eq!(out, norm[3].line(0), "syndicated text is kept whole");
     }
 
     #[test]

@@ -19,7 +19,9 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::band::{self, BandStats, Banding};
-use crate::boilerplate::{self, Boilerplate, BoilerplateOptions, DocFacts, LineMask, Status};
+use crate::boilerplate::{
+    self, Boilerplate, BoilerplateOptions, DocFacts, LineMask, SourceTemplates, Status,
+};
 use crate::cluster::{self, Keep, Method, UnionFind};
 use crate::error::{Error, Location, RecordError, Result};
 use crate::normalize::{normalize_doc, NormDoc, NormalizeOptions};
@@ -292,19 +294,35 @@ pub fn exact_leaders(norm: &[NormDoc], rank: &[u32]) -> Vec<u32> {
     norm.iter().map(|d| best[&d.exact_hash]).collect()
 }
 
+/// What is left out of the text a signature is computed from.
+#[derive(Clone, Copy, Default)]
+pub struct Mask<'a> {
+    /// Flagged boilerplate lines.
+    pub lines: Option<&'a LineMask>,
+    /// Template n-grams of each source.
+    pub templates: Option<&'a SourceTemplates>,
+}
+
 /// The text a signature is computed from: the document's non-empty, unmasked lines joined by a
-/// space.
-pub fn sketch_text(doc: &NormDoc, d: usize, mask: Option<&LineMask>, buf: &mut String) {
+/// space, without the words of template n-grams.
+pub fn sketch_text(doc: &NormDoc, d: usize, mask: Mask, buf: &mut String) {
     buf.clear();
     for i in 0..doc.lines() {
         let line = doc.line(i);
-        if line.is_empty() || mask.is_some_and(|m| m.is_flagged(d, i)) {
+        if line.is_empty() || mask.lines.is_some_and(|m| m.is_flagged(d, i)) {
             continue;
         }
-        if !buf.is_empty() {
-            buf.push(' ');
+        match mask.templates {
+            Some(t) => {
+                t.push_untemplated(d, line, buf);
+            }
+            None => {
+                if !buf.is_empty() {
+                    buf.push(' ');
+                }
+                buf.push_str(line);
+            }
         }
-        buf.push_str(line);
     }
 }
 
@@ -322,11 +340,11 @@ pub enum Shingles {
     Anchored,
 }
 
-/// Signatures of the documents where `active[d]`, with `mask`ed lines left out.
+/// Signatures of the documents where `active[d]`, with what `mask` says left out.
 pub fn sketch_all(
     norm: &[NormDoc],
     active: &[bool],
-    mask: Option<&LineMask>,
+    mask: Mask,
     shingles: Shingles,
     cfg: &Config,
     progress: &dyn Progress,
@@ -470,6 +488,8 @@ pub struct Stats {
     pub boilerplate_templates: u64,
     pub boilerplate_lines: u64,
     pub documents_with_boilerplate: u64,
+    /// Template word n-grams found within sources (their words are left out of signatures).
+    pub source_template_ngrams: u64,
 }
 
 /// Everything a run found.
@@ -551,7 +571,14 @@ pub fn scan(corpus: &Corpus, cfg: &Config, progress: &dyn Progress) -> Result<Sc
     let mut boiler = match &cfg.boilerplate {
         None => Boilerplate::none(&ing.norm, Status::Disabled),
         Some(opts) => {
-            let sigs = sketch_all(&ing.norm, &active, None, Shingles::Anchored, cfg, progress);
+            let sigs = sketch_all(
+                &ing.norm,
+                &active,
+                Mask::default(),
+                Shingles::Anchored,
+                cfg,
+                progress,
+            );
             // Story labels only decide which recurring lines are furniture: a lenient rule errs
             // towards merging (fewer lines flagged), and the final clusters refine the flags.
             let lenient = VerifyRule {
@@ -583,7 +610,19 @@ pub fn scan(corpus: &Corpus, cfg: &Config, progress: &dyn Progress) -> Result<Sc
             b
         }
     };
-    let mask = (boiler.status == Status::Ok).then_some(&boiler.mask);
+    let line_mask = (boiler.status == Status::Ok).then_some(&boiler.mask);
+    let templates = cfg
+        .boilerplate
+        .as_ref()
+        .filter(|o| o.source_template_docs > 0)
+        .map(|o| {
+            SourceTemplates::find(&ing.norm, &active, line_mask, &source, o.source_template_docs)
+        });
+    lap("source_templates", &mut t);
+    let mask = Mask {
+        lines: line_mask,
+        templates: templates.as_ref(),
+    };
     let sigs = sketch_all(&ing.norm, &active, mask, Shingles::All, cfg, progress);
     lap("sketch", &mut t);
     let window = cfg.max_days.map(|days| verify::DateWindow {
@@ -699,6 +738,7 @@ pub fn scan(corpus: &Corpus, cfg: &Config, progress: &dyn Progress) -> Result<Sc
         boilerplate_templates: boiler.templates.len() as u64,
         boilerplate_lines: boiler.mask.count() as u64,
         documents_with_boilerplate: (0..n).filter(|&d| boiler.mask.any(d)).count() as u64,
+        source_template_ngrams: templates.as_ref().map_or(0, |t| t.len() as u64),
     };
     Ok(Scan {
         docs: ing.docs,

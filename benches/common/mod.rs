@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use syndic::cluster;
 use syndic::normalize::{normalize_doc, NormDoc};
-use syndic::pipeline::{self, Config, Quiet, Shingles};
+use syndic::pipeline::{self, Config, Mask, Quiet, Shingles};
 use syndic::read::{Corpus, Entry, Fields, OnError};
 use syndic::sketch::Signatures;
 use syndic::verify::Edge;
@@ -108,7 +108,7 @@ pub fn exact_leaders(norm: &[NormDoc]) -> Vec<u32> {
 /// Signatures of the `active` documents, on the rayon pool, as the pipeline's final pass
 /// computes them (every window, no mask).
 pub fn sketch_parallel(norm: &[NormDoc], active: &[bool], cfg: &Config) -> Signatures {
-    pipeline::sketch_all(norm, active, None, Shingles::All, cfg, &Quiet)
+    pipeline::sketch_all(norm, active, Mask::default(), Shingles::All, cfg, &Quiet)
 }
 
 /// Connected components over exact-copy links and edges; then the groups of two or more.

@@ -129,6 +129,10 @@ pub struct Pipeline {
     /// ... with at least this many stories per document holding it.
     #[arg(long, default_value_t = 0.5, help_heading = "Boilerplate")]
     pub boilerplate_story_ratio: f64,
+    /// A passage (8-word sequence) printed in at least this many documents of one source is that
+    /// source's template text (cables, bulletins) and is left out of signatures; 0: off.
+    #[arg(long, default_value_t = 3, help_heading = "Boilerplate")]
+    pub source_template_docs: u32,
 
     /// Which member of a cluster is kept and named its representative.
     #[arg(long, value_enum, default_value = "longest", help_heading = "Output")]
@@ -192,6 +196,7 @@ impl Pipeline {
                 min_docs: self.boilerplate_min_docs,
                 min_stories: self.boilerplate_min_stories,
                 min_story_ratio: self.boilerplate_story_ratio,
+                source_template_docs: self.source_template_docs,
                 ..BoilerplateOptions::default()
             }),
             ..Config::default()
