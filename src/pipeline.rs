@@ -616,7 +616,13 @@ pub fn scan(corpus: &Corpus, cfg: &Config, progress: &dyn Progress) -> Result<Sc
         .as_ref()
         .filter(|o| o.source_template_docs > 0)
         .map(|o| {
-            SourceTemplates::find(&ing.norm, &active, line_mask, &source, o.source_template_docs)
+            SourceTemplates::find(
+                &ing.norm,
+                &active,
+                line_mask,
+                &source,
+                o.source_template_docs,
+            )
         });
     lap("source_templates", &mut t);
     let mask = Mask {
