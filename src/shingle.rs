@@ -7,6 +7,10 @@
 
 use xxhash_rust::xxh3::xxh3_64;
 
+/// Above this many windows a text is deduplicated by sorting in place (see
+/// [`Shingler::shingle_set_unordered`]).
+const LARGE: usize = 1 << 20;
+
 /// Reusable scratch space for shingling (one per worker thread).
 #[derive(Default)]
 pub struct Shingler {
@@ -31,7 +35,18 @@ impl Shingler {
         let mut all = std::mem::take(&mut self.all);
         all.clear();
         self.shingles(text, k, &mut all);
-        self.distinct(&all, out);
+        if all.len() > LARGE {
+            // A huge document: sort in place rather than build a table twice its size, and hand
+            // the buffer over, so that memory stays about 8 bytes a character.
+            all.sort_unstable();
+            all.dedup();
+            std::mem::swap(out, &mut all);
+            all = Vec::new();
+            self.starts = Vec::new();
+            self.table = Vec::new();
+        } else {
+            self.distinct(&all, out);
+        }
         self.all = all;
     }
 
@@ -208,6 +223,18 @@ mod tests {
         let mut set = Vec::new();
         s.anchored_set_unordered("abc abc abc", 3, &mut set);
         assert_eq!(set, vec![xxh3_64(b"abc")]);
+    }
+
+    #[test]
+    fn huge_texts_give_the_same_set() {
+        let text: String = (0..(LARGE / 8 + 10))
+            .map(|i| format!("w{} ", i % 5000))
+            .collect();
+        let mut s = Shingler::default();
+        let mut a = Vec::new();
+        s.shingle_set_unordered(&text, 5, &mut a);
+        a.sort_unstable();
+        assert_eq!(a, shingle_set(&text, 5));
     }
 
     #[test]
