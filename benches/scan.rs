@@ -55,7 +55,7 @@ fn scan(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(text_bytes));
     let cfg = Config::default();
     g.bench_function("ingest", |b| {
-        b.iter(|| black_box(pipeline::ingest(&corpus, &cfg, &Quiet).expect("ingest")))
+        b.iter(|| black_box(pipeline::ingest_all(&corpus, &cfg, &Quiet).expect("ingest")))
     });
     g.bench_function("scan_default", |b| {
         b.iter(|| black_box(pipeline::scan(&corpus, &cfg, &Quiet).expect("scan")))

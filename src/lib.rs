@@ -34,6 +34,7 @@ pub mod cluster;
 pub mod date;
 pub mod error;
 pub mod eval;
+pub mod ingest;
 pub mod normalize;
 pub mod output;
 pub mod pipeline;

@@ -12,7 +12,7 @@
 //! that tests, benchmarks and later front ends (an incremental index, a distributed run) can
 //! drive them one by one.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::Instant;
 
 use rayon::prelude::*;
@@ -23,9 +23,10 @@ use crate::boilerplate::{
     self, Boilerplate, BoilerplateOptions, DocFacts, LineMask, SourceTemplates, Status,
 };
 use crate::cluster::{self, Keep, Method, UnionFind};
-use crate::error::{Error, Location, RecordError, Result};
-use crate::normalize::{normalize_doc, NormDoc, NormalizeOptions};
-use crate::read::{Corpus, Entry, Fields, OnError};
+use crate::error::{Error, Result};
+pub use crate::ingest::{ingest, ingest_all, DocMeta, Ingested, Skipped};
+use crate::normalize::{NormDoc, NormalizeOptions};
+use crate::read::{Corpus, Fields, OnError};
 use crate::shingle::Shingler;
 use crate::sketch::{Signatures, Sketcher};
 use crate::verify::{self, Edge, Verifier, VerifyRule};
@@ -142,144 +143,6 @@ pub trait Progress: Sync {
 /// No progress reporting.
 pub struct Quiet;
 impl Progress for Quiet {}
-
-/// A document's identity and metadata (its text lives in [`NormDoc`] while the run needs it).
-#[derive(Clone, Debug, PartialEq)]
-pub struct DocMeta {
-    pub id: String,
-    pub source: Option<String>,
-    pub date: Option<String>,
-    pub at: Location,
-    /// Characters of the original text.
-    pub chars: u64,
-}
-
-/// Records that did not become documents, by reason.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Skipped {
-    pub total: u64,
-    pub by_reason: BTreeMap<String, u64>,
-    /// The first few, as messages naming file and line.
-    pub examples: Vec<String>,
-}
-
-impl Skipped {
-    const EXAMPLES: usize = 5;
-
-    pub fn add(&mut self, at: &Location, e: &RecordError) {
-        self.total += 1;
-        *self.by_reason.entry(e.reason().to_string()).or_default() += 1;
-        if self.examples.len() < Self::EXAMPLES {
-            self.examples.push(format!("{at}: {e}"));
-        }
-    }
-}
-
-/// The read and normalize stages' output.
-pub struct Ingested {
-    pub docs: Vec<DocMeta>,
-    pub norm: Vec<NormDoc>,
-    pub dates: Vec<Option<i64>>,
-    /// Documents with a date field that no accepted format parses.
-    pub dates_unparsed: u64,
-    /// Whether each document's date field failed to parse.
-    pub date_unparsed: Vec<bool>,
-    pub skipped: Skipped,
-}
-
-const BATCH: usize = 512;
-
-/// Reads and normalizes every document, in input order. Reading and decompression run on their
-/// own thread, normalization on the rayon pool. Duplicate ids are errors (or skipped records).
-pub fn ingest(corpus: &Corpus, cfg: &Config, progress: &dyn Progress) -> Result<Ingested> {
-    progress.stage("reading", None);
-    let mut out = Ingested {
-        docs: Vec::new(),
-        norm: Vec::new(),
-        dates: Vec::new(),
-        dates_unparsed: 0,
-        date_unparsed: Vec::new(),
-        skipped: Skipped::default(),
-    };
-    let mut seen: HashMap<String, Location> = HashMap::new();
-    std::thread::scope(|s| -> Result<()> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Result<Entry>>>(4);
-        let fields = &cfg.fields;
-        let on_error = cfg.on_error;
-        s.spawn(move || {
-            let mut batch = Vec::with_capacity(BATCH);
-            for e in corpus.records(fields, on_error) {
-                batch.push(e);
-                if batch.len() == BATCH {
-                    if tx.send(std::mem::take(&mut batch)).is_err() {
-                        return;
-                    }
-                    batch.reserve(BATCH);
-                }
-            }
-            let _ = tx.send(batch);
-        });
-        for batch in rx {
-            let mut records = Vec::with_capacity(batch.len());
-            for e in batch {
-                match e? {
-                    Entry::Skipped { at, error } => out.skipped.add(&at, &error),
-                    Entry::Doc(r) => {
-                        if let Some(first) = seen.get(&r.id) {
-                            let kind = RecordError::DuplicateId {
-                                id: r.id.clone(),
-                                first: first.clone(),
-                            };
-                            match cfg.on_error {
-                                OnError::Fail => return Err(Error::record(r.at, kind)),
-                                OnError::Skip => {
-                                    out.skipped.add(&r.at, &kind);
-                                    continue;
-                                }
-                            }
-                        }
-                        seen.insert(r.id.clone(), r.at.clone());
-                        records.push(r);
-                    }
-                }
-            }
-            let normed: Vec<(NormDoc, Option<i64>, bool, u64)> = records
-                .par_iter()
-                .map(|r| {
-                    let date = r.date.as_deref().map(crate::date::parse);
-                    (
-                        normalize_doc(&r.text, &cfg.normalize),
-                        date.flatten(),
-                        matches!(date, Some(None)),
-                        r.text.chars().count() as u64,
-                    )
-                })
-                .collect();
-            progress.advance(records.len() as u64);
-            for (r, (n, date, unparsed, chars)) in records.into_iter().zip(normed) {
-                out.dates_unparsed += unparsed as u64;
-                out.date_unparsed.push(unparsed);
-                out.dates.push(date);
-                out.norm.push(n);
-                out.docs.push(DocMeta {
-                    id: r.id,
-                    source: r.source,
-                    date: r.date,
-                    at: r.at,
-                    chars,
-                });
-            }
-        }
-        Ok(())
-    })?;
-    if out.docs.len() >= u32::MAX as usize {
-        return Err(Error::Param(
-            "more than 4 billion documents in one run: split the corpus".into(),
-        ));
-    }
-    progress.done();
-    Ok(out)
-}
 
 /// For each document, the leader of its exact-duplicate group (documents with the same normalized
 /// text): the member of least `rank` (itself if it has no duplicate). Only leaders are sketched.
@@ -539,10 +402,10 @@ pub fn scan(corpus: &Corpus, cfg: &Config, progress: &dyn Progress) -> Result<Sc
         timings.push((name.to_string(), t.elapsed().as_secs_f64()));
         *t = Instant::now();
     };
-    let ing = ingest(corpus, cfg, progress)?;
+    let (ing, norm) = ingest_all(corpus, cfg, progress)?;
     lap("read_normalize", &mut t);
     let n = ing.docs.len();
-    let lens: Vec<u64> = ing.norm.iter().map(|d| d.chars as u64).collect();
+    let lens: Vec<u64> = norm.iter().map(|d| d.chars as u64).collect();
     // Pivots are taken in the keep policy's order, so each cluster's pivot is its representative
     // and every member is verified against the document that is kept.
     let id_rank = {
@@ -558,7 +421,7 @@ pub fn scan(corpus: &Corpus, cfg: &Config, progress: &dyn Progress) -> Result<Sc
         |d| id_rank[d as usize],
     );
     let rank = cluster::ranks(&order);
-    let leaders = exact_leaders(&ing.norm, &rank);
+    let leaders = exact_leaders(&norm, &rank);
     let active: Vec<bool> = leaders
         .iter()
         .enumerate()
@@ -569,10 +432,10 @@ pub fn scan(corpus: &Corpus, cfg: &Config, progress: &dyn Progress) -> Result<Sc
     let rule = cfg.verify_rule();
     let source = source_ids(&ing.docs);
     let mut boiler = match &cfg.boilerplate {
-        None => Boilerplate::none(&ing.norm, Status::Disabled),
+        None => Boilerplate::none(&norm, Status::Disabled),
         Some(opts) => {
             let sigs = sketch_all(
-                &ing.norm,
+                &norm,
                 &active,
                 Mask::default(),
                 Shingles::Anchored,
@@ -604,7 +467,7 @@ pub fn scan(corpus: &Corpus, cfg: &Config, progress: &dyn Progress) -> Result<Sc
             lap("first_pass", &mut t);
             progress.stage("boilerplate", None);
             let b = boilerplate::detect(
-                &ing.norm,
+                &norm,
                 &DocFacts {
                     source: &source,
                     story: &story,
@@ -622,21 +485,13 @@ pub fn scan(corpus: &Corpus, cfg: &Config, progress: &dyn Progress) -> Result<Sc
         .boilerplate
         .as_ref()
         .filter(|o| o.source_template_docs > 0)
-        .map(|o| {
-            SourceTemplates::find(
-                &ing.norm,
-                &active,
-                line_mask,
-                &source,
-                o.source_template_docs,
-            )
-        });
+        .map(|o| SourceTemplates::find(&norm, &active, line_mask, &source, o.source_template_docs));
     lap("source_templates", &mut t);
     let mask = Mask {
         lines: line_mask,
         templates: templates.as_ref(),
     };
-    let sigs = sketch_all(&ing.norm, &active, mask, Shingles::All, cfg, progress);
+    let sigs = sketch_all(&norm, &active, mask, Shingles::All, cfg, progress);
     lap("sketch", &mut t);
     let window = cfg.max_days.map(|days| verify::DateWindow {
         dates: &ing.dates,
@@ -649,7 +504,7 @@ pub fn scan(corpus: &Corpus, cfg: &Config, progress: &dyn Progress) -> Result<Sc
         }
         BUF.with(|b| {
             let (shingler, text) = &mut *b.borrow_mut();
-            sketch_text(&ing.norm[d as usize], d as usize, mask, text);
+            sketch_text(&norm[d as usize], d as usize, mask, text);
             shingler.shingle_set(text, cfg.shingle, out);
         })
     };
@@ -716,7 +571,7 @@ pub fn scan(corpus: &Corpus, cfg: &Config, progress: &dyn Progress) -> Result<Sc
     if let Some(opts) = &cfg.boilerplate {
         boiler = boilerplate::refine(
             &boiler,
-            &ing.norm,
+            &norm,
             &DocFacts {
                 source: &source,
                 story: &labels,
