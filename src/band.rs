@@ -15,7 +15,9 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
+use crate::error::Result;
 use crate::sketch::Signatures;
+use crate::spill::Runs;
 
 /// See [`Banding::for_verification`].
 pub const CANDIDATE_FACTOR: f64 = 0.6;
@@ -102,6 +104,8 @@ pub struct BandStats {
     pub candidate_pairs: u64,
     /// Buckets larger than `max_bucket`, whose pairs were limited.
     pub capped_buckets: u64,
+    /// Sorted runs written to scratch files (0: every band table fitted in memory).
+    pub spilled_runs: u64,
 }
 
 /// One band's table: `(key, document)` sorted by key, then document.
@@ -139,32 +143,98 @@ pub fn pairs_from_table(table: &[(u64, u32)], max_bucket: usize, out: &mut Vec<(
     capped
 }
 
-/// All distinct candidate pairs of a corpus's signatures, sorted.
+/// The pairs of a band table read as a sorted stream (see [`pairs_from_table`]).
+fn pairs_from_sorted(
+    table: impl Iterator<Item = Result<(u64, u32)>>,
+    max_bucket: usize,
+    out: &mut Vec<(u32, u32)>,
+) -> Result<u64> {
+    let mut capped = 0;
+    let mut bucket: Vec<(u64, u32)> = Vec::new();
+    for x in table {
+        let x = x?;
+        if bucket.last().is_some_and(|b| b.0 != x.0) {
+            capped += pairs_from_table(&bucket, max_bucket, out);
+            bucket.clear();
+        }
+        bucket.push(x);
+    }
+    capped += pairs_from_table(&bucket, max_bucket, out);
+    Ok(capped)
+}
+
+/// One band's distinct pairs, capped buckets and sorted runs spilled.
+type BandPairs = (Vec<(u32, u32)>, u64, u64);
+
+/// Documents whose band keys are computed at a time.
+const KEY_CHUNK: usize = 1 << 16;
+
+/// All distinct candidate pairs of a corpus's signatures, sorted, with every band table in
+/// memory.
 pub fn candidate_pairs(
     sigs: &Signatures,
     banding: &Banding,
     max_bucket: usize,
 ) -> (Vec<(u32, u32)>, BandStats) {
-    let per_band: Vec<(Vec<(u32, u32)>, u64)> = (0..banding.bands)
-        .into_par_iter()
-        .map(|band| {
-            let table = band_table(sigs, banding, band);
-            let mut pairs = Vec::new();
-            let capped = pairs_from_table(&table, max_bucket, &mut pairs);
-            pairs.sort_unstable();
-            pairs.dedup();
-            (pairs, capped)
-        })
-        .collect();
-    let capped = per_band.iter().map(|p| p.1).sum();
-    let mut pairs: Vec<(u32, u32)> = per_band.into_iter().flat_map(|p| p.0).collect();
-    pairs.par_sort_unstable();
-    pairs.dedup();
+    candidate_pairs_within(sigs, banding, max_bucket, u64::MAX)
+        .expect("band tables held in memory need no scratch file")
+}
+
+/// All distinct candidate pairs of a corpus's signatures, sorted. The band tables being built at
+/// once hold at most `table_bytes` together: a larger table is written as sorted runs to scratch
+/// files and merged (the pairs are the same either way).
+pub fn candidate_pairs_within(
+    sigs: &Signatures,
+    banding: &Banding,
+    max_bucket: usize,
+    table_bytes: u64,
+) -> Result<(Vec<(u32, u32)>, BandStats)> {
+    let at_once = rayon::current_num_threads().clamp(1, banding.bands.max(1));
+    let per_table = table_bytes / at_once as u64;
+    let mut pairs: Vec<(u32, u32)> = Vec::new();
+    let mut capped = 0;
+    let mut spilled_runs = 0;
+    let bands: Vec<usize> = (0..banding.bands).collect();
+    // Bands are taken a few at a time and their pairs merged into the distinct set as they come,
+    // so memory holds the distinct pairs and a few bands' worth, not every band's.
+    for group in bands.chunks(at_once) {
+        let per_band: Vec<Result<BandPairs>> = group
+            .par_iter()
+            .map(|&band| {
+                let mut runs: Runs<(u64, u32)> = Runs::new(per_table);
+                for start in (0..sigs.len()).step_by(KEY_CHUNK) {
+                    let end = (start + KEY_CHUNK).min(sigs.len());
+                    let keys: Vec<(u64, u32)> = (start..end)
+                        .filter(|&d| sigs.active(d))
+                        .map(|d| (banding.key(sigs.get(d), band), d as u32))
+                        .collect();
+                    runs.extend(keys)?;
+                }
+                let mut out = Vec::new();
+                let spilled = runs.spilled_runs() as u64;
+                let capped = pairs_from_sorted(runs.finish()?, max_bucket, &mut out)?;
+                out.sort_unstable();
+                out.dedup();
+                Ok((out, capped, spilled))
+            })
+            .collect();
+        let mut all = std::mem::take(&mut pairs);
+        for r in per_band {
+            let (p, c, r) = r?;
+            capped += c;
+            spilled_runs += r;
+            all.extend(p);
+        }
+        all.par_sort_unstable();
+        all.dedup();
+        pairs = all;
+    }
     let stats = BandStats {
         candidate_pairs: pairs.len() as u64,
         capped_buckets: capped,
+        spilled_runs,
     };
-    (pairs, stats)
+    Ok((pairs, stats))
 }
 
 #[cfg(test)]
@@ -243,5 +313,30 @@ mod tests {
         let mut small = Vec::new();
         assert_eq!(pairs_from_table(&table[..5], 10, &mut small), 0);
         assert_eq!(small.len(), 10);
+    }
+
+    #[test]
+    fn spilled_band_tables_give_the_same_pairs() {
+        let s = Sketcher::new(64, 0);
+        let n = 3000;
+        let mut sigs = Signatures::new(64, n);
+        for d in 0..n {
+            // Documents in families of five with overlapping shingle ranges.
+            let base = (d / 5) as u64 * 10_000 + (d % 5) as u64 * 40;
+            let set: Vec<u64> = (base..base + 400)
+                .map(|x| xxhash_rust::xxh3::xxh3_64(&x.to_le_bytes()))
+                .collect();
+            s.sketch_into(&set, &mut sigs.values[d * 64..(d + 1) * 64]);
+            sigs.sizes[d] = set.len() as u32;
+        }
+        let b = Banding { bands: 16, rows: 4 };
+        let mem = candidate_pairs(&sigs, &b, 3);
+        let spilled = candidate_pairs_within(&sigs, &b, 3, 4096).unwrap();
+        assert!(mem.1.candidate_pairs > 1000);
+        assert_eq!(mem.0, spilled.0);
+        assert_eq!(mem.1.candidate_pairs, spilled.1.candidate_pairs);
+        assert_eq!(mem.1.capped_buckets, spilled.1.capped_buckets);
+        assert_eq!(mem.1.spilled_runs, 0);
+        assert!(spilled.1.spilled_runs >= 16 * 2);
     }
 }

@@ -20,7 +20,8 @@ use bitvec::prelude::*;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::normalize::NormDoc;
+use crate::error::Result;
+use crate::spill::{Docs, Runs};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BoilerplateOptions {
@@ -64,6 +65,8 @@ pub struct SourceTemplates {
     keys: Vec<u64>,
     /// Each document's source id (`u32::MAX`: none).
     source: Vec<u32>,
+    /// Sorted runs of keys written to scratch files while counting.
+    pub spilled_runs: u64,
 }
 
 /// Keys of the sampled word n-grams of a line: each word hashed once, each n-gram keyed by the
@@ -98,49 +101,68 @@ pub const TEMPLATE_SAMPLE: u64 = 2;
 
 impl SourceTemplates {
     /// Finds the template n-grams of the unmasked lines of the active documents.
-    pub fn find(
-        norm: &[NormDoc],
+    ///
+    /// The sampled keys of every document are counted through an external sort holding at most
+    /// `key_bytes` in memory (past it, sorted runs go to scratch files and are merged).
+    pub fn find<D: Docs + ?Sized>(
+        norm: &D,
         active: &[bool],
         mask: Option<&LineMask>,
         source: &[u32],
         min_docs: u32,
-    ) -> Self {
-        let mut keys: Vec<u64> = norm
-            .par_iter()
-            .enumerate()
-            .flat_map_iter(|(d, doc)| {
-                let mut v = Vec::new();
-                let mut hashes = Vec::new();
-                if active[d] && source[d] != u32::MAX {
-                    for i in 0..doc.lines() {
-                        if mask.is_some_and(|m| m.is_flagged(d, i)) {
-                            continue;
+        key_bytes: u64,
+    ) -> Result<Self> {
+        let mut runs: Runs<u64> = Runs::new(key_bytes);
+        norm.each_chunk(&mut |first, docs| {
+            let keys: Vec<u64> = docs
+                .par_iter()
+                .enumerate()
+                .flat_map_iter(|(d, doc)| {
+                    let d = first + d;
+                    let mut v = Vec::new();
+                    let mut hashes = Vec::new();
+                    if active[d] && source[d] != u32::MAX {
+                        for i in 0..doc.lines() {
+                            if mask.is_some_and(|m| m.is_flagged(d, i)) {
+                                continue;
+                            }
+                            sampled_grams(doc.line(i), source[d], &mut hashes, |_, k| v.push(k));
                         }
-                        sampled_grams(doc.line(i), source[d], &mut hashes, |_, k| v.push(k));
+                        v.sort_unstable();
+                        v.dedup();
                     }
-                    v.sort_unstable();
-                    v.dedup();
-                }
-                v
-            })
-            .collect();
-        keys.par_sort_unstable();
+                    v
+                })
+                .collect();
+            runs.extend(keys)
+        })?;
+        let spilled_runs = runs.spilled_runs() as u64;
         let mut templates = Vec::new();
-        let mut i = 0;
-        while i < keys.len() {
-            let mut j = i + 1;
-            while j < keys.len() && keys[j] == keys[i] {
-                j += 1;
+        let mut current: Option<(u64, u32)> = None;
+        for k in runs.finish()? {
+            let k = k?;
+            match &mut current {
+                Some((key, n)) if *key == k => *n += 1,
+                _ => {
+                    if let Some((key, n)) = current {
+                        if n >= min_docs {
+                            templates.push(key);
+                        }
+                    }
+                    current = Some((k, 1));
+                }
             }
-            if (j - i) as u32 >= min_docs {
-                templates.push(keys[i]);
-            }
-            i = j;
         }
-        SourceTemplates {
+        if let Some((key, n)) = current {
+            if n >= min_docs {
+                templates.push(key);
+            }
+        }
+        Ok(SourceTemplates {
             keys: templates,
             source: source.to_vec(),
-        }
+            spilled_runs,
+        })
     }
 
     /// Number of template n-grams (over all sources).
@@ -277,11 +299,11 @@ pub struct Boilerplate {
 }
 
 impl Boilerplate {
-    pub fn none(norm: &[NormDoc], status: Status) -> Self {
+    pub fn none<D: Docs + ?Sized>(norm: &D, status: Status) -> Self {
         Boilerplate {
             status,
             templates: Vec::new(),
-            mask: LineMask::new(norm.iter().map(|d| d.lines())),
+            mask: LineMask::new(norm.lines_per_doc().into_iter().map(|n| n as usize)),
         }
     }
 }
@@ -310,64 +332,74 @@ fn position_of(rank: usize, nonempty: usize, edge: usize) -> Position {
 }
 
 /// Finds the furniture of a corpus.
-pub fn detect(norm: &[NormDoc], facts: &DocFacts, o: &BoilerplateOptions) -> Boilerplate {
+pub fn detect<D: Docs + ?Sized>(
+    norm: &D,
+    facts: &DocFacts,
+    o: &BoilerplateOptions,
+) -> Result<Boilerplate> {
     detect_among(norm, facts, o, None)
 }
 
 /// Decides again with better story labels (the final clusters), among the lines flagged before:
 /// a line flagged because a story's copies were split in the first pass, and that turns out to
 /// recur within one story, is unflagged. Never flags a line `prev` did not flag.
-pub fn refine(
+pub fn refine<D: Docs + ?Sized>(
     prev: &Boilerplate,
-    norm: &[NormDoc],
+    norm: &D,
     facts: &DocFacts,
     o: &BoilerplateOptions,
-) -> Boilerplate {
+) -> Result<Boilerplate> {
     if prev.status != Status::Ok {
-        return prev.clone();
+        return Ok(prev.clone());
     }
     let keys: HashSet<u64> = prev.templates.iter().map(|t| t.key).collect();
     detect_among(norm, facts, o, Some(&keys))
 }
 
-fn detect_among(
-    norm: &[NormDoc],
+fn detect_among<D: Docs + ?Sized>(
+    norm: &D,
     facts: &DocFacts,
     o: &BoilerplateOptions,
     only: Option<&HashSet<u64>>,
-) -> Boilerplate {
+) -> Result<Boilerplate> {
     let mut stories: Vec<u32> = facts.story.to_vec();
     stories.sort_unstable();
     stories.dedup();
     if stories.len() < 2 * o.min_stories.max(1) as usize {
-        return Boilerplate::none(norm, Status::TooSmall);
+        return Ok(Boilerplate::none(norm, Status::TooSmall));
     }
     // (key, doc, line, position) of every non-empty line.
     // (key, doc, line, position, maskable) of every non-empty line. A line without a letter is
     // furniture near the edges of a document (a dateline, a view counter) but content in its body
     // (a list of numbers, a table): it is masked only within LETTERLESS_EDGE lines of an edge.
-    let mut occ: Vec<(u64, u32, u32, Position, bool)> = norm
-        .par_iter()
-        .enumerate()
-        .flat_map_iter(|(d, doc)| {
-            let nonempty = doc.line_keys.iter().filter(|&&k| k != 0).count();
-            let mut rank = 0;
-            let mut v = Vec::new();
-            for (i, &k) in doc.line_keys.iter().enumerate() {
-                if k == 0 {
-                    continue;
+    let mut occ: Vec<(u64, u32, u32, Position, bool)> = Vec::new();
+    norm.each_chunk(&mut |first, docs| {
+        let part: Vec<(u64, u32, u32, Position, bool)> = docs
+            .par_iter()
+            .enumerate()
+            .flat_map_iter(|(d, doc)| {
+                let d = first + d;
+                let nonempty = doc.line_keys.iter().filter(|&&k| k != 0).count();
+                let mut rank = 0;
+                let mut v = Vec::new();
+                for (i, &k) in doc.line_keys.iter().enumerate() {
+                    if k == 0 {
+                        continue;
+                    }
+                    let position = position_of(rank, nonempty, o.edge_lines);
+                    let in_body = rank >= LETTERLESS_EDGE && rank + LETTERLESS_EDGE < nonempty;
+                    rank += 1;
+                    if only.is_none_or(|keys| keys.contains(&k)) {
+                        let maskable = !in_body || doc.line(i).chars().any(char::is_alphabetic);
+                        v.push((k, d as u32, i as u32, position, maskable));
+                    }
                 }
-                let position = position_of(rank, nonempty, o.edge_lines);
-                let in_body = rank >= LETTERLESS_EDGE && rank + LETTERLESS_EDGE < nonempty;
-                rank += 1;
-                if only.is_none_or(|keys| keys.contains(&k)) {
-                    let maskable = !in_body || doc.line(i).chars().any(char::is_alphabetic);
-                    v.push((k, d as u32, i as u32, position, maskable));
-                }
-            }
-            v
-        })
-        .collect();
+                v
+            })
+            .collect();
+        occ.extend(part);
+        Ok(())
+    })?;
     occ.par_sort_unstable_by_key(|x| (x.0, x.1, x.2));
 
     let runs: Vec<(usize, usize)> = {
@@ -441,7 +473,7 @@ fn detect_among(
                 s,
                 e,
                 Template {
-                    sample: norm[first.1 as usize].line(first.2 as usize).to_string(),
+                    sample: String::new(), // read below: the documents may be on disk
                     documents: docs.len() as u32,
                     sources: src.len() as u32,
                     stories: st.len() as u32,
@@ -455,9 +487,13 @@ fn detect_among(
             ))
         })
         .collect();
-    let mut mask = LineMask::new(norm.iter().map(|d| d.lines()));
+    let mut mask = LineMask::new(norm.lines_per_doc().into_iter().map(|n| n as usize));
     let mut templates = Vec::with_capacity(flagged.len());
-    for (s, e, t) in flagged {
+    for (s, e, mut t) in flagged {
+        let first = occ[s];
+        norm.visit_doc(first.1 as usize, &mut |doc| {
+            t.sample = doc.line(first.2 as usize).to_string()
+        })?;
         for x in occ[s..e].iter().filter(|x| x.4) {
             mask.set(x.1 as usize, x.2 as usize);
         }
@@ -468,16 +504,17 @@ fn detect_among(
             .cmp(&a.documents)
             .then_with(|| a.sample.cmp(&b.sample))
     });
-    Boilerplate {
+    Ok(Boilerplate {
         status: Status::Ok,
         templates,
         mask,
-    }
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::normalize::NormDoc;
     use crate::normalize::{normalize_doc, NormalizeOptions};
 
     fn run(texts: &[&str], story: &[u32]) -> Boilerplate {
@@ -500,6 +537,7 @@ mod tests {
                 ..BoilerplateOptions::default()
             },
         )
+        .expect("in memory")
     }
 
     #[test]
@@ -599,7 +637,10 @@ mod tests {
         }
         let norm: Vec<NormDoc> = texts.iter().map(|t| normalize_doc(t, &o)).collect();
         let active = vec![true; norm.len()];
-        let t = SourceTemplates::find(&norm, &active, None, &source, 3);
+        let t = SourceTemplates::find(&norm, &active, None, &source, 3, u64::MAX).unwrap();
+        // Counting through sorted runs on disk finds the same n-grams.
+        let spilled = SourceTemplates::find(&norm, &active, None, &source, 3, 64).unwrap();
+        assert_eq!(spilled.keys, t.keys);
         assert!(!t.is_empty());
         let mut out = String::new();
         let dropped = t.push_untemplated(0, norm[0].line(0), &mut out);

@@ -43,6 +43,7 @@ pub mod report;
 pub mod shingle;
 pub mod signal;
 pub mod sketch;
+pub mod spill;
 pub mod verify;
 
 pub use error::{Error, Result};

@@ -29,6 +29,7 @@ use crate::normalize::{NormDoc, NormalizeOptions};
 use crate::read::{Corpus, Fields, OnError};
 use crate::shingle::Shingler;
 use crate::sketch::{Signatures, Sketcher};
+use crate::spill::{Budget, Docs, TextStore};
 use crate::verify::{self, Edge, Verifier, VerifyRule};
 
 /// Everything that decides the result of a run (the report's `params`).
@@ -147,14 +148,20 @@ impl Progress for Quiet {}
 /// For each document, the leader of its exact-duplicate group (documents with the same normalized
 /// text): the member of least `rank` (itself if it has no duplicate). Only leaders are sketched.
 pub fn exact_leaders(norm: &[NormDoc], rank: &[u32]) -> Vec<u32> {
-    let mut best: HashMap<u128, u32> = HashMap::with_capacity(norm.len());
-    for (i, d) in norm.iter().enumerate() {
-        let e = best.entry(d.exact_hash).or_insert(i as u32);
+    let hashes: Vec<u128> = norm.iter().map(|d| d.exact_hash).collect();
+    exact_leaders_by_hash(&hashes, rank)
+}
+
+/// [`exact_leaders`] from each document's [`NormDoc::exact_hash`].
+pub fn exact_leaders_by_hash(hashes: &[u128], rank: &[u32]) -> Vec<u32> {
+    let mut best: HashMap<u128, u32> = HashMap::with_capacity(hashes.len());
+    for (i, h) in hashes.iter().enumerate() {
+        let e = best.entry(*h).or_insert(i as u32);
         if rank[i] < rank[*e as usize] {
             *e = i as u32;
         }
     }
-    norm.iter().map(|d| best[&d.exact_hash]).collect()
+    hashes.iter().map(|h| best[h]).collect()
 }
 
 /// What is left out of the text a signature is computed from.
@@ -204,60 +211,70 @@ pub enum Shingles {
 }
 
 /// Signatures of the documents where `active[d]`, with what `mask` says left out.
-pub fn sketch_all(
-    norm: &[NormDoc],
+pub fn sketch_all<D: Docs + ?Sized>(
+    norm: &D,
     active: &[bool],
     mask: Mask,
     shingles: Shingles,
     cfg: &Config,
     progress: &dyn Progress,
-) -> Signatures {
-    progress.stage("sketching", Some(norm.len() as u64));
+) -> Result<Signatures> {
+    let n = norm.doc_count();
+    progress.stage("sketching", Some(n as u64));
     let sketcher = Sketcher::new(cfg.num_perm, cfg.seed);
-    let mut sigs = Signatures::new(cfg.num_perm, norm.len());
-    sigs.values
-        .par_chunks_mut(cfg.num_perm)
-        .zip(sigs.sizes.par_iter_mut())
-        .enumerate()
-        .for_each_init(
-            || (Shingler::default(), String::new(), Vec::new()),
-            |(shingler, text, set), (d, (row, size))| {
-                if !active[d] {
-                    return;
-                }
-                sketch_text(&norm[d], d, mask, text);
-                if shingles == Shingles::Anchored {
-                    shingler.anchored_set_unordered(text, cfg.shingle, set);
-                } else {
-                    shingler.shingle_set_unordered(text, cfg.shingle, set);
-                }
-                if sketcher.sketch_into(set, row) {
-                    *size = set.len() as u32;
-                }
-                if d % 4096 == 0 {
-                    progress.advance(4096.min(norm.len() as u64));
-                }
-            },
-        );
+    let mut sigs = Signatures::new(cfg.num_perm, n);
+    let k = cfg.num_perm;
+    norm.each_chunk(&mut |first, docs| {
+        let end = first + docs.len();
+        sigs.values[first * k..end * k]
+            .par_chunks_mut(k)
+            .zip(sigs.sizes[first..end].par_iter_mut())
+            .enumerate()
+            .for_each_init(
+                || (Shingler::default(), String::new(), Vec::new()),
+                |(shingler, text, set), (i, (row, size))| {
+                    let d = first + i;
+                    if !active[d] {
+                        return;
+                    }
+                    sketch_text(&docs[i], d, mask, text);
+                    if shingles == Shingles::Anchored {
+                        shingler.anchored_set_unordered(text, cfg.shingle, set);
+                    } else {
+                        shingler.shingle_set_unordered(text, cfg.shingle, set);
+                    }
+                    if sketcher.sketch_into(set, row) {
+                        *size = set.len() as u32;
+                    }
+                    if d % 4096 == 0 {
+                        progress.advance(4096.min(n as u64));
+                    }
+                },
+            );
+        Ok(())
+    })?;
     progress.done();
-    sigs
+    Ok(sigs)
 }
 
-/// Candidate pairs from banding, each verified by `rule`.
+/// Candidate pairs from banding (band tables being built hold at most `table_bytes`), each
+/// verified by `rule`.
 pub fn near_pairs(
     verifier: &Verifier,
     cfg: &Config,
+    table_bytes: u64,
     progress: &dyn Progress,
-) -> (Vec<Edge>, BandStats) {
+) -> Result<(Vec<Edge>, BandStats)> {
     progress.stage("banding", None);
-    let (pairs, stats) = band::candidate_pairs(verifier.sigs, &cfg.banding, cfg.max_bucket);
+    let (pairs, stats) =
+        band::candidate_pairs_within(verifier.sigs, &cfg.banding, cfg.max_bucket, table_bytes)?;
     progress.stage("verifying", Some(pairs.len() as u64));
     let edges: Vec<Edge> = pairs
         .par_iter()
         .filter_map(|&(a, b)| verifier.check(a, b))
         .collect();
     progress.done();
-    (edges, stats)
+    Ok((edges, stats))
 }
 
 /// Connected components over verified edges and exact-duplicate links; each document's label is
@@ -364,6 +381,8 @@ pub struct Scan {
     pub stats: Stats,
     /// Seconds per stage, in order (not deterministic: the report's `run` section).
     pub timings: Vec<(String, f64)>,
+    /// What went to scratch files to stay within the memory budget (the report's `run` section).
+    pub spilled: Vec<String>,
 }
 
 impl Scan {
@@ -393,8 +412,26 @@ pub fn source_ids(docs: &[DocMeta]) -> Vec<u32> {
         .collect()
 }
 
-/// Runs every stage over a corpus.
+/// Shares of the memory budget, in percent: normalized texts, source-template n-gram keys, band
+/// tables. The rest is for what stays in memory (signatures, metadata, line statistics, pairs).
+pub const TEXT_SHARE: u64 = 40;
+pub const TEMPLATE_SHARE: u64 = 15;
+pub const BAND_SHARE: u64 = 10;
+
+/// Runs every stage over a corpus, in memory.
 pub fn scan(corpus: &Corpus, cfg: &Config, progress: &dyn Progress) -> Result<Scan> {
+    scan_within(corpus, cfg, Budget::UNLIMITED, progress)
+}
+
+/// Runs every stage over a corpus within a memory budget: the normalized texts, the band tables
+/// and the source-template n-grams go to scratch files past their shares of it. The result is
+/// the same as [`scan`]'s.
+pub fn scan_within(
+    corpus: &Corpus,
+    cfg: &Config,
+    budget: Budget,
+    progress: &dyn Progress,
+) -> Result<Scan> {
     cfg.validate()?;
     let mut timings = Vec::new();
     let mut t = Instant::now();
@@ -402,10 +439,21 @@ pub fn scan(corpus: &Corpus, cfg: &Config, progress: &dyn Progress) -> Result<Sc
         timings.push((name.to_string(), t.elapsed().as_secs_f64()));
         *t = Instant::now();
     };
-    let (ing, norm) = ingest_all(corpus, cfg, progress)?;
+    let mut norm = TextStore::new(budget.share(TEXT_SHARE), budget.share(TEXT_SHARE) / 8);
+    let mut hashes: Vec<u128> = Vec::new();
+    let mut lens: Vec<u64> = Vec::new();
+    let ing = ingest(corpus, cfg, progress, &mut |batch| {
+        hashes.extend(batch.iter().map(|d| d.exact_hash));
+        lens.extend(batch.iter().map(|d| d.chars as u64));
+        norm.push(batch)
+    })?;
+    norm.seal()?;
     lap("read_normalize", &mut t);
     let n = ing.docs.len();
-    let lens: Vec<u64> = norm.iter().map(|d| d.chars as u64).collect();
+    let mut spilled = Vec::new();
+    if norm.spilled() {
+        spilled.push("texts".to_string());
+    }
     // Pivots are taken in the keep policy's order, so each cluster's pivot is its representative
     // and every member is verified against the document that is kept.
     let id_rank = {
@@ -421,7 +469,8 @@ pub fn scan(corpus: &Corpus, cfg: &Config, progress: &dyn Progress) -> Result<Sc
         |d| id_rank[d as usize],
     );
     let rank = cluster::ranks(&order);
-    let leaders = exact_leaders(&norm, &rank);
+    let leaders = exact_leaders_by_hash(&hashes, &rank);
+    drop(hashes);
     let active: Vec<bool> = leaders
         .iter()
         .enumerate()
@@ -441,7 +490,7 @@ pub fn scan(corpus: &Corpus, cfg: &Config, progress: &dyn Progress) -> Result<Sc
                 Shingles::Anchored,
                 cfg,
                 progress,
-            );
+            )?;
             // Story labels only decide which recurring lines are furniture: a lenient rule errs
             // towards merging (fewer lines flagged), and the final clusters refine the flags.
             let lenient = VerifyRule {
@@ -462,7 +511,15 @@ pub fn scan(corpus: &Corpus, cfg: &Config, progress: &dyn Progress) -> Result<Sc
                 banding: Banding::for_threshold(cfg.threshold, cfg.num_perm),
                 ..cfg.clone()
             };
-            let (edges, _) = near_pairs(&first, &first_cfg, progress);
+            let (edges, first_stats) =
+                near_pairs(&first, &first_cfg, budget.share(BAND_SHARE), progress)?;
+            if first_stats.spilled_runs > 0 {
+                spilled.push(format!(
+                    "first-pass band tables ({} sorted runs)",
+                    first_stats.spilled_runs
+                ));
+            }
+            drop(sigs);
             let story = components(n, &leaders, &edges);
             lap("first_pass", &mut t);
             progress.stage("boilerplate", None);
@@ -474,7 +531,7 @@ pub fn scan(corpus: &Corpus, cfg: &Config, progress: &dyn Progress) -> Result<Sc
                     date: &ing.dates,
                 },
                 opts,
-            );
+            )?;
             progress.done();
             lap("boilerplate", &mut t);
             b
@@ -485,26 +542,47 @@ pub fn scan(corpus: &Corpus, cfg: &Config, progress: &dyn Progress) -> Result<Sc
         .boilerplate
         .as_ref()
         .filter(|o| o.source_template_docs > 0)
-        .map(|o| SourceTemplates::find(&norm, &active, line_mask, &source, o.source_template_docs));
+        .map(|o| {
+            SourceTemplates::find(
+                &norm,
+                &active,
+                line_mask,
+                &source,
+                o.source_template_docs,
+                budget.share(TEMPLATE_SHARE),
+            )
+        })
+        .transpose()?;
+    if let Some(t) = templates.as_ref().filter(|t| t.spilled_runs > 0) {
+        spilled.push(format!("template n-grams ({} sorted runs)", t.spilled_runs));
+    }
     lap("source_templates", &mut t);
     let mask = Mask {
         lines: line_mask,
         templates: templates.as_ref(),
     };
-    let sigs = sketch_all(&norm, &active, mask, Shingles::All, cfg, progress);
+    let sigs = sketch_all(&norm, &active, mask, Shingles::All, cfg, progress)?;
     lap("sketch", &mut t);
     let window = cfg.max_days.map(|days| verify::DateWindow {
         dates: &ing.dates,
         unparsed: &ing.date_unparsed,
         days,
     });
+    let read_error: std::sync::Mutex<Option<Error>> = std::sync::Mutex::new(None);
     let exact_sets = |d: u32, out: &mut Vec<u64>| {
         thread_local! {
             static BUF: std::cell::RefCell<(Shingler, String)> = std::cell::RefCell::new((Shingler::default(), String::new()));
         }
         BUF.with(|b| {
             let (shingler, text) = &mut *b.borrow_mut();
-            sketch_text(&norm[d as usize], d as usize, mask, text);
+            let got = norm.with_doc(d as usize, |doc| sketch_text(doc, d as usize, mask, text));
+            if let Err(e) = got {
+                text.clear();
+                read_error
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get_or_insert(e);
+            }
             shingler.shingle_set(text, cfg.shingle, out);
         })
     };
@@ -514,7 +592,13 @@ pub fn scan(corpus: &Corpus, cfg: &Config, progress: &dyn Progress) -> Result<Sc
         window,
         exact: (cfg.verify == verify::Mode::Exact).then_some(&exact_sets as verify::SetSource),
     };
-    let (edges, band_stats) = near_pairs(&verifier, cfg, progress);
+    let (edges, band_stats) = near_pairs(&verifier, cfg, budget.share(BAND_SHARE), progress)?;
+    if band_stats.spilled_runs > 0 {
+        spilled.push(format!(
+            "band tables ({} sorted runs)",
+            band_stats.spilled_runs
+        ));
+    }
     lap("band_verify", &mut t);
     let labels = cluster_labels(
         &leaders,
@@ -578,10 +662,13 @@ pub fn scan(corpus: &Corpus, cfg: &Config, progress: &dyn Progress) -> Result<Sc
                 date: &ing.dates,
             },
             opts,
-        );
+        )?;
         lap("boilerplate_refine", &mut t);
     }
 
+    if let Some(e) = read_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
+    }
     let in_clusters: u64 = clusters.iter().map(|c| c.members.len() as u64).sum();
     let exact_dups = leaders
         .iter()
@@ -615,5 +702,6 @@ pub fn scan(corpus: &Corpus, cfg: &Config, progress: &dyn Progress) -> Result<Sc
         boilerplate: boiler,
         stats,
         timings,
+        spilled,
     })
 }

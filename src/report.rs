@@ -59,6 +59,12 @@ pub struct RunInfo {
     pub threads: usize,
     pub seconds: f64,
     pub stages: Vec<(String, f64)>,
+    /// `--memory-limit` in bytes, if one was given.
+    #[serde(default)]
+    pub memory_limit: Option<u64>,
+    /// What went to scratch files to stay within it ("texts", "band tables", ...).
+    #[serde(default)]
+    pub spilled: Vec<String>,
 }
 
 fn round4(x: f64) -> f64 {

@@ -109,6 +109,7 @@ pub fn exact_leaders(norm: &[NormDoc]) -> Vec<u32> {
 /// computes them (every window, no mask).
 pub fn sketch_parallel(norm: &[NormDoc], active: &[bool], cfg: &Config) -> Signatures {
     pipeline::sketch_all(norm, active, Mask::default(), Shingles::All, cfg, &Quiet)
+        .expect("in-memory sketching needs no scratch file")
 }
 
 /// Connected components over exact-copy links and edges; then the groups of two or more.

@@ -143,9 +143,24 @@ pub struct Pipeline {
     /// Worker threads (default: all cores; also RAYON_NUM_THREADS).
     #[arg(long, short = 'j', help_heading = "Output")]
     pub threads: Option<usize>,
+    /// Memory budget, e.g. 4G or 512M. Past their shares of it, the normalized texts, the band
+    /// tables and the template n-grams go to scratch files in TMPDIR (sorted runs, merged); the
+    /// report is the same as without a budget. Default: no budget, everything in memory.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, help_heading = "Resources")]
+    pub memory_limit: Option<u64>,
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    syndic::spill::Budget::parse_size(s)
 }
 
 impl Pipeline {
+    pub fn budget(&self) -> syndic::spill::Budget {
+        syndic::spill::Budget {
+            limit: self.memory_limit,
+        }
+    }
+
     pub fn config(&self) -> syndic::Result<Config> {
         let banding = match (self.bands, self.rows) {
             (Some(bands), Some(rows)) => Banding { bands, rows },

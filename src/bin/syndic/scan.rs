@@ -31,12 +31,14 @@ pub fn scan_with(
     let t0 = Instant::now();
     let corpus = Corpus::open(&p.inputs)?;
     let bars = Bars::new(p.quiet);
-    let scan = pipeline::scan(&corpus, &cfg, &bars)?;
+    let scan = pipeline::scan_within(&corpus, &cfg, p.budget(), &bars)?;
     let run = report::RunInfo {
         version: env!("CARGO_PKG_VERSION").to_string(),
         threads: rayon::current_num_threads(),
         seconds: t0.elapsed().as_secs_f64(),
         stages: scan.timings.clone(),
+        memory_limit: p.memory_limit,
+        spilled: scan.spilled.clone(),
     };
     let rep = report::build(&scan, &cfg, run);
     Ok((corpus, scan, cfg, rep))

@@ -1,0 +1,617 @@
+//! Working within a memory budget: what does not fit goes to scratch files and comes back in
+//! order.
+//!
+//! - [`Budget`]: the byte budget of a run (`--memory-limit`) and how it is shared between the
+//!   structures that can spill.
+//! - [`TextStore`]: the normalized documents, in memory or (past their share of the budget) in
+//!   one scratch file read back chunk by chunk, or one document at a time by offset.
+//! - [`Runs`]: an external sort: items are buffered, sorted and written as sorted runs when the
+//!   buffer is full, and read back as one sorted stream by a k-way merge. Band tables and the
+//!   source-template n-grams go through it.
+//!
+//! Scratch files are unnamed temporary files (`tempfile::tempfile`, in `TMPDIR`): the system
+//! removes them when the run ends, however it ends.
+//!
+//! Written by hand rather than with an external-sort crate because the records are fixed-size
+//! plain integers and the merge must be deterministic (ties broken by run order) for the report
+//! to be identical to an in-memory run; the whole thing is a buffer, a sort and a binary heap.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::normalize::NormDoc;
+
+/// The memory budget of a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Budget {
+    /// Bytes; `None`: everything stays in memory.
+    pub limit: Option<u64>,
+}
+
+impl Budget {
+    pub const UNLIMITED: Budget = Budget { limit: None };
+
+    /// The share, in bytes, of one structure: `percent` of the limit (`u64::MAX` when unlimited).
+    pub fn share(&self, percent: u64) -> u64 {
+        self.limit.map_or(u64::MAX, |l| l / 100 * percent)
+    }
+
+    /// Parses sizes such as `4G`, `512M`, `300k`, `1000000` (bytes; binary multiples).
+    pub fn parse_size(s: &str) -> std::result::Result<u64, String> {
+        let t = s.trim();
+        let (num, mult) = match t.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+            None => (t, 1u64),
+            Some((i, _)) => {
+                let unit = t[i..].to_ascii_lowercase();
+                let m = match unit.trim_end_matches("ib").trim_end_matches('b') {
+                    "" => 1,
+                    "k" => 1 << 10,
+                    "m" => 1 << 20,
+                    "g" => 1 << 30,
+                    "t" => 1 << 40,
+                    _ => {
+                        return Err(format!(
+                            "unknown unit {:?} in {s:?} (use K, M, G or T)",
+                            &t[i..]
+                        ))
+                    }
+                };
+                (t[..i].trim(), m)
+            }
+        };
+        let v: f64 = num
+            .parse()
+            .map_err(|_| format!("{s:?} is not a size (write e.g. 4G, 512M or 1000000)"))?;
+        if !(v.is_finite() && v > 0.0) {
+            return Err(format!("{s:?}: the size must be positive"));
+        }
+        Ok((v * mult as f64) as u64)
+    }
+}
+
+fn scratch() -> Result<File> {
+    tempfile::tempfile().map_err(Error::Scratch)
+}
+
+/// A fixed-size plain record that can be written to a scratch file and read back.
+pub trait Item: Copy + Ord + Send + Sync {
+    const SIZE: usize;
+    fn put(&self, out: &mut Vec<u8>);
+    fn get(b: &[u8]) -> Self;
+}
+
+impl Item for u64 {
+    const SIZE: usize = 8;
+    fn put(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
+    }
+    fn get(b: &[u8]) -> Self {
+        u64::from_le_bytes(b[..8].try_into().expect("8 bytes"))
+    }
+}
+
+impl Item for (u64, u32) {
+    const SIZE: usize = 12;
+    fn put(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.0.to_le_bytes());
+        out.extend_from_slice(&self.1.to_le_bytes());
+    }
+    fn get(b: &[u8]) -> Self {
+        (
+            u64::from_le_bytes(b[..8].try_into().expect("8 bytes")),
+            u32::from_le_bytes(b[8..12].try_into().expect("4 bytes")),
+        )
+    }
+}
+
+/// An external sort (see the module documentation).
+pub struct Runs<T: Item> {
+    buf: Vec<T>,
+    cap: usize,
+    runs: Vec<(File, u64)>,
+}
+
+impl<T: Item> Runs<T> {
+    /// Holds at most `bytes` of items in memory (at least 1024 items).
+    pub fn new(bytes: u64) -> Self {
+        let cap = (bytes / std::mem::size_of::<T>() as u64).clamp(1024, usize::MAX as u64) as usize;
+        Runs {
+            buf: Vec::new(),
+            cap,
+            runs: Vec::new(),
+        }
+    }
+
+    /// Number of sorted runs written to disk so far.
+    pub fn spilled_runs(&self) -> usize {
+        self.runs.len()
+    }
+
+    pub fn extend(&mut self, items: impl IntoIterator<Item = T>) -> Result<()> {
+        for x in items {
+            if self.buf.len() >= self.cap {
+                self.flush()?;
+            }
+            self.buf.push(x);
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        self.buf.par_sort_unstable();
+        let mut f = scratch()?;
+        {
+            let mut w = BufWriter::with_capacity(1 << 20, &mut f);
+            let mut bytes = Vec::with_capacity(T::SIZE * 4096);
+            for chunk in self.buf.chunks(4096) {
+                bytes.clear();
+                for x in chunk {
+                    x.put(&mut bytes);
+                }
+                w.write_all(&bytes).map_err(Error::Scratch)?;
+            }
+            w.flush().map_err(Error::Scratch)?;
+        }
+        f.seek(SeekFrom::Start(0)).map_err(Error::Scratch)?;
+        self.runs.push((f, self.buf.len() as u64));
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// Every item pushed, in sorted order.
+    pub fn finish(mut self) -> Result<Sorted<T>> {
+        if self.runs.is_empty() {
+            self.buf.par_sort_unstable();
+            return Ok(Sorted::Memory(self.buf.into_iter()));
+        }
+        self.flush()?;
+        let mut readers: Vec<RunReader<T>> = self
+            .runs
+            .into_iter()
+            .map(|(f, n)| RunReader {
+                r: BufReader::with_capacity(1 << 16, f),
+                left: n,
+                _t: std::marker::PhantomData,
+            })
+            .collect();
+        let mut heap = BinaryHeap::with_capacity(readers.len());
+        for (i, r) in readers.iter_mut().enumerate() {
+            if let Some(x) = r.next()? {
+                heap.push(Reverse((x, i)));
+            }
+        }
+        Ok(Sorted::Merge { readers, heap })
+    }
+}
+
+pub struct RunReader<T> {
+    r: BufReader<File>,
+    left: u64,
+    _t: std::marker::PhantomData<T>,
+}
+
+impl<T: Item> RunReader<T> {
+    fn next(&mut self) -> Result<Option<T>> {
+        if self.left == 0 {
+            return Ok(None);
+        }
+        let mut b = [0u8; 16];
+        self.r
+            .read_exact(&mut b[..T::SIZE])
+            .map_err(Error::Scratch)?;
+        self.left -= 1;
+        Ok(Some(T::get(&b)))
+    }
+}
+
+/// The sorted stream of a [`Runs`].
+pub enum Sorted<T: Item> {
+    Memory(std::vec::IntoIter<T>),
+    Merge {
+        readers: Vec<RunReader<T>>,
+        heap: BinaryHeap<Reverse<(T, usize)>>,
+    },
+}
+
+impl<T: Item> Iterator for Sorted<T> {
+    type Item = Result<T>;
+
+    fn next(&mut self) -> Option<Result<T>> {
+        match self {
+            Sorted::Memory(it) => it.next().map(Ok),
+            Sorted::Merge { readers, heap } => {
+                let Reverse((x, i)) = heap.pop()?;
+                match readers[i].next() {
+                    Ok(Some(y)) => heap.push(Reverse((y, i))),
+                    Ok(None) => {}
+                    Err(e) => return Some(Err(e)),
+                }
+                Some(Ok(x))
+            }
+        }
+    }
+}
+
+/// The normalized documents of a run (see the module documentation).
+pub struct TextStore {
+    mem: Vec<NormDoc>,
+    /// Heap bytes of `mem`.
+    mem_bytes: u64,
+    /// Past this many bytes in memory, every document goes to disk.
+    cap: u64,
+    /// Documents read back from disk at a time hold about this many bytes.
+    chunk: u64,
+    disk: Option<DiskTexts>,
+}
+
+struct DiskTexts {
+    file: File,
+    w: Option<BufWriter<File>>,
+    /// Byte offset of each document, and the end.
+    offsets: Vec<u64>,
+    /// Per document: number of lines (for masks, without reading the document back).
+    lines: Vec<u32>,
+    scratch: Vec<u8>,
+}
+
+/// Heap bytes a document holds.
+pub fn doc_bytes(d: &NormDoc) -> u64 {
+    (d.text.capacity() + d.line_starts.capacity() * 4 + d.line_keys.capacity() * 8) as u64
+        + std::mem::size_of::<NormDoc>() as u64
+}
+
+// The on-disk form of a document: text length (u32), line count (u32), chars (u32), exact hash
+// (u128), the text's bytes, the line starts (u32 each), the line keys (u64 each); little-endian.
+fn encode(d: &NormDoc, out: &mut Vec<u8>) {
+    out.extend_from_slice(&(d.text.len() as u32).to_le_bytes());
+    out.extend_from_slice(&(d.line_starts.len() as u32).to_le_bytes());
+    out.extend_from_slice(&d.chars.to_le_bytes());
+    out.extend_from_slice(&d.exact_hash.to_le_bytes());
+    out.extend_from_slice(d.text.as_bytes());
+    for s in &d.line_starts {
+        out.extend_from_slice(&s.to_le_bytes());
+    }
+    for k in &d.line_keys {
+        out.extend_from_slice(&k.to_le_bytes());
+    }
+}
+
+fn decode(b: &[u8]) -> NormDoc {
+    let u32_at = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().expect("4 bytes"));
+    let tlen = u32_at(0) as usize;
+    let lines = u32_at(4) as usize;
+    let chars = u32_at(8);
+    let exact_hash = u128::from_le_bytes(b[12..28].try_into().expect("16 bytes"));
+    let mut at = 28;
+    // The text was a String when written: valid UTF-8 unless the scratch file was corrupted
+    // underneath the run, in which case the lossy copy keeps the run going.
+    let text = match std::str::from_utf8(&b[at..at + tlen]) {
+        Ok(s) => s.to_string(),
+        Err(_) => String::from_utf8_lossy(&b[at..at + tlen]).into_owned(),
+    };
+    at += tlen;
+    let line_starts = (0..lines).map(|i| u32_at(at + 4 * i)).collect();
+    at += 4 * lines;
+    let line_keys = (0..lines)
+        .map(|i| u64::from_le_bytes(b[at + 8 * i..at + 8 * i + 8].try_into().expect("8 bytes")))
+        .collect();
+    NormDoc {
+        text,
+        line_starts,
+        line_keys,
+        exact_hash,
+        chars,
+    }
+}
+
+/// Documents read back from disk at a time hold at most this many bytes (or one document).
+pub const MAX_CHUNK_BYTES: u64 = 64 << 20;
+
+impl TextStore {
+    /// Keeps documents in memory up to `cap` bytes; past it, all of them go to a scratch file,
+    /// and are read back `chunk` bytes at a time.
+    pub fn new(cap: u64, chunk: u64) -> Self {
+        TextStore {
+            mem: Vec::new(),
+            mem_bytes: 0,
+            cap,
+            chunk: chunk.clamp(1, MAX_CHUNK_BYTES),
+            disk: None,
+        }
+    }
+
+    /// A store holding `docs` in memory.
+    pub fn from_vec(docs: Vec<NormDoc>) -> Self {
+        let mem_bytes = docs.iter().map(doc_bytes).sum();
+        TextStore {
+            mem: docs,
+            mem_bytes,
+            cap: u64::MAX,
+            chunk: MAX_CHUNK_BYTES,
+            disk: None,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match &self.disk {
+            None => self.mem.len(),
+            Some(d) => d.lines.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether the documents are on disk.
+    pub fn spilled(&self) -> bool {
+        self.disk.is_some()
+    }
+
+    /// Adds documents at the end.
+    pub fn push(&mut self, docs: Vec<NormDoc>) -> Result<()> {
+        if self.disk.is_none() {
+            self.mem_bytes += docs.iter().map(doc_bytes).sum::<u64>();
+            self.mem.extend(docs);
+            if self.mem_bytes <= self.cap {
+                return Ok(());
+            }
+            let file = scratch()?;
+            let w = BufWriter::with_capacity(1 << 20, file.try_clone().map_err(Error::Scratch)?);
+            self.disk = Some(DiskTexts {
+                file,
+                w: Some(w),
+                offsets: vec![0],
+                lines: Vec::new(),
+                scratch: Vec::new(),
+            });
+            let docs = std::mem::take(&mut self.mem);
+            self.mem_bytes = 0;
+            return self.write(docs);
+        }
+        self.write(docs)
+    }
+
+    fn write(&mut self, docs: Vec<NormDoc>) -> Result<()> {
+        let d = self.disk.as_mut().expect("spilled");
+        let w = d.w.as_mut().expect("the store is still being written");
+        for doc in docs {
+            d.scratch.clear();
+            encode(&doc, &mut d.scratch);
+            w.write_all(&d.scratch).map_err(Error::Scratch)?;
+            let end = d.offsets.last().copied().unwrap_or(0) + d.scratch.len() as u64;
+            d.offsets.push(end);
+            d.lines.push(doc.line_starts.len() as u32);
+        }
+        Ok(())
+    }
+
+    /// Ends writing; the store is read only from now on.
+    pub fn seal(&mut self) -> Result<()> {
+        if let Some(d) = self.disk.as_mut() {
+            if let Some(mut w) = d.w.take() {
+                w.flush().map_err(Error::Scratch)?;
+            }
+            d.scratch = Vec::new();
+        }
+        Ok(())
+    }
+
+    /// Number of lines of each document.
+    pub fn line_counts(&self) -> Vec<u32> {
+        match &self.disk {
+            None => self.mem.iter().map(|d| d.lines() as u32).collect(),
+            Some(d) => d.lines.clone(),
+        }
+    }
+
+    /// Calls `f(first, docs)` over consecutive runs of documents covering the whole store, in
+    /// order (`docs[i]` is document `first + i`). In memory: one call with every document.
+    pub fn for_chunks(&self, mut f: impl FnMut(usize, &[NormDoc]) -> Result<()>) -> Result<()> {
+        let Some(d) = &self.disk else {
+            return f(0, &self.mem);
+        };
+        let n = d.lines.len();
+        let mut r = BufReader::with_capacity(1 << 20, d.file.try_clone().map_err(Error::Scratch)?);
+        r.seek(SeekFrom::Start(0)).map_err(Error::Scratch)?;
+        let mut start = 0;
+        let mut bytes = Vec::new();
+        while start < n {
+            let mut end = start + 1;
+            while end < n && d.offsets[end + 1] - d.offsets[start] <= self.chunk {
+                end += 1;
+            }
+            let len = (d.offsets[end] - d.offsets[start]) as usize;
+            bytes.resize(len, 0);
+            r.read_exact(&mut bytes).map_err(Error::Scratch)?;
+            let base = d.offsets[start];
+            let docs: Vec<NormDoc> = (start..end)
+                .into_par_iter()
+                .map(|i| {
+                    let s = (d.offsets[i] - base) as usize;
+                    let e = (d.offsets[i + 1] - base) as usize;
+                    decode(&bytes[s..e])
+                })
+                .collect();
+            f(start, &docs)?;
+            start = end;
+        }
+        Ok(())
+    }
+
+    /// Calls `f(doc)` with document `d` (read from disk when spilled).
+    pub fn with_doc<R>(&self, d: usize, f: impl FnOnce(&NormDoc) -> R) -> Result<R> {
+        match &self.disk {
+            None => Ok(f(&self.mem[d])),
+            Some(t) => {
+                let (s, e) = (t.offsets[d], t.offsets[d + 1]);
+                let mut b = vec![0u8; (e - s) as usize];
+                read_at(&t.file, &mut b, s)?;
+                Ok(f(&decode(&b)))
+            }
+        }
+    }
+}
+
+/// Documents as the stages read them: all at once from memory, or streamed from a
+/// [`TextStore`]. Implemented by slices and vectors of [`NormDoc`] and by [`TextStore`].
+pub trait Docs: Sync {
+    fn doc_count(&self) -> usize;
+    /// See [`TextStore::for_chunks`].
+    fn each_chunk(&self, f: &mut dyn FnMut(usize, &[NormDoc]) -> Result<()>) -> Result<()>;
+    /// Calls `f` with document `d`.
+    fn visit_doc(&self, d: usize, f: &mut dyn FnMut(&NormDoc)) -> Result<()>;
+    /// Number of lines of each document.
+    fn lines_per_doc(&self) -> Vec<u32>;
+}
+
+impl Docs for [NormDoc] {
+    fn doc_count(&self) -> usize {
+        self.len()
+    }
+    fn each_chunk(&self, f: &mut dyn FnMut(usize, &[NormDoc]) -> Result<()>) -> Result<()> {
+        f(0, self)
+    }
+    fn visit_doc(&self, d: usize, f: &mut dyn FnMut(&NormDoc)) -> Result<()> {
+        f(&self[d]);
+        Ok(())
+    }
+    fn lines_per_doc(&self) -> Vec<u32> {
+        self.iter().map(|d| d.lines() as u32).collect()
+    }
+}
+
+impl Docs for Vec<NormDoc> {
+    fn doc_count(&self) -> usize {
+        self.len()
+    }
+    fn each_chunk(&self, f: &mut dyn FnMut(usize, &[NormDoc]) -> Result<()>) -> Result<()> {
+        f(0, self)
+    }
+    fn visit_doc(&self, d: usize, f: &mut dyn FnMut(&NormDoc)) -> Result<()> {
+        f(&self[d]);
+        Ok(())
+    }
+    fn lines_per_doc(&self) -> Vec<u32> {
+        self.iter().map(|d| d.lines() as u32).collect()
+    }
+}
+
+impl Docs for TextStore {
+    fn doc_count(&self) -> usize {
+        self.len()
+    }
+    fn each_chunk(&self, f: &mut dyn FnMut(usize, &[NormDoc]) -> Result<()>) -> Result<()> {
+        self.for_chunks(f)
+    }
+    fn visit_doc(&self, d: usize, f: &mut dyn FnMut(&NormDoc)) -> Result<()> {
+        self.with_doc(d, f)
+    }
+    fn lines_per_doc(&self) -> Vec<u32> {
+        self.line_counts()
+    }
+}
+
+#[cfg(unix)]
+fn read_at(f: &File, buf: &mut [u8], at: u64) -> Result<()> {
+    use std::os::unix::fs::FileExt;
+    f.read_exact_at(buf, at).map_err(Error::Scratch)
+}
+
+#[cfg(windows)]
+fn read_at(f: &File, mut buf: &mut [u8], mut at: u64) -> Result<()> {
+    use std::os::windows::fs::FileExt;
+    while !buf.is_empty() {
+        let n = f.seek_read(buf, at).map_err(Error::Scratch)?;
+        if n == 0 {
+            return Err(Error::Scratch(std::io::ErrorKind::UnexpectedEof.into()));
+        }
+        buf = &mut buf[n..];
+        at += n as u64;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::normalize::{normalize_doc, NormalizeOptions};
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(Budget::parse_size("4G"), Ok(4 << 30));
+        assert_eq!(Budget::parse_size("512MiB"), Ok(512 << 20));
+        assert_eq!(Budget::parse_size("300k"), Ok(300 << 10));
+        assert_eq!(Budget::parse_size("1000"), Ok(1000));
+        assert_eq!(Budget::parse_size("1.5G"), Ok(3 << 29));
+        assert!(Budget::parse_size("4X").is_err());
+        assert!(Budget::parse_size("-1G").is_err());
+        assert!(Budget::parse_size("lots").is_err());
+    }
+
+    #[test]
+    fn runs_merge_to_the_in_memory_order() {
+        let items: Vec<(u64, u32)> = (0..50_000u64)
+            .map(|i| {
+                (
+                    xxhash_rust::xxh3::xxh3_64(&i.to_le_bytes()) % 977,
+                    (i % 13) as u32,
+                )
+            })
+            .collect();
+        let mut small = Runs::new(8 << 10);
+        small.extend(items.iter().copied()).unwrap();
+        assert!(small.spilled_runs() > 5);
+        let merged: Vec<(u64, u32)> = small.finish().unwrap().map(|x| x.unwrap()).collect();
+        let mut big = Runs::new(u64::MAX);
+        big.extend(items.iter().copied()).unwrap();
+        assert_eq!(big.spilled_runs(), 0);
+        let mem: Vec<(u64, u32)> = big.finish().unwrap().map(|x| x.unwrap()).collect();
+        let mut sorted = items.clone();
+        sorted.sort_unstable();
+        assert_eq!(merged, sorted);
+        assert_eq!(mem, sorted);
+    }
+
+    #[test]
+    fn spilled_store_gives_back_every_document() {
+        let o = NormalizeOptions::default();
+        let docs: Vec<NormDoc> = (0..300)
+            .map(|i| normalize_doc(&format!("Line {i}\n\nالسطر الثاني {i}\nend"), &o))
+            .collect();
+        let mut disk = TextStore::new(1000, 500);
+        for c in docs.chunks(7) {
+            disk.push(c.to_vec()).unwrap();
+        }
+        disk.seal().unwrap();
+        assert!(disk.spilled());
+        assert_eq!(disk.len(), 300);
+        let mut back = Vec::new();
+        disk.for_chunks(|first, chunk| {
+            assert_eq!(first, back.len());
+            back.extend_from_slice(chunk);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(back, docs);
+        assert_eq!(disk.with_doc(123, |d| d.clone()).unwrap(), docs[123]);
+        assert_eq!(
+            disk.line_counts(),
+            docs.iter().map(|d| d.lines() as u32).collect::<Vec<_>>()
+        );
+        let mem = TextStore::from_vec(docs.clone());
+        assert!(!mem.spilled());
+        assert_eq!(
+            mem.with_doc(5, |d| d.line(2).to_string()).unwrap(),
+            docs[5].line(2)
+        );
+    }
+}
