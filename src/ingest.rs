@@ -9,8 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Location, RecordError, Result};
 use crate::normalize::{normalize_doc, NormDoc};
 use crate::pipeline::{Config, Progress};
-use crate::read::Corpus;
-use crate::read::{Entry, OnError};
+use crate::read::{Corpus, OnError, RawBatch};
 
 /// A document's identity and metadata (its text lives in [`NormDoc`] while the run needs it).
 #[derive(Clone, Debug, PartialEq)]
@@ -56,7 +55,9 @@ pub struct Ingested {
     pub skipped: Skipped,
 }
 
+/// Records per batch, and line bytes after which a batch is sent with fewer.
 const BATCH: usize = 512;
+const BATCH_BYTES: usize = 8 << 20;
 
 /// Reads and normalizes every document, in input order. Reading and decompression run on their
 /// own thread, normalization on the rayon pool. Duplicate ids are errors (or skipped records).
@@ -78,73 +79,65 @@ pub fn ingest(
     };
     let mut seen: HashMap<String, Location> = HashMap::new();
     std::thread::scope(|s| -> Result<()> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Result<Entry>>>(4);
+        // The reader thread only reads, decompresses and cuts lines; parsing and normalizing
+        // run on the rayon pool, batch by batch, and the results are taken in input order.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<RawBatch>(4);
         let fields = &cfg.fields;
         let on_error = cfg.on_error;
-        s.spawn(move || {
-            let mut batch = Vec::with_capacity(BATCH);
-            for e in corpus.records(fields, on_error) {
-                batch.push(e);
-                if batch.len() == BATCH {
-                    if tx.send(std::mem::take(&mut batch)).is_err() {
-                        return;
-                    }
-                    batch.reserve(BATCH);
-                }
-            }
-            let _ = tx.send(batch);
-        });
+        s.spawn(move || corpus.read_raw(BATCH, BATCH_BYTES, on_error, |b| tx.send(b).is_ok()));
         for batch in rx {
-            let mut records = Vec::with_capacity(batch.len());
-            for e in batch {
-                match e? {
-                    Entry::Skipped { at, error } => out.skipped.add(&at, &error),
-                    Entry::Doc(r) => {
-                        if let Some(first) = seen.get(&r.id) {
-                            let kind = RecordError::DuplicateId {
-                                id: r.id.clone(),
-                                first: first.clone(),
-                            };
-                            match cfg.on_error {
-                                OnError::Fail => return Err(Error::record(r.at, kind)),
-                                OnError::Skip => {
-                                    out.skipped.add(&r.at, &kind);
-                                    continue;
-                                }
-                            }
-                        }
-                        seen.insert(r.id.clone(), r.at.clone());
-                        records.push(r);
-                    }
-                }
-            }
-            let normed: Vec<(NormDoc, Option<i64>, bool, u64)> = records
-                .par_iter()
-                .map(|r| {
-                    let date = r.date.as_deref().map(crate::date::parse);
-                    (
-                        normalize_doc(&r.text, &cfg.normalize),
-                        date.flatten(),
-                        matches!(date, Some(None)),
-                        r.text.chars().count() as u64,
-                    )
+            let parsed: Vec<_> = (0..batch.items.len())
+                .into_par_iter()
+                .map(|i| {
+                    let p = corpus.parse_raw(&batch, i, fields)?;
+                    let date = p.date.as_deref().map(crate::date::parse);
+                    let norm = normalize_doc(&p.text, &cfg.normalize);
+                    let chars = p.text.chars().count() as u64;
+                    let meta = DocMeta {
+                        id: p.id,
+                        source: p.source,
+                        date: p.date,
+                        at: p.at,
+                        chars,
+                    };
+                    Ok((meta, norm, date.flatten(), matches!(date, Some(None))))
                 })
                 .collect();
-            progress.advance(records.len() as u64);
-            let mut norm = Vec::with_capacity(normed.len());
-            for (r, (n, date, unparsed, chars)) in records.into_iter().zip(normed) {
+            let mut norm = Vec::with_capacity(parsed.len());
+            let mut accepted = 0u64;
+            for p in parsed {
+                let (meta, n, date, unparsed) = match p {
+                    Ok(p) => p,
+                    Err((at, error)) => match on_error {
+                        OnError::Fail => return Err(Error::record(at, error)),
+                        OnError::Skip => {
+                            out.skipped.add(&at, &error);
+                            continue;
+                        }
+                    },
+                };
+                if let Some(first) = seen.get(&meta.id) {
+                    let kind = RecordError::DuplicateId {
+                        id: meta.id.clone(),
+                        first: first.clone(),
+                    };
+                    match on_error {
+                        OnError::Fail => return Err(Error::record(meta.at, kind)),
+                        OnError::Skip => {
+                            out.skipped.add(&meta.at, &kind);
+                            continue;
+                        }
+                    }
+                }
+                seen.insert(meta.id.clone(), meta.at.clone());
+                accepted += 1;
                 out.dates_unparsed += unparsed as u64;
                 out.date_unparsed.push(unparsed);
                 out.dates.push(date);
                 norm.push(n);
-                out.docs.push(DocMeta {
-                    id: r.id,
-                    source: r.source,
-                    date: r.date,
-                    at: r.at,
-                    chars,
-                });
+                out.docs.push(meta);
             }
+            progress.advance(accepted);
             sink(norm)?;
         }
         Ok(())

@@ -6,6 +6,7 @@
 //! then streams [`Entry`]s in input order: a document, or a record that could not be read and is
 //! skipped under [`OnError::Skip`] (never silently: the caller counts it).
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -303,41 +304,233 @@ impl Corpus {
         fields: &'a Fields,
         on_error: OnError,
     ) -> impl Iterator<Item = Result<Entry>> + 'a {
-        let mut file_idx = 0usize;
-        let mut current: Option<FileReader> = None;
+        let mut raw = RawReader::new(self);
+        let mut buf = Vec::new();
         let mut failed = false;
-        std::iter::from_fn(move || loop {
+        std::iter::from_fn(move || {
             if failed {
                 return None;
             }
-            if current.is_none() {
-                let f = self.files.get(file_idx)?;
-                current = Some(FileReader::open(f, file_idx as u32));
-            }
-            let r = current.as_mut().expect("opened above");
-            let got = match r.next_chunk() {
-                Ok(Chunk::End) => {
-                    current = None;
-                    file_idx += 1;
-                    continue;
+            buf.clear();
+            let got = match raw.next_into(&mut buf)? {
+                RawItem::Line {
+                    file,
+                    line,
+                    start,
+                    end,
+                } => self
+                    .parse_line(&buf[start..end], file, line, fields)
+                    .map(Parsed::into_record),
+                RawItem::Text { file, bytes } => {
+                    let src = &self.files[file as usize];
+                    text_record(bytes, src_at(src, 0, false), file)
+                        .map_err(|k| (src_at(src, 0, true), k))
                 }
-                Ok(Chunk::Line(n)) => json_record(trim_line(&r.buf), r.at(n), fields, r.file)
-                    .map_err(|k| (r.shown_at(n), k)),
-                Ok(Chunk::Text) => text_record(std::mem::take(&mut r.buf), r.at(0), r.file)
-                    .map_err(|k| (r.shown_at(0), k)),
-                Err(e) => Err(e),
+                RawItem::Bad { at, error } => Err((at, error)),
             };
             match got {
-                Ok(doc) => return Some(Ok(Entry::Doc(doc))),
+                Ok(doc) => Some(Ok(Entry::Doc(doc))),
                 Err((at, error)) => match on_error {
-                    OnError::Skip => return Some(Ok(Entry::Skipped { at, error })),
+                    OnError::Skip => Some(Ok(Entry::Skipped { at, error })),
                     OnError::Fail => {
                         failed = true;
-                        return Some(Err(Error::record(at, error)));
+                        Some(Err(Error::record(at, error)))
                     }
                 },
             }
         })
+    }
+
+    /// Reads every file in order, cutting records without parsing them, and hands them to
+    /// `send` in batches of at most `max_items` records (fewer when the batch's line bytes
+    /// reach `max_bytes`). Stops when `send` returns false, and under [`OnError::Fail`] after
+    /// the first record that cannot be read at all. Parse the records with
+    /// [`Corpus::parse_raw`]: reading (and decompression) on one thread, parsing on others.
+    pub fn read_raw(
+        &self,
+        max_items: usize,
+        max_bytes: usize,
+        on_error: OnError,
+        mut send: impl FnMut(RawBatch) -> bool,
+    ) {
+        let mut raw = RawReader::new(self);
+        let mut batch = RawBatch::default();
+        while let Some(item) = raw.next_into(&mut batch.buf) {
+            let stop = on_error == OnError::Fail && matches!(item, RawItem::Bad { .. });
+            batch.items.push(item);
+            if stop {
+                break;
+            }
+            if batch.items.len() >= max_items || batch.buf.len() >= max_bytes {
+                let cap = batch.buf.capacity();
+                let full = std::mem::replace(
+                    &mut batch,
+                    RawBatch {
+                        buf: Vec::with_capacity(cap),
+                        items: Vec::with_capacity(max_items),
+                    },
+                );
+                if !send(full) {
+                    return;
+                }
+            }
+        }
+        if !batch.items.is_empty() {
+            send(batch);
+        }
+    }
+
+    /// Parses record `i` of a batch from [`Corpus::read_raw`]: a document (borrowing its text
+    /// from the batch where it can), or the record's location (as messages show it) and why it
+    /// is no document.
+    pub fn parse_raw<'b>(
+        &self,
+        batch: &'b RawBatch,
+        i: usize,
+        fields: &Fields,
+    ) -> Result<Parsed<'b>, (Location, RecordError)> {
+        match &batch.items[i] {
+            RawItem::Line {
+                file,
+                line,
+                start,
+                end,
+            } => self.parse_line(&batch.buf[*start..*end], *file, *line, fields),
+            RawItem::Text { file, bytes } => {
+                let src = &self.files[*file as usize];
+                match text_str(bytes) {
+                    Ok(text) => Ok(Parsed {
+                        id: src.name.clone(),
+                        source: None,
+                        date: None,
+                        text: Cow::Borrowed(text),
+                        at: src_at(src, 0, false),
+                        file: *file,
+                    }),
+                    Err(k) => Err((src_at(src, 0, true), k)),
+                }
+            }
+            RawItem::Bad { at, error } => Err((at.clone(), error.clone())),
+        }
+    }
+
+    fn parse_line<'b>(
+        &self,
+        b: &'b [u8],
+        file: u32,
+        line: u64,
+        fields: &Fields,
+    ) -> Result<Parsed<'b>, (Location, RecordError)> {
+        let src = &self.files[file as usize];
+        json_record(b, src_at(src, line, false), fields, file)
+            .map_err(|k| (src_at(src, line, true), k))
+    }
+}
+
+/// A location in a file, as documents carry it (`shown` false) or as messages show it.
+fn src_at(src: &SourceFile, line: u64, shown: bool) -> Location {
+    Location {
+        path: if shown { &src.shown } else { &src.name }.clone(),
+        line,
+    }
+}
+
+/// Records cut from their files by [`Corpus::read_raw`], not yet parsed.
+#[derive(Debug, Default)]
+pub struct RawBatch {
+    /// The bytes of the batch's JSONL lines, one after the other.
+    pub buf: Vec<u8>,
+    pub items: Vec<RawItem>,
+}
+
+/// One record as cut from its file.
+#[derive(Debug)]
+pub enum RawItem {
+    /// A non-blank JSONL line: `buf[start..end]` of its batch, without the line end.
+    Line {
+        file: u32,
+        line: u64,
+        start: usize,
+        end: usize,
+    },
+    /// A whole text file.
+    Text { file: u32, bytes: Vec<u8> },
+    /// A record that could not be read (located as messages show it).
+    Bad { at: Location, error: RecordError },
+}
+
+/// A parsed record: a [`Record`] whose text may still be borrowed from the bytes it was read
+/// from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Parsed<'a> {
+    pub id: String,
+    pub source: Option<String>,
+    pub date: Option<String>,
+    pub text: Cow<'a, str>,
+    pub at: Location,
+    pub file: u32,
+}
+
+impl Parsed<'_> {
+    pub fn into_record(self) -> Record {
+        Record {
+            id: self.id,
+            source: self.source,
+            date: self.date,
+            text: self.text.into_owned(),
+            at: self.at,
+            file: self.file,
+        }
+    }
+}
+
+/// Cuts the records of every file, in order, without parsing them.
+struct RawReader<'a> {
+    files: &'a [SourceFile],
+    file_idx: usize,
+    current: Option<FileReader>,
+}
+
+impl<'a> RawReader<'a> {
+    fn new(corpus: &'a Corpus) -> Self {
+        RawReader {
+            files: &corpus.files,
+            file_idx: 0,
+            current: None,
+        }
+    }
+
+    /// The next record; a JSONL line's bytes are appended to `buf`.
+    fn next_into(&mut self, buf: &mut Vec<u8>) -> Option<RawItem> {
+        loop {
+            if self.current.is_none() {
+                let f = self.files.get(self.file_idx)?;
+                self.current = Some(FileReader::open(f, self.file_idx as u32));
+            }
+            let r = self.current.as_mut().expect("opened above");
+            let start = buf.len();
+            return Some(match r.next_chunk_into(buf) {
+                Ok(Chunk::End) => {
+                    self.current = None;
+                    self.file_idx += 1;
+                    continue;
+                }
+                Ok(Chunk::Line(line)) => {
+                    let end = start + trim_line(&buf[start..]).len();
+                    RawItem::Line {
+                        file: r.file,
+                        line,
+                        start,
+                        end,
+                    }
+                }
+                Ok(Chunk::Text) => RawItem::Text {
+                    file: r.file,
+                    bytes: std::mem::take(&mut r.buf),
+                },
+                Err((at, error)) => RawItem::Bad { at, error },
+            });
+        }
     }
 }
 
@@ -388,15 +581,16 @@ pub fn read_bytes(
     let mut r = FileReader::from_reader(&src, 0, reader);
     let mut out = Vec::new();
     loop {
-        let got =
-            match r.next_chunk() {
-                Ok(Chunk::End) => return out,
-                Ok(Chunk::Line(n)) => json_record(trim_line(&r.buf), r.at(n), fields, 0)
-                    .map_err(|k| (r.shown_at(n), k)),
-                Ok(Chunk::Text) => text_record(std::mem::take(&mut r.buf), r.at(0), 0)
-                    .map_err(|k| (r.shown_at(0), k)),
-                Err(e) => Err(e),
-            };
+        let got = match r.next_chunk() {
+            Ok(Chunk::End) => return out,
+            Ok(Chunk::Line(n)) => json_record(trim_line(&r.buf), r.at(n), fields, 0)
+                .map(Parsed::into_record)
+                .map_err(|k| (r.shown_at(n), k)),
+            Ok(Chunk::Text) => {
+                text_record(std::mem::take(&mut r.buf), r.at(0), 0).map_err(|k| (r.shown_at(0), k))
+            }
+            Err(e) => Err(e),
+        };
         match (got, on_error) {
             (Ok(doc), _) => out.push(Ok(Entry::Doc(doc))),
             (Err((at, error)), OnError::Skip) => out.push(Ok(Entry::Skipped { at, error })),
@@ -608,7 +802,20 @@ impl FileReader {
         (self.shown_at(line), kind)
     }
 
+    /// The next record, in `self.buf`.
     fn next_chunk(&mut self) -> Result<Chunk, (Location, RecordError)> {
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        let got = self.next_chunk_into(&mut buf);
+        if !matches!(got, Ok(Chunk::Text)) {
+            self.buf = buf;
+        }
+        got
+    }
+
+    /// The next record: a JSONL line is appended to `buf` (with its line end), a whole text file
+    /// is read into `self.buf`. Nothing is appended for an error.
+    fn next_chunk_into(&mut self, buf: &mut Vec<u8>) -> Result<Chunk, (Location, RecordError)> {
         if self.done {
             return Ok(Chunk::End);
         }
@@ -635,8 +842,10 @@ impl FileReader {
             }
             Format::Jsonl => loop {
                 let reader = self.reader.as_mut().expect("checked above");
-                match read_line_limited(reader, &mut self.buf, MAX_RECORD_BYTES) {
+                let start = buf.len();
+                match append_line_limited(reader, buf, MAX_RECORD_BYTES) {
                     Err(e) => {
+                        buf.truncate(start);
                         let line = self.line + 1;
                         return Err(self.io_failure(e, line));
                     }
@@ -654,7 +863,8 @@ impl FileReader {
                             let at = self.shown_at(self.line);
                             return Err((at, RecordError::TooLarge(MAX_RECORD_BYTES)));
                         }
-                        if self.buf.iter().all(|b| b.is_ascii_whitespace()) {
+                        if buf[start..].iter().all(|b| b.is_ascii_whitespace()) {
+                            buf.truncate(start);
                             continue; // a blank line is no record
                         }
                         self.any = true;
@@ -673,12 +883,23 @@ fn unreadable(e: &io::Error) -> RecordError {
 /// Reads one line (with its `\n`, if any) into `buf`, keeping at most `limit` bytes: `None` at
 /// the end of the stream, `Some(true)` when the line was longer (the rest of it is read and
 /// dropped, so the next call starts on the next line).
+#[cfg(test)]
 fn read_line_limited(
     r: &mut dyn BufRead,
     buf: &mut Vec<u8>,
     limit: usize,
 ) -> io::Result<Option<bool>> {
     buf.clear();
+    append_line_limited(r, buf, limit)
+}
+
+/// [`read_line_limited`], appending the line to what `buf` holds (on a line too long, nothing).
+fn append_line_limited(
+    r: &mut dyn BufRead,
+    buf: &mut Vec<u8>,
+    limit: usize,
+) -> io::Result<Option<bool>> {
+    let start = buf.len();
     let mut read_any = false;
     let mut too_long = false;
     loop {
@@ -697,10 +918,10 @@ fn read_line_limited(
         };
         let n = chunk.len();
         if !too_long {
-            if buf.len() + n > limit + 1 {
+            if buf.len() - start + n > limit + 1 {
                 // One byte of slack for the line end.
                 too_long = true;
-                buf.clear();
+                buf.truncate(start);
             } else {
                 buf.extend_from_slice(chunk);
             }
@@ -729,17 +950,11 @@ fn check_bytes(b: &[u8]) -> std::result::Result<&str, RecordError> {
 
 /// A whole file as one document; takes the bytes so that a large file is not copied.
 fn text_record(b: Vec<u8>, at: Location, file: u32) -> Result<Record, RecordError> {
-    if b.is_empty() {
-        return Err(RecordError::EmptyFile);
-    }
-    check_bytes(&b)?;
+    let bom = text_str(&b)?.len() != b.len();
     let mut s =
         String::from_utf8(b).map_err(|e| RecordError::InvalidUtf8(e.utf8_error().valid_up_to()))?;
-    if s.starts_with('\u{FEFF}') {
+    if bom {
         s.drain(..'\u{FEFF}'.len_utf8());
-    }
-    if s.trim().is_empty() {
-        return Err(RecordError::EmptyDocument);
     }
     Ok(Record {
         id: at.path.clone(),
@@ -749,6 +964,19 @@ fn text_record(b: Vec<u8>, at: Location, file: u32) -> Result<Record, RecordErro
         at,
         file,
     })
+}
+
+/// The text of a whole file as one document, without its byte order mark.
+fn text_str(b: &[u8]) -> Result<&str, RecordError> {
+    if b.is_empty() {
+        return Err(RecordError::EmptyFile);
+    }
+    let s = check_bytes(b)?;
+    let s = s.strip_prefix('\u{FEFF}').unwrap_or(s);
+    if s.trim().is_empty() {
+        return Err(RecordError::EmptyDocument);
+    }
+    Ok(s)
 }
 
 fn scalar_field(v: Option<&Value>, name: &str) -> std::result::Result<Option<String>, RecordError> {
@@ -782,7 +1010,12 @@ fn json_error(e: &serde_json::Error, line: &str) -> RecordError {
     RecordError::MalformedJson(msg)
 }
 
-fn json_record(b: &[u8], at: Location, fields: &Fields, file: u32) -> Result<Record, RecordError> {
+fn json_record<'a>(
+    b: &'a [u8],
+    at: Location,
+    fields: &Fields,
+    file: u32,
+) -> Result<Parsed<'a>, RecordError> {
     let s = check_bytes(b)?;
     let s = s.strip_prefix('\u{FEFF}').unwrap_or(s);
     let mut value: Value = serde_json::from_str(s).map_err(|e| json_error(&e, s))?;
@@ -798,11 +1031,11 @@ fn json_record(b: &[u8], at: Location, fields: &Fields, file: u32) -> Result<Rec
     let id = scalar_field(obj.get(&fields.id), &fields.id)?.unwrap_or_else(|| at.to_string());
     let source = scalar_field(obj.get(&fields.source), &fields.source)?;
     let date = scalar_field(obj.get(&fields.date), &fields.date)?;
-    Ok(Record {
+    Ok(Parsed {
         id,
         source,
         date,
-        text,
+        text: Cow::Owned(text),
         at,
         file,
     })
@@ -1001,6 +1234,49 @@ mod tests {
                 ..
             })]
         ));
+    }
+
+    #[test]
+    fn raw_batches_parse_to_the_records() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("a.jsonl"),
+            "{\"text\":\"a\",\"id\":1}\n{bad\n\n{\"text\":\"b\\nc\"}\r\n{\"text\":\"\"}\n{\"text\":\"d\"}",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("b.txt"), "\u{FEFF}whole file").unwrap();
+        std::fs::write(dir.path().join("c.jsonl"), "").unwrap();
+        std::fs::write(dir.path().join("d.txt"), " \n").unwrap();
+        let c = Corpus::open(&[dir.path()]).unwrap();
+        let fields = Fields::default();
+        for on_error in [OnError::Skip, OnError::Fail] {
+            let want: Vec<String> = c
+                .records(&fields, on_error)
+                .map(|e| match e {
+                    Ok(e) => format!("{e:?}"),
+                    Err(e) => e.to_string(),
+                })
+                .collect();
+            for batch in [1, 2, 100] {
+                let mut got = Vec::new();
+                c.read_raw(batch, 1 << 20, on_error, |b| {
+                    for i in 0..b.items.len() {
+                        got.push(match c.parse_raw(&b, i, &fields) {
+                            Ok(p) => format!("{:?}", Entry::Doc(p.into_record())),
+                            Err((at, error)) if on_error == OnError::Skip => {
+                                format!("{:?}", Entry::Skipped { at, error })
+                            }
+                            Err((at, error)) => {
+                                got.push(Error::record(at, error).to_string());
+                                return false;
+                            }
+                        });
+                    }
+                    true
+                });
+                assert_eq!(got, want, "{on_error:?} in batches of {batch}");
+            }
+        }
     }
 
     #[test]
