@@ -11,6 +11,7 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
+use serde::de::{self, DeserializeSeed};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -1018,6 +1019,288 @@ fn json_record<'a>(
 ) -> Result<Parsed<'a>, RecordError> {
     let s = check_bytes(b)?;
     let s = s.strip_prefix('\u{FEFF}').unwrap_or(s);
+    // What `serde_json::from_str::<Value>` does, keeping only the fields named (the text
+    // borrowed from the line when it holds no escape): the same parser runs over the same
+    // tokens, so syntax errors are the same, and so are the duplicate keys (the last wins).
+    let mut de = serde_json::Deserializer::from_str(s);
+    let top = TopSeed(fields)
+        .deserialize(&mut de)
+        .and_then(|top| de.end().map(|()| top))
+        .map_err(|e| json_error(&e, s))?;
+    let Some(found) = top else {
+        return Err(RecordError::NotAnObject);
+    };
+    let text = match found.text {
+        None | Some(TextValue::Null) => return Err(RecordError::MissingText(fields.text.clone())),
+        Some(TextValue::Str(t)) => t,
+        Some(TextValue::Other) => return Err(RecordError::TextNotString(fields.text.clone())),
+    };
+    if text.trim().is_empty() {
+        return Err(RecordError::EmptyDocument);
+    }
+    let id = scalar_field(found.id.as_ref(), &fields.id)?.unwrap_or_else(|| at.to_string());
+    let source = scalar_field(found.source.as_ref(), &fields.source)?;
+    let date = scalar_field(found.date.as_ref(), &fields.date)?;
+    Ok(Parsed {
+        id,
+        source,
+        date,
+        text,
+        at,
+        file,
+    })
+}
+
+/// The fields of a JSONL object that [`json_record`] reads; `None` where absent.
+#[derive(Default)]
+struct Found<'a> {
+    text: Option<TextValue<'a>>,
+    id: Option<Value>,
+    source: Option<Value>,
+    date: Option<Value>,
+}
+
+enum TextValue<'a> {
+    Null,
+    Str(Cow<'a, str>),
+    Other,
+}
+
+/// Reads one JSON value: the named fields if it is an object (`Some`), nothing otherwise.
+struct TopSeed<'f>(&'f Fields);
+
+impl<'de> de::DeserializeSeed<'de> for TopSeed<'_> {
+    type Value = Option<Found<'de>>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> de::Visitor<'de> for TopSeed<'_> {
+    type Value = Option<Found<'de>>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let fields = self.0;
+        let mut found = Found::default();
+        while let Some(key) = map.next_key_seed(KeySeed(fields))? {
+            // A key that names the text is only the text (as `remove` took it from the map
+            // before the other fields were looked up).
+            if key.text {
+                found.text = Some(map.next_value_seed(TextSeed)?);
+            } else if key.id || key.source || key.date {
+                let v: Value = map.next_value()?;
+                if key.id {
+                    found.id = Some(v.clone());
+                }
+                if key.source {
+                    found.source = Some(v.clone());
+                }
+                if key.date {
+                    found.date = Some(v);
+                }
+            } else {
+                map.next_value::<Skip>()?;
+            }
+        }
+        Ok(Some(found))
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        SkipVisitor.visit_seq(seq).map(|_| None)
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+}
+
+/// Which of the named fields a key is.
+struct Key {
+    text: bool,
+    id: bool,
+    source: bool,
+    date: bool,
+}
+
+struct KeySeed<'f>(&'f Fields);
+
+impl<'de> de::DeserializeSeed<'de> for KeySeed<'_> {
+    type Value = Key;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Key, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> de::Visitor<'de> for KeySeed<'_> {
+    type Value = Key;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_str<E: de::Error>(self, k: &str) -> Result<Key, E> {
+        let f = self.0;
+        let text = k == f.text;
+        Ok(Key {
+            text,
+            id: !text && k == f.id,
+            source: !text && k == f.source,
+            date: !text && k == f.date,
+        })
+    }
+}
+
+/// The text field's value: a string, borrowed when the line holds it without escapes.
+struct TextSeed;
+
+impl<'de> de::DeserializeSeed<'de> for TextSeed {
+    type Value = TextValue<'de>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> de::Visitor<'de> for TextSeed {
+    type Value = TextValue<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Self::Value, E> {
+        Ok(TextValue::Str(Cow::Borrowed(s)))
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+        Ok(TextValue::Str(Cow::Owned(s.to_owned())))
+    }
+
+    fn visit_string<E: de::Error>(self, s: String) -> Result<Self::Value, E> {
+        Ok(TextValue::Str(Cow::Owned(s)))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(TextValue::Null)
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(TextValue::Other)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(TextValue::Other)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(TextValue::Other)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(TextValue::Other)
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        SkipVisitor.visit_seq(seq).map(|_| TextValue::Other)
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        SkipVisitor.visit_map(map).map(|_| TextValue::Other)
+    }
+}
+
+/// Any JSON value, parsed and dropped without building it. Read through `deserialize_any`
+/// rather than `IgnoredAny` so that the parser checks what it checks for a [`Value`] (the
+/// nesting limit, the range of numbers).
+struct Skip;
+
+impl<'de> Deserialize<'de> for Skip {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Skip, D::Error> {
+        d.deserialize_any(SkipVisitor)
+    }
+}
+
+struct SkipVisitor;
+
+impl<'de> de::Visitor<'de> for SkipVisitor {
+    type Value = Skip;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Skip, A::Error> {
+        while seq.next_element::<Skip>()?.is_some() {}
+        Ok(Skip)
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Skip, A::Error> {
+        while map.next_entry::<Skip, Skip>()?.is_some() {}
+        Ok(Skip)
+    }
+}
+
+/// The first version of [`json_record`], through a whole [`Value`]: what the typed reading
+/// must agree with.
+#[cfg(test)]
+fn json_record_value(
+    b: &[u8],
+    at: Location,
+    fields: &Fields,
+    file: u32,
+) -> Result<Parsed<'static>, RecordError> {
+    let s = check_bytes(b)?;
+    let s = s.strip_prefix('\u{FEFF}').unwrap_or(s);
     let mut value: Value = serde_json::from_str(s).map_err(|e| json_error(&e, s))?;
     let obj = value.as_object_mut().ok_or(RecordError::NotAnObject)?;
     let text = match obj.remove(&fields.text) {
@@ -1234,6 +1517,76 @@ mod tests {
                 ..
             })]
         ));
+    }
+
+    #[test]
+    fn typed_json_reading_agrees_with_value() {
+        let deep = format!(
+            "{{\"text\":\"x\",\"y\":{}{}}}",
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        let lines: Vec<String> = [
+            r#"{"text":"a","id":"x","source":"s","date":"2015-07-21"}"#,
+            r#"{"text":"a\nb \u0628","id":7,"source":-1.5e3,"date":null}"#,
+            r#"{"text":"a","text":"b"}"#,
+            r#"{"text":"a","text":5}"#,
+            r#"{"text":5,"text":"a"}"#,
+            r#"{"text":null}"#,
+            r#"{"id":"x"}"#,
+            r#"{"text":"  \t "}"#,
+            r#"{"text":"a","id":[1]}"#,
+            r#"{"text":"a","source":{"x":1}}"#,
+            r#"{"text":"a","date":true}"#,
+            r#"{"text":"a","id":1e400}"#,
+            r#"{"text":"a","other":1e400}"#,
+            r#"{"text":"a","other":[1,{"b":[null,"\q"]}]}"#,
+            r#"{"te\u0078t":"escaped key","i\u0064":18446744073709551616}"#,
+            r#"{"text":"a"} x"#,
+            r#"{"text":"a",}"#,
+            r#"{"text":"a""#,
+            r#"{"text":"a\ud800"}"#,
+            r#"[{"text":"a"}]"#,
+            r#"[1,2"#,
+            r#""text""#,
+            r#"12"#,
+            r#"null"#,
+            r#"{1:2}"#,
+            "\u{FEFF}{\"text\":\"bom\"}",
+            "{\"text\":\"a\u{1}\"}",
+            "{\"text\":{\"a\":[[[",
+            &deep,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let field_sets = [
+            Fields::default(),
+            Fields {
+                id: "text".into(),
+                ..Fields::default()
+            },
+            Fields {
+                source: "id".into(),
+                date: "id".into(),
+                ..Fields::default()
+            },
+            Fields {
+                text: "id".into(),
+                ..Fields::default()
+            },
+        ];
+        for fields in &field_sets {
+            for line in &lines {
+                let at = Location {
+                    path: "f.jsonl".into(),
+                    line: 3,
+                };
+                let typed = json_record(line.as_bytes(), at.clone(), fields, 0);
+                let value = json_record_value(line.as_bytes(), at, fields, 0);
+                assert_eq!(typed, value, "{line} with {fields:?}");
+            }
+        }
     }
 
     #[test]
