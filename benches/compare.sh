@@ -3,7 +3,7 @@
 #
 #   benches/compare.sh [--sizes "20000 200000"] [--runs 3] [--peers "gaoya rensa datasketch"]
 #                      [--memory-limit 4G] [--threads N] [--seed 7] [--scratch DIR] [--out FILE]
-#                      [--timeout SECONDS] [--no-floor] [--syndic-args "..."]
+#                      [--timeout SECONDS] [--no-floor] [--syndic-args "..."] [--peers-up-to N]
 #   benches/compare.sh --table RESULTS_DIR [--out FILE]   # re-render a finished run's table
 #
 # For each size it generates a corpus with gen_news.py (reused when already there), builds
@@ -16,6 +16,9 @@
 # 5-character window, in parallel; `+minhash` also builds a 128-value OPH MinHash). Every tool
 # gets the same worker count (--threads, default all cores): RAYON_NUM_THREADS, syndic -j,
 # --procs for datasketch and rensa, --tasks for datatrove (gaoya follows RAYON_NUM_THREADS).
+#
+# --peers-up-to N runs the peers only on corpora of at most N documents (syndic and the floor on
+# every size): e.g. `--sizes "20000 200000 1000000" --peers-up-to 200000`.
 #
 # Sizes: 1M documents only when asked (`--sizes 1000000`): about 5.4 GB of JSONL and 11 minutes
 # of generation. Peers: gaoya rensa datasketch (run with --verify, their signature check) and
@@ -46,6 +49,7 @@ TIMEOUT=""
 FLOOR=1
 SYNDIC_ARGS=""
 TABLE=""
+PEERS_UP_TO=""
 
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit "${1:-2}"; }
 while [ $# -gt 0 ]; do
@@ -62,6 +66,7 @@ while [ $# -gt 0 ]; do
     --no-floor) FLOOR=0; shift ;;
     --table) TABLE=$2; shift 2 ;;
     --syndic-args) SYNDIC_ARGS=$2; shift 2 ;;
+    --peers-up-to) PEERS_UP_TO=$2; shift 2 ;;
     -h|--help) usage 0 ;;
     *) echo "compare.sh: unknown option $1" >&2; usage ;;
   esac
@@ -159,6 +164,16 @@ for n in sizes:
         parts.append("syndic / floor+MinHash = %.2fx" % (sy["wall"] / floor[(n, "minhash")][0]))
     if parts:
         notes.append("- %s docs: %s." % (f"{docs:,}", "; ".join(parts)))
+curve = [(int(n), summary(by.get((n, "syndic"), []))) for n in sizes]
+curve = [(d, s) for d, s in curve if s]
+if len(curve) > 1:
+    d0, s0 = curve[0]
+    notes += ["", "Growth of syndic's wall time (linear growth keeps the time per document flat):", "",
+              "| docs | wall s | µs per document | per-document time vs %s docs | peak RSS MiB |" % f"{d0:,}",
+              "|---:|---:|---:|---:|---:|"]
+    for d, s in curve:
+        notes.append("| %s | %.2f | %.1f | %.2fx | %.0f |" % (
+            f"{d:,}", s["wall"], s["wall"] / d * 1e6, (s["wall"] / d) / (s0["wall"] / d0), s["rss"]))
 L += [""] + notes + ["", "Raw runs, tool outputs and logs: `%s`." % meta["res"]]
 text = "\n".join(L) + "\n"
 open(out, "w").write(text)
@@ -304,6 +319,7 @@ for n in $SIZES; do
     run_one "$n" syndic "$r" "$RES/$n/syndic.$r.json" \
       "$SYNDIC" scan "${SYNDIC_OPTS[@]}" -o "$RES/$n/syndic.$r.json" "$d/corpus.jsonl"
     for p in $PEERS; do
+      if [ -n "$PEERS_UP_TO" ] && [ "$n" -gt "$PEERS_UP_TO" ]; then continue; fi
       # Same worker count as syndic; --verify = the peer's own signature check of candidates.
       case $p in
         datatrove) popts=(--tasks "$NCPU") ;;

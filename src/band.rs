@@ -180,23 +180,42 @@ pub fn candidate_pairs(
         .expect("band tables held in memory need no scratch file")
 }
 
-/// All distinct candidate pairs of a corpus's signatures, sorted. The band tables being built at
-/// once hold at most `table_bytes` together: a larger table is written as sorted runs to scratch
-/// files and merged (the pairs are the same either way).
+/// [`candidate_pairs`] within a memory budget (see [`for_each_candidate`]).
 pub fn candidate_pairs_within(
     sigs: &Signatures,
     banding: &Banding,
     max_bucket: usize,
     table_bytes: u64,
 ) -> Result<(Vec<(u32, u32)>, BandStats)> {
+    let mut pairs = Vec::new();
+    let stats = for_each_candidate(sigs, banding, max_bucket, table_bytes, &mut |chunk| {
+        pairs.extend_from_slice(chunk);
+        Ok(())
+    })?;
+    Ok((pairs, stats))
+}
+
+/// Candidate pairs handed to the caller at a time.
+pub const PAIR_CHUNK: usize = 1 << 20;
+
+/// Calls `f` with every distinct candidate pair `(a, b)`, `a < b`, in sorted order, a chunk at a
+/// time. The band tables being built at once hold at most `table_bytes` together, and so do the
+/// pairs waiting to be merged: past that, band tables and pairs are written as sorted runs to
+/// scratch files and merged (the pairs are the same either way).
+pub fn for_each_candidate(
+    sigs: &Signatures,
+    banding: &Banding,
+    max_bucket: usize,
+    table_bytes: u64,
+    f: &mut dyn FnMut(&[(u32, u32)]) -> Result<()>,
+) -> Result<BandStats> {
     let at_once = rayon::current_num_threads().clamp(1, banding.bands.max(1));
     let per_table = table_bytes / at_once as u64;
-    let mut pairs: Vec<(u32, u32)> = Vec::new();
+    // Pairs are packed `a << 32 | b` so that their order is the order of (a, b).
+    let mut all: Runs<u64> = Runs::new(table_bytes);
     let mut capped = 0;
     let mut spilled_runs = 0;
     let bands: Vec<usize> = (0..banding.bands).collect();
-    // Bands are taken a few at a time and their pairs merged into the distinct set as they come,
-    // so memory holds the distinct pairs and a few bands' worth, not every band's.
     for group in bands.chunks(at_once) {
         let per_band: Vec<Result<BandPairs>> = group
             .par_iter()
@@ -218,23 +237,38 @@ pub fn candidate_pairs_within(
                 Ok((out, capped, spilled))
             })
             .collect();
-        let mut all = std::mem::take(&mut pairs);
         for r in per_band {
             let (p, c, r) = r?;
             capped += c;
             spilled_runs += r;
-            all.extend(p);
+            all.extend(p.into_iter().map(|(a, b)| (a as u64) << 32 | b as u64))?;
         }
-        all.par_sort_unstable();
-        all.dedup();
-        pairs = all;
     }
-    let stats = BandStats {
-        candidate_pairs: pairs.len() as u64,
+    spilled_runs += all.spilled_runs() as u64;
+    let mut distinct = 0u64;
+    let mut chunk: Vec<(u32, u32)> = Vec::with_capacity(PAIR_CHUNK.min(1 << 16));
+    let mut last = None;
+    for x in all.finish()? {
+        let x = x?;
+        if last == Some(x) {
+            continue;
+        }
+        last = Some(x);
+        distinct += 1;
+        chunk.push(((x >> 32) as u32, x as u32));
+        if chunk.len() == PAIR_CHUNK {
+            f(&chunk)?;
+            chunk.clear();
+        }
+    }
+    if !chunk.is_empty() {
+        f(&chunk)?;
+    }
+    Ok(BandStats {
+        candidate_pairs: distinct,
         capped_buckets: capped,
         spilled_runs,
-    };
-    Ok((pairs, stats))
+    })
 }
 
 #[cfg(test)]

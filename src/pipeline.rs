@@ -257,22 +257,31 @@ pub fn sketch_all<D: Docs + ?Sized>(
     Ok(sigs)
 }
 
-/// Candidate pairs from banding (band tables being built hold at most `table_bytes`), each
-/// verified by `rule`.
+/// Candidate pairs from banding (band tables and pairs waiting to be merged hold at most
+/// `table_bytes`), each verified by `rule`, sorted by `(a, b)`.
 pub fn near_pairs(
     verifier: &Verifier,
     cfg: &Config,
     table_bytes: u64,
     progress: &dyn Progress,
 ) -> Result<(Vec<Edge>, BandStats)> {
-    progress.stage("banding", None);
-    let (pairs, stats) =
-        band::candidate_pairs_within(verifier.sigs, &cfg.banding, cfg.max_bucket, table_bytes)?;
-    progress.stage("verifying", Some(pairs.len() as u64));
-    let edges: Vec<Edge> = pairs
-        .par_iter()
-        .filter_map(|&(a, b)| verifier.check(a, b))
-        .collect();
+    progress.stage("banding and verifying", None);
+    let mut edges: Vec<Edge> = Vec::new();
+    let stats = band::for_each_candidate(
+        verifier.sigs,
+        &cfg.banding,
+        cfg.max_bucket,
+        table_bytes,
+        &mut |pairs| {
+            let verified: Vec<Edge> = pairs
+                .par_iter()
+                .filter_map(|&(a, b)| verifier.check(a, b))
+                .collect();
+            edges.extend(verified);
+            progress.advance(pairs.len() as u64);
+            Ok(())
+        },
+    )?;
     progress.done();
     Ok((edges, stats))
 }
