@@ -204,32 +204,64 @@ fn push_char(c: char, table: &[u32], o: &NormalizeOptions, out: &mut String, spa
 pub fn normalize_line_into(line: &str, o: &NormalizeOptions, out: &mut String) {
     let table = bmp_table(o);
     let start = out.len();
-    let mut space = false;
     if o.nfkc {
         // Fast path: every character NFKC-stable (one table lookup each); otherwise start over
         // through full NFKC.
-        let mut stable = true;
-        for c in line.chars() {
-            let u = c as u32;
-            if u >= 0x10000 || table[u as usize] & UNSTABLE != 0 {
-                stable = false;
-                break;
-            }
-            push_char(c, table, o, out, &mut space);
-        }
-        if stable {
+        if stable_line_into(line, table, o, out) {
             return;
         }
         out.truncate(start);
-        space = false;
+        let mut space = false;
         for c in line.nfkc() {
             push_char(c, table, o, out, &mut space);
         }
     } else {
+        let mut space = false;
         for c in line.chars() {
             push_char(c, table, o, out, &mut space);
         }
     }
+}
+
+/// [`push_char`] over a whole line, as long as every character is NFKC-stable: false (with
+/// some output appended) at the first one that is not. The loop of [`push_char`] and
+/// [`push_out`] with the "is there output on this line" test kept in a local.
+#[inline]
+fn stable_line_into(line: &str, table: &[u32], o: &NormalizeOptions, out: &mut String) -> bool {
+    // As `push_out` decides whether a pending space is written.
+    let mut any = !out.is_empty() && !out.ends_with('\n');
+    let mut space = false;
+    for c in line.chars() {
+        let u = c as u32;
+        if u >= 0x10000 {
+            return false;
+        }
+        let e = table[u as usize];
+        if e & UNSTABLE != 0 {
+            return false;
+        }
+        match e {
+            DROP => {}
+            SPACE => space = true,
+            SLOW => {
+                push_cased(c, o, out, &mut space);
+                any = !out.is_empty() && !out.ends_with('\n');
+            }
+            f => {
+                if space && any {
+                    out.push(' ');
+                }
+                space = false;
+                any = true;
+                if f < 0x80 {
+                    out.push(f as u8 as char);
+                } else {
+                    out.push(char::from_u32(f).expect("table holds chars"));
+                }
+            }
+        }
+    }
+    true
 }
 
 /// Normalizes one line into a new string.
@@ -274,9 +306,10 @@ impl NormDoc {
 /// Normalizes a whole document.
 pub fn normalize_doc(text: &str, o: &NormalizeOptions) -> NormDoc {
     let mut out = String::with_capacity(text.len());
-    let mut line_starts = Vec::new();
-    let mut line_keys = Vec::new();
-    let mut key_buf = String::new();
+    let lines = memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1;
+    let mut line_starts = Vec::with_capacity(lines);
+    let mut line_keys = Vec::with_capacity(lines);
+    let mut key_buf = Vec::new();
     let mut exact = xxhash_rust::xxh3::Xxh3::new();
     let mut chars = 0u32;
     let mut nonempty = 0u32;
@@ -313,25 +346,31 @@ pub fn normalize_doc(text: &str, o: &NormalizeOptions) -> NormDoc {
 /// The boilerplate key of an already normalized line: every run of digits becomes `0`, so that
 /// dated or numbered variants of one footer or dateline share a key. Never 0 for a non-empty line.
 pub fn line_key(normalized: &str) -> u64 {
-    let mut buf = String::new();
+    let mut buf = Vec::new();
     line_key_into(normalized, &mut buf)
 }
 
-fn line_key_into(normalized: &str, buf: &mut String) -> u64 {
+fn line_key_into(normalized: &str, buf: &mut Vec<u8>) -> u64 {
+    let bytes = normalized.as_bytes();
+    // Digits are ASCII, so masking them byte by byte keeps the other characters whole.
+    let Some(first) = bytes.iter().position(u8::is_ascii_digit) else {
+        return xxh3_64(bytes).max(1);
+    };
     buf.clear();
+    buf.extend_from_slice(&bytes[..first]);
     let mut in_digits = false;
-    for c in normalized.chars() {
-        if c.is_ascii_digit() {
+    for &b in &bytes[first..] {
+        if b.is_ascii_digit() {
             if !in_digits {
-                buf.push('0');
+                buf.push(b'0');
             }
             in_digits = true;
         } else {
             in_digits = false;
-            buf.push(c);
+            buf.push(b);
         }
     }
-    xxh3_64(buf.as_bytes()).max(1)
+    xxh3_64(buf).max(1)
 }
 
 #[cfg(test)]
