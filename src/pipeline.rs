@@ -1,7 +1,7 @@
 //! The pipeline: the stages run in order over a corpus, each taking and returning plain data.
 //!
 //! ```text
-//! read ─▶ normalize ─▶ exact groups ─▶ sketch (unmasked) ─▶ band ─▶ verify (Jaccard) ─▶ stories
+//! read ─▶ normalize ─▶ sketch (unmasked) ─▶ exact groups ─▶ band ─▶ verify (Jaccard) ─▶ stories
 //!                                             │
 //!             boilerplate (line statistics over stories) ─▶ mask
 //!                                             │
@@ -221,40 +221,65 @@ pub fn sketch_all<D: Docs + ?Sized>(
 ) -> Result<Signatures> {
     let n = norm.doc_count();
     progress.stage("sketching", Some(n as u64));
-    let sketcher = Sketcher::new(cfg.num_perm, cfg.seed);
     let mut sigs = Signatures::new(cfg.num_perm, n);
-    let k = cfg.num_perm;
     norm.each_chunk(&mut |first, docs| {
-        let end = first + docs.len();
-        sigs.values[first * k..end * k]
-            .par_chunks_mut(k)
-            .zip(sigs.sizes[first..end].par_iter_mut())
-            .enumerate()
-            .for_each_init(
-                || (Shingler::default(), String::new(), Vec::new()),
-                |(shingler, text, set), (i, (row, size))| {
-                    let d = first + i;
-                    if !active[d] {
-                        return;
-                    }
-                    sketch_text(&docs[i], d, mask, text);
-                    if shingles == Shingles::Anchored {
-                        shingler.anchored_set_unordered(text, cfg.shingle, set);
-                    } else {
-                        shingler.shingle_set_unordered(text, cfg.shingle, set);
-                    }
-                    if sketcher.sketch_into(set, row) {
-                        *size = set.len() as u32;
-                    }
-                    if d % 4096 == 0 {
-                        progress.advance(4096.min(n as u64));
-                    }
-                },
-            );
+        sketch_into(
+            docs,
+            first,
+            Some(active),
+            mask,
+            shingles,
+            cfg,
+            &mut sigs,
+            progress,
+        );
         Ok(())
     })?;
     progress.done();
     Ok(sigs)
+}
+
+/// Writes the signatures of `docs` (documents `first..first + docs.len()`; only those where
+/// `active` says so, when given) into rows `first..` of `sigs`.
+#[allow(clippy::too_many_arguments)]
+pub fn sketch_into(
+    docs: &[NormDoc],
+    first: usize,
+    active: Option<&[bool]>,
+    mask: Mask,
+    shingles: Shingles,
+    cfg: &Config,
+    sigs: &mut Signatures,
+    progress: &dyn Progress,
+) {
+    let k = cfg.num_perm;
+    let sketcher = Sketcher::new(k, cfg.seed);
+    let end = first + docs.len();
+    sigs.values[first * k..end * k]
+        .par_chunks_mut(k)
+        .zip(sigs.sizes[first..end].par_iter_mut())
+        .enumerate()
+        .for_each_init(
+            || (Shingler::default(), String::new(), Vec::new()),
+            |(shingler, text, set), (i, (row, size))| {
+                let d = first + i;
+                if i % 4096 == 4095 {
+                    progress.advance(4096);
+                }
+                if active.is_some_and(|a| !a[d]) {
+                    return;
+                }
+                sketch_text(&docs[i], d, mask, text);
+                if shingles == Shingles::Anchored {
+                    shingler.anchored_set_unordered(text, cfg.shingle, set);
+                } else {
+                    shingler.shingle_set_unordered(text, cfg.shingle, set);
+                }
+                if sketcher.sketch_into(set, row) {
+                    *size = set.len() as u32;
+                }
+            },
+        );
 }
 
 /// Candidate pairs from banding (band tables and pairs waiting to be merged hold at most
@@ -451,13 +476,35 @@ pub fn scan_within(
     let mut norm = TextStore::new(budget.share(TEXT_SHARE), budget.share(TEXT_SHARE) / 8);
     let mut hashes: Vec<u128> = Vec::new();
     let mut lens: Vec<u64> = Vec::new();
+    // The first pass's signatures (unmasked, anchored shingles) are computed as documents arrive,
+    // while their text is at hand: hashing overlaps reading, and a spilled store is not read
+    // back for them. Exact duplicates get their leader's signature (same text, same sketch) and
+    // are left out of banding below.
+    let mut first_sigs = Signatures::new(cfg.num_perm, 0);
     let ing = ingest(corpus, cfg, progress, &mut |batch| {
         hashes.extend(batch.iter().map(|d| d.exact_hash));
         lens.extend(batch.iter().map(|d| d.chars as u64));
+        if cfg.boilerplate.is_some() {
+            let first = first_sigs.len();
+            first_sigs
+                .values
+                .resize((first + batch.len()) * cfg.num_perm, crate::sketch::EMPTY);
+            first_sigs.sizes.resize(first + batch.len(), 0);
+            sketch_into(
+                &batch,
+                first,
+                None,
+                Mask::default(),
+                Shingles::Anchored,
+                cfg,
+                &mut first_sigs,
+                &Quiet,
+            );
+        }
         norm.push(batch)
     })?;
     norm.seal()?;
-    lap("read_normalize", &mut t);
+    lap("read_normalize_first_sketch", &mut t);
     let n = ing.docs.len();
     let mut spilled = Vec::new();
     if norm.spilled() {
@@ -492,14 +539,14 @@ pub fn scan_within(
     let mut boiler = match &cfg.boilerplate {
         None => Boilerplate::none(&norm, Status::Disabled),
         Some(opts) => {
-            let sigs = sketch_all(
-                &norm,
-                &active,
-                Mask::default(),
-                Shingles::Anchored,
-                cfg,
-                progress,
-            )?;
+            let mut sigs = std::mem::take(&mut first_sigs);
+            for (d, &a) in active.iter().enumerate() {
+                if !a {
+                    sigs.sizes[d] = 0;
+                    sigs.values[d * cfg.num_perm..(d + 1) * cfg.num_perm]
+                        .fill(crate::sketch::EMPTY);
+                }
+            }
             // Story labels only decide which recurring lines are furniture: a lenient rule errs
             // towards merging (fewer lines flagged), and the final clusters refine the flags.
             let lenient = VerifyRule {
