@@ -7,16 +7,168 @@
 
 use xxhash_rust::xxh3::xxh3_64;
 
-/// Above this many windows a text is deduplicated by sorting in place (see
+use crate::sketch::Isa;
+
+/// Above this many characters a text is deduplicated by sorting in place (see
 /// [`Shingler::shingle_set_unordered`]).
 const LARGE: usize = 1 << 20;
 
 /// Reusable scratch space for shingling (one per worker thread).
 #[derive(Default)]
 pub struct Shingler {
-    starts: Vec<u32>,
     all: Vec<u64>,
     table: Vec<u64>,
+}
+
+/// The byte length of the UTF-8 sequence that starts with `lead` (branch-free: texts that mix
+/// scripts alternate between widths).
+#[inline(always)]
+fn utf8_width(lead: u8) -> usize {
+    let ones = (!lead).leading_zeros() as usize;
+    ones + (ones == 0) as usize
+}
+
+/// Calls `f` with the hash of every k-character window of `text`, in order, with repeats (only
+/// the windows that start a word when `anchored`); a non-empty text of at most `k` characters is
+/// one shingle.
+#[inline(always)]
+fn for_each_window(text: &str, k: usize, anchored: bool, mut f: impl FnMut(u64)) {
+    debug_assert!(k > 0);
+    let bytes = text.as_bytes();
+    let len = bytes.len();
+    if len == 0 {
+        return;
+    }
+    if !anchored && len > k && text.is_ascii() {
+        for w in bytes.windows(k) {
+            f(xxh3_64(w));
+        }
+        return;
+    }
+    if anchored {
+        // Word starts: the text's start and every byte after a space.
+        if text.chars().nth(k).is_none() {
+            f(xxh3_64(bytes));
+            return;
+        }
+        let mut a = 0;
+        loop {
+            let mut end = a;
+            let mut chars = 0;
+            while chars < k && end < len {
+                end += utf8_width(bytes[end]);
+                chars += 1;
+            }
+            if chars < k {
+                // Fewer than k characters left: no later window either.
+                return;
+            }
+            f(xxh3_64(&bytes[a..end]));
+            match memchr::memchr(b' ', &bytes[a..]) {
+                Some(p) => a += p + 1,
+                None => return,
+            }
+        }
+    }
+    // Window i spans from character start i to character start i + k (or the text's end).
+    let mut starts = Starts::new(bytes);
+    let mut ends = Starts::new(bytes);
+    for _ in 0..k {
+        ends.next();
+    }
+    let mut b = ends.next();
+    if b == len {
+        f(xxh3_64(bytes));
+        return;
+    }
+    let mut a = starts.next();
+    loop {
+        f(xxh3_64(&bytes[a..b]));
+        if b == len {
+            return;
+        }
+        a = starts.next();
+        b = ends.next();
+    }
+}
+
+/// The byte offsets where the characters of a text start, then the text's length (forever):
+/// from a bit mask of the bytes that are not UTF-8 continuation bytes, 64 bytes at a time, so
+/// that one offset does not wait on decoding the character before it.
+struct Starts<'a> {
+    bytes: &'a [u8],
+    base: usize,
+    mask: u64,
+}
+
+impl<'a> Starts<'a> {
+    #[inline(always)]
+    fn new(bytes: &'a [u8]) -> Self {
+        Starts {
+            bytes,
+            base: 0,
+            mask: lead_mask(bytes),
+        }
+    }
+
+    #[inline(always)]
+    fn next(&mut self) -> usize {
+        while self.mask == 0 {
+            if self.base + 64 >= self.bytes.len() {
+                self.base = self.bytes.len();
+                return self.base;
+            }
+            self.base += 64;
+            self.mask = lead_mask(&self.bytes[self.base..]);
+        }
+        let at = self.base + self.mask.trailing_zeros() as usize;
+        self.mask &= self.mask - 1;
+        at
+    }
+}
+
+/// Bit j is set when byte j of `bytes` (of the first 64) starts a character.
+#[inline(always)]
+fn lead_mask(bytes: &[u8]) -> u64 {
+    let mut m = 0u64;
+    if let Some(chunk) = bytes.first_chunk::<64>() {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{
+                _mm_cmpgt_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
+            };
+            // SSE2 is part of x86-64: a byte starts a character unless it is 0b10xxxxxx, that
+            // is, when as a signed byte it exceeds -65.
+            for i in 0..4 {
+                // SAFETY: the 16 bytes at `16 * i` are inside `chunk` (64 bytes); SSE2 is
+                // always available on x86-64.
+                let lanes = unsafe {
+                    let v = _mm_loadu_si128(chunk.as_ptr().add(16 * i).cast());
+                    _mm_movemask_epi8(_mm_cmpgt_epi8(v, _mm_set1_epi8(-65)))
+                };
+                m |= (lanes as u16 as u64) << (16 * i);
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        for (j, &c) in chunk.iter().enumerate() {
+            m |= (((c as i8) >= -64) as u64) << j;
+        }
+    } else {
+        for (j, &c) in bytes.iter().enumerate() {
+            m |= (((c as i8) >= -64) as u64) << j;
+        }
+    }
+    m
+}
+
+/// At least as many as the windows [`for_each_window`] yields.
+#[inline]
+fn window_bound(text: &str, anchored: bool) -> usize {
+    if anchored {
+        memchr::memchr_iter(b' ', text.as_bytes()).count() + 1
+    } else {
+        text.chars().count()
+    }
 }
 
 impl Shingler {
@@ -32,94 +184,135 @@ impl Shingler {
     /// order. Faster than [`Shingler::shingle_set`]: duplicates are dropped with an open-addressing
     /// table instead of a sort (MinHash needs the set, not its order).
     pub fn shingle_set_unordered(&mut self, text: &str, k: usize, out: &mut Vec<u64>) {
-        let mut all = std::mem::take(&mut self.all);
-        all.clear();
-        self.shingles(text, k, &mut all);
-        if all.len() > LARGE {
-            // A huge document: sort in place rather than build a table twice its size, and hand
-            // the buffer over, so that memory stays about 8 bytes a character.
-            all.sort_unstable();
-            all.dedup();
-            std::mem::swap(out, &mut all);
-            all = Vec::new();
-            self.starts = Vec::new();
-            self.table = Vec::new();
-        } else {
-            self.distinct(&all, out);
-        }
-        self.all = all;
+        self.set_unordered(text, k, false, out);
     }
 
-    /// The distinct values of `all`, in order of first appearance, into `out` (cleared first).
-    fn distinct(&mut self, all: &[u64], out: &mut Vec<u64>) {
+    fn set_unordered(&mut self, text: &str, k: usize, anchored: bool, out: &mut Vec<u64>) {
         out.clear();
-        let cap = (all.len() * 2).next_power_of_two().max(16);
-        let mask = cap - 1;
+        if window_bound(text, anchored) > LARGE {
+            // A huge document: sort in place rather than build a table twice its size, and hand
+            // the buffer over, so that memory stays about 8 bytes a character.
+            for_each_window(text, k, anchored, |h| out.push(h));
+            out.sort_unstable();
+            out.dedup();
+            self.all = Vec::new();
+            self.table = Vec::new();
+            return;
+        }
+        self.for_each_distinct(Isa::detect(), text, k, anchored, |h| out.push(h));
+    }
+
+    /// Calls `f` once with each distinct shingle hash of `text` (every window, or only those that
+    /// start a word when `anchored`), in order of first appearance except that a hash of 0 comes
+    /// last; returns how many there were. Windows are hashed and deduplicated in one pass, with
+    /// an open-addressing table; the loop is compiled once per instruction set in `isa`
+    /// ([`Isa::detect`] gives the best this CPU runs), with the same results on every one.
+    #[inline]
+    pub fn for_each_distinct(
+        &mut self,
+        isa: Isa,
+        text: &str,
+        k: usize,
+        anchored: bool,
+        f: impl FnMut(u64),
+    ) -> usize {
+        let bound = window_bound(text, anchored);
+        if bound > LARGE {
+            let mut all = std::mem::take(&mut self.all);
+            all.clear();
+            for_each_window(text, k, anchored, |h| all.push(h));
+            all.sort_unstable();
+            all.dedup();
+            all.iter().copied().for_each(f);
+            let n = all.len();
+            self.table = Vec::new();
+            return n;
+        }
+        let cap = (bound * 2).next_power_of_two().max(16);
         // 0 marks an empty slot; the (rare) shingle hashing to 0 is kept apart.
         self.table.clear();
         self.table.resize(cap, 0);
-        let mut zero = false;
-        for &h in all {
-            if h == 0 {
-                zero = true;
-                continue;
-            }
-            let mut i = (h as usize) & mask;
-            loop {
-                let slot = self.table[i];
-                if slot == 0 {
-                    self.table[i] = h;
-                    out.push(h);
-                    break;
-                }
-                if slot == h {
-                    break;
-                }
-                i = (i + 1) & mask;
-            }
-        }
-        if zero {
-            out.push(0);
+        let table = &mut self.table[..];
+        match isa {
+            Isa::Portable => distinct_body(table, text, k, anchored, f),
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `Isa` values other than `Portable` are only made when the CPU has them.
+            Isa::Avx2 => unsafe { distinct_avx2(table, text, k, anchored, f) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as above.
+            Isa::Avx512 => unsafe { distinct_avx512(table, text, k, anchored, f) },
         }
     }
 
     /// Appends the hash of every k-character window of `text` to `out`, in order, with repeats.
     pub fn shingles(&mut self, text: &str, k: usize, out: &mut Vec<u64>) {
-        debug_assert!(k > 0);
-        let bytes = text.as_bytes();
-        if text.is_ascii() && bytes.len() > k {
-            out.extend(bytes.windows(k).map(xxh3_64));
-            return;
-        }
-        self.windows(text, k, false, out);
+        for_each_window(text, k, false, |h| out.push(h));
     }
+}
 
-    /// Hashes the k-character windows of `text` (only those that start a word when `anchored`);
-    /// a non-empty text shorter than `k` characters is one shingle.
-    fn windows(&mut self, text: &str, k: usize, anchored: bool, out: &mut Vec<u64>) {
-        let bytes = text.as_bytes();
-        if bytes.is_empty() {
+/// The body of [`Shingler::for_each_distinct`] for a table of a power-of-two size at least twice
+/// the number of windows, all zero.
+#[inline(always)]
+fn distinct_body(
+    table: &mut [u64],
+    text: &str,
+    k: usize,
+    anchored: bool,
+    mut f: impl FnMut(u64),
+) -> usize {
+    debug_assert!(table.len().is_power_of_two());
+    let mask = table.len() - 1;
+    let mut zero = false;
+    let mut count = 0;
+    for_each_window(text, k, anchored, |h| {
+        if h == 0 {
+            zero = true;
             return;
         }
-        self.starts.clear();
-        self.starts
-            .extend(text.char_indices().map(|(i, _)| i as u32));
-        let n = self.starts.len();
-        if n <= k {
-            out.push(xxh3_64(bytes));
-            return;
-        }
-        self.starts.push(bytes.len() as u32);
-        out.reserve(n - k + 1);
-        for i in 0..=n - k {
-            let a = self.starts[i] as usize;
-            if anchored && a != 0 && bytes[a - 1] != b' ' {
-                continue;
+        let mut i = (h as usize) & mask;
+        loop {
+            let slot = table[i];
+            if slot == 0 {
+                table[i] = h;
+                count += 1;
+                f(h);
+                return;
             }
-            let b = self.starts[i + k] as usize;
-            out.push(xxh3_64(&bytes[a..b]));
+            if slot == h {
+                return;
+            }
+            i = (i + 1) & mask;
         }
+    });
+    if zero {
+        count += 1;
+        f(0);
     }
+    count
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,bmi1,bmi2,lzcnt,popcnt,fma")]
+unsafe fn distinct_avx2(
+    table: &mut [u64],
+    text: &str,
+    k: usize,
+    anchored: bool,
+    f: impl FnMut(u64),
+) -> usize {
+    distinct_body(table, text, k, anchored, f)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,bmi1,bmi2,lzcnt,popcnt,fma")]
+unsafe fn distinct_avx512(
+    table: &mut [u64],
+    text: &str,
+    k: usize,
+    anchored: bool,
+    f: impl FnMut(u64),
+) -> usize {
+    distinct_body(table, text, k, anchored, f)
 }
 
 impl Shingler {
@@ -127,16 +320,12 @@ impl Shingler {
     /// text or after a space): about one window per word instead of one per character, for a
     /// cheap first estimate of similarity.
     pub fn anchored_shingles(&mut self, text: &str, k: usize, out: &mut Vec<u64>) {
-        self.windows(text, k, true, out);
+        for_each_window(text, k, true, |h| out.push(h));
     }
 
     /// [`Shingler::anchored_shingles`], deduplicated, in no particular order.
     pub fn anchored_set_unordered(&mut self, text: &str, k: usize, out: &mut Vec<u64>) {
-        let mut all = std::mem::take(&mut self.all);
-        all.clear();
-        self.anchored_shingles(text, k, &mut all);
-        self.distinct(&all, out);
-        self.all = all;
+        self.set_unordered(text, k, true, out);
     }
 }
 
@@ -235,6 +424,84 @@ mod tests {
         s.shingle_set_unordered(&text, 5, &mut a);
         a.sort_unstable();
         assert_eq!(a, shingle_set(&text, 5));
+    }
+
+    /// The windows the way they were first computed: every character boundary collected, then
+    /// each window sliced out of the text.
+    fn reference_windows(text: &str, k: usize, anchored: bool) -> Vec<u64> {
+        let bytes = text.as_bytes();
+        if bytes.is_empty() {
+            return Vec::new();
+        }
+        let mut starts: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
+        let n = starts.len();
+        if n <= k {
+            return vec![xxh3_64(bytes)];
+        }
+        starts.push(bytes.len());
+        (0..=n - k)
+            .filter(|&i| !anchored || starts[i] == 0 || bytes[starts[i] - 1] == b' ')
+            .map(|i| xxh3_64(&bytes[starts[i]..starts[i + k]]))
+            .collect()
+    }
+
+    /// Texts of 0 to 60 characters from a small alphabet of 1- to 4-byte characters and spaces.
+    fn random_texts(count: usize) -> Vec<String> {
+        const ALPHABET: [char; 10] = ['a', 'b', ' ', ' ', 'و', 'ز', 'ي', 'ر', '€', '😀'];
+        let mut state = 11u64;
+        let mut next = || {
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        };
+        (0..count)
+            .map(|i| {
+                let len = next() as usize % 61;
+                // Every fourth text is ASCII only (the fast path).
+                let span = if i % 4 == 0 { 4 } else { ALPHABET.len() };
+                (0..len).map(|_| ALPHABET[next() as usize % span]).collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn windows_match_the_reference_on_random_texts() {
+        let mut s = Shingler::default();
+        for text in random_texts(3000) {
+            for k in [1, 3, 5, 7] {
+                let mut got = Vec::new();
+                s.shingles(&text, k, &mut got);
+                assert_eq!(got, reference_windows(&text, k, false), "{text:?} k={k}");
+                got.clear();
+                s.anchored_shingles(&text, k, &mut got);
+                assert_eq!(
+                    got,
+                    reference_windows(&text, k, true),
+                    "{text:?} k={k} anchored"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_isa_gives_the_same_set() {
+        let mut s = Shingler::default();
+        for text in random_texts(1000) {
+            for anchored in [false, true] {
+                let mut want = reference_windows(&text, 5, anchored);
+                want.sort_unstable();
+                want.dedup();
+                for isa in Isa::available() {
+                    let mut got = Vec::new();
+                    let n = s.for_each_distinct(isa, &text, 5, anchored, |h| got.push(h));
+                    assert_eq!(n, got.len());
+                    got.sort_unstable();
+                    assert_eq!(got, want, "{text:?} {isa:?} anchored={anchored}");
+                }
+            }
+        }
     }
 
     #[test]

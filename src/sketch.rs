@@ -8,11 +8,19 @@
 //! similarity of the sets, as with `num_perm` independent permutations, at the cost of one pass
 //! over the set instead of `num_perm` passes.
 //!
+//! [`Sketcher::sketch_text`] goes from text to signature in one pass (each window hashed, checked
+//! against the distinct ones so far, and folded into its bin when new), with that loop compiled
+//! for AVX2 as well as for baseline x86-64 and picked at run time ([`Isa`]); the classic
+//! `num_perm`-hash MinHash is what needs wide vectors (about 3x from AVX2, 8x from AVX-512 in
+//! `benches/kernel.rs`), but it stays several times slower than this kernel even so.
+//!
 //! Written by hand because the sketch is the product's core and its exact bits decide what a
 //! signature written today means to an index read tomorrow: the layout is `num_perm` `u32`
 //! values per document, stable across versions with the same `seed`.
 
 use serde::{Deserialize, Serialize};
+
+use crate::shingle::Shingler;
 
 /// The value a bin holds when the whole set is empty.
 pub const EMPTY: u32 = u32::MAX;
@@ -32,54 +40,173 @@ fn splitmix64(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
+/// The instruction sets the hot loops (window hashing, deduplication, bin update) are compiled
+/// for. The choice is made at run time, so one binary runs on any x86-64 and uses the wider
+/// instructions where the CPU has them; every variant gives the same bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isa {
+    /// Whatever the build targets (x86-64 baseline: SSE2).
+    Portable,
+    /// AVX2 with BMI1/2, LZCNT, POPCNT, FMA (x86-64-v3).
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    /// AVX-512 F/BW/DQ/VL on top of `Avx2` (x86-64-v4).
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+}
+
+impl Isa {
+    /// The variant to run, detected once: [`Isa::Avx2`] where the CPU has it (measured the
+    /// fastest: the AVX-512 build of the same loop is no faster, see `benches/kernel.rs`),
+    /// else [`Isa::Portable`]; `SYNDIC_NO_SIMD=1` (any value but `0` or empty) forces
+    /// [`Isa::Portable`].
+    #[inline]
+    pub fn detect() -> Isa {
+        static CHOICE: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
+        *CHOICE.get_or_init(|| {
+            let off = std::env::var_os("SYNDIC_NO_SIMD").is_some_and(|v| !v.is_empty() && v != "0");
+            #[cfg(target_arch = "x86_64")]
+            if !off && Isa::available().contains(&Isa::Avx2) {
+                return Isa::Avx2;
+            }
+            let _ = off;
+            Isa::Portable
+        })
+    }
+
+    /// Every variant this CPU runs, portable first.
+    pub fn available() -> Vec<Isa> {
+        #[allow(unused_mut)]
+        let mut v = vec![Isa::Portable];
+        #[cfg(target_arch = "x86_64")]
+        {
+            let v3 = is_x86_feature_detected!("avx2")
+                && is_x86_feature_detected!("bmi1")
+                && is_x86_feature_detected!("bmi2")
+                && is_x86_feature_detected!("lzcnt")
+                && is_x86_feature_detected!("popcnt")
+                && is_x86_feature_detected!("fma");
+            if v3 {
+                v.push(Isa::Avx2);
+                if is_x86_feature_detected!("avx512f")
+                    && is_x86_feature_detected!("avx512bw")
+                    && is_x86_feature_detected!("avx512dq")
+                    && is_x86_feature_detected!("avx512vl")
+                {
+                    v.push(Isa::Avx512);
+                }
+            }
+        }
+        v
+    }
+}
+
 impl Sketcher {
     pub fn new(num_perm: usize, seed: u64) -> Self {
         assert!(num_perm > 0 && num_perm <= u32::MAX as usize);
         Sketcher { num_perm, seed }
     }
 
-    /// Writes the signature of a shingle set (distinct hashes, any order) into `out`
-    /// (`num_perm` long). Returns false when the set is empty (every value [`EMPTY`]).
-    pub fn sketch_into(&self, shingles: &[u64], out: &mut [u32]) -> bool {
-        let k = self.num_perm;
-        assert_eq!(out.len(), k);
-        out.fill(EMPTY);
-        if shingles.is_empty() {
-            return false;
+    /// Folds one shingle hash into `out` (bins start at [`EMPTY`]; filled bins hold less).
+    #[inline(always)]
+    fn update(&self, h: u64, out: &mut [u32]) {
+        let h = h ^ self.seed;
+        let h = if self.seed == 0 { h } else { splitmix64(h) };
+        let bin = (((h >> 32) * out.len() as u64) >> 32) as usize;
+        // `EMPTY` is reserved for empty bins.
+        let v = (h as u32).min(EMPTY - 1);
+        if v < out[bin] {
+            out[bin] = v;
         }
-        let mut filled = vec![false; k];
-        for &h in shingles {
-            let h = h ^ self.seed;
-            let h = if self.seed == 0 { h } else { splitmix64(h) };
-            let bin = (((h >> 32) * k as u64) >> 32) as usize;
-            let v = h as u32;
-            // `EMPTY` is reserved for empty bins.
-            let v = v.min(EMPTY - 1);
-            if v < out[bin] {
-                out[bin] = v;
-            }
-            filled[bin] = true;
+    }
+
+    /// Fills the empty bins of a non-empty sketch from the probe sequence of each.
+    fn densify(&self, out: &mut [u32]) {
+        let k = out.len();
+        if !out.contains(&EMPTY) {
+            return;
         }
-        if filled.iter().all(|&f| f) {
-            return true;
+        // Which bins were filled before densification (bins filled by it must not lend).
+        let words = k.div_ceil(64);
+        let mut small = [0u64; 16];
+        let mut big = Vec::new();
+        let filled: &mut [u64] = if words <= small.len() {
+            &mut small[..words]
+        } else {
+            big.resize(words, 0);
+            &mut big
+        };
+        for (i, &v) in out.iter().enumerate() {
+            filled[i / 64] |= ((v != EMPTY) as u64) << (i % 64);
         }
-        let original: Vec<u32> = out.to_vec();
         for i in 0..k {
-            if filled[i] {
+            if out[i] != EMPTY {
                 continue;
             }
             let mut attempt = 1u64;
             loop {
                 let r = splitmix64(self.seed ^ ((i as u64) << 32) ^ attempt);
                 let j = (((r >> 32) * k as u64) >> 32) as usize;
-                if filled[j] {
-                    out[i] = original[j];
+                if filled[j / 64] >> (j % 64) & 1 == 1 {
+                    // A bin filled by the shingles keeps its value: `out[j]` is the original.
+                    out[i] = out[j];
                     break;
                 }
                 attempt += 1;
             }
         }
+    }
+
+    /// Writes the signature of a shingle set (distinct hashes, any order) into `out`
+    /// (`num_perm` long). Returns false when the set is empty (every value [`EMPTY`]).
+    pub fn sketch_into(&self, shingles: &[u64], out: &mut [u32]) -> bool {
+        assert_eq!(out.len(), self.num_perm);
+        out.fill(EMPTY);
+        if shingles.is_empty() {
+            return false;
+        }
+        for &h in shingles {
+            self.update(h, out);
+        }
+        self.densify(out);
         true
+    }
+
+    /// The signature of `text`'s shingle set (every `k`-character window, or only those that start
+    /// a word when `anchored`) into `out`, without materializing the set: each window is hashed,
+    /// checked against the distinct ones seen so far and, when new, folded into its bin. Returns
+    /// the set's size (0 for an empty text, whose values are all [`EMPTY`]). Gives the bits of
+    /// [`Shingler::shingle_set_unordered`] (or `anchored_set_unordered`) then
+    /// [`Sketcher::sketch_into`], with the loop compiled for [`Isa::detect`].
+    pub fn sketch_text(
+        &self,
+        shingler: &mut Shingler,
+        text: &str,
+        k: usize,
+        anchored: bool,
+        out: &mut [u32],
+    ) -> u32 {
+        self.sketch_text_isa(Isa::detect(), shingler, text, k, anchored, out)
+    }
+
+    /// [`Sketcher::sketch_text`] with the loop compiled for `isa` (one of [`Isa::available`]).
+    pub fn sketch_text_isa(
+        &self,
+        isa: Isa,
+        shingler: &mut Shingler,
+        text: &str,
+        k: usize,
+        anchored: bool,
+        out: &mut [u32],
+    ) -> u32 {
+        assert_eq!(out.len(), self.num_perm);
+        out.fill(EMPTY);
+        let n = shingler.for_each_distinct(isa, text, k, anchored, |h| self.update(h, out));
+        if n == 0 {
+            return 0;
+        }
+        self.densify(out);
+        n as u32
     }
 
     pub fn sketch(&self, shingles: &[u64]) -> Vec<u32> {
@@ -201,6 +328,91 @@ mod tests {
             Sketcher::new(128, 9).sketch(&a)
         );
         assert!((j0 - 0.5).abs() < 0.2 && (j1 - 0.5).abs() < 0.2);
+    }
+
+    /// Texts of 0 to 400 characters (Arabic letters, Latin letters, spaces), some with many
+    /// repeated windows.
+    fn random_texts(count: usize) -> Vec<String> {
+        const ALPHABET: [char; 12] = ['a', 'b', 'c', ' ', ' ', 'و', 'ز', 'ي', 'ر', 'ا', 'ل', 'م'];
+        let mut state = 5u64;
+        (0..count)
+            .map(|i| {
+                state = splitmix64(state);
+                let len = (state % 401) as usize;
+                let span = [2, 5, ALPHABET.len()][i % 3];
+                (0..len)
+                    .map(|_| {
+                        state = splitmix64(state);
+                        ALPHABET[(state % span as u64) as usize]
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_isa_gives_the_same_signature() {
+        let mut sh = Shingler::default();
+        let mut set = Vec::new();
+        for (t, text) in random_texts(600).iter().enumerate() {
+            let s = Sketcher::new([128, 64, 200][t % 3], [0, 7][t % 2]);
+            for anchored in [false, true] {
+                if anchored {
+                    sh.anchored_set_unordered(text, 7, &mut set);
+                } else {
+                    sh.shingle_set_unordered(text, 7, &mut set);
+                }
+                let mut want = vec![0; s.num_perm];
+                let nonempty = s.sketch_into(&set, &mut want);
+                for isa in Isa::available() {
+                    let mut got = vec![0; s.num_perm];
+                    let n = s.sketch_text_isa(isa, &mut sh, text, 7, anchored, &mut got);
+                    assert_eq!(got, want, "{isa:?} {text:?} anchored={anchored}");
+                    assert_eq!(n as usize, if nonempty { set.len() } else { 0 });
+                }
+            }
+        }
+    }
+
+    /// The kernel as first written (a filled flag per bin, densification from a copy).
+    fn reference_sketch(s: &Sketcher, shingles: &[u64]) -> Vec<u32> {
+        let k = s.num_perm;
+        let mut out = vec![EMPTY; k];
+        if shingles.is_empty() {
+            return out;
+        }
+        let mut filled = vec![false; k];
+        for &h in shingles {
+            let h = h ^ s.seed;
+            let h = if s.seed == 0 { h } else { splitmix64(h) };
+            let bin = (((h >> 32) * k as u64) >> 32) as usize;
+            out[bin] = out[bin].min((h as u32).min(EMPTY - 1));
+            filled[bin] = true;
+        }
+        let original = out.clone();
+        for i in (0..k).filter(|&i| !filled[i]) {
+            let mut attempt = 1u64;
+            loop {
+                let r = splitmix64(s.seed ^ ((i as u64) << 32) ^ attempt);
+                let j = (((r >> 32) * k as u64) >> 32) as usize;
+                if filled[j] {
+                    out[i] = original[j];
+                    break;
+                }
+                attempt += 1;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn sketch_matches_the_reference_kernel() {
+        for (n, &k) in (0..400u64).zip([128usize, 64, 256, 1500, 7].iter().cycle()) {
+            let s = Sketcher::new(k, n % 3);
+            // Tiny sets (most bins densified) to a few thousand shingles.
+            let set = set(n * 10_000..n * 10_000 + (n * n) % 3000);
+            assert_eq!(s.sketch(&set), reference_sketch(&s, &set), "k={k} n={n}");
+        }
     }
 
     proptest! {
