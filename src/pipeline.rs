@@ -260,8 +260,8 @@ pub fn sketch_into(
         .zip(sigs.sizes[first..end].par_iter_mut())
         .enumerate()
         .for_each_init(
-            || (Shingler::default(), String::new(), Vec::new()),
-            |(shingler, text, set), (i, (row, size))| {
+            || (Shingler::default(), String::new()),
+            |(shingler, text), (i, (row, size))| {
                 let d = first + i;
                 if i % 4096 == 4095 {
                     progress.advance(4096);
@@ -270,14 +270,8 @@ pub fn sketch_into(
                     return;
                 }
                 sketch_text(&docs[i], d, mask, text);
-                if shingles == Shingles::Anchored {
-                    shingler.anchored_set_unordered(text, cfg.shingle, set);
-                } else {
-                    shingler.shingle_set_unordered(text, cfg.shingle, set);
-                }
-                if sketcher.sketch_into(set, row) {
-                    *size = set.len() as u32;
-                }
+                let anchored = shingles == Shingles::Anchored;
+                *size = sketcher.sketch_text(shingler, text, cfg.shingle, anchored, row);
             },
         );
 }
