@@ -195,6 +195,9 @@ pub fn candidate_pairs_within(
     Ok((pairs, stats))
 }
 
+/// Receives candidate pairs a chunk at a time.
+pub type PairSink<'a> = dyn FnMut(&[(u32, u32)]) -> Result<()> + 'a;
+
 /// Candidate pairs handed to the caller at a time.
 pub const PAIR_CHUNK: usize = 1 << 20;
 
@@ -207,7 +210,7 @@ pub fn for_each_candidate(
     banding: &Banding,
     max_bucket: usize,
     table_bytes: u64,
-    f: &mut dyn FnMut(&[(u32, u32)]) -> Result<()>,
+    f: &mut PairSink,
 ) -> Result<BandStats> {
     let at_once = rayon::current_num_threads().clamp(1, banding.bands.max(1));
     let per_table = table_bytes / at_once as u64;

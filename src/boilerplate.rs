@@ -21,6 +21,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
+use crate::normalize::NormDoc;
 use crate::spill::{Docs, Runs};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -248,6 +249,74 @@ pub enum Status {
     Disabled,
 }
 
+/// What the line statistics read of every line, kept in memory apart from the texts (8 bytes and
+/// a bit a line, 8 bytes a document), so that detecting and refining boilerplate does not read
+/// spilled texts back: each line's [`NormDoc::line_keys`] entry and whether it has a letter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LineFacts {
+    offsets: Vec<u64>,
+    keys: Vec<u64>,
+    letters: BitVec,
+}
+
+impl Default for LineFacts {
+    fn default() -> Self {
+        LineFacts {
+            offsets: vec![0],
+            keys: Vec::new(),
+            letters: BitVec::new(),
+        }
+    }
+}
+
+impl LineFacts {
+    /// Adds documents at the end.
+    pub fn extend(&mut self, docs: &[NormDoc]) {
+        let letters: Vec<Vec<bool>> = docs
+            .par_iter()
+            .map(|doc| {
+                (0..doc.lines())
+                    .map(|i| doc.line(i).chars().any(char::is_alphabetic))
+                    .collect()
+            })
+            .collect();
+        for (doc, l) in docs.iter().zip(letters) {
+            self.keys.extend_from_slice(&doc.line_keys);
+            self.letters.extend(l);
+            self.offsets.push(self.keys.len() as u64);
+        }
+    }
+
+    /// The facts of every document of `norm`.
+    pub fn of<D: Docs + ?Sized>(norm: &D) -> Result<Self> {
+        let mut f = LineFacts::default();
+        norm.each_chunk(&mut |_, docs| {
+            f.extend(docs);
+            Ok(())
+        })?;
+        Ok(f)
+    }
+
+    /// Number of documents.
+    pub fn len(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Line keys of document `d`, and whether each line has a letter.
+    pub fn doc(&self, d: usize) -> (&[u64], &BitSlice) {
+        let (s, e) = (self.offsets[d] as usize, self.offsets[d + 1] as usize);
+        (&self.keys[s..e], &self.letters[s..e])
+    }
+
+    fn line_counts(&self) -> impl Iterator<Item = usize> + '_ {
+        self.offsets.windows(2).map(|w| (w[1] - w[0]) as usize)
+    }
+}
+
 /// Flagged lines of every document, as one bit per line of the corpus.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LineMask {
@@ -337,7 +406,18 @@ pub fn detect<D: Docs + ?Sized>(
     facts: &DocFacts,
     o: &BoilerplateOptions,
 ) -> Result<Boilerplate> {
-    detect_among(norm, facts, o, None)
+    detect_among(&LineFacts::of(norm)?, norm, facts, o, None)
+}
+
+/// [`detect`] from line facts gathered beforehand; `norm` is read only for each template's
+/// sample line.
+pub fn detect_with<D: Docs + ?Sized>(
+    lines: &LineFacts,
+    norm: &D,
+    facts: &DocFacts,
+    o: &BoilerplateOptions,
+) -> Result<Boilerplate> {
+    detect_among(lines, norm, facts, o, None)
 }
 
 /// Decides again with better story labels (the final clusters), among the lines flagged before:
@@ -352,11 +432,26 @@ pub fn refine<D: Docs + ?Sized>(
     if prev.status != Status::Ok {
         return Ok(prev.clone());
     }
+    refine_with(prev, &LineFacts::of(norm)?, norm, facts, o)
+}
+
+/// [`refine`] from line facts gathered beforehand.
+pub fn refine_with<D: Docs + ?Sized>(
+    prev: &Boilerplate,
+    lines: &LineFacts,
+    norm: &D,
+    facts: &DocFacts,
+    o: &BoilerplateOptions,
+) -> Result<Boilerplate> {
+    if prev.status != Status::Ok {
+        return Ok(prev.clone());
+    }
     let keys: HashSet<u64> = prev.templates.iter().map(|t| t.key).collect();
-    detect_among(norm, facts, o, Some(&keys))
+    detect_among(lines, norm, facts, o, Some(&keys))
 }
 
 fn detect_among<D: Docs + ?Sized>(
+    lines: &LineFacts,
     norm: &D,
     facts: &DocFacts,
     o: &BoilerplateOptions,
@@ -372,34 +467,28 @@ fn detect_among<D: Docs + ?Sized>(
     // (key, doc, line, position, maskable) of every non-empty line. A line without a letter is
     // furniture near the edges of a document (a dateline, a view counter) but content in its body
     // (a list of numbers, a table): it is masked only within LETTERLESS_EDGE lines of an edge.
-    let mut occ: Vec<(u64, u32, u32, Position, bool)> = Vec::new();
-    norm.each_chunk(&mut |first, docs| {
-        let part: Vec<(u64, u32, u32, Position, bool)> = docs
-            .par_iter()
-            .enumerate()
-            .flat_map_iter(|(d, doc)| {
-                let d = first + d;
-                let nonempty = doc.line_keys.iter().filter(|&&k| k != 0).count();
-                let mut rank = 0;
-                let mut v = Vec::new();
-                for (i, &k) in doc.line_keys.iter().enumerate() {
-                    if k == 0 {
-                        continue;
-                    }
-                    let position = position_of(rank, nonempty, o.edge_lines);
-                    let in_body = rank >= LETTERLESS_EDGE && rank + LETTERLESS_EDGE < nonempty;
-                    rank += 1;
-                    if only.is_none_or(|keys| keys.contains(&k)) {
-                        let maskable = !in_body || doc.line(i).chars().any(char::is_alphabetic);
-                        v.push((k, d as u32, i as u32, position, maskable));
-                    }
+    let mut occ: Vec<(u64, u32, u32, Position, bool)> = (0..lines.len())
+        .into_par_iter()
+        .flat_map_iter(|d| {
+            let (keys, letters) = lines.doc(d);
+            let nonempty = keys.iter().filter(|&&k| k != 0).count();
+            let mut rank = 0;
+            let mut v = Vec::new();
+            for (i, &k) in keys.iter().enumerate() {
+                if k == 0 {
+                    continue;
                 }
-                v
-            })
-            .collect();
-        occ.extend(part);
-        Ok(())
-    })?;
+                let position = position_of(rank, nonempty, o.edge_lines);
+                let in_body = rank >= LETTERLESS_EDGE && rank + LETTERLESS_EDGE < nonempty;
+                rank += 1;
+                if only.is_none_or(|keys| keys.contains(&k)) {
+                    let maskable = !in_body || letters[i];
+                    v.push((k, d as u32, i as u32, position, maskable));
+                }
+            }
+            v
+        })
+        .collect();
     occ.par_sort_unstable_by_key(|x| (x.0, x.1, x.2));
 
     let runs: Vec<(usize, usize)> = {
@@ -487,7 +576,7 @@ fn detect_among<D: Docs + ?Sized>(
             ))
         })
         .collect();
-    let mut mask = LineMask::new(norm.lines_per_doc().into_iter().map(|n| n as usize));
+    let mut mask = LineMask::new(lines.line_counts());
     let mut templates = Vec::with_capacity(flagged.len());
     for (s, e, mut t) in flagged {
         let first = occ[s];
@@ -514,7 +603,6 @@ fn detect_among<D: Docs + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::normalize::NormDoc;
     use crate::normalize::{normalize_doc, NormalizeOptions};
 
     fn run(texts: &[&str], story: &[u32]) -> Boilerplate {

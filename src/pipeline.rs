@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::band::{self, BandStats, Banding};
 use crate::boilerplate::{
-    self, Boilerplate, BoilerplateOptions, DocFacts, LineMask, SourceTemplates, Status,
+    self, Boilerplate, BoilerplateOptions, DocFacts, LineFacts, LineMask, SourceTemplates, Status,
 };
 use crate::cluster::{self, Keep, Method, UnionFind};
 use crate::error::{Error, Result};
@@ -475,6 +475,7 @@ pub fn scan_within(
     // back for them. Exact duplicates get their leader's signature (same text, same sketch) and
     // are left out of banding below.
     let mut first_sigs = Signatures::new(cfg.num_perm, 0);
+    let mut line_facts = LineFacts::default();
     let ing = ingest(corpus, cfg, progress, &mut |batch| {
         hashes.extend(batch.iter().map(|d| d.exact_hash));
         lens.extend(batch.iter().map(|d| d.chars as u64));
@@ -494,6 +495,7 @@ pub fn scan_within(
                 &mut first_sigs,
                 &Quiet,
             );
+            line_facts.extend(&batch);
         }
         norm.push(batch)
     })?;
@@ -573,7 +575,8 @@ pub fn scan_within(
             let story = components(n, &leaders, &edges);
             lap("first_pass", &mut t);
             progress.stage("boilerplate", None);
-            let b = boilerplate::detect(
+            let b = boilerplate::detect_with(
+                &line_facts,
                 &norm,
                 &DocFacts {
                     source: &source,
@@ -703,8 +706,9 @@ pub fn scan_within(
         .collect();
     lap("cluster", &mut t);
     if let Some(opts) = &cfg.boilerplate {
-        boiler = boilerplate::refine(
+        boiler = boilerplate::refine_with(
             &boiler,
+            &line_facts,
             &norm,
             &DocFacts {
                 source: &source,
