@@ -138,6 +138,8 @@ for n in sizes:
     best = None
     for t in tools:
         rs = by.get((n, t), [])
+        if not rs:
+            continue  # not run at this size (--peers-up-to)
         s = summary(rs)
         if s is None:
             L.append("| %s | %s | failed | | | | | | | | 0/%d |" % (f"{docs:,}", t, len(rs)))

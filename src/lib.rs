@@ -6,17 +6,20 @@
 //! | stage | module | main types |
 //! |---|---|---|
 //! | read | [`read`] | [`read::Corpus`], [`read::Record`], [`read::Entry`] |
+//! | read + normalize, streamed | [`ingest`] | [`ingest::DocMeta`], [`ingest::Ingested`] |
 //! | normalize | [`normalize`] | [`normalize::NormDoc`], [`normalize::NormalizeOptions`] |
 //! | boilerplate | [`boilerplate`] | [`boilerplate::Boilerplate`], [`boilerplate::Template`], [`boilerplate::LineMask`] |
 //! | shingle | [`shingle`] | [`shingle::Shingler`] |
-//! | sketch | [`sketch`] | [`sketch::Sketcher`], [`sketch::Signatures`] |
+//! | sketch | [`sketch`] | [`sketch::Sketcher`], [`sketch::Signatures`], [`sketch::Isa`] |
 //! | band | [`band`] | [`band::Banding`] |
 //! | verify | [`verify`] | [`verify::VerifyRule`], [`verify::Edge`] |
 //! | cluster | [`cluster`] | [`cluster::UnionFind`], [`cluster::Keep`] |
 //! | report | [`report`] | [`report::Report`] |
 //!
 //! [`pipeline`] runs them in order ([`pipeline::scan`] with a [`pipeline::Config`] gives a
-//! [`pipeline::Scan`]); [`output`] writes files atomically; [`error::Error`] is the one error type.
+//! [`pipeline::Scan`]; [`pipeline::scan_within`] does the same within a [`spill::Budget`], with
+//! [`spill::TextStore`] and [`spill::Runs`] holding on disk what does not fit); [`output`] writes
+//! files atomically; [`error::Error`] is the one error type.
 //!
 //! ```no_run
 //! use syndic::{pipeline, read::Corpus, report};
