@@ -97,7 +97,7 @@ fn sampled_grams(
     }
 }
 
-/// One n-gram in this many is counted (see [`sampled_grams`]).
+/// One n-gram in this many is counted (a deterministic sample by key).
 pub const TEMPLATE_SAMPLE: u64 = 2;
 
 impl SourceTemplates {
