@@ -66,6 +66,10 @@ pub struct SourceTemplates {
     keys: Vec<u64>,
     /// Each document's source id (`u32::MAX`: none).
     source: Vec<u32>,
+    /// Whether any template key was counted in a document of each source: the documents of the
+    /// other sources cannot match one (their keys would have been counted), so their lines are
+    /// not hashed into n-grams again when sketched.
+    has_templates: Vec<bool>,
     /// Sorted runs of keys written to scratch files while counting.
     pub spilled_runs: u64,
 }
@@ -113,9 +117,11 @@ impl SourceTemplates {
         min_docs: u32,
         key_bytes: u64,
     ) -> Result<Self> {
-        let mut runs: Runs<u64> = Runs::new(key_bytes);
+        // Each key travels with its document's source, so that the sources holding templates are
+        // known at the end; keys are counted whatever the source, as before.
+        let mut runs: Runs<(u64, u32)> = Runs::new(key_bytes);
         norm.each_chunk(&mut |first, docs| {
-            let keys: Vec<u64> = docs
+            let keys: Vec<(u64, u32)> = docs
                 .par_iter()
                 .enumerate()
                 .flat_map_iter(|(d, doc)| {
@@ -127,7 +133,9 @@ impl SourceTemplates {
                             if mask.is_some_and(|m| m.is_flagged(d, i)) {
                                 continue;
                             }
-                            sampled_grams(doc.line(i), source[d], &mut hashes, |_, k| v.push(k));
+                            sampled_grams(doc.line(i), source[d], &mut hashes, |_, k| {
+                                v.push((k, source[d]))
+                            });
                         }
                         v.sort_unstable();
                         v.dedup();
@@ -138,30 +146,40 @@ impl SourceTemplates {
             runs.extend(keys)
         })?;
         let spilled_runs = runs.spilled_runs() as u64;
+        let sources = source
+            .iter()
+            .filter(|&&s| s != u32::MAX)
+            .max()
+            .map_or(0, |&m| m as usize + 1);
+        let mut has_templates = vec![false; sources];
         let mut templates = Vec::new();
-        let mut current: Option<(u64, u32)> = None;
-        for k in runs.finish()? {
-            let k = k?;
-            match &mut current {
-                Some((key, n)) if *key == k => *n += 1,
-                _ => {
-                    if let Some((key, n)) = current {
-                        if n >= min_docs {
-                            templates.push(key);
-                        }
-                    }
-                    current = Some((k, 1));
+        // The documents (and their sources) of the key being counted.
+        let mut group: Vec<u32> = Vec::new();
+        let mut current: Option<u64> = None;
+        let mut close = |key: u64, group: &mut Vec<u32>| {
+            if group.len() as u32 >= min_docs {
+                templates.push(key);
+                for &s in group.iter() {
+                    has_templates[s as usize] = true;
                 }
             }
-        }
-        if let Some((key, n)) = current {
-            if n >= min_docs {
-                templates.push(key);
+            group.clear();
+        };
+        for item in runs.finish()? {
+            let (k, s) = item?;
+            if current.is_some_and(|c| c != k) {
+                close(current.expect("checked"), &mut group);
             }
+            current = Some(k);
+            group.push(s);
+        }
+        if let Some(key) = current {
+            close(key, &mut group);
         }
         Ok(SourceTemplates {
             keys: templates,
             source: source.to_vec(),
+            has_templates,
             spilled_runs,
         })
     }
@@ -179,7 +197,13 @@ impl SourceTemplates {
     /// separated by spaces, to `out`. Returns how many words were left out.
     pub fn push_untemplated(&self, d: usize, line: &str, out: &mut String) -> usize {
         let src = self.source[d];
-        if src == u32::MAX || self.keys.is_empty() {
+        if src == u32::MAX
+            || !self
+                .has_templates
+                .get(src as usize)
+                .copied()
+                .unwrap_or(false)
+        {
             if !line.is_empty() {
                 if !out.is_empty() {
                     out.push(' ');
@@ -188,22 +212,29 @@ impl SourceTemplates {
             }
             return 0;
         }
-        let mut hashes = Vec::new();
-        let mut covered = vec![false; line.split(' ').count()];
-        sampled_grams(line, src, &mut hashes, |j, key| {
-            if self.keys.binary_search(&key).is_ok() {
-                covered[j..j + TEMPLATE_WORDS].fill(true);
-            }
-        });
-        for (w, &c) in line.split(' ').zip(&covered) {
-            if !c {
-                if !out.is_empty() {
-                    out.push(' ');
-                }
-                out.push_str(w);
-            }
+        thread_local! {
+            static SCRATCH: std::cell::RefCell<(Vec<u64>, Vec<bool>)> =
+                const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
         }
-        covered.iter().filter(|&&c| c).count()
+        SCRATCH.with(|scratch| {
+            let (hashes, covered) = &mut *scratch.borrow_mut();
+            covered.clear();
+            covered.resize(line.split(' ').count(), false);
+            sampled_grams(line, src, hashes, |j, key| {
+                if self.keys.binary_search(&key).is_ok() {
+                    covered[j..j + TEMPLATE_WORDS].fill(true);
+                }
+            });
+            for (w, &c) in line.split(' ').zip(covered.iter()) {
+                if !c {
+                    if !out.is_empty() {
+                        out.push(' ');
+                    }
+                    out.push_str(w);
+                }
+            }
+            covered.iter().filter(|&&c| c).count()
+        })
     }
 }
 
