@@ -467,7 +467,8 @@ pub fn scan_within(
         timings.push((name.to_string(), t.elapsed().as_secs_f64()));
         *t = Instant::now();
     };
-    let mut norm = TextStore::new(budget.share(TEXT_SHARE), budget.share(TEXT_SHARE) / 8);
+    // Chunks read back are a sixteenth of the texts' share: two are in flight at a time.
+    let mut norm = TextStore::new(budget.share(TEXT_SHARE), budget.share(TEXT_SHARE) / 16);
     let mut hashes: Vec<u128> = Vec::new();
     let mut lens: Vec<u64> = Vec::new();
     // The first pass's signatures (unmasked, anchored shingles) are computed as documents arrive,

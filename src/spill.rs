@@ -252,14 +252,61 @@ pub struct TextStore {
     disk: Option<DiskTexts>,
 }
 
+/// Writes buffers to a file on its own thread, so that the run goes on while the system copies
+/// them (and throttles a fast writer to the disk's speed).
+struct Writer {
+    tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    handle: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Writer {
+    fn new(mut file: File) -> Self {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+        let handle = std::thread::spawn(move || {
+            for b in rx {
+                file.write_all(&b)?;
+            }
+            file.flush()
+        });
+        Writer {
+            tx: Some(tx),
+            handle: Some(handle),
+        }
+    }
+
+    fn send(&mut self, b: Vec<u8>) -> Result<()> {
+        let sent = self.tx.as_ref().is_some_and(|tx| tx.send(b).is_ok());
+        if sent {
+            Ok(())
+        } else {
+            // The thread stopped: its error says why.
+            self.finish()?;
+            Err(Error::Scratch(std::io::Error::other(
+                "the scratch file writer stopped",
+            )))
+        }
+    }
+
+    /// Waits until everything sent is written.
+    fn finish(&mut self) -> Result<()> {
+        self.tx = None;
+        match self.handle.take().map(|h| h.join()) {
+            None | Some(Ok(Ok(()))) => Ok(()),
+            Some(Ok(Err(e))) => Err(Error::Scratch(e)),
+            Some(Err(_)) => Err(Error::Scratch(std::io::Error::other(
+                "the scratch file writer failed",
+            ))),
+        }
+    }
+}
+
 struct DiskTexts {
     file: File,
-    w: Option<BufWriter<File>>,
+    w: Option<Writer>,
     /// Byte offset of each document, and the end.
     offsets: Vec<u64>,
     /// Per document: number of lines (for masks, without reading the document back).
     lines: Vec<u32>,
-    scratch: Vec<u8>,
 }
 
 /// Heap bytes a document holds.
@@ -365,13 +412,12 @@ impl TextStore {
                 return Ok(());
             }
             let file = scratch()?;
-            let w = BufWriter::with_capacity(1 << 20, file.try_clone().map_err(Error::Scratch)?);
+            let w = Writer::new(file.try_clone().map_err(Error::Scratch)?);
             self.disk = Some(DiskTexts {
                 file,
                 w: Some(w),
                 offsets: vec![0],
                 lines: Vec::new(),
-                scratch: Vec::new(),
             });
             let docs = std::mem::take(&mut self.mem);
             self.mem_bytes = 0;
@@ -383,24 +429,33 @@ impl TextStore {
     fn write(&mut self, docs: Vec<NormDoc>) -> Result<()> {
         let d = self.disk.as_mut().expect("spilled");
         let w = d.w.as_mut().expect("the store is still being written");
+        // Buffers of a few MB go to the writer thread; each document is freed once encoded (when
+        // the store first spills, every document held so far passes through here).
+        const PIECE: usize = 8 << 20;
+        let mut buf = Vec::with_capacity(PIECE);
         for doc in docs {
-            d.scratch.clear();
-            encode(&doc, &mut d.scratch);
-            w.write_all(&d.scratch).map_err(Error::Scratch)?;
-            let end = d.offsets.last().copied().unwrap_or(0) + d.scratch.len() as u64;
+            let before = buf.len();
+            encode(&doc, &mut buf);
+            let end = d.offsets.last().copied().unwrap_or(0) + (buf.len() - before) as u64;
             d.offsets.push(end);
             d.lines.push(doc.line_starts.len() as u32);
+            if buf.len() >= PIECE {
+                w.send(std::mem::replace(&mut buf, Vec::with_capacity(PIECE)))?;
+            }
         }
-        Ok(())
+        if buf.is_empty() {
+            Ok(())
+        } else {
+            w.send(buf)
+        }
     }
 
     /// Ends writing; the store is read only from now on.
     pub fn seal(&mut self) -> Result<()> {
         if let Some(d) = self.disk.as_mut() {
             if let Some(mut w) = d.w.take() {
-                w.flush().map_err(Error::Scratch)?;
+                w.finish()?;
             }
-            d.scratch = Vec::new();
         }
         Ok(())
     }
@@ -420,31 +475,58 @@ impl TextStore {
             return f(0, &self.mem);
         };
         let n = d.lines.len();
-        let mut r = BufReader::with_capacity(1 << 20, d.file.try_clone().map_err(Error::Scratch)?);
-        r.seek(SeekFrom::Start(0)).map_err(Error::Scratch)?;
+        let mut chunks = Vec::new();
         let mut start = 0;
-        let mut bytes = Vec::new();
         while start < n {
             let mut end = start + 1;
             while end < n && d.offsets[end + 1] - d.offsets[start] <= self.chunk {
                 end += 1;
             }
-            let len = (d.offsets[end] - d.offsets[start]) as usize;
-            bytes.resize(len, 0);
-            r.read_exact(&mut bytes).map_err(Error::Scratch)?;
-            let base = d.offsets[start];
-            let docs: Vec<NormDoc> = (start..end)
-                .into_par_iter()
-                .map(|i| {
-                    let s = (d.offsets[i] - base) as usize;
-                    let e = (d.offsets[i + 1] - base) as usize;
-                    decode(&bytes[s..e])
-                })
-                .collect();
-            f(start, &docs)?;
+            chunks.push((start, end));
             start = end;
         }
-        Ok(())
+        let file = d.file.try_clone().map_err(Error::Scratch)?;
+        std::thread::scope(|s| {
+            // A reader thread reads the next chunk while this one is decoded and processed.
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<u8>>>(1);
+            let offsets = &d.offsets;
+            let chunks_ref = &chunks;
+            s.spawn(move || {
+                let mut r = BufReader::with_capacity(1 << 20, file);
+                if let Err(e) = r.seek(SeekFrom::Start(0)) {
+                    let _ = tx.send(Err(Error::Scratch(e)));
+                    return;
+                }
+                for &(start, end) in chunks_ref {
+                    let mut bytes = vec![0u8; (offsets[end] - offsets[start]) as usize];
+                    let got = r
+                        .read_exact(&mut bytes)
+                        .map_err(Error::Scratch)
+                        .map(|_| bytes);
+                    let failed = got.is_err();
+                    if tx.send(got).is_err() || failed {
+                        return;
+                    }
+                }
+            });
+            for &(start, end) in &chunks {
+                let bytes = rx.recv().map_err(|_| {
+                    Error::Scratch(std::io::Error::other("the scratch file reader stopped"))
+                })??;
+                let base = d.offsets[start];
+                let docs: Vec<NormDoc> = (start..end)
+                    .into_par_iter()
+                    .map(|i| {
+                        let s = (d.offsets[i] - base) as usize;
+                        let e = (d.offsets[i + 1] - base) as usize;
+                        decode(&bytes[s..e])
+                    })
+                    .collect();
+                drop(bytes);
+                f(start, &docs)?;
+            }
+            Ok(())
+        })
     }
 
     /// Calls `f(doc)` with document `d` (read from disk when spilled).
