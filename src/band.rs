@@ -230,7 +230,7 @@ pub fn for_each_candidate(
                         .filter(|&d| sigs.active(d))
                         .map(|d| (banding.key(sigs.get(d), band), d as u32))
                         .collect();
-                    runs.extend(keys)?;
+                    runs.extend_vec(keys)?;
                 }
                 let mut out = Vec::new();
                 let spilled = runs.spilled_runs() as u64;

@@ -143,7 +143,7 @@ impl SourceTemplates {
                     v
                 })
                 .collect();
-            runs.extend(keys)
+            runs.extend_vec(keys)
         })?;
         let spilled_runs = runs.spilled_runs() as u64;
         let sources = source

@@ -132,6 +132,16 @@ impl<T: Item> Runs<T> {
         self.runs.len()
     }
 
+    /// Adds the items of a vector, taking the vector itself as the buffer when the buffer is empty
+    /// and it fits (no copy, and no second copy of the items held meanwhile).
+    pub fn extend_vec(&mut self, items: Vec<T>) -> Result<()> {
+        if self.buf.is_empty() && items.len() <= self.cap {
+            self.buf = items;
+            return Ok(());
+        }
+        self.extend(items)
+    }
+
     pub fn extend(&mut self, items: impl IntoIterator<Item = T>) -> Result<()> {
         for x in items {
             if self.buf.len() >= self.cap {
