@@ -385,18 +385,6 @@ impl TextStore {
         }
     }
 
-    /// A store holding `docs` in memory.
-    pub fn from_vec(docs: Vec<NormDoc>) -> Self {
-        let mem_bytes = docs.iter().map(doc_bytes).sum();
-        TextStore {
-            mem: docs,
-            mem_bytes,
-            cap: u64::MAX,
-            chunk: MAX_CHUNK_BYTES,
-            disk: None,
-        }
-    }
-
     pub fn len(&self) -> usize {
         match &self.disk {
             None => self.mem.len(),
@@ -581,19 +569,19 @@ impl Docs for [NormDoc] {
     }
 }
 
+/// A vector reads as its slice.
 impl Docs for Vec<NormDoc> {
     fn doc_count(&self) -> usize {
-        self.len()
+        self.as_slice().doc_count()
     }
     fn each_chunk(&self, f: &mut dyn FnMut(usize, &[NormDoc]) -> Result<()>) -> Result<()> {
-        f(0, self)
+        self.as_slice().each_chunk(f)
     }
     fn visit_doc(&self, d: usize, f: &mut dyn FnMut(&NormDoc)) -> Result<()> {
-        f(&self[d]);
-        Ok(())
+        self.as_slice().visit_doc(d, f)
     }
     fn lines_per_doc(&self) -> Vec<u32> {
-        self.iter().map(|d| d.lines() as u32).collect()
+        self.as_slice().lines_per_doc()
     }
 }
 
@@ -699,7 +687,9 @@ mod tests {
             disk.line_counts(),
             docs.iter().map(|d| d.lines() as u32).collect::<Vec<_>>()
         );
-        let mem = TextStore::from_vec(docs.clone());
+        let mut mem = TextStore::new(u64::MAX, MAX_CHUNK_BYTES);
+        mem.push(docs.clone()).unwrap();
+        mem.seal().unwrap();
         assert!(!mem.spilled());
         assert_eq!(
             mem.with_doc(5, |d| d.line(2).to_string()).unwrap(),
