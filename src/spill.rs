@@ -6,18 +6,20 @@
 //! - [`TextStore`]: the normalized documents, in memory or (past their share of the budget) in
 //!   one scratch file read back chunk by chunk, or one document at a time by offset.
 //! - [`Runs`]: an external sort: items are buffered, sorted and written as sorted runs when the
-//!   buffer is full, and read back as one sorted stream by a k-way merge. Band tables and the
-//!   source-template n-grams go through it.
+//!   buffer is full, and read back as one sorted stream, merged one key range at a time: the
+//!   ranges are cut at quantiles of a sample of the runs, each run's slice of a range is found
+//!   by binary search, and a few ranges are read and sorted in parallel while the previous ones
+//!   are consumed. Band tables, candidate pairs and the source-template n-grams go through it.
 //!
 //! Scratch files are unnamed temporary files (`tempfile::tempfile`, in `TMPDIR`): the system
 //! removes them when the run ends, however it ends.
 //!
 //! Written by hand rather than with an external-sort crate because the records are fixed-size
-//! plain integers and the merge must be deterministic (ties broken by run order) for the report
-//! to be identical to an in-memory run; the whole thing is a buffer, a sort and a binary heap.
+//! plain integers whose sorted stream must be exactly the in-memory sort's (equal records are
+//! equal, so any merge order gives it) for the report to be identical to an in-memory run; the
+//! whole thing is a buffer, a sort, and a range-by-range merge.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 
@@ -183,51 +185,97 @@ impl<T: Item> Runs<T> {
             return Ok(Sorted::Memory(self.buf.into_iter()));
         }
         self.flush()?;
-        let mut readers: Vec<RunReader<T>> = self
-            .runs
-            .into_iter()
-            .map(|(f, n)| RunReader {
-                r: BufReader::with_capacity(1 << 16, f),
-                left: n,
-                _t: std::marker::PhantomData,
-            })
-            .collect();
-        let mut heap = BinaryHeap::with_capacity(readers.len());
-        for (i, r) in readers.iter_mut().enumerate() {
-            if let Some(x) = r.next()? {
-                heap.push(Reverse((x, i)));
-            }
-        }
-        Ok(Sorted::Merge { readers, heap })
+        let ranges = key_ranges::<T>(&self.runs, (self.cap / 4).max(1024))?;
+        Ok(Sorted::Ranges {
+            runs: self.runs,
+            ranges: ranges.into(),
+            current: Vec::new().into_iter(),
+            ready: VecDeque::new(),
+            failed: false,
+        })
     }
 }
 
-pub struct RunReader<T> {
-    r: BufReader<File>,
-    left: u64,
-    _t: std::marker::PhantomData<T>,
+/// Item `i` of a sorted run.
+fn item_at<T: Item>(run: &File, i: u64) -> Result<T> {
+    let mut b = [0u8; 16];
+    read_at(run, &mut b[..T::SIZE], i * T::SIZE as u64)?;
+    Ok(T::get(&b))
 }
 
-impl<T: Item> RunReader<T> {
-    fn next(&mut self) -> Result<Option<T>> {
-        if self.left == 0 {
-            return Ok(None);
+/// The index of the first item of a sorted run of `n` items that is not less than `x`.
+fn lower_bound<T: Item>(run: &File, n: u64, x: T) -> Result<u64> {
+    let (mut lo, mut hi) = (0, n);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if item_at::<T>(run, mid)? < x {
+            lo = mid + 1;
+        } else {
+            hi = mid;
         }
-        let mut b = [0u8; 16];
-        self.r
-            .read_exact(&mut b[..T::SIZE])
-            .map_err(Error::Scratch)?;
-        self.left -= 1;
-        Ok(Some(T::get(&b)))
     }
+    Ok(lo)
+}
+
+/// The slices of sorted runs that make up one key range: `[start, end)` item indices in each run.
+type Range = Vec<(u64, u64)>;
+
+/// Cuts the items of sorted runs into key ranges of about `per_range` items: the splitters are
+/// quantiles of items sampled evenly from every run, and each run's slice of a range is found by
+/// binary search. Equal items fall in one range.
+fn key_ranges<T: Item>(runs: &[(File, u64)], per_range: usize) -> Result<Vec<Range>> {
+    let total: u64 = runs.iter().map(|r| r.1).sum();
+    let count = total.div_ceil(per_range as u64).max(1);
+    let mut sample: Vec<T> = Vec::new();
+    for (f, n) in runs {
+        let take = (count * 8).min(*n);
+        for j in 0..take {
+            sample.push(item_at(f, j * n / take)?);
+        }
+    }
+    sample.sort_unstable();
+    let mut splitters: Vec<T> = (1..count)
+        .map(|p| sample[(p * sample.len() as u64 / count) as usize])
+        .collect();
+    splitters.dedup();
+    let mut cuts: Vec<Vec<u64>> = Vec::with_capacity(runs.len());
+    for (f, n) in runs {
+        let mut c = vec![0];
+        for &x in &splitters {
+            c.push(lower_bound(f, *n, x)?);
+        }
+        c.push(*n);
+        cuts.push(c);
+    }
+    Ok((0..=splitters.len())
+        .map(|p| cuts.iter().map(|c| (c[p], c[p + 1])).collect())
+        .collect())
+}
+
+/// The items of one key range: every run's slice of it, read and sorted together.
+fn load_range<T: Item>(runs: &[(File, u64)], range: &[(u64, u64)]) -> Result<Vec<T>> {
+    let mut items = Vec::with_capacity(range.iter().map(|(a, b)| (b - a) as usize).sum());
+    let mut bytes = Vec::new();
+    for ((f, _), &(start, end)) in runs.iter().zip(range) {
+        bytes.resize((end - start) as usize * T::SIZE, 0);
+        read_at(f, &mut bytes, start * T::SIZE as u64)?;
+        items.extend(bytes.chunks_exact(T::SIZE).map(T::get));
+    }
+    items.sort_unstable();
+    Ok(items)
 }
 
 /// The sorted stream of a [`Runs`].
 pub enum Sorted<T: Item> {
     Memory(std::vec::IntoIter<T>),
-    Merge {
-        readers: Vec<RunReader<T>>,
-        heap: BinaryHeap<Reverse<(T, usize)>>,
+    /// Spilled runs, merged one key range at a time: as many ranges as there are threads are
+    /// read and sorted in parallel, then handed out in order.
+    Ranges {
+        runs: Vec<(File, u64)>,
+        ranges: VecDeque<Range>,
+        current: std::vec::IntoIter<T>,
+        ready: VecDeque<Vec<T>>,
+        failed: bool,
     },
 }
 
@@ -237,15 +285,39 @@ impl<T: Item> Iterator for Sorted<T> {
     fn next(&mut self) -> Option<Result<T>> {
         match self {
             Sorted::Memory(it) => it.next().map(Ok),
-            Sorted::Merge { readers, heap } => {
-                let Reverse((x, i)) = heap.pop()?;
-                match readers[i].next() {
-                    Ok(Some(y)) => heap.push(Reverse((y, i))),
-                    Ok(None) => {}
-                    Err(e) => return Some(Err(e)),
+            Sorted::Ranges {
+                runs,
+                ranges,
+                current,
+                ready,
+                failed,
+            } => loop {
+                if *failed {
+                    return None;
                 }
-                Some(Ok(x))
-            }
+                if let Some(x) = current.next() {
+                    return Some(Ok(x));
+                }
+                if let Some(next) = ready.pop_front() {
+                    *current = next.into_iter();
+                    continue;
+                }
+                if ranges.is_empty() {
+                    return None;
+                }
+                let at_once = rayon::current_num_threads().clamp(1, ranges.len());
+                let batch: Vec<Range> = ranges.drain(..at_once).collect();
+                let runs = &*runs;
+                let loaded: Result<Vec<Vec<T>>> =
+                    batch.par_iter().map(|r| load_range(runs, r)).collect();
+                match loaded {
+                    Ok(l) => ready.extend(l),
+                    Err(e) => {
+                        *failed = true;
+                        return Some(Err(e));
+                    }
+                }
+            },
         }
     }
 }
@@ -659,6 +731,26 @@ mod tests {
         sorted.sort_unstable();
         assert_eq!(merged, sorted);
         assert_eq!(mem, sorted);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Whatever the runs and however skewed the values (one value filling whole runs, runs
+        /// of one value, few distinct values), the merged stream is the sorted input.
+        #[test]
+        fn merged_stream_is_the_sorted_input(
+            values in proptest::collection::vec((0u64..40, 0u32..3), 0..6000),
+            heavy in 0usize..5000,
+            cap_items in 1024u64..3000,
+        ) {
+            let mut items = values;
+            items.extend(std::iter::repeat_n((17, 1), heavy));
+            let mut runs: Runs<(u64, u32)> = Runs::new(cap_items * 16);
+            runs.extend(items.iter().copied()).unwrap();
+            let merged: Vec<(u64, u32)> = runs.finish().unwrap().map(|x| x.unwrap()).collect();
+            items.sort_unstable();
+            proptest::prop_assert_eq!(merged, items);
+        }
     }
 
     #[test]
