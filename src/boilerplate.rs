@@ -303,19 +303,24 @@ impl Default for LineFacts {
 impl LineFacts {
     /// Adds documents at the end.
     pub fn extend(&mut self, docs: &[NormDoc]) {
-        let letters: Vec<Vec<bool>> = docs
-            .par_iter()
-            .map(|doc| {
-                (0..doc.lines())
-                    .map(|i| doc.line(i).chars().any(char::is_alphabetic))
-                    .collect()
-            })
-            .collect();
+        let letters: Vec<Vec<bool>> = docs.par_iter().map(LineFacts::letters).collect();
         for (doc, l) in docs.iter().zip(letters) {
-            self.keys.extend_from_slice(&doc.line_keys);
-            self.letters.extend(l);
-            self.offsets.push(self.keys.len() as u64);
+            self.push(doc, &l);
         }
+    }
+
+    /// Whether each line of `doc` has a letter.
+    pub fn letters(doc: &NormDoc) -> Vec<bool> {
+        (0..doc.lines())
+            .map(|i| doc.line(i).chars().any(char::is_alphabetic))
+            .collect()
+    }
+
+    /// Adds one document at the end, with [`LineFacts::letters`] of it.
+    pub fn push(&mut self, doc: &NormDoc, letters: &[bool]) {
+        self.keys.extend_from_slice(&doc.line_keys);
+        self.letters.extend(letters.iter().copied());
+        self.offsets.push(self.keys.len() as u64);
     }
 
     /// The facts of every document of `norm`.

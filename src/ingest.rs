@@ -67,31 +67,90 @@ pub fn ingest(
     corpus: &Corpus,
     cfg: &Config,
     progress: &dyn Progress,
-    sink: &mut dyn FnMut(Vec<NormDoc>) -> Result<()>,
+    sink: &mut (dyn FnMut(Vec<NormDoc>) -> Result<()> + Send),
+) -> Result<Ingested> {
+    ingest_with(corpus, cfg, progress, &|_| (), &mut |docs, _| sink(docs))
+}
+
+/// [`ingest`] that also computes `extra(doc)` for every normalized document, on the pool right
+/// after normalizing it (while its text is in cache), and hands the values to `sink` beside the
+/// documents. Three things run at once: the reader thread, the pool parsing and normalizing one
+/// batch, and a consumer thread checking ids and calling `sink` with the batch before.
+pub fn ingest_with<X: Send>(
+    corpus: &Corpus,
+    cfg: &Config,
+    progress: &dyn Progress,
+    extra: &(dyn Fn(&NormDoc) -> X + Sync),
+    sink: &mut (dyn FnMut(Vec<NormDoc>, Vec<X>) -> Result<()> + Send),
 ) -> Result<Ingested> {
     progress.stage("reading", None);
-    let mut out = Ingested {
-        docs: Vec::new(),
-        dates: Vec::new(),
-        dates_unparsed: 0,
-        date_unparsed: Vec::new(),
-        skipped: Skipped::default(),
-    };
-    let mut seen: HashMap<String, Location> = HashMap::new();
-    std::thread::scope(|s| -> Result<()> {
+    let on_error = cfg.on_error;
+    let out = std::thread::scope(|s| -> Result<Ingested> {
         // The reader thread only reads, decompresses and cuts lines; parsing and normalizing
         // run on the rayon pool, batch by batch, and the results are taken in input order.
         let (tx, rx) = std::sync::mpsc::sync_channel::<RawBatch>(4);
         let fields = &cfg.fields;
-        let on_error = cfg.on_error;
         s.spawn(move || corpus.read_raw(BATCH, BATCH_BYTES, on_error, |b| tx.send(b).is_ok()));
+        let (ptx, prx) = std::sync::mpsc::sync_channel::<Vec<Parsed<X>>>(2);
+        let consumer = s.spawn(move || -> Result<Ingested> {
+            let mut out = Ingested {
+                docs: Vec::new(),
+                dates: Vec::new(),
+                dates_unparsed: 0,
+                date_unparsed: Vec::new(),
+                skipped: Skipped::default(),
+            };
+            let mut seen: HashMap<String, Location> = HashMap::new();
+            for parsed in prx {
+                let mut norm = Vec::with_capacity(parsed.len());
+                let mut extras = Vec::with_capacity(parsed.len());
+                let mut accepted = 0u64;
+                for p in parsed {
+                    let (meta, n, x, date, unparsed) = match p {
+                        Ok(p) => p,
+                        Err((at, error)) => match on_error {
+                            OnError::Fail => return Err(Error::record(at, error)),
+                            OnError::Skip => {
+                                out.skipped.add(&at, &error);
+                                continue;
+                            }
+                        },
+                    };
+                    if let Some(first) = seen.get(&meta.id) {
+                        let kind = RecordError::DuplicateId {
+                            id: meta.id.clone(),
+                            first: first.clone(),
+                        };
+                        match on_error {
+                            OnError::Fail => return Err(Error::record(meta.at, kind)),
+                            OnError::Skip => {
+                                out.skipped.add(&meta.at, &kind);
+                                continue;
+                            }
+                        }
+                    }
+                    seen.insert(meta.id.clone(), meta.at.clone());
+                    accepted += 1;
+                    out.dates_unparsed += unparsed as u64;
+                    out.date_unparsed.push(unparsed);
+                    out.dates.push(date);
+                    norm.push(n);
+                    extras.push(x);
+                    out.docs.push(meta);
+                }
+                progress.advance(accepted);
+                sink(norm, extras)?;
+            }
+            Ok(out)
+        });
         for batch in rx {
-            let parsed: Vec<_> = (0..batch.items.len())
+            let parsed: Vec<Parsed<X>> = (0..batch.items.len())
                 .into_par_iter()
                 .map(|i| {
                     let p = corpus.parse_raw(&batch, i, fields)?;
                     let date = p.date.as_deref().map(crate::date::parse);
                     let norm = normalize_doc(&p.text, &cfg.normalize);
+                    let x = extra(&norm);
                     let chars = p.text.chars().count() as u64;
                     let meta = DocMeta {
                         id: p.id,
@@ -100,47 +159,18 @@ pub fn ingest(
                         at: p.at,
                         chars,
                     };
-                    Ok((meta, norm, date.flatten(), matches!(date, Some(None))))
+                    Ok((meta, norm, x, date.flatten(), matches!(date, Some(None))))
                 })
                 .collect();
-            let mut norm = Vec::with_capacity(parsed.len());
-            let mut accepted = 0u64;
-            for p in parsed {
-                let (meta, n, date, unparsed) = match p {
-                    Ok(p) => p,
-                    Err((at, error)) => match on_error {
-                        OnError::Fail => return Err(Error::record(at, error)),
-                        OnError::Skip => {
-                            out.skipped.add(&at, &error);
-                            continue;
-                        }
-                    },
-                };
-                if let Some(first) = seen.get(&meta.id) {
-                    let kind = RecordError::DuplicateId {
-                        id: meta.id.clone(),
-                        first: first.clone(),
-                    };
-                    match on_error {
-                        OnError::Fail => return Err(Error::record(meta.at, kind)),
-                        OnError::Skip => {
-                            out.skipped.add(&meta.at, &kind);
-                            continue;
-                        }
-                    }
-                }
-                seen.insert(meta.id.clone(), meta.at.clone());
-                accepted += 1;
-                out.dates_unparsed += unparsed as u64;
-                out.date_unparsed.push(unparsed);
-                out.dates.push(date);
-                norm.push(n);
-                out.docs.push(meta);
+            if ptx.send(parsed).is_err() {
+                // The consumer stopped on an error: its result says which.
+                break;
             }
-            progress.advance(accepted);
-            sink(norm)?;
         }
-        Ok(())
+        drop(ptx);
+        consumer
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
     })?;
     if out.docs.len() >= u32::MAX as usize {
         return Err(Error::Param(
@@ -150,6 +180,11 @@ pub fn ingest(
     progress.done();
     Ok(out)
 }
+
+/// One record after parsing on the pool: the document, its extra value, its date and whether
+/// its date failed to parse; or why it is not a document.
+type Parsed<X> =
+    std::result::Result<(DocMeta, NormDoc, X, Option<i64>, bool), (Location, RecordError)>;
 
 /// [`ingest`] keeping every normalized document in memory.
 pub fn ingest_all(

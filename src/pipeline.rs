@@ -24,7 +24,7 @@ use crate::boilerplate::{
 };
 use crate::cluster::{self, Keep, Method, UnionFind};
 use crate::error::{Error, Result};
-pub use crate::ingest::{ingest, ingest_all, DocMeta, Ingested, Skipped};
+pub use crate::ingest::{ingest, ingest_all, ingest_with, DocMeta, Ingested, Skipped};
 use crate::normalize::{NormDoc, NormalizeOptions};
 use crate::read::{Corpus, Fields, OnError};
 use crate::shingle::Shingler;
@@ -471,32 +471,38 @@ pub fn scan_within(
     let mut norm = TextStore::new(budget.share(TEXT_SHARE), budget.share(TEXT_SHARE) / 16);
     let mut hashes: Vec<u128> = Vec::new();
     let mut lens: Vec<u64> = Vec::new();
-    // The first pass's signatures (unmasked, anchored shingles) are computed as documents arrive,
-    // while their text is at hand: hashing overlaps reading, and a spilled store is not read
-    // back for them. Exact duplicates get their leader's signature (same text, same sketch) and
+    // The first pass's signatures (unmasked, anchored shingles) and the lines' letter bits are
+    // computed on the pool right after each document is normalized, while its text is in cache:
+    // hashing overlaps reading, and a spilled store is not read back for them. Exact duplicates get their leader's signature (same text, same sketch) and
     // are left out of banding below.
     let mut first_sigs = Signatures::new(cfg.num_perm, 0);
     let mut line_facts = LineFacts::default();
-    let ing = ingest(corpus, cfg, progress, &mut |batch| {
+    let sketcher = Sketcher::new(cfg.num_perm, cfg.seed);
+    let per_doc = |doc: &NormDoc| {
+        thread_local! {
+            static BUF: std::cell::RefCell<(Shingler, String)> = std::cell::RefCell::new((Shingler::default(), String::new()));
+        }
+        // Without boilerplate detection there is no first pass and no line statistics.
+        if cfg.boilerplate.is_none() {
+            return (Vec::new(), 0, Vec::new());
+        }
+        let mut row = vec![crate::sketch::EMPTY; cfg.num_perm];
+        let size = BUF.with(|b| {
+            let (shingler, text) = &mut *b.borrow_mut();
+            sketch_text(doc, 0, Mask::default(), text);
+            sketcher.sketch_text(shingler, text, cfg.shingle, true, &mut row)
+        });
+        (row, size, LineFacts::letters(doc))
+    };
+    let ing = ingest_with(corpus, cfg, progress, &per_doc, &mut |batch, extras| {
         hashes.extend(batch.iter().map(|d| d.exact_hash));
         lens.extend(batch.iter().map(|d| d.chars as u64));
         if cfg.boilerplate.is_some() {
-            let first = first_sigs.len();
-            first_sigs
-                .values
-                .resize((first + batch.len()) * cfg.num_perm, crate::sketch::EMPTY);
-            first_sigs.sizes.resize(first + batch.len(), 0);
-            sketch_into(
-                &batch,
-                first,
-                None,
-                Mask::default(),
-                Shingles::Anchored,
-                cfg,
-                &mut first_sigs,
-                &Quiet,
-            );
-            line_facts.extend(&batch);
+            for (doc, (row, size, letters)) in batch.iter().zip(extras) {
+                first_sigs.values.extend_from_slice(&row);
+                first_sigs.sizes.push(size);
+                line_facts.push(doc, &letters);
+            }
         }
         norm.push(batch)
     })?;
