@@ -200,67 +200,167 @@ fn push_char(c: char, table: &[u32], o: &NormalizeOptions, out: &mut String, spa
     }
 }
 
-/// Appends the normalized form of one line (which must not contain `\n`) to `out`.
-pub fn normalize_line_into(line: &str, o: &NormalizeOptions, out: &mut String) {
-    let table = bmp_table(o);
-    let start = out.len();
-    if o.nfkc {
-        // Fast path: every character NFKC-stable (one table lookup each); otherwise start over
-        // through full NFKC.
-        if stable_line_into(line, table, o, out) {
-            return;
+// Entries of `small_table`: a kind in the top bits; for EMIT the output character in the low 21
+// bits, with IDENT when it is the input character itself.
+const S_EMIT: u32 = 0;
+const S_DROP: u32 = 1 << 24;
+const S_SPACE: u32 = 2 << 24;
+/// Several characters out, or a character of three or four bytes: [`long_char`].
+const S_SLOW: u32 = 3 << 24;
+/// NFKC may change a line holding this character: the line goes through full NFKC.
+const S_UNSTABLE: u32 = 4 << 24;
+const S_KIND: u32 = 0xFF << 24;
+const S_IDENT: u32 = 1 << 21;
+const S_CHAR: u32 = (1 << 21) - 1;
+
+/// What the fast path does with each one- or two-byte UTF-8 character (U+0000–U+07FF: ASCII,
+/// Latin, Greek, Cyrillic, Hebrew, Arabic), per option set: [`bmp_table`] condensed into a table
+/// small enough to stay in the L1 cache, with the UNSTABLE bit applied (it is ignored without
+/// NFKC) and the characters that stay themselves marked IDENT.
+fn small_table(o: &NormalizeOptions) -> &'static [u32; 0x800] {
+    static TABLES: [std::sync::OnceLock<Box<[u32; 0x800]>>; 16] =
+        [const { std::sync::OnceLock::new() }; 16];
+    let idx = (o.case_fold as usize)
+        | (o.arabic as usize) << 1
+        | (o.punctuation as usize) << 2
+        | (o.nfkc as usize) << 3;
+    TABLES[idx].get_or_init(|| {
+        let table = bmp_table(o);
+        let mut small = Box::new([0u32; 0x800]);
+        for (u, s) in small.iter_mut().enumerate() {
+            let e = table[u];
+            *s = if o.nfkc && e & UNSTABLE != 0 {
+                S_UNSTABLE
+            } else {
+                match e & !UNSTABLE {
+                    DROP => S_DROP,
+                    SPACE => S_SPACE,
+                    SLOW => S_SLOW,
+                    f if f == u as u32 => S_EMIT | S_IDENT | f,
+                    f => S_EMIT | f,
+                }
+            };
         }
-        out.truncate(start);
-        let mut space = false;
-        for c in line.nfkc() {
-            push_char(c, table, o, out, &mut space);
-        }
+        small
+    })
+}
+
+/// The [`small_table`] entry of the character starting at `bytes[i]` and its length in bytes;
+/// `(S_SLOW, 0)` for a character of three or four bytes.
+#[inline(always)]
+fn small_entry(bytes: &[u8], i: usize, small: &[u32; 0x800]) -> (u32, usize) {
+    let b0 = bytes[i];
+    if b0 < 0x80 {
+        (small[b0 as usize], 1)
+    } else if b0 < 0xE0 {
+        // `110xxxxx 10yyyyyy` (0xC2..=0xDF then 0x80..=0xBF, `bytes` being valid UTF-8 cut at
+        // a character boundary) is the code point `xxxxxyyyyyy`.
+        let b1 = bytes[i + 1] as usize;
+        let u = ((b0 as usize) << 6).wrapping_add(b1).wrapping_sub(0x3080) & 0x7FF;
+        (small[u], 2)
     } else {
-        let mut space = false;
-        for c in line.chars() {
-            push_char(c, table, o, out, &mut space);
-        }
+        (S_SLOW, 0)
     }
 }
 
-/// [`push_char`] over a whole line, as long as every character is NFKC-stable: false (with
-/// some output appended) at the first one that is not. The loop of [`push_char`] and
-/// [`push_out`] with the "is there output on this line" test kept in a local.
+/// Appends the normalized form of one line (which must not contain `\n`) to `out`.
+pub fn normalize_line_into(line: &str, o: &NormalizeOptions, out: &mut String) {
+    let start = out.len();
+    // Fast path: every character NFKC-stable (one table lookup each); otherwise start over
+    // through full NFKC. Without NFKC the fast path never gives up.
+    if stable_line_into(line, o, out) {
+        return;
+    }
+    out.truncate(start);
+    let table = bmp_table(o);
+    let mut space = false;
+    for c in line.nfkc() {
+        push_char(c, table, o, out, &mut space);
+    }
+}
+
+/// [`push_char`] over a whole line, as long as every character is NFKC-stable (or NFKC is
+/// off): false (with some output appended) at the first one that is not.
+///
+/// Walks the bytes: a one- or two-byte character is decoded by hand and looked up in
+/// [`small_table`]; longer ones go through [`long_char`]. A run of characters that stay
+/// themselves, with single ASCII spaces between them, is its own output: it is copied whole
+/// instead of character by character. The "is there output on this line" test of [`push_out`]
+/// is kept in a local.
 #[inline]
-fn stable_line_into(line: &str, table: &[u32], o: &NormalizeOptions, out: &mut String) -> bool {
+fn stable_line_into(line: &str, o: &NormalizeOptions, out: &mut String) -> bool {
+    let small = small_table(o);
+    let bytes = line.as_bytes();
+    let n = bytes.len();
     // As `push_out` decides whether a pending space is written.
     let mut any = !out.is_empty() && !out.ends_with('\n');
     let mut space = false;
-    for c in line.chars() {
-        let u = c as u32;
-        if u >= 0x10000 {
-            return false;
-        }
-        let e = table[u as usize];
-        if e & UNSTABLE != 0 {
-            return false;
-        }
-        match e {
-            DROP => {}
-            SPACE => space = true,
-            SLOW => {
-                push_cased(c, o, out, &mut space);
-                any = !out.is_empty() && !out.ends_with('\n');
+    let mut i = 0;
+    while i < n {
+        let (e, w) = small_entry(bytes, i, small);
+        if e & S_IDENT != 0 {
+            if space && any {
+                out.push(' ');
             }
-            f => {
+            space = false;
+            any = true;
+            let run = i;
+            i += w;
+            while i < n {
+                let (e, w) = small_entry(bytes, i, small);
+                if e & S_IDENT != 0 {
+                    i += w;
+                } else if bytes[i] == b' ' && i + 1 < n {
+                    // One space then a character that stays itself: both copied as they are.
+                    let (next, w) = small_entry(bytes, i + 1, small);
+                    if next & S_IDENT == 0 {
+                        break;
+                    }
+                    i += 1 + w;
+                } else {
+                    break;
+                }
+            }
+            out.push_str(&line[run..i]);
+            continue;
+        }
+        match e & S_KIND {
+            S_EMIT => {
                 if space && any {
                     out.push(' ');
                 }
                 space = false;
                 any = true;
-                if f < 0x80 {
-                    out.push(f as u8 as char);
-                } else {
-                    out.push(char::from_u32(f).expect("table holds chars"));
+                out.push(char::from_u32(e & S_CHAR).expect("table holds chars"));
+            }
+            S_SPACE => space = true,
+            S_DROP => {}
+            S_UNSTABLE => return false,
+            _ => {
+                let c = line[i..].chars().next().expect("a character starts here");
+                if !long_char(c, o, out, &mut space) {
+                    return false;
                 }
+                any = !out.is_empty() && !out.ends_with('\n');
+                i += c.len_utf8();
+                continue;
             }
         }
+        i += w;
     }
+    true
+}
+
+/// A character the small table does not settle (three or four UTF-8 bytes, or several
+/// characters out), through [`bmp_table`] and [`push_char`]: false when the line must go
+/// through full NFKC.
+#[inline(never)]
+fn long_char(c: char, o: &NormalizeOptions, out: &mut String, space: &mut bool) -> bool {
+    let u = c as u32;
+    if o.nfkc && (u >= 0x10000 || bmp_table(o)[u as usize] & UNSTABLE != 0) {
+        return false;
+    }
+    push_char(c, bmp_table(o), o, out, space);
     true
 }
 
@@ -353,24 +453,48 @@ pub fn line_key(normalized: &str) -> u64 {
 fn line_key_into(normalized: &str, buf: &mut Vec<u8>) -> u64 {
     let bytes = normalized.as_bytes();
     // Digits are ASCII, so masking them byte by byte keeps the other characters whole.
-    let Some(first) = bytes.iter().position(u8::is_ascii_digit) else {
+    let Some(mut at) = find_digit(bytes, 0) else {
         return xxh3_64(bytes).max(1);
     };
     buf.clear();
-    buf.extend_from_slice(&bytes[..first]);
-    let mut in_digits = false;
-    for &b in &bytes[first..] {
-        if b.is_ascii_digit() {
-            if !in_digits {
-                buf.push(b'0');
-            }
-            in_digits = true;
-        } else {
-            in_digits = false;
-            buf.push(b);
+    let mut from = 0;
+    loop {
+        // A run of digits at `at`, after the text `bytes[from..at]`.
+        buf.extend_from_slice(&bytes[from..at]);
+        buf.push(b'0');
+        from = at
+            + bytes[at..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count();
+        match find_digit(bytes, from) {
+            Some(next) => at = next,
+            None => break,
         }
     }
+    buf.extend_from_slice(&bytes[from..]);
     xxh3_64(buf).max(1)
+}
+
+/// The position of the first ASCII digit in `bytes[from..]`. Looks at 16 bytes at a time
+/// (a test without an early exit, which the compiler turns into a few vector instructions).
+#[inline]
+fn find_digit(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    for chunk in bytes[from..].chunks_exact(16) {
+        if chunk
+            .iter()
+            .fold(0u8, |acc, &b| acc | (b.wrapping_sub(b'0') < 10) as u8)
+            != 0
+        {
+            break;
+        }
+        i += 16;
+    }
+    bytes[i..]
+        .iter()
+        .position(u8::is_ascii_digit)
+        .map(|p| i + p)
 }
 
 #[cfg(test)]
@@ -379,6 +503,118 @@ mod tests {
 
     fn n(s: &str) -> String {
         normalize_line(s, &NormalizeOptions::default())
+    }
+
+    /// The definition the fast paths must match: full NFKC (when on), then [`push_cased`] on
+    /// every character.
+    fn reference_line_into(line: &str, o: &NormalizeOptions, out: &mut String) {
+        let mut space = false;
+        if o.nfkc {
+            for c in line.nfkc() {
+                push_cased(c, o, out, &mut space);
+            }
+        } else {
+            for c in line.chars() {
+                push_cased(c, o, out, &mut space);
+            }
+        }
+    }
+
+    /// [`line_key`] as first written: the digit mask built byte by byte.
+    fn reference_line_key(normalized: &str) -> u64 {
+        let mut buf = Vec::new();
+        let mut in_digits = false;
+        for &b in normalized.as_bytes() {
+            if b.is_ascii_digit() {
+                if !in_digits {
+                    buf.push(b'0');
+                }
+                in_digits = true;
+            } else {
+                in_digits = false;
+                buf.push(b);
+            }
+        }
+        xxh3_64(&buf).max(1)
+    }
+
+    /// [`normalize_doc`] written plainly over [`reference_line_into`].
+    fn reference_doc(text: &str, o: &NormalizeOptions) -> NormDoc {
+        let mut d = NormDoc::default();
+        let mut exact = xxhash_rust::xxh3::Xxh3::new();
+        let mut nonempty = Vec::new();
+        for (i, raw) in text.split('\n').enumerate() {
+            if i > 0 {
+                d.text.push('\n');
+            }
+            let start = d.text.len();
+            d.line_starts.push(start as u32);
+            reference_line_into(raw, o, &mut d.text);
+            let line = &d.text[start..];
+            d.line_keys.push(if line.is_empty() {
+                0
+            } else {
+                reference_line_key(line)
+            });
+            if !line.is_empty() {
+                nonempty.push(line.to_string());
+            }
+        }
+        let joined = nonempty.join(" ");
+        exact.update(joined.as_bytes());
+        d.exact_hash = exact.digest128();
+        d.chars = joined.chars().count() as u32;
+        d
+    }
+
+    /// All 16 option sets.
+    fn all_options() -> Vec<NormalizeOptions> {
+        (0..16u8)
+            .map(|m| NormalizeOptions {
+                nfkc: m & 1 != 0,
+                case_fold: m & 2 != 0,
+                arabic: m & 4 != 0,
+                punctuation: m & 8 != 0,
+            })
+            .collect()
+    }
+
+    /// Characters the fast paths treat differently: ASCII (letters, digits, punctuation,
+    /// controls, newline), Latin-1 and other two-byte letters (ß, İ, final sigma, Cyrillic),
+    /// Arabic letters, harakat, composing hamza and madda, tatweel, Arabic-Indic and Persian
+    /// digits, combining marks, three-byte characters (presentation forms, CJK, Hangul jamo,
+    /// format characters, U+2028, quotes, full-width letters, Kelvin sign), emoji and other
+    /// supplementary characters.
+    fn tricky_char() -> impl proptest::strategy::Strategy<Value = char> {
+        use proptest::prelude::*;
+        prop_oneof![
+            4 => proptest::sample::select(vec![
+                'ا', 'و', 'ي', 'ب', 'ل', 'ة', 'ى', 'أ', 'إ', 'آ', 'ٱ', 'ؤ', 'ئ', 'ک', '\u{06CC}',
+                '\u{064B}', '\u{064E}', '\u{0651}', '\u{0650}', '\u{0653}', '\u{0654}',
+                '\u{0655}', '\u{0670}', '\u{0640}', '\u{06D6}', '٠', '٣', '٩', '۱', '۴', '،',
+                '؟', '\u{061C}', '\u{0600}',
+            ]),
+            3 => proptest::sample::select(vec![
+                'a', 'Z', 'e', 'E', '0', '7', '9', ' ', ' ', '\t', '\n', '\r', ',', '.', '-', '_',
+                '$', '^', '`', '+', '<', '\u{0}', '\u{7F}',
+            ]),
+            2 => proptest::sample::select(vec![
+                'ß', 'é', 'É', 'İ', 'ı', 'ς', 'Σ', 'σ', 'Ω', 'Д', 'ё', '\u{00A0}', '\u{00AD}',
+                '«', '»', '¹', '½', 'µ', 'ŉ', 'ǅ', 'Ⱥ', '\u{0301}', '\u{0308}', '\u{0327}',
+                '\u{0323}', '\u{0345}', 'א', '\u{05B4}', '\u{0085}',
+            ]),
+            2 => proptest::sample::select(vec![
+                '\u{FE8D}', '\u{FE8E}', '\u{FEDF}', '\u{FEE0}', '\u{FEFB}', '\u{FDF2}',
+                '\u{FEFF}', '\u{200C}', '\u{200D}', '\u{200F}', '\u{2028}', '\u{2029}',
+                '\u{201C}', '\u{201D}', '\u{2026}', 'ﬁ', 'Ａ', '１', '\u{212A}', '\u{2126}', 'ẞ',
+                '中', '文', '\u{1100}', '\u{1161}', '\u{11A8}', '가', 'ह', '\u{093F}',
+                '\u{094D}', '\u{3000}',
+            ]),
+            1 => proptest::sample::select(vec![
+                '🎉', '😀', '\u{1F3FB}', '𝐀', '\u{1D165}', '\u{10400}', '\u{E0001}',
+            ]),
+            1 => proptest::prelude::any::<char>(),
+        ]
     }
 
     #[test]
@@ -489,6 +725,95 @@ mod tests {
                 push_cased(c, &o, &mut slow, &mut space);
             }
             proptest::prop_assert_eq!(fast, slow);
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(512))]
+
+        /// The fast paths give exactly what the plain definition gives, for every option set,
+        /// also when appending after text that does or does not end a line.
+        #[test]
+        fn line_equals_reference(
+            chars in proptest::collection::vec(tricky_char(), 0..40),
+            prefix in proptest::sample::select(vec!["", "x", "x\n"]),
+        ) {
+            let line: String = chars.into_iter().collect();
+            for o in all_options() {
+                let mut fast = prefix.to_string();
+                normalize_line_into(&line, &o, &mut fast);
+                let mut slow = prefix.to_string();
+                reference_line_into(&line, &o, &mut slow);
+                proptest::prop_assert_eq!(&fast, &slow, "{:?} {:?}", line, o);
+            }
+        }
+
+        /// Whole documents: text, line starts, line keys, exact hash and character count.
+        #[test]
+        fn doc_equals_reference(chars in proptest::collection::vec(tricky_char(), 0..80)) {
+            let text: String = chars.into_iter().collect();
+            for o in all_options() {
+                proptest::prop_assert_eq!(normalize_doc(&text, &o), reference_doc(&text, &o), "{:?} {:?}", text, o);
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// Line keys over long lines (the digit search looks at 16 bytes at a time).
+        #[test]
+        fn line_key_equals_reference(chars in proptest::collection::vec(
+            proptest::sample::select(vec!['a', ' ', '0', '5', '9', 'ب', '/', ':', '€']),
+            0..200,
+        )) {
+            let line: String = chars.into_iter().collect();
+            proptest::prop_assert_eq!(line_key(&line), reference_line_key(&line));
+        }
+    }
+
+    #[test]
+    fn tricky_characters_match_reference() {
+        let cases = [
+            // Hamza above after alef composes under NFKC into U+0623, which folds to alef.
+            ("\u{0627}\u{0654}", "ا"),
+            ("\u{0648}\u{0654}\u{0627}", "ءا"),
+            // Presentation form of alef.
+            ("\u{FE8D}\u{FEDF}", "ال"),
+            ("Straße ẞ", "strasse ss"),
+            ("ΟΔΟΣ ΟΔΟς", "οδοσ οδοσ"),
+            ("٠١٢٣٤٥٦٧٨٩ ۰۱۲۳۴۵۶۷۸۹", "0123456789 0123456789"),
+            ("كـــتاب", "كتاب"),
+            ("\u{FEFF}بسم", "بسم"),
+            ("سطر\u{2028}ثان", "سطر ثان"),
+            ("a\u{2029}b\u{0085}c", "a b c"),
+            ("e\u{0301}", "é"),
+            ("K\u{212A}", "kk"),
+            ("🎉 ok", "🎉 ok"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(n(input), want, "{input:?}");
+            for o in all_options() {
+                let mut fast = String::new();
+                normalize_line_into(input, &o, &mut fast);
+                let mut slow = String::new();
+                reference_line_into(input, &o, &mut slow);
+                assert_eq!(fast, slow, "{input:?} {o:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn small_table_agrees_with_the_slow_path_on_every_two_byte_character() {
+        for o in all_options() {
+            for u in 0u32..0x800 {
+                let c = char::from_u32(u).expect("no surrogates below U+0800");
+                for line in [format!("a{c}b"), format!("{c} {c}1"), format!(" {c}")] {
+                    let mut fast = String::new();
+                    normalize_line_into(&line, &o, &mut fast);
+                    let mut slow = String::new();
+                    reference_line_into(&line, &o, &mut slow);
+                    assert_eq!(fast, slow, "U+{u:04X} {o:?}");
+                }
+            }
         }
     }
 
