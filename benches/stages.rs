@@ -15,9 +15,11 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, SamplingMode, Throughput};
+use syndic::boilerplate::SourceTemplates;
 use syndic::cluster::UnionFind;
 use syndic::normalize::normalize_doc;
 use syndic::pipeline;
+use syndic::read::{Corpus, Entry, Fields, OnError};
 use syndic::shingle::Shingler;
 use syndic::sketch::{Signatures, Sketcher};
 
@@ -181,6 +183,56 @@ fn stages(c: &mut Criterion) {
         )
     });
     g.finish();
+
+    // source templates: the word 8-grams a source prints in 3 or more of its documents (counted
+    // over the unmasked texts here, so the sites' headers and footers count as well; on the rayon
+    // pool, as in the pipeline), then the final pass's sketch texts without their words (one
+    // thread).
+    let source = fixture_sources(n);
+    let find = || SourceTemplates::find(&p.norm, &p.active, None, &source, 3, u64::MAX);
+    let mut g = c.benchmark_group("source_templates");
+    g.sampling_mode(SamplingMode::Flat);
+    g.throughput(Throughput::Elements(active.len() as u64));
+    g.bench_function("find", |b| {
+        b.iter(|| black_box(find().expect("in memory").len()))
+    });
+    let templates = find().expect("in memory");
+    let mask = pipeline::Mask {
+        lines: None,
+        templates: Some(&templates),
+    };
+    g.throughput(Throughput::Bytes(sketch_bytes));
+    g.bench_function("sketch_texts", |b| {
+        let mut s = String::new();
+        b.iter(|| {
+            for &d in &active {
+                pipeline::sketch_text(&p.norm[d], d, mask, &mut s);
+                black_box(s.len());
+            }
+        })
+    });
+    g.finish();
+}
+
+/// The source of each fixture document, as a small integer in order of first appearance.
+fn fixture_sources(n: usize) -> Vec<u32> {
+    let corpus = Corpus::open(&[common::fixture_path()]).expect("open the bench fixture");
+    let fields = Fields::default();
+    let mut ids = std::collections::HashMap::new();
+    corpus
+        .records(&fields, OnError::Fail)
+        .filter_map(|e| match e.expect("read the bench fixture") {
+            Entry::Doc(r) => Some(r.source),
+            Entry::Skipped { .. } => None,
+        })
+        .take(n)
+        .map(|s| {
+            s.map_or(u32::MAX, |s| {
+                let next = ids.len() as u32;
+                *ids.entry(s).or_insert(next)
+            })
+        })
+        .collect()
 }
 
 /// Pseudo-random pairs of sketched documents.
