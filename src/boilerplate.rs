@@ -64,6 +64,10 @@ pub const TEMPLATE_WORDS: usize = 8;
 pub struct SourceTemplates {
     /// Hashes of (source, n-gram) that are template text, sorted.
     keys: Vec<u64>,
+    /// A bit filter of `keys` (see [`prefilter`]), tested before they are searched.
+    filter: Vec<u64>,
+    /// The filter's bit of a key is `key >> filter_shift`.
+    filter_shift: u32,
     /// Each document's source id (`u32::MAX`: none).
     source: Vec<u32>,
     /// Whether any template key was counted in a document of each source: the documents of the
@@ -74,27 +78,72 @@ pub struct SourceTemplates {
     pub spilled_runs: u64,
 }
 
+/// Hashes the words of `line` (split at every `' '`, as `str::split(' ')` does: empty words
+/// included) into `bytes`: each word's xxh3 hash as 8 little-endian bytes, in order (the buffer is
+/// cleared first). Calls `word(start)` with each word's byte offset. The bytes of the
+/// [`TEMPLATE_WORDS`] hashes of the n-gram starting at word `j` are then `bytes[8 * j..][..64]`,
+/// hashed in place by [`gram_key`].
+#[inline]
+fn hash_words(line: &str, bytes: &mut Vec<u8>, mut word: impl FnMut(usize)) {
+    let line = line.as_bytes();
+    bytes.clear();
+    // At most one word per byte, plus one.
+    bytes.reserve(8 * (line.len() + 1));
+    let mut start = 0;
+    let mut end_word = |end: usize, start: &mut usize| {
+        word(*start);
+        let h = xxhash_rust::xxh3::xxh3_64(&line[*start..end]);
+        bytes.extend_from_slice(&h.to_le_bytes());
+        *start = end + 1;
+    };
+    // Spaces are found 8 bytes at a time (words are short: a call to memchr per word costs more
+    // than this): `zero` has the top bit of each byte of `x` that is 0, exactly (no carries
+    // cross bytes).
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let chunks = line.chunks_exact(8);
+    let tail = chunks.remainder();
+    for (c, chunk) in chunks.enumerate() {
+        let x = u64::from_le_bytes(chunk.try_into().expect("8 bytes")) ^ 0x2020_2020_2020_2020;
+        let mut zero = !(((x & LOW7) + LOW7) | x | LOW7);
+        while zero != 0 {
+            end_word(c * 8 + zero.trailing_zeros() as usize / 8, &mut start);
+            zero &= zero - 1;
+        }
+    }
+    let base = line.len() - tail.len();
+    for (i, &b) in tail.iter().enumerate() {
+        if b == b' ' {
+            end_word(base + i, &mut start);
+        }
+    }
+    end_word(line.len(), &mut start);
+}
+
+/// Number of word n-grams of a line whose word hashes [`hash_words`] wrote to `bytes`.
+#[inline]
+fn grams(bytes: &[u8]) -> usize {
+    (bytes.len() / 8).saturating_sub(TEMPLATE_WORDS - 1)
+}
+
+/// Key of the word n-gram starting at word `j`: the hash of its words' hashes (as written by
+/// [`hash_words`]), seeded with the source.
+#[inline]
+fn gram_key(bytes: &[u8], j: usize, source: u32) -> u64 {
+    let window: &[u8; 8 * TEMPLATE_WORDS] = bytes[8 * j..8 * j + 8 * TEMPLATE_WORDS]
+        .try_into()
+        .expect("a window of n-gram hashes");
+    xxhash_rust::xxh3::xxh3_64_with_seed(window, source as u64)
+}
+
 /// Keys of the sampled word n-grams of a line: each word hashed once, each n-gram keyed by the
 /// hash of its words' hashes and the source; only keys divisible by [`TEMPLATE_SAMPLE`] are kept
 /// (a deterministic sample: a template passage spans many n-grams, so the sample still covers its
 /// words, with a fraction of the keys to sort). Calls `f(first word index, key)`.
-fn sampled_grams(
-    line: &str,
-    source: u32,
-    word_hashes: &mut Vec<u64>,
-    mut f: impl FnMut(usize, u64),
-) {
-    word_hashes.clear();
-    word_hashes.extend(
-        line.split(' ')
-            .map(|w| xxhash_rust::xxh3::xxh3_64(w.as_bytes())),
-    );
-    let mut bytes = [0u8; 8 * TEMPLATE_WORDS];
-    for (j, g) in word_hashes.windows(TEMPLATE_WORDS).enumerate() {
-        for (k, h) in g.iter().enumerate() {
-            bytes[k * 8..k * 8 + 8].copy_from_slice(&h.to_le_bytes());
-        }
-        let key = xxhash_rust::xxh3::xxh3_64_with_seed(&bytes, source as u64);
+#[inline]
+fn sampled_grams(line: &str, source: u32, bytes: &mut Vec<u8>, mut f: impl FnMut(usize, u64)) {
+    hash_words(line, bytes, |_| {});
+    for j in 0..grams(bytes) {
+        let key = gram_key(bytes, j, source);
         if key % TEMPLATE_SAMPLE == 0 {
             f(j, key);
         }
@@ -103,6 +152,42 @@ fn sampled_grams(
 
 /// One n-gram in this many is counted (a deterministic sample by key).
 pub const TEMPLATE_SAMPLE: u64 = 2;
+
+/// Bits of the template-key prefilter per template key (one hash: about 1 in 16 of the keys that
+/// are not templates pass it and are looked up).
+const FILTER_BITS_PER_KEY: usize = 16;
+
+/// Per-thread buffers of [`SourceTemplates::find`].
+#[derive(Default)]
+struct KeyScratch {
+    /// Word hashes of a line ([`hash_words`]).
+    bytes: Vec<u8>,
+    /// Sampled keys of a document.
+    keys: Vec<u64>,
+}
+
+/// Appends the distinct sampled keys of the unmasked lines of document `d` (source `src`), with
+/// the source, to `out`, in ascending order.
+fn doc_keys(
+    doc: &NormDoc,
+    d: usize,
+    src: u32,
+    mask: Option<&LineMask>,
+    s: &mut KeyScratch,
+    out: &mut Vec<(u64, u32)>,
+) {
+    s.keys.clear();
+    for i in 0..doc.lines() {
+        if mask.is_some_and(|m| m.is_flagged(d, i)) {
+            continue;
+        }
+        let keys = &mut s.keys;
+        sampled_grams(doc.line(i), src, &mut s.bytes, |_, k| keys.push(k));
+    }
+    s.keys.sort_unstable();
+    s.keys.dedup();
+    out.extend(s.keys.iter().map(|&k| (k, src)));
+}
 
 impl SourceTemplates {
     /// Finds the template n-grams of the unmasked lines of the active documents.
@@ -121,28 +206,33 @@ impl SourceTemplates {
         // known at the end; keys are counted whatever the source, as before.
         let mut runs: Runs<(u64, u32)> = Runs::new(key_bytes);
         norm.each_chunk(&mut |first, docs| {
-            let keys: Vec<(u64, u32)> = docs
+            // Each piece of the chunk appends its documents' keys to one vector (no vector per
+            // document); the pieces are joined in document order.
+            let mut parts: Vec<Vec<(u64, u32)>> = docs
                 .par_iter()
                 .enumerate()
-                .flat_map_iter(|(d, doc)| {
-                    let d = first + d;
-                    let mut v = Vec::new();
-                    let mut hashes = Vec::new();
-                    if active[d] && source[d] != u32::MAX {
-                        for i in 0..doc.lines() {
-                            if mask.is_some_and(|m| m.is_flagged(d, i)) {
-                                continue;
-                            }
-                            sampled_grams(doc.line(i), source[d], &mut hashes, |_, k| {
-                                v.push((k, source[d]))
-                            });
+                .with_min_len(16)
+                .fold(
+                    || (Vec::new(), KeyScratch::default()),
+                    |(mut out, mut s), (d, doc)| {
+                        let d = first + d;
+                        if active[d] && source[d] != u32::MAX {
+                            doc_keys(doc, d, source[d], mask, &mut s, &mut out);
                         }
-                        v.sort_unstable();
-                        v.dedup();
-                    }
-                    v
-                })
+                        (out, s)
+                    },
+                )
+                .map(|(out, _)| out)
                 .collect();
+            let keys = if parts.len() == 1 {
+                parts.pop().expect("one part")
+            } else {
+                let mut keys = Vec::with_capacity(parts.iter().map(Vec::len).sum());
+                for p in parts {
+                    keys.extend_from_slice(&p);
+                }
+                keys
+            };
             runs.extend_vec(keys)
         })?;
         let spilled_runs = runs.spilled_runs() as u64;
@@ -176,8 +266,11 @@ impl SourceTemplates {
         if let Some(key) = current {
             close(key, &mut group);
         }
+        let (filter, filter_shift) = prefilter(&templates);
         Ok(SourceTemplates {
             keys: templates,
+            filter,
+            filter_shift,
             source: source.to_vec(),
             has_templates,
             spilled_runs,
@@ -191,6 +284,16 @@ impl SourceTemplates {
 
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
+    }
+
+    /// Whether `key` is a template n-gram: the prefilter first, then the sorted keys.
+    #[inline]
+    fn is_template(&self, key: u64) -> bool {
+        let bit = (key >> self.filter_shift) as usize;
+        self.filter
+            .get(bit / 64)
+            .is_none_or(|w| (w >> (bit % 64)) & 1 == 1)
+            && self.keys.binary_search(&key).is_ok()
     }
 
     /// Appends the words of `line` (a line of document `d`) that no template n-gram covers,
@@ -213,29 +316,59 @@ impl SourceTemplates {
             return 0;
         }
         thread_local! {
-            static SCRATCH: std::cell::RefCell<(Vec<u64>, Vec<bool>)> =
+            static SCRATCH: std::cell::RefCell<(Vec<u8>, Vec<u32>)> =
                 const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
         }
         SCRATCH.with(|scratch| {
-            let (hashes, covered) = &mut *scratch.borrow_mut();
-            covered.clear();
-            covered.resize(line.split(' ').count(), false);
-            sampled_grams(line, src, hashes, |j, key| {
-                if self.keys.binary_search(&key).is_ok() {
-                    covered[j..j + TEMPLATE_WORDS].fill(true);
-                }
-            });
-            for (w, &c) in line.split(' ').zip(covered.iter()) {
-                if !c {
-                    if !out.is_empty() {
-                        out.push(' ');
+            let (bytes, starts) = &mut *scratch.borrow_mut();
+            starts.clear();
+            hash_words(line, bytes, |s| starts.push(s as u32));
+            let words = starts.len();
+            let grams = grams(bytes);
+            // Word `w` is covered when a template n-gram starts at one of the words
+            // `w + 1 - TEMPLATE_WORDS..=w`; n-grams are tested in order, word by word, so the
+            // words covered so far end at `covered_to`.
+            let mut covered_to = 0;
+            let mut dropped = 0;
+            for w in 0..words {
+                if w < grams {
+                    let key = gram_key(bytes, w, src);
+                    if key % TEMPLATE_SAMPLE == 0 && self.is_template(key) {
+                        covered_to = w + TEMPLATE_WORDS;
                     }
-                    out.push_str(w);
                 }
+                if w < covered_to {
+                    dropped += 1;
+                    continue;
+                }
+                let start = starts[w] as usize;
+                let end = starts.get(w + 1).map_or(line.len(), |&s| s as usize - 1);
+                if !out.is_empty() {
+                    out.push(' ');
+                }
+                out.push_str(&line[start..end]);
             }
-            covered.iter().filter(|&&c| c).count()
+            dropped
         })
     }
+}
+
+/// A one-hash bit filter of the template keys: key `k` sets bit `k >> shift` (its top bits; the
+/// sampled keys are even). Empty when there are no keys.
+fn prefilter(keys: &[u64]) -> (Vec<u64>, u32) {
+    if keys.is_empty() {
+        return (Vec::new(), 63);
+    }
+    let bits = (keys.len() * FILTER_BITS_PER_KEY)
+        .next_power_of_two()
+        .max(4096);
+    let shift = 64 - bits.trailing_zeros();
+    let mut filter = vec![0u64; bits / 64];
+    for &k in keys {
+        let bit = (k >> shift) as usize;
+        filter[bit / 64] |= 1 << (bit % 64);
+    }
+    (filter, shift)
 }
 
 /// Lines without a letter are flagged only among this many non-empty lines at either edge.
@@ -779,6 +912,221 @@ mod tests {
         let mut out = String::new();
         assert_eq!(t.push_untemplated(3, norm[3].line(0), &mut out), 0);
         assert_eq!(out, norm[3].line(0), "syndicated text is kept whole");
+    }
+
+    /// The sampled keys of a line, `(first word, key)`, by their definition.
+    fn reference_grams(line: &str, source: u32) -> Vec<(usize, u64)> {
+        let hashes: Vec<u64> = line
+            .split(' ')
+            .map(|w| xxhash_rust::xxh3::xxh3_64(w.as_bytes()))
+            .collect();
+        hashes
+            .windows(TEMPLATE_WORDS)
+            .enumerate()
+            .filter_map(|(j, g)| {
+                let bytes: Vec<u8> = g.iter().flat_map(|h| h.to_le_bytes()).collect();
+                let key = xxhash_rust::xxh3::xxh3_64_with_seed(&bytes, source as u64);
+                (key % TEMPLATE_SAMPLE == 0).then_some((j, key))
+            })
+            .collect()
+    }
+
+    /// Template keys (sorted) and the sources holding one, counted the simple way: a key is a
+    /// template when at least `min_docs` documents hold it.
+    fn reference_find(
+        norm: &[NormDoc],
+        active: &[bool],
+        mask: &LineMask,
+        source: &[u32],
+        min_docs: u32,
+    ) -> (Vec<u64>, Vec<bool>) {
+        let mut holders: std::collections::BTreeMap<u64, Vec<u32>> = Default::default();
+        for (d, doc) in norm.iter().enumerate() {
+            if !active[d] || source[d] == u32::MAX {
+                continue;
+            }
+            let keys: std::collections::BTreeSet<u64> = (0..doc.lines())
+                .filter(|&i| !mask.is_flagged(d, i))
+                .flat_map(|i| reference_grams(doc.line(i), source[d]))
+                .map(|(_, k)| k)
+                .collect();
+            for k in keys {
+                holders.entry(k).or_default().push(source[d]);
+            }
+        }
+        let sources = source
+            .iter()
+            .filter(|&&s| s != u32::MAX)
+            .max()
+            .map_or(0, |&m| m as usize + 1);
+        let mut has = vec![false; sources];
+        let mut keys = Vec::new();
+        for (k, srcs) in holders {
+            if srcs.len() as u32 >= min_docs {
+                keys.push(k);
+                for s in srcs {
+                    has[s as usize] = true;
+                }
+            }
+        }
+        (keys, has)
+    }
+
+    /// `push_untemplated` as first written (two splits, a flag per word, a binary search).
+    fn reference_untemplated(t: &SourceTemplates, d: usize, line: &str, out: &mut String) -> usize {
+        let src = t.source[d];
+        if src == u32::MAX || !t.has_templates.get(src as usize).copied().unwrap_or(false) {
+            if !line.is_empty() {
+                if !out.is_empty() {
+                    out.push(' ');
+                }
+                out.push_str(line);
+            }
+            return 0;
+        }
+        let mut covered = vec![false; line.split(' ').count()];
+        for (j, key) in reference_grams(line, src) {
+            if t.keys.binary_search(&key).is_ok() {
+                covered[j..j + TEMPLATE_WORDS].fill(true);
+            }
+        }
+        for (w, &c) in line.split(' ').zip(covered.iter()) {
+            if !c {
+                if !out.is_empty() {
+                    out.push(' ');
+                }
+                out.push_str(w);
+            }
+        }
+        covered.iter().filter(|&&c| c).count()
+    }
+
+    /// A document of these lines as they are (no normalization: odd spaces stay).
+    fn raw_doc(lines: &[String]) -> NormDoc {
+        let mut doc = NormDoc::default();
+        for l in lines {
+            if !doc.line_starts.is_empty() {
+                doc.text.push('\n');
+            }
+            doc.line_starts.push(doc.text.len() as u32);
+            doc.text.push_str(l);
+        }
+        doc
+    }
+
+    /// A line: phrases (shared word sequences, so that n-grams recur across documents) and
+    /// single words of a small vocabulary, joined by one space, sometimes by two or more, with
+    /// spaces at the ends at times.
+    fn line_strategy() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        const VOCAB: [&str; 7] = ["a", "bb", "ccc", "وزير", "الرياض", "x1", "é"];
+        let piece = prop_oneof![
+            3 => (0..4usize).prop_map(|p| {
+                // Four fixed phrases of 9..12 words.
+                (0..9 + p)
+                    .map(|i| VOCAB[(i * (p + 2) + p) % VOCAB.len()])
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            }),
+            2 => (0..VOCAB.len()).prop_map(|w| VOCAB[w].to_string()),
+        ];
+        let sep = prop_oneof![6 => Just(" "), 1 => Just("  "), 1 => Just("   ")];
+        (
+            prop::collection::vec((piece, sep), 0..6),
+            any::<bool>(),
+            any::<bool>(),
+        )
+            .prop_map(|(pieces, lead, trail)| {
+                let mut s = String::new();
+                if lead {
+                    s.push(' ');
+                }
+                for (i, (p, sep)) in pieces.iter().enumerate() {
+                    if i > 0 {
+                        s.push_str(sep);
+                    }
+                    s.push_str(p);
+                }
+                if trail {
+                    s.push(' ');
+                }
+                s
+            })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(96))]
+
+        #[test]
+        fn sampled_grams_match_their_definition(
+            line in line_strategy(),
+            source in proptest::prelude::any::<u32>(),
+        ) {
+            let mut bytes = Vec::new();
+            let mut got = Vec::new();
+            sampled_grams(&line, source, &mut bytes, |j, k| got.push((j, k)));
+            proptest::prop_assert_eq!(got, reference_grams(&line, source));
+        }
+
+        #[test]
+        fn templates_and_untemplated_text_match_the_simple_definitions(
+            docs in proptest::collection::vec(
+                (
+                    0..5u32,
+                    proptest::collection::vec((line_strategy(), 0..8u8), 1..5),
+                    0..10u8,
+                ),
+                1..14,
+            ),
+            min_docs in 1..4u32,
+            prefix in proptest::prelude::any::<bool>(),
+        ) {
+            // Source 4 stands for none; one line in eight is masked, one document in ten is
+            // inactive.
+            let source: Vec<u32> = docs
+                .iter()
+                .map(|(s, _, _)| if *s == 4 { u32::MAX } else { *s })
+                .collect();
+            let active: Vec<bool> = docs.iter().map(|(_, _, a)| *a != 0).collect();
+            let norm: Vec<NormDoc> = docs
+                .iter()
+                .map(|(_, lines, _)| {
+                    raw_doc(&lines.iter().map(|(l, _)| l.clone()).collect::<Vec<_>>())
+                })
+                .collect();
+            let mut mask = LineMask::new(norm.iter().map(NormDoc::lines));
+            for (d, (_, lines, _)) in docs.iter().enumerate() {
+                for (i, (_, m)) in lines.iter().enumerate() {
+                    if *m == 0 {
+                        mask.set(d, i);
+                    }
+                }
+            }
+            let (keys, has) = reference_find(&norm, &active, &mask, &source, min_docs);
+            let t = SourceTemplates::find(&norm, &active, Some(&mask), &source, min_docs, u64::MAX)
+                .unwrap();
+            proptest::prop_assert_eq!(&t.keys, &keys);
+            proptest::prop_assert_eq!(&t.has_templates, &has);
+            let spilled =
+                SourceTemplates::find(&norm, &active, Some(&mask), &source, min_docs, 64).unwrap();
+            proptest::prop_assert_eq!(&spilled.keys, &keys);
+            proptest::prop_assert_eq!(&spilled.has_templates, &has);
+            for &k in &keys {
+                proptest::prop_assert!(t.is_template(k));
+            }
+            // Every line of every document (masked or not), and every line under every
+            // document, so that each line is also read as another source's.
+            let lines: Vec<&str> = norm.iter().flat_map(|doc| (0..doc.lines()).map(|i| doc.line(i))).collect();
+            for d in 0..norm.len() {
+                for line in &lines {
+                    let start = if prefix { "p" } else { "" };
+                    let (mut got, mut want) = (start.to_string(), start.to_string());
+                    let n = t.push_untemplated(d, line, &mut got);
+                    let m = reference_untemplated(&t, d, line, &mut want);
+                    proptest::prop_assert_eq!((n, &got), (m, &want), "document {}, line {:?}", d, line);
+                }
+            }
+        }
     }
 
     #[test]
