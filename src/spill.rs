@@ -422,7 +422,7 @@ fn decode(b: &[u8]) -> NormDoc {
     let mut at = 28;
     // The text was a String when written: valid UTF-8 unless the scratch file was corrupted
     // underneath the run, in which case the lossy copy keeps the run going.
-    let text = match std::str::from_utf8(&b[at..at + tlen]) {
+    let text = match simdutf8::basic::from_utf8(&b[at..at + tlen]) {
         Ok(s) => s.to_string(),
         Err(_) => String::from_utf8_lossy(&b[at..at + tlen]).into_owned(),
     };
