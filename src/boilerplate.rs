@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::normalize::NormDoc;
-use crate::spill::{Docs, Runs};
+use crate::spill::{Docs, Runs, SourcedKey};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BoilerplateOptions {
@@ -174,7 +174,7 @@ fn doc_keys(
     src: u32,
     mask: Option<&LineMask>,
     s: &mut KeyScratch,
-    out: &mut Vec<(u64, u32)>,
+    out: &mut Vec<SourcedKey>,
 ) {
     s.keys.clear();
     for i in 0..doc.lines() {
@@ -186,7 +186,7 @@ fn doc_keys(
     }
     s.keys.sort_unstable();
     s.keys.dedup();
-    out.extend(s.keys.iter().map(|&k| (k, src)));
+    out.extend(s.keys.iter().map(|&key| SourcedKey { key, source: src }));
 }
 
 impl SourceTemplates {
@@ -204,11 +204,11 @@ impl SourceTemplates {
     ) -> Result<Self> {
         // Each key travels with its document's source, so that the sources holding templates are
         // known at the end; keys are counted whatever the source, as before.
-        let mut runs: Runs<(u64, u32)> = Runs::new(key_bytes);
+        let mut runs: Runs<SourcedKey> = Runs::new(key_bytes);
         norm.each_chunk(&mut |first, docs| {
             // Each piece of the chunk appends its documents' keys to one vector (no vector per
             // document); the pieces are joined in document order.
-            let mut parts: Vec<Vec<(u64, u32)>> = docs
+            let mut parts: Vec<Vec<SourcedKey>> = docs
                 .par_iter()
                 .enumerate()
                 .with_min_len(16)
@@ -256,7 +256,7 @@ impl SourceTemplates {
             group.clear();
         };
         for item in runs.finish()? {
-            let (k, s) = item?;
+            let SourcedKey { key: k, source: s } = item?;
             if current.is_some_and(|c| c != k) {
                 close(current.expect("checked"), &mut group);
             }

@@ -111,6 +111,46 @@ impl Item for (u64, u32) {
     }
 }
 
+/// A sampled source-template key with the source of the document it came from, ordered (and
+/// equal) by key alone: counting needs the keys grouped, not the sources in order, and comparing
+/// one integer sorts faster than comparing a pair.
+#[derive(Clone, Copy, Debug)]
+pub struct SourcedKey {
+    pub key: u64,
+    pub source: u32,
+}
+
+impl PartialEq for SourcedKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+
+impl Eq for SourcedKey {}
+
+impl PartialOrd for SourcedKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for SourcedKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key.cmp(&other.key)
+    }
+}
+
+impl Item for SourcedKey {
+    const SIZE: usize = 12;
+    fn put(&self, out: &mut Vec<u8>) {
+        (self.key, self.source).put(out)
+    }
+    fn get(b: &[u8]) -> Self {
+        let (key, source) = <(u64, u32)>::get(b);
+        SourcedKey { key, source }
+    }
+}
+
 /// An external sort (see the module documentation).
 pub struct Runs<T: Item> {
     buf: Vec<T>,
@@ -141,7 +181,16 @@ impl<T: Item> Runs<T> {
             self.buf = items;
             return Ok(());
         }
-        self.extend(items)
+        let mut rest = &items[..];
+        while !rest.is_empty() {
+            if self.buf.len() >= self.cap {
+                self.flush()?;
+            }
+            let (now, later) = rest.split_at((self.cap - self.buf.len()).min(rest.len()));
+            self.buf.extend_from_slice(now);
+            rest = later;
+        }
+        Ok(())
     }
 
     pub fn extend(&mut self, items: impl IntoIterator<Item = T>) -> Result<()> {
