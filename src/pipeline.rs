@@ -769,3 +769,31 @@ pub fn scan_within(
         spilled,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// Each document's leader is the member of least rank among the documents with its hash.
+        #[test]
+        fn exact_leader_is_the_least_ranked_document_with_the_same_hash(
+            hashes in proptest::collection::vec(0u128..6, 0..200),
+            seed in 0u64..1000,
+        ) {
+            let n = hashes.len();
+            // A permutation of 0..n as ranks.
+            let mut order: Vec<u32> = (0..n as u32).collect();
+            order.sort_by_key(|&d| xxhash_rust::xxh3::xxh3_64_with_seed(&d.to_le_bytes(), seed));
+            let rank = cluster::ranks(&order);
+            let leaders = exact_leaders_by_hash(&hashes, &rank);
+            for d in 0..n {
+                let best = (0..n)
+                    .filter(|&e| hashes[e] == hashes[d])
+                    .min_by_key(|&e| rank[e])
+                    .unwrap();
+                proptest::prop_assert_eq!(leaders[d] as usize, best);
+            }
+        }
+    }
+}
