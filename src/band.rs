@@ -277,10 +277,8 @@ pub fn for_each_candidate(
             })
             .collect();
         let per_band = per_band.into_iter().collect::<Result<Vec<BandPairs>>>()?;
-        for (_, in_capped, _, _) in &per_band {
-            capped_docs.push(in_capped.clone());
-        }
-        for (&band, (p, _, c, r)) in group.iter().zip(per_band) {
+        for (&band, (p, in_capped, c, r)) in group.iter().zip(per_band) {
+            debug_assert_eq!(capped_docs.len(), band);
             capped += c;
             spilled_runs += r;
             // A document is in one bucket per band, so a band yields each pair once; pairs an
@@ -294,6 +292,7 @@ pub fn for_each_candidate(
                 .map(|&(a, b)| (a as u64) << 32 | b as u64)
                 .collect();
             all.extend_vec(first)?;
+            capped_docs.push(in_capped);
         }
     }
     spilled_runs += all.spilled_runs() as u64;

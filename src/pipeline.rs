@@ -227,14 +227,7 @@ pub fn sketch_all<D: Docs + ?Sized>(
     let mut sigs = Signatures::new(cfg.num_perm, n);
     norm.each_chunk(&mut |first, docs| {
         sketch_into(
-            docs,
-            first,
-            Some(active),
-            mask,
-            shingles,
-            cfg,
-            &mut sigs,
-            progress,
+            docs, first, active, mask, shingles, cfg, &mut sigs, progress,
         );
         Ok(())
     })?;
@@ -243,12 +236,12 @@ pub fn sketch_all<D: Docs + ?Sized>(
 }
 
 /// Writes the signatures of `docs` (documents `first..first + docs.len()`; only those where
-/// `active` says so, when given) into rows `first..` of `sigs`.
+/// `active` says so) into rows `first..` of `sigs`.
 #[allow(clippy::too_many_arguments)]
 pub fn sketch_into(
     docs: &[NormDoc],
     first: usize,
-    active: Option<&[bool]>,
+    active: &[bool],
     mask: Mask,
     shingles: Shingles,
     cfg: &Config,
@@ -262,21 +255,39 @@ pub fn sketch_into(
         .par_chunks_mut(k)
         .zip(sigs.sizes[first..end].par_iter_mut())
         .enumerate()
-        .for_each_init(
-            || (Shingler::default(), String::new()),
-            |(shingler, text), (i, (row, size))| {
-                let d = first + i;
-                if i % 4096 == 4095 {
-                    progress.advance(4096);
-                }
-                if active.is_some_and(|a| !a[d]) {
-                    return;
-                }
-                sketch_text(&docs[i], d, mask, text);
-                let anchored = shingles == Shingles::Anchored;
-                *size = sketcher.sketch_text(shingler, text, cfg.shingle, anchored, row);
-            },
-        );
+        .for_each(|(i, (row, size))| {
+            let d = first + i;
+            if i % 4096 == 4095 {
+                progress.advance(4096);
+            }
+            if active[d] {
+                *size = sketch_doc(&sketcher, &docs[i], d, mask, shingles, cfg.shingle, row);
+            }
+        });
+}
+
+thread_local! {
+    /// Each worker's shingle table and text buffer, reused from document to document.
+    static SCRATCH: std::cell::RefCell<(Shingler, String)> =
+        std::cell::RefCell::new((Shingler::default(), String::new()));
+}
+
+/// The signature of document `d` (`doc`), with what `mask` says left out, written to `row`;
+/// returns its shingle-set size. Uses this thread's scratch buffers.
+pub fn sketch_doc(
+    sketcher: &Sketcher,
+    doc: &NormDoc,
+    d: usize,
+    mask: Mask,
+    shingles: Shingles,
+    k: usize,
+    row: &mut [u32],
+) -> u32 {
+    SCRATCH.with(|b| {
+        let (shingler, text) = &mut *b.borrow_mut();
+        sketch_text(doc, d, mask, text);
+        sketcher.sketch_text(shingler, text, k, shingles == Shingles::Anchored, row)
+    })
 }
 
 /// Candidate pairs from banding (band tables and pairs waiting to be merged hold at most
@@ -486,25 +497,26 @@ pub fn scan_within(
     let mut lens: Vec<u64> = Vec::new();
     // The first pass's signatures (unmasked, anchored shingles) and the lines' letter bits are
     // computed on the pool right after each document is normalized, while its text is in cache:
-    // hashing overlaps reading, and a spilled store is not read back for them. Exact duplicates get their leader's signature (same text, same sketch) and
-    // are left out of banding below.
+    // hashing overlaps reading, and a spilled store is not read back for them. Exact duplicates
+    // get their leader's signature (same text, same sketch) and are left out of banding below.
     let mut first_sigs = Signatures::new(cfg.num_perm, 0);
     let mut line_facts = LineFacts::default();
     let sketcher = Sketcher::new(cfg.num_perm, cfg.seed);
     let per_doc = |doc: &NormDoc| {
-        thread_local! {
-            static BUF: std::cell::RefCell<(Shingler, String)> = std::cell::RefCell::new((Shingler::default(), String::new()));
-        }
         // Without boilerplate detection there is no first pass and no line statistics.
         if cfg.boilerplate.is_none() {
             return (Vec::new(), 0, Vec::new());
         }
         let mut row = vec![crate::sketch::EMPTY; cfg.num_perm];
-        let size = BUF.with(|b| {
-            let (shingler, text) = &mut *b.borrow_mut();
-            sketch_text(doc, 0, Mask::default(), text);
-            sketcher.sketch_text(shingler, text, cfg.shingle, true, &mut row)
-        });
+        let size = sketch_doc(
+            &sketcher,
+            doc,
+            0,
+            Mask::default(),
+            Shingles::Anchored,
+            cfg.shingle,
+            &mut row,
+        );
         (row, size, LineFacts::letters(doc))
     };
     let ing = ingest_with(corpus, cfg, progress, &per_doc, &mut |batch, extras| {
@@ -643,10 +655,7 @@ pub fn scan_within(
     });
     let read_error: std::sync::Mutex<Option<Error>> = std::sync::Mutex::new(None);
     let exact_sets = |d: u32, out: &mut Vec<u64>| {
-        thread_local! {
-            static BUF: std::cell::RefCell<(Shingler, String)> = std::cell::RefCell::new((Shingler::default(), String::new()));
-        }
-        BUF.with(|b| {
+        SCRATCH.with(|b| {
             let (shingler, text) = &mut *b.borrow_mut();
             let got = norm.with_doc(d as usize, |doc| sketch_text(doc, d as usize, mask, text));
             if let Err(e) = got {

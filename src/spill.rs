@@ -8,16 +8,17 @@
 //! - [`Runs`]: an external sort: items are buffered, sorted and written as sorted runs when the
 //!   buffer is full, and read back as one sorted stream, merged one key range at a time: the
 //!   ranges are cut at quantiles of a sample of the runs, each run's slice of a range is found
-//!   by binary search, and a few ranges are read and sorted in parallel while the previous ones
+//!   by binary search, and a few ranges are read and merged in parallel while the previous ones
 //!   are consumed. Band tables, candidate pairs and the source-template n-grams go through it.
 //!
 //! Scratch files are unnamed temporary files (`tempfile::tempfile`, in `TMPDIR`): the system
 //! removes them when the run ends, however it ends.
 //!
 //! Written by hand rather than with an external-sort crate because the records are fixed-size
-//! plain integers whose sorted stream must be exactly the in-memory sort's (equal records are
-//! equal, so any merge order gives it) for the report to be identical to an in-memory run; the
-//! whole thing is a buffer, a sort, and a range-by-range merge.
+//! plain integers whose sorted stream must be the in-memory sort's for the report to be identical
+//! to an in-memory run (records that compare equal may come in another order, so a consumer must
+//! not depend on their order: the template count compares keys alone and collects the sources of
+//! a key as a set); the whole thing is a buffer, a sort, and a range-by-range merge.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -111,46 +112,6 @@ impl Item for (u64, u32) {
     }
 }
 
-/// A sampled source-template key with the source of the document it came from, ordered (and
-/// equal) by key alone: counting needs the keys grouped, not the sources in order, and comparing
-/// one integer sorts faster than comparing a pair.
-#[derive(Clone, Copy, Debug)]
-pub struct SourcedKey {
-    pub key: u64,
-    pub source: u32,
-}
-
-impl PartialEq for SourcedKey {
-    fn eq(&self, other: &Self) -> bool {
-        self.key == other.key
-    }
-}
-
-impl Eq for SourcedKey {}
-
-impl PartialOrd for SourcedKey {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for SourcedKey {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.key.cmp(&other.key)
-    }
-}
-
-impl Item for SourcedKey {
-    const SIZE: usize = 12;
-    fn put(&self, out: &mut Vec<u8>) {
-        (self.key, self.source).put(out)
-    }
-    fn get(b: &[u8]) -> Self {
-        let (key, source) = <(u64, u32)>::get(b);
-        SourcedKey { key, source }
-    }
-}
-
 /// An external sort (see the module documentation).
 pub struct Runs<T: Item> {
     buf: Vec<T>,
@@ -175,7 +136,8 @@ impl<T: Item> Runs<T> {
     }
 
     /// Adds the items of a vector, taking the vector itself as the buffer when the buffer is empty
-    /// and it fits (no copy, and no second copy of the items held meanwhile).
+    /// and it fits (no copy, and no second copy of the items held meanwhile); otherwise they are
+    /// copied in slices, a sorted run written each time the buffer fills.
     pub fn extend_vec(&mut self, items: Vec<T>) -> Result<()> {
         if self.buf.is_empty() && items.len() <= self.cap {
             self.buf = items;
@@ -189,16 +151,6 @@ impl<T: Item> Runs<T> {
             let (now, later) = rest.split_at((self.cap - self.buf.len()).min(rest.len()));
             self.buf.extend_from_slice(now);
             rest = later;
-        }
-        Ok(())
-    }
-
-    pub fn extend(&mut self, items: impl IntoIterator<Item = T>) -> Result<()> {
-        for x in items {
-            if self.buf.len() >= self.cap {
-                self.flush()?;
-            }
-            self.buf.push(x);
         }
         Ok(())
     }
@@ -771,11 +723,11 @@ mod tests {
             })
             .collect();
         let mut small = Runs::new(8 << 10);
-        small.extend(items.iter().copied()).unwrap();
+        small.extend_vec(items.clone()).unwrap();
         assert!(small.spilled_runs() > 5);
         let merged: Vec<(u64, u32)> = small.finish().unwrap().map(|x| x.unwrap()).collect();
         let mut big = Runs::new(u64::MAX);
-        big.extend(items.iter().copied()).unwrap();
+        big.extend_vec(items.clone()).unwrap();
         assert_eq!(big.spilled_runs(), 0);
         let mem: Vec<(u64, u32)> = big.finish().unwrap().map(|x| x.unwrap()).collect();
         let mut sorted = items.clone();
@@ -797,7 +749,7 @@ mod tests {
             let mut items = values;
             items.extend(std::iter::repeat_n((17, 1), heavy));
             let mut runs: Runs<(u64, u32)> = Runs::new(cap_items * 16);
-            runs.extend(items.iter().copied()).unwrap();
+            runs.extend_vec(items.clone()).unwrap();
             let merged: Vec<(u64, u32)> = runs.finish().unwrap().map(|x| x.unwrap()).collect();
             items.sort_unstable();
             proptest::prop_assert_eq!(merged, items);
