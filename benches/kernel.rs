@@ -395,6 +395,16 @@ fn kernel(c: &mut Criterion) {
                 }
             })
         });
+        // The first pass's windows: one per word.
+        g.bench_function(format!("anchored_distinct_{}", isa_name(isa)), |b| {
+            b.iter(|| {
+                for t in &texts {
+                    black_box(sh.for_each_distinct(isa, black_box(t), k, true, |h| {
+                        black_box(h);
+                    }));
+                }
+            })
+        });
     }
     g.finish();
 
