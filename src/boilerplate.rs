@@ -135,19 +135,27 @@ fn gram_key(bytes: &[u8], j: usize, source: u32) -> u64 {
     xxhash_rust::xxh3::xxh3_64_with_seed(window, source as u64)
 }
 
-/// Keys of the sampled word n-grams of a line: each word hashed once, each n-gram keyed by the
-/// hash of its words' hashes and the source; only keys divisible by [`TEMPLATE_SAMPLE`] are kept
-/// (a deterministic sample: a template passage spans many n-grams, so the sample still covers its
-/// words, with a fraction of the keys to sort). Calls `f(first word index, key)`.
+/// Appends the keys of the sampled word n-grams of a line to `keys`: each word hashed once, each
+/// n-gram keyed by the hash of its words' hashes and the source; only keys divisible by
+/// [`TEMPLATE_SAMPLE`] are kept (a deterministic sample: a template passage spans many n-grams, so
+/// the sample still covers its words, with a fraction of the keys to sort). In order of the
+/// n-grams' first words.
 #[inline]
-fn sampled_grams(line: &str, source: u32, bytes: &mut Vec<u8>, mut f: impl FnMut(usize, u64)) {
+fn sampled_keys(line: &str, source: u32, bytes: &mut Vec<u8>, keys: &mut Vec<u64>) {
     hash_words(line, bytes, |_| {});
-    for j in 0..grams(bytes) {
+    let grams = grams(bytes);
+    // Every key is written and the length advanced only past kept ones: whether a key is kept is
+    // a coin toss, and a branch on it would be mispredicted half the time.
+    let start = keys.len();
+    keys.resize(start + grams, 0);
+    let out = &mut keys[start..];
+    let mut n = 0;
+    for j in 0..grams {
         let key = gram_key(bytes, j, source);
-        if key % TEMPLATE_SAMPLE == 0 {
-            f(j, key);
-        }
+        out[n] = key;
+        n += (key % TEMPLATE_SAMPLE == 0) as usize;
     }
+    keys.truncate(start + n);
 }
 
 /// One n-gram in this many is counted (a deterministic sample by key).
@@ -221,8 +229,7 @@ fn doc_keys(
         if mask.is_some_and(|m| m.is_flagged(d, i)) {
             continue;
         }
-        let keys = &mut s.keys;
-        sampled_grams(doc.line(i), src, &mut s.bytes, |_, k| keys.push(k));
+        sampled_keys(doc.line(i), src, &mut s.bytes, &mut s.keys);
     }
     s.keys.sort_unstable();
     s.keys.dedup();
@@ -1098,14 +1105,15 @@ mod tests {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(96))]
 
         #[test]
-        fn sampled_grams_match_their_definition(
+        fn sampled_keys_match_their_definition(
             line in line_strategy(),
             source in proptest::prelude::any::<u32>(),
         ) {
             let mut bytes = Vec::new();
             let mut got = Vec::new();
-            sampled_grams(&line, source, &mut bytes, |j, k| got.push((j, k)));
-            proptest::prop_assert_eq!(got, reference_grams(&line, source));
+            sampled_keys(&line, source, &mut bytes, &mut got);
+            let want: Vec<u64> = reference_grams(&line, source).into_iter().map(|(_, k)| k).collect();
+            proptest::prop_assert_eq!(got, want);
         }
 
         #[test]
