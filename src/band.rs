@@ -82,15 +82,18 @@ impl Banding {
     #[inline]
     pub fn key(&self, sig: &[u32], band: usize) -> u64 {
         let row = &sig[band * self.rows..(band + 1) * self.rows];
-        // SAFETY-free byte view: u32 slices are plain old data.
-        let mut bytes = [0u8; 256];
-        let n = row.len() * 4;
-        if n <= bytes.len() {
-            for (i, v) in row.iter().enumerate() {
-                bytes[i * 4..i * 4 + 4].copy_from_slice(&v.to_le_bytes());
-            }
-            xxh3_64_with_seed(&bytes[..n], band as u64)
-        } else {
+        // The key hashes the row's values as little-endian bytes, on every platform (so that
+        // keys written to disk read back the same anywhere).
+        #[cfg(target_endian = "little")]
+        {
+            // SAFETY: a `u32` slice is `4 * len` initialized bytes with no padding, and `u8` has
+            // alignment 1; on a little-endian target those bytes are the values' LE bytes.
+            let bytes =
+                unsafe { std::slice::from_raw_parts(row.as_ptr().cast::<u8>(), 4 * row.len()) };
+            xxh3_64_with_seed(bytes, band as u64)
+        }
+        #[cfg(not(target_endian = "little"))]
+        {
             let v: Vec<u8> = row.iter().flat_map(|v| v.to_le_bytes()).collect();
             xxh3_64_with_seed(&v, band as u64)
         }
