@@ -293,14 +293,15 @@ impl Shingler {
         self.table.clear();
         self.table.resize(cap, 0);
         let table = &mut self.table[..];
+        let all = &mut self.all;
         match isa {
-            Isa::Portable => distinct_body(table, text, k, anchored, f),
+            Isa::Portable => distinct_body(table, all, text, k, anchored, f),
             #[cfg(target_arch = "x86_64")]
             // SAFETY: `Isa` values other than `Portable` are only made when the CPU has them.
-            Isa::Avx2 => unsafe { distinct_avx2(table, text, k, anchored, f) },
+            Isa::Avx2 => unsafe { distinct_avx2(table, all, text, k, anchored, f) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as above.
-            Isa::Avx512 => unsafe { distinct_avx512(table, text, k, anchored, f) },
+            Isa::Avx512 => unsafe { distinct_avx512(table, all, text, k, anchored, f) },
         }
     }
 
@@ -315,6 +316,7 @@ impl Shingler {
 #[inline(always)]
 fn distinct_body(
     table: &mut [u64],
+    all: &mut Vec<u64>,
     text: &str,
     k: usize,
     anchored: bool,
@@ -324,10 +326,18 @@ fn distinct_body(
     let mask = table.len() - 1;
     let mut zero = false;
     let mut count = 0;
-    for_each_window(text, k, anchored, |h| {
+    // Two phases: every window hashed into `all` first (no branch on the table in the way of the
+    // hashing), then the table probed with each slot prefetched a few hashes ahead.
+    all.clear();
+    for_each_window(text, k, anchored, |h| all.push(h));
+    const AHEAD: usize = 16;
+    for (n, &h) in all.iter().enumerate() {
+        if let Some(&next) = all.get(n + AHEAD) {
+            prefetch(&table[(next as usize) & mask]);
+        }
         if h == 0 {
             zero = true;
-            return;
+            continue;
         }
         let mut i = (h as usize) & mask;
         loop {
@@ -336,14 +346,14 @@ fn distinct_body(
                 table[i] = h;
                 count += 1;
                 f(h);
-                return;
+                break;
             }
             if slot == h {
-                return;
+                break;
             }
             i = (i + 1) & mask;
         }
-    });
+    }
     if zero {
         count += 1;
         f(0);
@@ -351,28 +361,43 @@ fn distinct_body(
     count
 }
 
+#[inline(always)]
+fn prefetch(x: &u64) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch only hints the cache and never faults; SSE is part of x86-64.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+            (x as *const u64).cast(),
+        );
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = x;
+}
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,bmi1,bmi2,lzcnt,popcnt,fma")]
 unsafe fn distinct_avx2(
     table: &mut [u64],
+    all: &mut Vec<u64>,
     text: &str,
     k: usize,
     anchored: bool,
     f: impl FnMut(u64),
 ) -> usize {
-    distinct_body(table, text, k, anchored, f)
+    distinct_body(table, all, text, k, anchored, f)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,bmi1,bmi2,lzcnt,popcnt,fma")]
 unsafe fn distinct_avx512(
     table: &mut [u64],
+    all: &mut Vec<u64>,
     text: &str,
     k: usize,
     anchored: bool,
     f: impl FnMut(u64),
 ) -> usize {
-    distinct_body(table, text, k, anchored, f)
+    distinct_body(table, all, text, k, anchored, f)
 }
 
 impl Shingler {
