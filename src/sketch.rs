@@ -272,9 +272,15 @@ impl Signatures {
     /// corpus it waits on memory; prefetching the pairs a few steps ahead overlaps those waits.
     #[inline]
     pub fn prefetch(&self, doc: usize) {
+        self.prefetch_values(doc, self.num_perm);
+    }
+
+    /// [`Signatures::prefetch`] for the first `values` values of document `doc`'s signature.
+    #[inline]
+    pub fn prefetch_values(&self, doc: usize, values: usize) {
         #[cfg(target_arch = "x86_64")]
         {
-            let row = self.get(doc);
+            let row = &self.get(doc)[..values.min(self.num_perm)];
             for line in row.chunks(16) {
                 // SAFETY: a prefetch only hints the cache; the pointer is inside `row`, and
                 // prefetching never faults (SSE is part of x86-64).
@@ -286,7 +292,7 @@ impl Signatures {
             }
         }
         #[cfg(not(target_arch = "x86_64"))]
-        let _ = doc;
+        let _ = (doc, values);
     }
 
     /// Whether document `doc` has a signature to band and compare.
