@@ -24,6 +24,8 @@ use unicode_normalization::UnicodeNormalization;
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 use xxhash_rust::xxh3::xxh3_64;
 
+use crate::sketch::Isa;
+
 /// Which normalization steps run. All are on by default.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NormalizeOptions {
@@ -213,12 +215,24 @@ const S_KIND: u32 = 0xFF << 24;
 const S_IDENT: u32 = 1 << 21;
 const S_CHAR: u32 = (1 << 21) - 1;
 
-/// What the fast path does with each one- or two-byte UTF-8 character (U+0000–U+07FF: ASCII,
-/// Latin, Greek, Cyrillic, Hebrew, Arabic), per option set: [`bmp_table`] condensed into a table
-/// small enough to stay in the L1 cache, with the UNSTABLE bit applied (it is ignored without
-/// NFKC) and the characters that stay themselves marked IDENT.
-fn small_table(o: &NormalizeOptions) -> &'static [u32; 0x800] {
-    static TABLES: [std::sync::OnceLock<Box<[u32; 0x800]>>; 16] =
+/// What the fast path does with each one- or two-byte UTF-8 character, per option set.
+struct Tables {
+    /// [`bmp_table`] for U+0000–U+07FF (ASCII, Latin, Greek, Cyrillic, Hebrew, Arabic) condensed
+    /// into a table small enough to stay in the L1 cache, with the UNSTABLE bit applied (it is
+    /// ignored without NFKC) and the characters that stay themselves marked IDENT.
+    small: [u32; 0x800],
+    /// The IDENT characters of `small` as nibble tables for the vector scan ([`plain_run_end`]).
+    /// ASCII: for each low nibble, bit `h` set when the byte `h << 4 | low` stays itself.
+    ascii: [u8; 16],
+    /// Arabic (leads 0xD8–0xDB, U+0600–U+06FF): at index `(lead & 1) << 3 | (trail >> 3) & 7`,
+    /// bit `trail & 7` set when the character stays itself; `arabic[0]` for the leads 0xD8 and
+    /// 0xD9, `arabic[1]` for 0xDA and 0xDB.
+    arabic: [[u8; 16]; 2],
+}
+
+/// The [`Tables`] of an option set, built once.
+fn tables(o: &NormalizeOptions) -> &'static Tables {
+    static TABLES: [std::sync::OnceLock<Box<Tables>>; 16] =
         [const { std::sync::OnceLock::new() }; 16];
     let idx = (o.case_fold as usize)
         | (o.arabic as usize) << 1
@@ -226,8 +240,12 @@ fn small_table(o: &NormalizeOptions) -> &'static [u32; 0x800] {
         | (o.nfkc as usize) << 3;
     TABLES[idx].get_or_init(|| {
         let table = bmp_table(o);
-        let mut small = Box::new([0u32; 0x800]);
-        for (u, s) in small.iter_mut().enumerate() {
+        let mut t = Box::new(Tables {
+            small: [0u32; 0x800],
+            ascii: [0; 16],
+            arabic: [[0; 16]; 2],
+        });
+        for (u, s) in t.small.iter_mut().enumerate() {
             let e = table[u];
             *s = if o.nfkc && e & UNSTABLE != 0 {
                 S_UNSTABLE
@@ -241,11 +259,22 @@ fn small_table(o: &NormalizeOptions) -> &'static [u32; 0x800] {
                 }
             };
         }
-        small
+        for u in 0..0x80 {
+            if t.small[u] & S_IDENT != 0 {
+                t.ascii[u & 15] |= 1 << (u >> 4);
+            }
+        }
+        for u in 0x600..0x700 {
+            if t.small[u] & S_IDENT != 0 {
+                let (lead, trail) = (0xC0 | u >> 6, 0x80 | (u & 0x3F));
+                t.arabic[lead >> 1 & 1][(lead & 1) << 3 | (trail >> 3 & 7)] |= 1 << (trail & 7);
+            }
+        }
+        t
     })
 }
 
-/// The [`small_table`] entry of the character starting at `bytes[i]` and its length in bytes;
+/// The [`Tables::small`] entry of the character starting at `bytes[i]` and its length in bytes;
 /// `(S_SLOW, 0)` for a character of three or four bytes.
 #[inline(always)]
 fn small_entry(bytes: &[u8], i: usize, small: &[u32; 0x800]) -> (u32, usize) {
@@ -265,79 +294,135 @@ fn small_entry(bytes: &[u8], i: usize, small: &[u32; 0x800]) -> (u32, usize) {
 
 /// Appends the normalized form of one line (which must not contain `\n`) to `out`.
 pub fn normalize_line_into(line: &str, o: &NormalizeOptions, out: &mut String) {
+    match Isa::detect() {
+        Isa::Portable => line_into::<false>(line, 0, line.len(), o, out),
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Isa` values other than `Portable` are only made when the CPU has AVX2.
+        Isa::Avx2 | Isa::Avx512 => unsafe { line_into_avx2(line, 0, line.len(), o, out) },
+    }
+}
+
+/// [`line_into`] compiled with AVX2 (the vector scan of [`plain_run_end`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,bmi1,bmi2,lzcnt,popcnt")]
+unsafe fn line_into_avx2(
+    text: &str,
+    from: usize,
+    to: usize,
+    o: &NormalizeOptions,
+    out: &mut String,
+) {
+    line_into::<true>(text, from, to, o, out)
+}
+
+/// Appends the normalized form of the line `text[from..to]` (which must not contain `\n`) to
+/// `out`. `SIMD` (the vector scan) only where compiled with AVX2: from [`line_into_avx2`] or
+/// [`doc_avx2`].
+#[inline(always)]
+fn line_into<const SIMD: bool>(
+    text: &str,
+    from: usize,
+    to: usize,
+    o: &NormalizeOptions,
+    out: &mut String,
+) {
     let start = out.len();
     // Fast path: every character NFKC-stable (one table lookup each); otherwise start over
     // through full NFKC. Without NFKC the fast path never gives up.
-    if stable_line_into(line, o, out) {
+    if stable_line_into::<SIMD>(text, from, to, o, out) {
         return;
     }
     out.truncate(start);
     let table = bmp_table(o);
     let mut space = false;
-    for c in line.nfkc() {
+    for c in text[from..to].nfkc() {
         push_char(c, table, o, out, &mut space);
     }
 }
 
-/// [`push_char`] over a whole line, as long as every character is NFKC-stable (or NFKC is
-/// off): false (with some output appended) at the first one that is not.
+/// [`push_char`] over the line `text[from..to]`, as long as every character is NFKC-stable (or
+/// NFKC is off): false (with some output appended) at the first one that is not.
+///
+/// This loop is most of the time spent normalizing, and normalizing a large share of the whole
+/// program's: it is written by hand, byte by byte and (with `SIMD`) 32 bytes at a time, rather
+/// than as a chain of `chars()` adaptors. Its output is defined by `reference_line_into` in the
+/// tests, which compare the two on random text for every option set.
 ///
 /// Walks the bytes: a one- or two-byte character is decoded by hand and looked up in
-/// [`small_table`]; longer ones go through [`long_char`]. A run of characters that stay
+/// [`Tables::small`]; longer ones go through [`long_char`]. A run of characters that stay
 /// themselves, with single ASCII spaces between them, is its own output: it is copied whole
-/// instead of character by character. The "is there output on this line" test of [`push_out`]
-/// is kept in a local.
-#[inline]
-fn stable_line_into(line: &str, o: &NormalizeOptions, out: &mut String) -> bool {
-    let small = small_table(o);
-    let bytes = line.as_bytes();
-    let n = bytes.len();
+/// instead of character by character; with `SIMD` its end is found by [`plain_run_end`]. Such a
+/// run (then starting with a space or not) is also looked for right after a character that
+/// changes into another one. The "is there output on this line" test of [`push_out`] is kept
+/// in a local.
+#[inline(always)]
+fn stable_line_into<const SIMD: bool>(
+    text: &str,
+    from: usize,
+    to: usize,
+    o: &NormalizeOptions,
+    out: &mut String,
+) -> bool {
+    let t = tables(o);
+    let small = &t.small;
+    let bytes = &text.as_bytes()[..to];
     // As `push_out` decides whether a pending space is written.
     let mut any = !out.is_empty() && !out.ends_with('\n');
     let mut space = false;
-    let mut i = 0;
-    while i < n {
+    let mut i = from;
+    while i < to {
         let (e, w) = small_entry(bytes, i, small);
-        if e & S_IDENT != 0 {
+        let kind = e & S_KIND;
+        if kind == S_EMIT {
             if space && any {
                 out.push(' ');
             }
             space = false;
             any = true;
-            let run = i;
+            let run = if e & S_IDENT != 0 {
+                i
+            } else {
+                out.push(char::from_u32(e & S_CHAR).expect("table holds chars"));
+                i + w
+            };
+            // Then characters that stay themselves, with single spaces before them: copied
+            // whole (a space here follows output, so it is written as it is).
             i += w;
-            while i < n {
-                let (e, w) = small_entry(bytes, i, small);
-                if e & S_IDENT != 0 {
-                    i += w;
-                } else if bytes[i] == b' ' && i + 1 < n {
-                    // One space then a character that stays itself: both copied as they are.
-                    let (next, w) = small_entry(bytes, i + 1, small);
-                    if next & S_IDENT == 0 {
+            #[cfg(target_arch = "x86_64")]
+            let scanned = SIMD && {
+                i = plain_run_end(text.as_bytes(), i, to, t);
+                true
+            };
+            #[cfg(not(target_arch = "x86_64"))]
+            let scanned = false;
+            if !scanned {
+                while i < to {
+                    let (e, w) = small_entry(bytes, i, small);
+                    if e & S_IDENT != 0 {
+                        i += w;
+                    } else if bytes[i] == b' ' && i + 1 < to {
+                        // One space then a character that stays itself: both copied as they are.
+                        let (next, w) = small_entry(bytes, i + 1, small);
+                        if next & S_IDENT == 0 {
+                            break;
+                        }
+                        i += 1 + w;
+                    } else {
                         break;
                     }
-                    i += 1 + w;
-                } else {
-                    break;
                 }
             }
-            out.push_str(&line[run..i]);
+            if i > run {
+                out.push_str(&text[run..i]);
+            }
             continue;
         }
-        match e & S_KIND {
-            S_EMIT => {
-                if space && any {
-                    out.push(' ');
-                }
-                space = false;
-                any = true;
-                out.push(char::from_u32(e & S_CHAR).expect("table holds chars"));
-            }
+        match kind {
             S_SPACE => space = true,
             S_DROP => {}
             S_UNSTABLE => return false,
             _ => {
-                let c = line[i..].chars().next().expect("a character starts here");
+                let c = text[i..].chars().next().expect("a character starts here");
                 if !long_char(c, o, out, &mut space) {
                     return false;
                 }
@@ -349,6 +434,125 @@ fn stable_line_into(line: &str, o: &NormalizeOptions, out: &mut String) -> bool 
         i += w;
     }
     true
+}
+
+/// Bytes [`plain_window`] reads: 32 positions and the byte after them.
+const WINDOW: usize = 33;
+
+/// The end of the run of plain characters starting at `bytes[i]` (a character boundary) and
+/// ending at most at `to`: the first position, from `i` on, that holds neither a character that
+/// stays itself nor a space followed by one. Where the scalar loop of [`stable_line_into`]
+/// stops, or earlier: two-byte characters other than Arabic ones (leads 0xD8–0xDB) and a space
+/// at the end of a 32-byte window also end a run here. Ending early gives the same output: the
+/// caller then takes a space as pending and starts a new run at the next character that stays
+/// itself. Bytes of `bytes` past `to` are read but do not count.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn plain_run_end(bytes: &[u8], mut i: usize, to: usize, t: &Tables) -> usize {
+    let mut pad = [0u8; WINDOW];
+    loop {
+        let window: &[u8; WINDOW] = match bytes.get(i..i + WINDOW) {
+            Some(w) => w.try_into().expect("a window is WINDOW bytes"),
+            None => {
+                // The end of the text: zeros (a control character, never plain) after it.
+                let rest = &bytes[i..];
+                pad[..rest.len()].copy_from_slice(rest);
+                pad[rest.len()..].fill(0);
+                &pad
+            }
+        };
+        // SAFETY: `SIMD` code (the only caller) is compiled only into `#[target_feature]`
+        // functions for AVX2, called only when `Isa::detect` found AVX2.
+        let (start, lead, space) = unsafe { plain_window(window, t) };
+        let limit = to - i;
+        let valid = if limit > 32 {
+            u64::MAX
+        } else {
+            (1u64 << limit) - 1
+        };
+        // Plain bytes: a character that stays itself (one byte, or the lead of two and then its
+        // trail, which may be byte 32), or a space before one. A space at 31 is not looked
+        // past: the run ends there, and the caller sees a space then a new run (the same output).
+        let plain =
+            (u64::from(start) | u64::from(lead) << 1 | u64::from(space & start >> 1)) & valid;
+        let end = (!plain).trailing_zeros() as usize;
+        if end < 32 {
+            return i + end;
+        }
+        // All 32 plain (33 when the last one leads a two-byte character): on to the next
+        // character boundary.
+        i += end;
+    }
+}
+
+/// For the 32 bytes at `w[0..32]` (and the one after them): the positions where a character
+/// that stays itself starts (ASCII from [`Tables::ascii`], two-byte Arabic from
+/// [`Tables::arabic`]), those of them that lead a two-byte character, and the spaces.
+///
+/// # Safety
+/// The CPU must have AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn plain_window(w: &[u8; WINDOW], t: &Tables) -> (u32, u32, u32) {
+    use std::arch::x86_64::*;
+    // SAFETY: `w` holds WINDOW = 33 bytes, so 32-byte loads at offsets 0 and 1 stay inside it.
+    let a = _mm256_loadu_si256(w.as_ptr() as *const __m256i);
+    let b = _mm256_loadu_si256(w.as_ptr().add(1) as *const __m256i);
+    let nib = _mm256_set1_epi8(0x0F);
+    let zero = _mm256_setzero_si256();
+    let bits = _mm256_setr_epi8(
+        1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128,
+        1, 2, 4, 8, 16, 32, 64, -128,
+    );
+    let table = |x: &[u8; 16]| {
+        // SAFETY: a 16-byte load from a 16-byte array.
+        let x = _mm_loadu_si128(x.as_ptr() as *const __m128i);
+        _mm256_broadcastsi128_si256(x)
+    };
+    // ASCII: the low nibble picks the table byte, the high nibble its bit; bytes from 0x80 on
+    // (negative) are not ASCII.
+    let lo = _mm256_and_si256(a, nib);
+    let hi = _mm256_and_si256(_mm256_srli_epi16(a, 4), nib);
+    let ascii = _mm256_and_si256(
+        _mm256_shuffle_epi8(table(&t.ascii), lo),
+        _mm256_shuffle_epi8(bits, hi),
+    );
+    let ascii = _mm256_andnot_si256(
+        _mm256_cmpeq_epi8(ascii, zero),
+        _mm256_cmpgt_epi8(a, _mm256_set1_epi8(-1)),
+    );
+    // Arabic: lead bit 0 and trail bits 3-5 pick the table byte, trail bits 0-2 its bit, lead
+    // bit 1 the table.
+    let idx = _mm256_or_si256(
+        _mm256_slli_epi16(_mm256_and_si256(a, _mm256_set1_epi8(1)), 3),
+        _mm256_and_si256(_mm256_srli_epi16(b, 3), _mm256_set1_epi8(7)),
+    );
+    let second = _mm256_cmpeq_epi8(
+        _mm256_and_si256(a, _mm256_set1_epi8(2)),
+        _mm256_set1_epi8(2),
+    );
+    let byte = _mm256_blendv_epi8(
+        _mm256_shuffle_epi8(table(&t.arabic[0]), idx),
+        _mm256_shuffle_epi8(table(&t.arabic[1]), idx),
+        second,
+    );
+    let bit = _mm256_shuffle_epi8(bits, _mm256_and_si256(b, _mm256_set1_epi8(7)));
+    let arabic_lead = _mm256_cmpeq_epi8(
+        _mm256_and_si256(a, _mm256_set1_epi8(0xFCu8 as i8)),
+        _mm256_set1_epi8(0xD8u8 as i8),
+    );
+    let lead = _mm256_andnot_si256(
+        _mm256_cmpeq_epi8(_mm256_and_si256(byte, bit), zero),
+        arabic_lead,
+    );
+    let start = _mm256_or_si256(ascii, lead);
+    let space = _mm256_cmpeq_epi8(a, _mm256_set1_epi8(b' ' as i8));
+    (
+        _mm256_movemask_epi8(start) as u32,
+        _mm256_movemask_epi8(lead) as u32,
+        _mm256_movemask_epi8(space) as u32,
+    )
 }
 
 /// A character the small table does not settle (three or four UTF-8 bytes, or several
@@ -405,21 +609,41 @@ impl NormDoc {
 
 /// Normalizes a whole document.
 pub fn normalize_doc(text: &str, o: &NormalizeOptions) -> NormDoc {
+    normalize_doc_isa(Isa::detect(), text, o)
+}
+
+/// [`normalize_doc`] compiled for `isa` (one of [`Isa::available`]): the same result on each.
+pub fn normalize_doc_isa(isa: Isa, text: &str, o: &NormalizeOptions) -> NormDoc {
+    match isa {
+        Isa::Portable => doc_body::<false>(text, o),
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Isa` values other than `Portable` are only made when the CPU has AVX2.
+        Isa::Avx2 | Isa::Avx512 => unsafe { doc_avx2(text, o) },
+    }
+}
+
+/// [`doc_body`] compiled with AVX2 (the vector scan of [`plain_run_end`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,bmi1,bmi2,lzcnt,popcnt")]
+unsafe fn doc_avx2(text: &str, o: &NormalizeOptions) -> NormDoc {
+    doc_body::<true>(text, o)
+}
+
+#[inline(always)]
+fn doc_body<const SIMD: bool>(text: &str, o: &NormalizeOptions) -> NormDoc {
     let mut out = String::with_capacity(text.len());
     let lines = memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1;
     let mut line_starts = Vec::with_capacity(lines);
     let mut line_keys = Vec::with_capacity(lines);
     let mut key_buf = Vec::new();
     let mut exact = xxhash_rust::xxh3::Xxh3::new();
-    let mut chars = 0u32;
     let mut nonempty = 0u32;
-    for (i, raw) in text.split('\n').enumerate() {
-        if i > 0 {
-            out.push('\n');
-        }
+    let mut from = 0;
+    loop {
+        let to = memchr::memchr(b'\n', &text.as_bytes()[from..]).map_or(text.len(), |p| from + p);
         let start = out.len();
         line_starts.push(start as u32);
-        normalize_line_into(raw, o, &mut out);
+        line_into::<SIMD>(text, from, to, o, &mut out);
         let line = &out[start..];
         if line.is_empty() {
             line_keys.push(0);
@@ -427,13 +651,41 @@ pub fn normalize_doc(text: &str, o: &NormalizeOptions) -> NormDoc {
             line_keys.push(line_key_into(line, &mut key_buf));
             if nonempty > 0 {
                 exact.update(b" ");
-                chars += 1;
             }
             exact.update(line.as_bytes());
-            chars = chars.saturating_add(line.chars().count() as u32);
             nonempty += 1;
         }
+        if to == text.len() {
+            break;
+        }
+        out.push('\n');
+        from = to + 1;
     }
+    // The characters of the non-empty lines joined by single spaces: those of the whole text but
+    // its newlines, plus the joining spaces, counted in one pass.
+    let chars = if out.len() < u32::MAX as usize {
+        // No sum below can reach `u32::MAX`: the same as adding line by line.
+        let total = out.chars().count() - (line_starts.len() - 1);
+        (total + nonempty.saturating_sub(1) as usize) as u32
+    } else {
+        // As first written (saturating per line, wrapping for the spaces).
+        let mut chars = 0u32;
+        let mut seen = false;
+        for (i, &s) in line_starts.iter().enumerate() {
+            let end = line_starts
+                .get(i + 1)
+                .map_or(out.len(), |&e| e as usize - 1);
+            let line = &out[s as usize..end];
+            if !line.is_empty() {
+                if seen {
+                    chars = chars.wrapping_add(1);
+                }
+                chars = chars.saturating_add(line.chars().count() as u32);
+                seen = true;
+            }
+        }
+        chars
+    };
     NormDoc {
         text: out,
         line_starts,
@@ -450,6 +702,7 @@ pub fn line_key(normalized: &str) -> u64 {
     line_key_into(normalized, &mut buf)
 }
 
+#[inline(always)]
 fn line_key_into(normalized: &str, buf: &mut Vec<u8>) -> u64 {
     let bytes = normalized.as_bytes();
     // Digits are ASCII, so masking them byte by byte keeps the other characters whole.
@@ -478,7 +731,7 @@ fn line_key_into(normalized: &str, buf: &mut Vec<u8>) -> u64 {
 
 /// The position of the first ASCII digit in `bytes[from..]`. Looks at 16 bytes at a time
 /// (a test without an early exit, which the compiler turns into a few vector instructions).
-#[inline]
+#[inline(always)]
 fn find_digit(bytes: &[u8], from: usize) -> Option<usize> {
     let mut i = from;
     for chunk in bytes[from..].chunks_exact(16) {
@@ -754,6 +1007,68 @@ mod tests {
             let text: String = chars.into_iter().collect();
             for o in all_options() {
                 proptest::prop_assert_eq!(normalize_doc(&text, &o), reference_doc(&text, &o), "{:?} {:?}", text, o);
+            }
+        }
+    }
+
+    /// Text for the vector scan: mostly long runs of characters that stay themselves (Arabic
+    /// letters, ASCII lowercase and digits) with single spaces, broken now and then by
+    /// characters that change (ة, ى, أ, Arabic-Indic digits, uppercase), are dropped (harakat,
+    /// tatweel), become a space (punctuation, double spaces, tabs), compose under NFKC, or take
+    /// two, three or four UTF-8 bytes outside the Arabic block, and by line breaks.
+    fn scan_char() -> impl proptest::strategy::Strategy<Value = char> {
+        use proptest::prelude::*;
+        prop_oneof![
+            24 => proptest::sample::select(vec![
+                'ا', 'ل', 'ي', 'و', 'م', 'ت', 'ن', 'ب', 'ر', 'ه', 'ء', 'غ', 'ف', 'ك', 'ڤ', 'ۀ',
+                'ڭ', 'ە', 'ۓ',
+            ]),
+            8 => Just(' '),
+            6 => proptest::sample::select(vec!['a', 'q', 'z', '0', '5', '9']),
+            3 => proptest::sample::select(vec![
+                'ة', 'ى', 'أ', 'إ', '٣', '۴', '\u{064E}', '\u{0640}', '\u{0654}', '،', '.', '"',
+                'E', '\t', '\u{06CC}', '\u{06A9}', '\u{06D6}',
+            ]),
+            1 => proptest::sample::select(vec![
+                'é', 'Ω', 'Д', 'א', '\u{00A0}', '中', '\u{2026}', '\u{FEDF}', '\u{200F}', '🎉',
+                '\u{10400}', '\n',
+            ]),
+            1 => tricky_char(),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(512))]
+
+        /// The vector scan (and the scalar loop) against the plain definition, on long lines
+        /// and documents, at every offset from the start of the text (the scan reads 32-byte
+        /// windows that may reach past the line and the text): lines, whole documents, every
+        /// option set, every instruction set.
+        #[test]
+        fn scan_equals_reference(
+            chars in proptest::collection::vec(scan_char(), 0..400),
+            shift in 0usize..40,
+        ) {
+            let text: String = "x".repeat(shift) + &chars.into_iter().collect::<String>();
+            let line = text.replace('\n', " ");
+            for o in all_options() {
+                let want = reference_doc(&text, &o);
+                for isa in Isa::available() {
+                    proptest::prop_assert_eq!(
+                        &normalize_doc_isa(isa, &text, &o), &want, "{:?} {:?} {:?}", text, o, isa
+                    );
+                    let mut fast = String::new();
+                    let to = line.len();
+                    match isa {
+                        Isa::Portable => line_into::<false>(&line, 0, to, &o, &mut fast),
+                        #[cfg(target_arch = "x86_64")]
+                        // SAFETY: `Isa::available` lists only what this CPU has.
+                        _ => unsafe { line_into_avx2(&line, 0, to, &o, &mut fast) },
+                    }
+                    let mut slow = String::new();
+                    reference_line_into(&line, &o, &mut slow);
+                    proptest::prop_assert_eq!(&fast, &slow, "{:?} {:?} {:?}", line, o, isa);
+                }
             }
         }
     }
