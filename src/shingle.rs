@@ -51,30 +51,11 @@ fn for_each_window(text: &str, k: usize, anchored: bool, mut f: impl FnMut(u64))
             f(xxh3_64(bytes));
             return;
         }
-        let mut a = 0;
-        // While 64 bytes remain from a word start, one load gives both the window's end (the
-        // start of its (k+1)-th character, from the lead-byte mask) and the next word start
-        // (from the space mask), instead of stepping character by character and calling memchr
-        // per word.
-        while k < 64 && a + 64 <= len {
-            let (mut lead, space) = lead_and_space_masks(&bytes[a..]);
-            if lead.count_ones() as usize <= k {
-                break;
-            }
-            for _ in 0..k {
-                lead &= lead - 1;
-            }
-            let end = a + lead.trailing_zeros() as usize;
-            f(xxh3_64(&bytes[a..end]));
-            if space != 0 {
-                a += space.trailing_zeros() as usize + 1;
-            } else {
-                match memchr::memchr(b' ', &bytes[a + 64..]) {
-                    Some(p) => a += 64 + p + 1,
-                    None => return,
-                }
-            }
+        if k <= MASKED_K {
+            anchored_by_masks(bytes, k, &mut f);
+            return;
         }
+        let mut a = 0;
         loop {
             let mut end = a;
             let mut chars = 0;
@@ -112,6 +93,72 @@ fn for_each_window(text: &str, k: usize, anchored: bool, mut f: impl FnMut(u64))
         }
         a = starts.next();
         b = ends.next();
+    }
+}
+
+/// Largest k for which [`anchored_by_masks`] finds every window end within 64 bytes of its start
+/// (k + 1 characters of at most 4 bytes).
+const MASKED_K: usize = 15;
+
+/// The word-anchored windows of `bytes` (at least k + 1 characters, `k <= MASKED_K`), as
+/// [`for_each_window`] with `anchored`: from the lead-byte and space masks of the two 64-byte
+/// blocks around each word start, computed once per block. A window's end is the (k+1)-th lead
+/// bit from its start (the text's end counts as one), the next word starts after the first space
+/// bit; so there is no stepping character by character and no search per word.
+#[inline(always)]
+fn anchored_by_masks(bytes: &[u8], k: usize, f: &mut impl FnMut(u64)) {
+    debug_assert!(k <= MASKED_K);
+    let len = bytes.len();
+    // Lead and space bits of the 64 bytes at `at`; past the text no bits, except the lead bit of
+    // the text's end.
+    let block = |at: usize| -> (u64, u64) {
+        if at + 64 <= len {
+            return lead_and_space_masks(&bytes[at..]);
+        }
+        let (mut lead, mut space) = (0u64, 0u64);
+        for j in 0..64 {
+            let p = at + j;
+            if p < len {
+                let c = bytes[p];
+                lead |= (((c as i8) >= -64) as u64) << j;
+                space |= ((c == b' ') as u64) << j;
+            } else if p == len {
+                lead |= 1 << j;
+            }
+        }
+        (lead, space)
+    };
+    let mut base = 0;
+    let (mut l0, mut s0) = block(0);
+    let (mut l1, mut s1) = block(64);
+    let mut a = 0;
+    while a < len {
+        while a >= base + 64 {
+            base += 64;
+            (l0, s0) = (l1, s1);
+            (l1, s1) = block(base + 64);
+        }
+        let o = a - base;
+        let mut lead = ((l0 as u128 | (l1 as u128) << 64) >> o) as u64;
+        if lead.count_ones() as usize <= k {
+            // Fewer than k characters left: no later window either.
+            return;
+        }
+        for _ in 0..k {
+            lead &= lead - 1;
+        }
+        f(xxh3_64(&bytes[a..a + lead.trailing_zeros() as usize]));
+        let space = ((s0 as u128 | (s1 as u128) << 64) >> o) as u64;
+        if space != 0 {
+            a += space.trailing_zeros() as usize + 1;
+        } else if a + 64 < len {
+            match memchr::memchr(b' ', &bytes[a + 64..]) {
+                Some(p) => a += 64 + p + 1,
+                None => return,
+            }
+        } else {
+            return;
+        }
     }
 }
 
