@@ -202,6 +202,29 @@ fn earlier_band_yields(
     })
 }
 
+/// `f(a, b)` for every pair, in parallel, keeping the results that are `Some`, in the pairs'
+/// order. Reading the pairs' signatures waits on memory on a large corpus, so `prefetch(a, b)`
+/// is called for the pair a few places ahead first.
+pub fn filter_map_pairs<T: Send>(
+    pairs: &[(u32, u32)],
+    prefetch: impl Fn(u32, u32) + Sync,
+    f: impl Fn(u32, u32) -> Option<T> + Sync,
+) -> Vec<T> {
+    const AHEAD: usize = 8;
+    pairs
+        .par_chunks(4096)
+        .flat_map_iter(|chunk| {
+            let (prefetch, f) = (&prefetch, &f);
+            chunk.iter().enumerate().filter_map(move |(i, &(a, b))| {
+                if let Some(&(na, nb)) = chunk.get(i + AHEAD) {
+                    prefetch(na, nb);
+                }
+                f(a, b)
+            })
+        })
+        .collect()
+}
+
 /// Documents whose band keys are computed at a time.
 const KEY_CHUNK: usize = 1 << 16;
 
@@ -287,24 +310,19 @@ pub fn for_each_candidate(
             // A document is in one bucket per band, so a band yields each pair once; pairs an
             // earlier band yields are dropped here, and the merge below removes what is left
             // of the repeats (pairs whose earlier collision was in a capped bucket).
-            // The rows of the earlier bands of both documents are read at random: prefetched a
-            // few pairs ahead.
-            const AHEAD: usize = 8;
+            // The rows of the earlier bands of both documents are read at random.
             let earlier = band * banding.rows;
-            let earlier_capped = &capped_docs;
-            let first: Vec<u64> = p
-                .par_chunks(4096)
-                .flat_map_iter(|chunk| {
-                    chunk.iter().enumerate().filter_map(move |(i, &(a, b))| {
-                        if let Some(&(na, nb)) = chunk.get(i + AHEAD) {
-                            sigs.prefetch_values(na as usize, earlier);
-                            sigs.prefetch_values(nb as usize, earlier);
-                        }
-                        (!earlier_band_yields(sigs, banding.rows, band, earlier_capped, a, b))
-                            .then_some((a as u64) << 32 | b as u64)
-                    })
-                })
-                .collect();
+            let first = filter_map_pairs(
+                &p,
+                |a, b| {
+                    sigs.prefetch_values(a as usize, earlier);
+                    sigs.prefetch_values(b as usize, earlier);
+                },
+                |a, b| {
+                    (!earlier_band_yields(sigs, banding.rows, band, &capped_docs, a, b))
+                        .then_some((a as u64) << 32 | b as u64)
+                },
+            );
             all.extend_vec(first)?;
             capped_docs.push(in_capped);
         }

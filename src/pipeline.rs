@@ -306,20 +306,12 @@ pub fn near_pairs(
         cfg.max_bucket,
         table_bytes,
         &mut |pairs| {
-            // Pairs come sorted by `a`: `b`'s signature is the one read at random, so it is
-            // prefetched a few pairs ahead.
-            const AHEAD: usize = 8;
-            let verified: Vec<Edge> = pairs
-                .par_chunks(4096)
-                .flat_map_iter(|chunk| {
-                    chunk.iter().enumerate().filter_map(move |(i, &(a, b))| {
-                        if let Some(&(_, next)) = chunk.get(i + AHEAD) {
-                            verifier.sigs.prefetch(next as usize);
-                        }
-                        verifier.check(a, b)
-                    })
-                })
-                .collect();
+            // Pairs come sorted by `a`: `b`'s signature is the one read at random.
+            let verified = band::filter_map_pairs(
+                pairs,
+                |_, b| verifier.sigs.prefetch(b as usize),
+                |a, b| verifier.check(a, b),
+            );
             edges.extend(verified);
             progress.advance(pairs.len() as u64);
             Ok(())

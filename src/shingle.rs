@@ -7,7 +7,7 @@
 
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::sketch::Isa;
+use crate::sketch::{prefetch, Isa};
 
 /// Above this many characters a text is deduplicated by sorting in place (see
 /// [`Shingler::shingle_set_unordered`]).
@@ -112,19 +112,12 @@ fn anchored_by_masks(bytes: &[u8], k: usize, f: &mut impl FnMut(u64)) {
     // Lead and space bits of the 64 bytes at `at`; past the text no bits, except the lead bit of
     // the text's end.
     let block = |at: usize| -> (u64, u64) {
-        if at + 64 <= len {
-            return lead_and_space_masks(&bytes[at..]);
+        if at > len {
+            return (0, 0);
         }
-        let (mut lead, mut space) = (0u64, 0u64);
-        for j in 0..64 {
-            let p = at + j;
-            if p < len {
-                let c = bytes[p];
-                lead |= (((c as i8) >= -64) as u64) << j;
-                space |= ((c == b' ') as u64) << j;
-            } else if p == len {
-                lead |= 1 << j;
-            }
+        let (mut lead, space) = lead_and_space_masks(&bytes[at..]);
+        if len - at < 64 {
+            lead |= 1 << (len - at);
         }
         (lead, space)
     };
@@ -177,7 +170,7 @@ impl<'a> Starts<'a> {
         Starts {
             bytes,
             base: 0,
-            mask: lead_mask(bytes),
+            mask: lead_and_space_masks(bytes).0,
         }
     }
 
@@ -189,7 +182,7 @@ impl<'a> Starts<'a> {
                 return self.base;
             }
             self.base += 64;
-            self.mask = lead_mask(&self.bytes[self.base..]);
+            self.mask = lead_and_space_masks(&self.bytes[self.base..]).0;
         }
         let at = self.base + self.mask.trailing_zeros() as usize;
         self.mask &= self.mask - 1;
@@ -197,55 +190,22 @@ impl<'a> Starts<'a> {
     }
 }
 
-/// Bit j is set when byte j of `bytes` (of the first 64) starts a character.
-#[inline(always)]
-fn lead_mask(bytes: &[u8]) -> u64 {
-    let mut m = 0u64;
-    if let Some(chunk) = bytes.first_chunk::<64>() {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::x86_64::{
-                _mm_cmpgt_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
-            };
-            // SSE2 is part of x86-64: a byte starts a character unless it is 0b10xxxxxx, that
-            // is, when as a signed byte it exceeds -65.
-            for i in 0..4 {
-                // SAFETY: the 16 bytes at `16 * i` are inside `chunk` (64 bytes); SSE2 is
-                // always available on x86-64.
-                let lanes = unsafe {
-                    let v = _mm_loadu_si128(chunk.as_ptr().add(16 * i).cast());
-                    _mm_movemask_epi8(_mm_cmpgt_epi8(v, _mm_set1_epi8(-65)))
-                };
-                m |= (lanes as u16 as u64) << (16 * i);
-            }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        for (j, &c) in chunk.iter().enumerate() {
-            m |= (((c as i8) >= -64) as u64) << j;
-        }
-    } else {
-        for (j, &c) in bytes.iter().enumerate() {
-            m |= (((c as i8) >= -64) as u64) << j;
-        }
-    }
-    m
-}
-
-/// For the first 64 bytes of `bytes` (at least 64): the bits of the bytes that start a character
-/// and of the spaces.
+/// For the first 64 bytes of `bytes` (fewer at its end: no bits past it), the bits of the bytes
+/// that start a character (all but the UTF-8 continuation bytes `0b10xxxxxx`) and of the spaces.
+/// A caller that uses only the first mask pays nothing for the second: the compiler drops it.
 #[inline(always)]
 fn lead_and_space_masks(bytes: &[u8]) -> (u64, u64) {
-    let chunk = bytes.first_chunk::<64>().expect("64 bytes");
     let mut lead = 0u64;
     let mut space = 0u64;
     #[cfg(target_arch = "x86_64")]
-    {
+    if let Some(chunk) = bytes.first_chunk::<64>() {
         use std::arch::x86_64::{
             _mm_cmpeq_epi8, _mm_cmpgt_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
         };
         for i in 0..4 {
             // SAFETY: the 16 bytes at `16 * i` are inside `chunk` (64 bytes); SSE2 is always
-            // available on x86-64.
+            // available on x86-64. A byte starts a character when, as a signed byte, it
+            // exceeds -65.
             let (l, sp) = unsafe {
                 let v = _mm_loadu_si128(chunk.as_ptr().add(16 * i).cast());
                 (
@@ -256,9 +216,9 @@ fn lead_and_space_masks(bytes: &[u8]) -> (u64, u64) {
             lead |= (l as u16 as u64) << (16 * i);
             space |= (sp as u16 as u64) << (16 * i);
         }
+        return (lead, space);
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    for (j, &c) in chunk.iter().enumerate() {
+    for (j, &c) in bytes.iter().take(64).enumerate() {
         lead |= (((c as i8) >= -64) as u64) << j;
         space |= ((c == b' ') as u64) << j;
     }
@@ -406,19 +366,6 @@ fn distinct_body(
         f(0);
     }
     count
-}
-
-#[inline(always)]
-fn prefetch(x: &u64) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch only hints the cache and never faults; SSE is part of x86-64.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-            (x as *const u64).cast(),
-        );
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = x;
 }
 
 #[cfg(target_arch = "x86_64")]

@@ -216,6 +216,21 @@ impl Sketcher {
     }
 }
 
+/// Asks the CPU to start loading the cache line of `x` (a hint: it changes no result, and never
+/// faults).
+#[inline(always)]
+pub(crate) fn prefetch<T>(x: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch only hints the cache and never faults; SSE is part of x86-64.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+            (x as *const T).cast(),
+        );
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = x;
+}
+
 /// The estimated Jaccard similarity of two signatures: the share of positions that agree.
 #[inline]
 pub fn jaccard(a: &[u32], b: &[u32]) -> f64 {
@@ -278,21 +293,10 @@ impl Signatures {
     /// [`Signatures::prefetch`] for the first `values` values of document `doc`'s signature.
     #[inline]
     pub fn prefetch_values(&self, doc: usize, values: usize) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            let row = &self.get(doc)[..values.min(self.num_perm)];
-            for line in row.chunks(16) {
-                // SAFETY: a prefetch only hints the cache; the pointer is inside `row`, and
-                // prefetching never faults (SSE is part of x86-64).
-                unsafe {
-                    std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                        line.as_ptr().cast(),
-                    )
-                };
-            }
+        let row = &self.get(doc)[..values.min(self.num_perm)];
+        for line in row.chunks(16) {
+            prefetch(&line[0]);
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = (doc, values);
     }
 
     /// Whether document `doc` has a signature to band and compare.
