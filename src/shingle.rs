@@ -293,8 +293,8 @@ impl Shingler {
             return n;
         }
         // At most one slot in four taken: a probe that meets another hash is a mispredicted
-        // branch, and at half this size the loop is 12% slower (`benches/kernel.rs`
-        // `shingle/distinct_*`); the table (64-128 KB for a news article) stays in L2.
+        // branch, and at half this size `benches/kernel.rs` `shingle/distinct_*` is about 12%
+        // slower; the table (64-128 KB for a news article) stays in L2.
         let cap = (bound * 4).next_power_of_two().max(16);
         // 0 marks an empty slot; the (rare) shingle hashing to 0 is kept apart.
         self.table.clear();

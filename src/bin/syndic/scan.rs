@@ -84,8 +84,8 @@ pub fn run(a: Args) -> Result<()> {
     if !a.pipeline.quiet {
         eprintln!("{}", summary(&rep));
     }
-    // The process ends here: freeing the scan's many small allocations one by one took 0.1 s at
-    // 200,000 documents; the system reclaims them at exit in bulk.
+    // The process ends here: the system reclaims the scan's many small allocations at exit in
+    // bulk, faster than freeing them one by one.
     std::mem::forget(scan);
     std::mem::forget(rep);
     Ok(())
