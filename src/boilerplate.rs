@@ -165,75 +165,93 @@ pub const TEMPLATE_SAMPLE: u64 = 2;
 /// are not templates pass it and are looked up).
 const FILTER_BITS_PER_KEY: usize = 16;
 
-/// A sampled source-template key with the source of the document it came from, ordered (and
-/// equal) by key alone: counting needs the keys grouped, not the sources in order, and comparing
-/// one integer sorts faster than comparing a pair.
-#[derive(Clone, Copy, Debug)]
-pub struct SourcedKey {
+/// A sampled source-template key with the document it came from, ordered (and equal) by key
+/// alone: counting needs the keys grouped, not the documents in order, and comparing one integer
+/// sorts faster than comparing a pair.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DocKey {
     pub key: u64,
-    pub source: u32,
+    pub doc: u32,
 }
 
-impl PartialEq for SourcedKey {
+impl PartialEq for DocKey {
     fn eq(&self, other: &Self) -> bool {
         self.key == other.key
     }
 }
 
-impl Eq for SourcedKey {}
+impl Eq for DocKey {}
 
-impl PartialOrd for SourcedKey {
+impl PartialOrd for DocKey {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
         Some(self.cmp(other))
     }
 }
 
-impl Ord for SourcedKey {
+impl Ord for DocKey {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         self.key.cmp(&other.key)
     }
 }
 
-impl spill::Item for SourcedKey {
+impl spill::Item for DocKey {
     const SIZE: usize = 12;
     fn put(&self, out: &mut Vec<u8>) {
-        spill::Item::put(&(self.key, self.source), out)
+        spill::Item::put(&(self.key, self.doc), out)
     }
     fn get(b: &[u8]) -> Self {
-        let (key, source) = <(u64, u32) as spill::Item>::get(b);
-        SourcedKey { key, source }
+        let (key, doc) = <(u64, u32) as spill::Item>::get(b);
+        DocKey { key, doc }
     }
 }
 
-/// Per-thread buffers of [`SourceTemplates::find`].
-#[derive(Default)]
-struct KeyScratch {
-    /// Word hashes of a line ([`hash_words`]).
-    bytes: Vec<u8>,
-    /// Sampled keys of a document.
-    keys: Vec<u64>,
-}
-
-/// Appends the distinct sampled keys of the unmasked lines of document `d` (source `src`), with
-/// the source, to `out`, in ascending order.
+/// Appends the sampled keys of the unmasked lines of document `d` (source `src`), with the
+/// document, to `out`. A key may come twice (a passage the document repeats): the count below
+/// counts distinct documents.
 fn doc_keys(
     doc: &NormDoc,
     d: usize,
     src: u32,
     mask: Option<&LineMask>,
-    s: &mut KeyScratch,
-    out: &mut Vec<SourcedKey>,
+    bytes: &mut Vec<u8>,
+    keys: &mut Vec<u64>,
+    out: &mut Vec<DocKey>,
 ) {
-    s.keys.clear();
+    keys.clear();
     for i in 0..doc.lines() {
         if mask.is_some_and(|m| m.is_flagged(d, i)) {
             continue;
         }
-        sampled_keys(doc.line(i), src, &mut s.bytes, &mut s.keys);
+        sampled_keys(doc.line(i), src, bytes, keys);
     }
-    s.keys.sort_unstable();
-    s.keys.dedup();
-    out.extend(s.keys.iter().map(|&key| SourcedKey { key, source: src }));
+    out.extend(keys.iter().map(|&key| DocKey { key, doc: d as u32 }));
+}
+
+/// The template keys of one partition of the sorted keys (a run of equal keys is one n-gram:
+/// a template when at least `min_docs` distinct documents hold it), and the sources of their
+/// documents.
+fn count_templates(keys: &[DocKey], min_docs: u32, source: &[u32]) -> (Vec<u64>, Vec<u32>) {
+    let mut templates = Vec::new();
+    let mut sources = Vec::new();
+    let mut docs: Vec<u32> = Vec::new();
+    for group in keys.chunk_by(|a, b| a.key == b.key) {
+        // Most n-grams stand once: too few entries to reach `min_docs` is decided without
+        // looking at the documents.
+        if (group.len() as u32) < min_docs {
+            continue;
+        }
+        docs.clear();
+        docs.extend(group.iter().map(|k| k.doc));
+        docs.sort_unstable();
+        docs.dedup();
+        if docs.len() as u32 >= min_docs {
+            templates.push(group[0].key);
+            sources.extend(docs.iter().map(|&d| source[d as usize]));
+        }
+    }
+    sources.sort_unstable();
+    sources.dedup();
+    (templates, sources)
 }
 
 impl SourceTemplates {
@@ -249,38 +267,33 @@ impl SourceTemplates {
         min_docs: u32,
         key_bytes: u64,
     ) -> Result<Self> {
-        // Each key travels with its document's source, so that the sources holding templates are
-        // known at the end; keys are counted whatever the source, as before.
-        let mut runs: Runs<SourcedKey> = Runs::new(key_bytes);
+        // Each key travels with its document, so that the sources holding templates are known
+        // at the end; keys are counted whatever the source.
+        let mut runs: Runs<DocKey> = Runs::new(key_bytes);
         norm.each_chunk(&mut |first, docs| {
             // Each piece of the chunk appends its documents' keys to one vector (no vector per
-            // document); the pieces are joined in document order.
-            let mut parts: Vec<Vec<SourcedKey>> = docs
+            // document); the pieces go to the sort as they are.
+            let parts: Vec<Vec<DocKey>> = docs
                 .par_iter()
                 .enumerate()
                 .with_min_len(16)
                 .fold(
-                    || (Vec::new(), KeyScratch::default()),
-                    |(mut out, mut s), (d, doc)| {
+                    || (Vec::new(), Vec::new(), Vec::new()),
+                    |(mut out, mut bytes, mut keys), (d, doc)| {
                         let d = first + d;
                         if active[d] && source[d] != u32::MAX {
-                            doc_keys(doc, d, source[d], mask, &mut s, &mut out);
+                            doc_keys(doc, d, source[d], mask, &mut bytes, &mut keys, &mut out);
                         }
-                        (out, s)
+                        (out, bytes, keys)
                     },
                 )
-                .map(|(out, _)| out)
+                .map(|(out, _, _)| out)
+                .filter(|out| !out.is_empty())
                 .collect();
-            let keys = if parts.len() == 1 {
-                parts.pop().expect("one part")
-            } else {
-                let mut keys = Vec::with_capacity(parts.iter().map(Vec::len).sum());
-                for p in parts {
-                    keys.extend_from_slice(&p);
-                }
-                keys
-            };
-            runs.extend_vec(keys)
+            for p in parts {
+                runs.extend_vec(p)?;
+            }
+            Ok(())
         })?;
         let spilled_runs = runs.spilled_runs() as u64;
         let sources = source
@@ -290,28 +303,17 @@ impl SourceTemplates {
             .map_or(0, |&m| m as usize + 1);
         let mut has_templates = vec![false; sources];
         let mut templates = Vec::new();
-        // The documents (and their sources) of the key being counted.
-        let mut group: Vec<u32> = Vec::new();
-        let mut current: Option<u64> = None;
-        let mut close = |key: u64, group: &mut Vec<u32>| {
-            if group.len() as u32 >= min_docs {
-                templates.push(key);
-                for &s in group.iter() {
-                    has_templates[s as usize] = true;
-                }
+        // Partitions by the keys' top byte: a key's entries are in one partition, and the
+        // partitions' templates come in key order.
+        let counted = runs.sorted_partitions(
+            |k| (k.key >> 56) as u8,
+            |part| count_templates(part, min_docs, source),
+        )?;
+        for (keys, srcs) in counted {
+            templates.extend_from_slice(&keys);
+            for s in srcs {
+                has_templates[s as usize] = true;
             }
-            group.clear();
-        };
-        for item in runs.finish()? {
-            let SourcedKey { key: k, source: s } = item?;
-            if current.is_some_and(|c| c != k) {
-                close(current.expect("checked"), &mut group);
-            }
-            current = Some(k);
-            group.push(s);
-        }
-        if let Some(key) = current {
-            close(key, &mut group);
         }
         let (filter, filter_shift) = prefilter(&templates);
         Ok(SourceTemplates {

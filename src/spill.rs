@@ -17,8 +17,10 @@
 //! Written by hand rather than with an external-sort crate because the records are fixed-size
 //! plain integers whose sorted stream must be the in-memory sort's for the report to be identical
 //! to an in-memory run (records that compare equal may come in another order, so a consumer must
-//! not depend on their order: the template count compares keys alone and collects the sources of
-//! a key as a set); the whole thing is a buffer, a sort, and a range-by-range merge.
+//! not depend on their order: the template count compares keys alone and counts the distinct
+//! documents of a key); the whole thing is a buffer, a sort, and a range-by-range merge.
+//! [`Runs::sorted_partitions`] hands the sorted items out in partitions of one top byte, sorted
+//! and consumed in parallel when nothing spilled.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -114,6 +116,11 @@ impl Item for (u64, u32) {
 
 /// An external sort (see the module documentation).
 pub struct Runs<T: Item> {
+    /// Vectors taken whole while nothing has spilled and they fit together (no copy).
+    parts: Vec<Vec<T>>,
+    /// Items of `parts`.
+    held: usize,
+    /// The buffer of the next sorted run, once something has spilled.
     buf: Vec<T>,
     cap: usize,
     runs: Vec<(File, u64)>,
@@ -124,6 +131,8 @@ impl<T: Item> Runs<T> {
     pub fn new(bytes: u64) -> Self {
         let cap = (bytes / std::mem::size_of::<T>() as u64).clamp(1024, usize::MAX as u64) as usize;
         Runs {
+            parts: Vec::new(),
+            held: 0,
             buf: Vec::new(),
             cap,
             runs: Vec::new(),
@@ -135,10 +144,24 @@ impl<T: Item> Runs<T> {
         self.runs.len()
     }
 
-    /// Adds the items of a vector, taking the vector itself as the buffer when the buffer is empty
-    /// and it fits (no copy, and no second copy of the items held meanwhile); otherwise they are
-    /// copied in slices, a sorted run written each time the buffer fills.
+    /// Adds the items of a vector: kept whole while everything pushed fits in memory (no copy,
+    /// and no second copy of the items held meanwhile); past that, every item is copied into the
+    /// buffer in slices, a sorted run written each time the buffer fills.
     pub fn extend_vec(&mut self, items: Vec<T>) -> Result<()> {
+        if self.runs.is_empty() && self.held + items.len() <= self.cap {
+            self.held += items.len();
+            self.parts.push(items);
+            return Ok(());
+        }
+        for part in std::mem::take(&mut self.parts) {
+            self.copy_in(part)?;
+        }
+        self.held = 0;
+        self.copy_in(items)
+    }
+
+    /// Adds items to the buffer, taking the vector itself when the buffer is empty and it fits.
+    fn copy_in(&mut self, items: Vec<T>) -> Result<()> {
         if self.buf.is_empty() && items.len() <= self.cap {
             self.buf = items;
             return Ok(());
@@ -182,8 +205,17 @@ impl<T: Item> Runs<T> {
     /// Every item pushed, in sorted order.
     pub fn finish(mut self) -> Result<Sorted<T>> {
         if self.runs.is_empty() {
-            self.buf.par_sort_unstable();
-            return Ok(Sorted::Memory(self.buf.into_iter()));
+            let mut all = if self.parts.len() == 1 {
+                self.parts.pop().expect("one part")
+            } else {
+                let mut all = Vec::with_capacity(self.held);
+                for p in self.parts.drain(..) {
+                    all.extend_from_slice(&p);
+                }
+                all
+            };
+            all.par_sort_unstable();
+            return Ok(Sorted::Memory(all.into_iter()));
         }
         self.flush()?;
         let ranges = key_ranges::<T>(&self.runs, (self.cap / 4).max(1024))?;
@@ -194,6 +226,81 @@ impl<T: Item> Runs<T> {
             ready: VecDeque::new(),
             failed: false,
         })
+    }
+}
+
+impl<T: Item + Default> Runs<T> {
+    /// Every item pushed, sorted, handed to `f` one partition at a time: a partition is the items
+    /// of one value of `radix`, which must not decrease along the order (say, the top byte of a
+    /// key that items are ordered by first), so that items that are equal in that key share a
+    /// partition. Returns `f`'s results in partition order.
+    ///
+    /// In memory, the items are scattered into their partitions (one copy, part by part in
+    /// parallel) and the partitions are sorted and handed to `f` in parallel: 256 sorts of a
+    /// cache-sized slice instead of one sort of the whole, and `f` runs on every thread. Spilled,
+    /// the sorted stream is cut at partition boundaries and `f` runs on each in turn. Written by
+    /// hand because the partitions are the point: a sorting crate sorts, it does not hand out
+    /// independent groups to count in parallel.
+    pub fn sorted_partitions<R: Send>(
+        self,
+        radix: impl Fn(&T) -> u8 + Sync,
+        f: impl Fn(&mut [T]) -> R + Sync,
+    ) -> Result<Vec<R>> {
+        const P: usize = 256;
+        if !self.runs.is_empty() || !self.buf.is_empty() {
+            let mut out = Vec::new();
+            let mut batch: Vec<T> = Vec::new();
+            for x in self.finish()? {
+                let x = x?;
+                if batch.last().is_some_and(|l| radix(l) != radix(&x)) {
+                    out.push(f(&mut batch));
+                    batch.clear();
+                }
+                batch.push(x);
+            }
+            if !batch.is_empty() {
+                out.push(f(&mut batch));
+            }
+            return Ok(out);
+        }
+        // Each part scattered by partition, with where each partition starts in it.
+        let scattered: Vec<(Vec<T>, [usize; P + 1])> = self
+            .parts
+            .into_par_iter()
+            .map(|part| {
+                let mut start = [0usize; P + 1];
+                for x in &part {
+                    start[radix(x) as usize + 1] += 1;
+                }
+                for p in 0..P {
+                    start[p + 1] += start[p];
+                }
+                let mut next = start;
+                let mut out = vec![T::default(); part.len()];
+                for x in part {
+                    let r = radix(&x) as usize;
+                    out[next[r]] = x;
+                    next[r] += 1;
+                }
+                (out, start)
+            })
+            .collect();
+        let results: Vec<Option<R>> = (0..P)
+            .into_par_iter()
+            .map(|p| {
+                let len: usize = scattered.iter().map(|(_, s)| s[p + 1] - s[p]).sum();
+                if len == 0 {
+                    return None;
+                }
+                let mut items = Vec::with_capacity(len);
+                for (part, s) in &scattered {
+                    items.extend_from_slice(&part[s[p]..s[p + 1]]);
+                }
+                items.sort_unstable();
+                Some(f(&mut items))
+            })
+            .collect();
+        Ok(results.into_iter().flatten().collect())
     }
 }
 
@@ -753,6 +860,42 @@ mod tests {
             let merged: Vec<(u64, u32)> = runs.finish().unwrap().map(|x| x.unwrap()).collect();
             items.sort_unstable();
             proptest::prop_assert_eq!(merged, items);
+        }
+
+        /// Pushed as several vectors, in memory or spilled, the items come back sorted: whole,
+        /// and as partitions of one top byte each, in order.
+        #[test]
+        fn partitions_are_the_sorted_input_cut_by_radix(
+            parts in proptest::collection::vec(
+                proptest::collection::vec((0u64..12, 0u64..50, 0u32..3), 0..1500),
+                0..6,
+            ),
+            spill in proptest::bool::ANY,
+        ) {
+            // Top bytes from a few values, so partitions hold several keys and a key repeats.
+            let parts: Vec<Vec<(u64, u32)>> = parts
+                .into_iter()
+                .map(|p| p.into_iter().map(|(top, low, d)| ((top * 21) << 56 | low, d)).collect())
+                .collect();
+            let mut sorted: Vec<(u64, u32)> = parts.concat();
+            sorted.sort_unstable();
+            let cap = if spill { 1024 * 16 } else { u64::MAX };
+            let (mut a, mut b) = (Runs::new(cap), Runs::new(cap));
+            for p in &parts {
+                a.extend_vec(p.clone()).unwrap();
+                b.extend_vec(p.clone()).unwrap();
+            }
+            proptest::prop_assert_eq!(a.spilled_runs() > 0, spill && sorted.len() > 1024);
+            let whole: Vec<(u64, u32)> = a.finish().unwrap().map(|x| x.unwrap()).collect();
+            proptest::prop_assert_eq!(&whole, &sorted);
+            let cut = b
+                .sorted_partitions(|x| (x.0 >> 56) as u8, |p| p.to_vec())
+                .unwrap();
+            for p in &cut {
+                proptest::prop_assert!(!p.is_empty());
+                proptest::prop_assert!(p.iter().all(|x| x.0 >> 56 == p[0].0 >> 56));
+            }
+            proptest::prop_assert_eq!(cut.concat(), sorted);
         }
     }
 
