@@ -146,22 +146,31 @@ pub fn pairs_from_table(table: &[(u64, u32)], max_bucket: usize, out: &mut Vec<(
     capped
 }
 
-/// The pairs of a band table read as a sorted stream (see [`pairs_from_table`]); the members
-/// of capped buckets are appended to `capped_docs`.
+/// A member of a capped bucket of one band: the document, which capped bucket of the band it is
+/// in, and its rank in that bucket (members in document order).
+type CappedMember = (u32, u32, u32);
+
+/// The pairs of a band table read as a sorted stream (see [`pairs_from_table`]); the members of
+/// capped buckets are appended to `capped`.
 fn pairs_from_sorted(
     table: impl Iterator<Item = Result<(u64, u32)>>,
     max_bucket: usize,
     out: &mut Vec<(u32, u32)>,
-    capped_docs: &mut Vec<u32>,
+    capped: &mut Vec<CappedMember>,
 ) -> Result<u64> {
-    let mut capped = 0;
+    let mut count = 0;
     let mut bucket: Vec<(u64, u32)> = Vec::new();
     let mut close = |bucket: &mut Vec<(u64, u32)>, out: &mut Vec<(u32, u32)>| {
-        let c = pairs_from_table(bucket, max_bucket, out);
-        if c > 0 {
-            capped_docs.extend(bucket.iter().map(|&(_, d)| d));
+        if pairs_from_table(bucket, max_bucket, out) > 0 {
+            let id = count as u32;
+            capped.extend(
+                bucket
+                    .iter()
+                    .enumerate()
+                    .map(|(rank, &(_, d))| (d, id, rank as u32)),
+            );
+            count += 1;
         }
-        capped += c;
         bucket.clear();
     };
     for x in table {
@@ -172,57 +181,43 @@ fn pairs_from_sorted(
         bucket.push(x);
     }
     close(&mut bucket, out);
-    Ok(capped)
+    Ok(count)
 }
 
-/// One band's pairs, the (sorted) members of its capped buckets, its capped bucket count and
-/// the sorted runs it spilled.
-type BandPairs = (Vec<(u32, u32)>, Vec<u32>, u64, u64);
+/// One band's pairs, the members of its capped buckets (sorted by document), its capped bucket
+/// count and the sorted runs it spilled.
+type BandPairs = (Vec<(u32, u32)>, Vec<CappedMember>, u64, u64);
 
-/// Whether an earlier band than `band` already yields the pair `(a, b)`: the two signatures
-/// agree on every row of a band `j < band` (so their keys agree) and `a` is not in one of that
-/// band's capped buckets (where not every pair is yielded). Such a pair is left out of `band`'s
-/// pairs, so that a pair that collides in many bands (a near copy: most of them) is sorted and
-/// deduplicated once instead of once per band. Written by hand because it is the banding itself.
+/// Whether band `band` yields the pair `(a, b)`, `a < b`, given that their keys agree in it: the
+/// two signatures agree on every row of the band (keys that agree by a hash accident do not
+/// count), and, when the bucket is capped, `b` is among the `max_bucket` members after `a`.
 #[inline]
-fn earlier_band_yields(
-    sigs: &Signatures,
+fn band_yields(
+    (a, b): (u32, u32),
+    (sa, sb): (&[u32], &[u32]),
     rows: usize,
     band: usize,
-    capped_docs: &[Vec<u32>],
-    a: u32,
-    b: u32,
+    capped: &[CappedMember],
+    max_bucket: usize,
 ) -> bool {
-    let (sa, sb) = (sigs.get(a as usize), sigs.get(b as usize));
     // Compared value by value: slice equality of a run-time length calls memcmp, which costs
     // more than the three to five values of a band.
-    (0..band).any(|j| {
-        (j * rows..(j + 1) * rows).all(|i| sa[i] == sb[i])
-            && capped_docs[j].binary_search(&a).is_err()
-    })
-}
-
-/// `f(a, b)` for every pair, in parallel, keeping the results that are `Some`, in the pairs'
-/// order. Reading the pairs' signatures waits on memory on a large corpus, so `prefetch(a, b)`
-/// is called for the pair a few places ahead first.
-pub fn filter_map_pairs<T: Send>(
-    pairs: &[(u32, u32)],
-    prefetch: impl Fn(u32, u32) + Sync,
-    f: impl Fn(u32, u32) -> Option<T> + Sync,
-) -> Vec<T> {
-    const AHEAD: usize = 8;
-    pairs
-        .par_chunks(4096)
-        .flat_map_iter(|chunk| {
-            let (prefetch, f) = (&prefetch, &f);
-            chunk.iter().enumerate().filter_map(move |(i, &(a, b))| {
-                if let Some(&(na, nb)) = chunk.get(i + AHEAD) {
-                    prefetch(na, nb);
-                }
-                f(a, b)
-            })
-        })
-        .collect()
+    if !(band * rows..(band + 1) * rows).all(|i| sa[i] == sb[i]) {
+        return false;
+    }
+    let rank = |d: u32| {
+        capped
+            .binary_search_by_key(&d, |m| m.0)
+            .ok()
+            .map(|i| (capped[i].1, capped[i].2))
+    };
+    match rank(a) {
+        None => true,
+        // Rows agree, so keys agree and `b` is in `a`'s bucket.
+        Some((bucket, ra)) => {
+            rank(b).is_some_and(|(bb, rb)| bb == bucket && (rb - ra) as usize <= max_bucket)
+        }
+    }
 }
 
 /// Documents whose band keys are computed at a time.
@@ -239,47 +234,53 @@ pub fn candidate_pairs(
         .expect("band tables held in memory need no scratch file")
 }
 
-/// [`candidate_pairs`] within a memory budget (see [`for_each_candidate`]).
+/// [`candidate_pairs`] within a memory budget for the band tables (see [`filter_candidates`]).
 pub fn candidate_pairs_within(
     sigs: &Signatures,
     banding: &Banding,
     max_bucket: usize,
     table_bytes: u64,
 ) -> Result<(Vec<(u32, u32)>, BandStats)> {
-    let mut pairs = Vec::new();
-    let stats = for_each_candidate(sigs, banding, max_bucket, table_bytes, &mut |chunk| {
-        pairs.extend_from_slice(chunk);
-        Ok(())
-    })?;
-    Ok((pairs, stats))
+    filter_candidates(
+        sigs,
+        banding,
+        max_bucket,
+        table_bytes,
+        &|a, b| Some((a, b)),
+        &|| {},
+    )
 }
 
-/// Receives candidate pairs a chunk at a time.
-pub type PairSink<'a> = dyn FnMut(&[(u32, u32)]) -> Result<()> + 'a;
-
-/// Candidate pairs handed to the caller at a time.
-pub const PAIR_CHUNK: usize = 1 << 20;
-
-/// Calls `f` with every distinct candidate pair `(a, b)`, `a < b`, in sorted order, a chunk at a
-/// time. The band tables being built at once hold at most `table_bytes` together, and so do the
-/// pairs waiting to be merged: past that, band tables and pairs are written as sorted runs to
-/// scratch files and merged (the pairs are the same either way).
-pub fn for_each_candidate(
+/// `f(a, b)` for every distinct candidate pair `(a, b)`, `a < b`, keeping the results that are
+/// `Some`, in the order of the pairs; `f` runs in parallel, once per pair. `band_done` is called
+/// as each band is finished.
+///
+/// A pair is a candidate when its signatures agree on every row of some band (and, if that
+/// band's bucket is capped, it is among the pairs the bucket yields). Each pair is handed to `f`
+/// at the first band that yields it: the others leave it out after comparing the earlier bands'
+/// rows of the two signatures, which `f` then reads while they are in cache. So a pair that
+/// collides in many bands (a near copy: most of them) is checked once, the candidates are never
+/// sorted nor deduplicated (only what `f` keeps is sorted), and signatures are read at random
+/// once per pair. The band tables being built at once hold at most `table_bytes` together; past
+/// that, they are written as sorted runs to scratch files and merged (the result is the same).
+pub fn filter_candidates<T: Send>(
     sigs: &Signatures,
     banding: &Banding,
     max_bucket: usize,
     table_bytes: u64,
-    f: &mut PairSink,
-) -> Result<BandStats> {
+    f: &(dyn Fn(u32, u32) -> Option<T> + Sync),
+    band_done: &dyn Fn(),
+) -> Result<(Vec<T>, BandStats)> {
     let at_once = rayon::current_num_threads().clamp(1, banding.bands.max(1));
     let per_table = table_bytes / at_once as u64;
-    // Pairs are packed `a << 32 | b` so that their order is the order of (a, b).
-    let mut all: Runs<u64> = Runs::new(table_bytes);
+    let mut kept: Vec<(u64, T)> = Vec::new();
+    let mut candidates = 0u64;
     let mut capped = 0;
     let mut spilled_runs = 0;
-    // The members of each band's capped buckets, sorted, for `earlier_band_yields`.
-    let mut capped_docs: Vec<Vec<u32>> = Vec::with_capacity(banding.bands);
+    // The members of each band's capped buckets, sorted by document, for `band_yields`.
+    let mut capped_members: Vec<Vec<CappedMember>> = Vec::with_capacity(banding.bands);
     let bands: Vec<usize> = (0..banding.bands).collect();
+    let rows = banding.rows;
     for group in bands.chunks(at_once) {
         let per_band: Vec<Result<BandPairs>> = group
             .par_iter()
@@ -294,64 +295,72 @@ pub fn for_each_candidate(
                     runs.extend_vec(keys)?;
                 }
                 let mut out = Vec::new();
-                let mut in_capped = Vec::new();
+                let mut members = Vec::new();
                 let spilled = runs.spilled_runs() as u64;
-                let capped =
-                    pairs_from_sorted(runs.finish()?, max_bucket, &mut out, &mut in_capped)?;
-                in_capped.sort_unstable();
-                Ok((out, in_capped, capped, spilled))
+                let count = pairs_from_sorted(runs.finish()?, max_bucket, &mut out, &mut members)?;
+                members.sort_unstable();
+                Ok((out, members, count, spilled))
             })
             .collect();
         let per_band = per_band.into_iter().collect::<Result<Vec<BandPairs>>>()?;
-        for (&band, (p, in_capped, c, r)) in group.iter().zip(per_band) {
-            debug_assert_eq!(capped_docs.len(), band);
+        for (&band, (p, members, c, r)) in group.iter().zip(per_band) {
+            debug_assert_eq!(capped_members.len(), band);
             capped += c;
             spilled_runs += r;
-            // A document is in one bucket per band, so a band yields each pair once; pairs an
-            // earlier band yields are dropped here, and the merge below removes what is left
-            // of the repeats (pairs whose earlier collision was in a capped bucket).
-            // The rows of the earlier bands of both documents are read at random.
-            let earlier = band * banding.rows;
-            let first = filter_map_pairs(
-                &p,
-                |a, b| {
-                    sigs.prefetch_values(a as usize, earlier);
-                    sigs.prefetch_values(b as usize, earlier);
-                },
-                |a, b| {
-                    (!earlier_band_yields(sigs, banding.rows, band, &capped_docs, a, b))
-                        .then_some((a as u64) << 32 | b as u64)
-                },
-            );
-            all.extend_vec(first)?;
-            capped_docs.push(in_capped);
+            capped_members.push(members);
+            let earlier = &capped_members;
+            // Pairs in chunks, in parallel. Most pairs a band yields were yielded by an earlier
+            // band (near copies collide in most bands), so only the rows up to this band's are
+            // prefetched, for the pair 8 places ahead (signatures are read at random); `f` reads
+            // the rest for the few pairs that get to it.
+            const AHEAD: usize = 8;
+            let prefix = (band + 1) * rows;
+            let (n, results) = p
+                .par_chunks(4096)
+                .map(|chunk| {
+                    let mut n = 0u64;
+                    let mut out = Vec::new();
+                    for (i, &(a, b)) in chunk.iter().enumerate() {
+                        if let Some(&(na, nb)) = chunk.get(i + AHEAD) {
+                            sigs.prefetch_values(na as usize, prefix);
+                            sigs.prefetch_values(nb as usize, prefix);
+                        }
+                        let (sa, sb) = (sigs.get(a as usize), sigs.get(b as usize));
+                        let yields = |j: usize| {
+                            band_yields((a, b), (sa, sb), rows, j, &earlier[j], max_bucket)
+                        };
+                        if !yields(band) || (0..band).any(yields) {
+                            continue;
+                        }
+                        n += 1;
+                        if let Some(t) = f(a, b) {
+                            out.push(((a as u64) << 32 | b as u64, t));
+                        }
+                    }
+                    (n, out)
+                })
+                .reduce(
+                    || (0, Vec::new()),
+                    |(n1, mut v1), (n2, v2)| {
+                        v1.extend(v2);
+                        (n1 + n2, v1)
+                    },
+                );
+            candidates += n;
+            kept.extend(results);
+            band_done();
         }
     }
-    spilled_runs += all.spilled_runs() as u64;
-    let mut distinct = 0u64;
-    let mut chunk: Vec<(u32, u32)> = Vec::with_capacity(PAIR_CHUNK.min(1 << 16));
-    let mut last = None;
-    for x in all.finish()? {
-        let x = x?;
-        if last == Some(x) {
-            continue;
-        }
-        last = Some(x);
-        distinct += 1;
-        chunk.push(((x >> 32) as u32, x as u32));
-        if chunk.len() == PAIR_CHUNK {
-            f(&chunk)?;
-            chunk.clear();
-        }
-    }
-    if !chunk.is_empty() {
-        f(&chunk)?;
-    }
-    Ok(BandStats {
-        candidate_pairs: distinct,
-        capped_buckets: capped,
-        spilled_runs,
-    })
+    kept.par_sort_unstable_by_key(|&(pair, _)| pair);
+    debug_assert!(kept.windows(2).all(|w| w[0].0 < w[1].0));
+    Ok((
+        kept.into_iter().map(|(_, t)| t).collect(),
+        BandStats {
+            candidate_pairs: candidates,
+            capped_buckets: capped,
+            spilled_runs,
+        },
+    ))
 }
 
 #[cfg(test)]
@@ -459,8 +468,9 @@ mod tests {
 
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
-        /// Leaving out the pairs an earlier band yields changes nothing: the candidates are the
-        /// distinct union of every band's pairs (capped buckets included), in memory or spilled.
+        /// Each pair is handed to the check at the first band that yields it: the candidates are
+        /// the distinct union of every band's pairs (capped buckets included), in memory or
+        /// spilled, each checked once.
         #[test]
         fn candidates_are_the_union_of_every_bands_pairs(
             values in proptest::collection::vec(0u32..3, 12..1200),
@@ -484,8 +494,30 @@ mod tests {
             let bytes = if spill { 1 } else { u64::MAX };
             let (pairs, stats) = candidate_pairs_within(&sigs, &banding, max_bucket, bytes).unwrap();
             proptest::prop_assert_eq!(stats.candidate_pairs, naive.len() as u64);
-            proptest::prop_assert_eq!(pairs, naive);
+            proptest::prop_assert_eq!(pairs, naive.clone());
             proptest::prop_assert_eq!(stats.capped_buckets, capped);
+            // The check runs once per candidate, and what it keeps comes back in pair order.
+            let calls = std::sync::atomic::AtomicU64::new(0);
+            let bands_done = std::sync::atomic::AtomicU64::new(0);
+            let (kept, _) = filter_candidates(
+                &sigs,
+                &banding,
+                max_bucket,
+                bytes,
+                &|a, b| {
+                    calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    ((a + b) % 3 != 0).then_some((b, a))
+                },
+                &|| {
+                    bands_done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                },
+            )
+            .unwrap();
+            let expected: Vec<(u32, u32)> =
+                naive.iter().filter(|(a, b)| (a + b) % 3 != 0).map(|&(a, b)| (b, a)).collect();
+            proptest::prop_assert_eq!(kept, expected);
+            proptest::prop_assert_eq!(calls.into_inner(), naive.len() as u64);
+            proptest::prop_assert_eq!(bands_done.into_inner(), banding.bands as u64);
         }
     }
 }

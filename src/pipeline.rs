@@ -290,32 +290,22 @@ pub fn sketch_doc(
     })
 }
 
-/// Candidate pairs from banding (band tables and pairs waiting to be merged hold at most
-/// `table_bytes`), each verified by `rule`, sorted by `(a, b)`.
+/// Candidate pairs from banding (the band tables being built hold at most `table_bytes`), each
+/// verified by `verifier`, sorted by `(a, b)`.
 pub fn near_pairs(
     verifier: &Verifier,
     cfg: &Config,
     table_bytes: u64,
     progress: &dyn Progress,
 ) -> Result<(Vec<Edge>, BandStats)> {
-    progress.stage("banding and verifying", None);
-    let mut edges: Vec<Edge> = Vec::new();
-    let stats = band::for_each_candidate(
+    progress.stage("banding and verifying", Some(cfg.banding.bands as u64));
+    let (edges, stats) = band::filter_candidates(
         verifier.sigs,
         &cfg.banding,
         cfg.max_bucket,
         table_bytes,
-        &mut |pairs| {
-            // Pairs come sorted by `a`: `b`'s signature is the one read at random.
-            let verified = band::filter_map_pairs(
-                pairs,
-                |_, b| verifier.sigs.prefetch(b as usize),
-                |a, b| verifier.check(a, b),
-            );
-            edges.extend(verified);
-            progress.advance(pairs.len() as u64);
-            Ok(())
-        },
+        &|a, b| verifier.check(a, b),
+        &|| progress.advance(1),
     )?;
     progress.done();
     Ok((edges, stats))
