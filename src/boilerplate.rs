@@ -272,7 +272,8 @@ impl SourceTemplates {
         let mut runs: Runs<DocKey> = Runs::new(key_bytes);
         norm.each_chunk(&mut |first, docs| {
             // Each piece of the chunk appends its documents' keys to one vector (no vector per
-            // document); the pieces go to the sort as they are.
+            // document); with the whole corpus in one chunk, the pieces go to the sort as they
+            // are.
             let parts: Vec<Vec<DocKey>> = docs
                 .par_iter()
                 .enumerate()
@@ -290,10 +291,17 @@ impl SourceTemplates {
                 .map(|(out, _, _)| out)
                 .filter(|out| !out.is_empty())
                 .collect();
-            for p in parts {
-                runs.extend_vec(p)?;
+            if docs.len() == norm.doc_count() {
+                return runs.extend_parts(parts);
             }
-            Ok(())
+            // A chunk of a spilled store: its pieces are joined, and the one vector goes to the
+            // sort's buffer. (Pieces held from chunk to chunk, many small buffers freed together
+            // when the keys spill, stay in the allocator's heap: a budget's worth more resident.)
+            let mut keys = Vec::with_capacity(parts.iter().map(Vec::len).sum());
+            for p in parts {
+                keys.extend_from_slice(&p);
+            }
+            runs.extend_vec(keys)
         })?;
         let spilled_runs = runs.spilled_runs() as u64;
         let sources = source

@@ -144,20 +144,38 @@ impl<T: Item> Runs<T> {
         self.runs.len()
     }
 
-    /// Adds the items of a vector: kept whole while everything pushed fits in memory (no copy,
-    /// and no second copy of the items held meanwhile); past that, every item is copied into the
-    /// buffer in slices, a sorted run written each time the buffer fills.
+    /// Adds the items of a vector, taking the vector itself as the buffer when nothing is held
+    /// and it fits (no copy, and no second copy of the items held meanwhile); otherwise they are
+    /// copied in slices, a sorted run written each time the buffer fills.
     pub fn extend_vec(&mut self, items: Vec<T>) -> Result<()> {
-        if self.runs.is_empty() && self.held + items.len() <= self.cap {
-            self.held += items.len();
-            self.parts.push(items);
+        self.join_parts()?;
+        self.copy_in(items)
+    }
+
+    /// Adds the items of several vectors. When nothing else is held and they fit together, they
+    /// are kept as they are (no copy) until [`Runs::finish`] or [`Runs::sorted_partitions`],
+    /// which sorts them partition by partition in parallel without joining them; otherwise, as
+    /// [`Runs::extend_vec`] one after the other.
+    pub fn extend_parts(&mut self, parts: Vec<Vec<T>>) -> Result<()> {
+        let len: usize = parts.iter().map(Vec::len).sum();
+        if self.runs.is_empty() && self.buf.is_empty() && self.held + len <= self.cap {
+            self.held += len;
+            self.parts.extend(parts);
             return Ok(());
         }
+        for p in parts {
+            self.extend_vec(p)?;
+        }
+        Ok(())
+    }
+
+    /// Moves the parts kept by [`Runs::extend_parts`] into the buffer.
+    fn join_parts(&mut self) -> Result<()> {
         for part in std::mem::take(&mut self.parts) {
             self.copy_in(part)?;
         }
         self.held = 0;
-        self.copy_in(items)
+        Ok(())
     }
 
     /// Adds items to the buffer, taking the vector itself when the buffer is empty and it fits.
@@ -204,18 +222,10 @@ impl<T: Item> Runs<T> {
 
     /// Every item pushed, in sorted order.
     pub fn finish(mut self) -> Result<Sorted<T>> {
+        self.join_parts()?;
         if self.runs.is_empty() {
-            let mut all = if self.parts.len() == 1 {
-                self.parts.pop().expect("one part")
-            } else {
-                let mut all = Vec::with_capacity(self.held);
-                for p in self.parts.drain(..) {
-                    all.extend_from_slice(&p);
-                }
-                all
-            };
-            all.par_sort_unstable();
-            return Ok(Sorted::Memory(all.into_iter()));
+            self.buf.par_sort_unstable();
+            return Ok(Sorted::Memory(std::mem::take(&mut self.buf).into_iter()));
         }
         self.flush()?;
         let ranges = key_ranges::<T>(&self.runs, (self.cap / 4).max(1024))?;
@@ -247,7 +257,7 @@ impl<T: Item + Default> Runs<T> {
         f: impl Fn(&mut [T]) -> R + Sync,
     ) -> Result<Vec<R>> {
         const P: usize = 256;
-        if !self.runs.is_empty() || !self.buf.is_empty() {
+        if !self.runs.is_empty() {
             let mut out = Vec::new();
             let mut batch: Vec<T> = Vec::new();
             for x in self.finish()? {
@@ -264,8 +274,11 @@ impl<T: Item + Default> Runs<T> {
             return Ok(out);
         }
         // Each part scattered by partition, with where each partition starts in it.
-        let scattered: Vec<(Vec<T>, [usize; P + 1])> = self
-            .parts
+        let mut parts = self.parts;
+        if !self.buf.is_empty() {
+            parts.push(self.buf);
+        }
+        let scattered: Vec<(Vec<T>, [usize; P + 1])> = parts
             .into_par_iter()
             .map(|part| {
                 let mut start = [0usize; P + 1];
@@ -862,8 +875,8 @@ mod tests {
             proptest::prop_assert_eq!(merged, items);
         }
 
-        /// Pushed as several vectors, in memory or spilled, the items come back sorted: whole,
-        /// and as partitions of one top byte each, in order.
+        /// Pushed as several vectors (one by one, or together as parts), in memory or spilled,
+        /// the items come back sorted: whole, and as partitions of one top byte each, in order.
         #[test]
         fn partitions_are_the_sorted_input_cut_by_radix(
             parts in proptest::collection::vec(
@@ -883,9 +896,10 @@ mod tests {
             let (mut a, mut b) = (Runs::new(cap), Runs::new(cap));
             for p in &parts {
                 a.extend_vec(p.clone()).unwrap();
-                b.extend_vec(p.clone()).unwrap();
             }
+            b.extend_parts(parts.clone()).unwrap();
             proptest::prop_assert_eq!(a.spilled_runs() > 0, spill && sorted.len() > 1024);
+            proptest::prop_assert_eq!(b.spilled_runs() > 0, spill && sorted.len() > 1024);
             let whole: Vec<(u64, u32)> = a.finish().unwrap().map(|x| x.unwrap()).collect();
             proptest::prop_assert_eq!(&whole, &sorted);
             let cut = b
