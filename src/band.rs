@@ -10,6 +10,8 @@
 //! plain data that can be written to disk as a sorted run and merged. A bucket larger than
 //! `max_bucket` (templated items, very short texts) does not yield all its pairs: each member is
 //! paired with the next `max_bucket` members only, which keeps the count linear in the bucket size.
+//! [`filter_candidates`] hands each candidate to a check (verification) once, at the first band
+//! that yields it, so the candidates themselves are never collected.
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -103,7 +105,8 @@ impl Banding {
 /// Counts from candidate generation.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BandStats {
-    /// Distinct candidate pairs.
+    /// Distinct candidate pairs: pairs whose signatures agree on every row of some band (and,
+    /// in a capped bucket, that the bucket yields).
     pub candidate_pairs: u64,
     /// Buckets larger than `max_bucket`, whose pairs were limited.
     pub capped_buckets: u64,
