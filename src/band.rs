@@ -153,19 +153,19 @@ pub fn pairs_from_table(table: &[(u64, u32)], max_bucket: usize, out: &mut Vec<(
 /// in, and its rank in that bucket (members in document order).
 type CappedMember = (u32, u32, u32);
 
-/// The pairs of a band table read as a sorted stream (see [`pairs_from_table`]); the members of
-/// capped buckets are appended to `capped`.
-fn pairs_from_sorted(
-    table: impl Iterator<Item = Result<(u64, u32)>>,
+/// The pairs of a sorted slice of a band table made of whole buckets (see [`pairs_from_table`]);
+/// the members of capped buckets are appended to `capped`, each bucket known by its first
+/// document. Returns the number of capped buckets.
+fn pairs_from_slice(
+    table: &[(u64, u32)],
     max_bucket: usize,
     out: &mut Vec<(u32, u32)>,
     capped: &mut Vec<CappedMember>,
-) -> Result<u64> {
+) -> u64 {
     let mut count = 0;
-    let mut bucket: Vec<(u64, u32)> = Vec::new();
-    let mut close = |bucket: &mut Vec<(u64, u32)>, out: &mut Vec<(u32, u32)>| {
+    for bucket in table.chunk_by(|a, b| a.0 == b.0) {
         if pairs_from_table(bucket, max_bucket, out) > 0 {
-            let id = count as u32;
+            let id = bucket[0].1;
             capped.extend(
                 bucket
                     .iter()
@@ -174,17 +174,8 @@ fn pairs_from_sorted(
             );
             count += 1;
         }
-        bucket.clear();
-    };
-    for x in table {
-        let x = x?;
-        if bucket.last().is_some_and(|b| b.0 != x.0) {
-            close(&mut bucket, out);
-        }
-        bucket.push(x);
     }
-    close(&mut bucket, out);
-    Ok(count)
+    count
 }
 
 /// One band's pairs, the members of its capped buckets (sorted by document), its capped bucket
@@ -295,12 +286,26 @@ pub fn filter_candidates<T: Send>(
                         .filter(|&d| sigs.active(d))
                         .map(|d| (banding.key(sigs.get(d), band), d as u32))
                         .collect();
-                    runs.extend_vec(keys)?;
+                    runs.extend_parts(vec![keys])?;
                 }
-                let mut out = Vec::new();
-                let mut members = Vec::new();
                 let spilled = runs.spilled_runs() as u64;
-                let count = pairs_from_sorted(runs.finish()?, max_bucket, &mut out, &mut members)?;
+                // A bucket's entries share their key's top byte: partitions by it are sorted
+                // and turned into pairs on their own, in parallel.
+                let parts = runs.sorted_partitions(
+                    |&(key, _)| (key >> 56) as u8,
+                    |part| {
+                        let (mut out, mut members) = (Vec::new(), Vec::new());
+                        let count = pairs_from_slice(part, max_bucket, &mut out, &mut members);
+                        (out, members, count)
+                    },
+                )?;
+                let mut out = Vec::with_capacity(parts.iter().map(|p| p.0.len()).sum());
+                let (mut members, mut count) = (Vec::new(), 0);
+                for (o, m, c) in parts {
+                    out.extend_from_slice(&o);
+                    members.extend_from_slice(&m);
+                    count += c;
+                }
                 members.sort_unstable();
                 Ok((out, members, count, spilled))
             })
