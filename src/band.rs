@@ -124,29 +124,25 @@ pub fn band_table(sigs: &Signatures, banding: &Banding, band: usize) -> Vec<(u64
     t
 }
 
-/// The pairs `(a, b)`, `a < b`, that share a bucket of one sorted band table.
+/// The pairs `(a, b)`, `a < b`, that share a bucket of one sorted band table. Returns the number
+/// of capped buckets.
 pub fn pairs_from_table(table: &[(u64, u32)], max_bucket: usize, out: &mut Vec<(u32, u32)>) -> u64 {
-    let mut capped = 0;
-    let mut start = 0;
-    while start < table.len() {
-        let key = table[start].0;
-        let mut end = start + 1;
-        while end < table.len() && table[end].0 == key {
-            end += 1;
+    table
+        .chunk_by(|x, y| x.0 == y.0)
+        .map(|bucket| bucket_pairs(bucket, max_bucket, out) as u64)
+        .sum()
+}
+
+/// The pairs of one bucket (entries of one key, sorted by document): each member with the next
+/// `max_bucket` members. Returns whether the bucket is capped (it has more pairs than that).
+fn bucket_pairs(bucket: &[(u64, u32)], max_bucket: usize, out: &mut Vec<(u32, u32)>) -> bool {
+    for (i, &(_, a)) in bucket.iter().enumerate() {
+        let stop = bucket.len().min(i + 1 + max_bucket);
+        for &(_, b) in &bucket[i + 1..stop] {
+            out.push((a, b));
         }
-        let bucket = &table[start..end];
-        if bucket.len() > max_bucket + 1 {
-            capped += 1;
-        }
-        for (i, &(_, a)) in bucket.iter().enumerate() {
-            let stop = bucket.len().min(i + 1 + max_bucket);
-            for &(_, b) in &bucket[i + 1..stop] {
-                out.push((a, b));
-            }
-        }
-        start = end;
     }
-    capped
+    bucket.len() > max_bucket + 1
 }
 
 /// A member of a capped bucket of one band: the document, which capped bucket of the band it is
@@ -164,7 +160,7 @@ fn pairs_from_slice(
 ) -> u64 {
     let mut count = 0;
     for bucket in table.chunk_by(|a, b| a.0 == b.0) {
-        if pairs_from_table(bucket, max_bucket, out) > 0 {
+        if bucket_pairs(bucket, max_bucket, out) {
             let id = bucket[0].1;
             capped.extend(
                 bucket
