@@ -74,6 +74,9 @@ pub struct SourceTemplates {
     /// other sources cannot match one (their keys would have been counted), so their lines are
     /// not hashed into n-grams again when sketched.
     has_templates: Vec<bool>,
+    /// The documents holding a template n-gram, sorted: the only ones whose text
+    /// [`SourceTemplates::push_untemplated`] changes.
+    docs: Vec<u32>,
     /// Sorted runs of keys written to scratch files while counting.
     pub spilled_runs: u64,
 }
@@ -228,11 +231,11 @@ fn doc_keys(
 }
 
 /// The template keys of one partition of the sorted keys (a run of equal keys is one n-gram:
-/// a template when at least `min_docs` distinct documents hold it), and the sources of their
-/// documents.
-fn count_templates(keys: &[DocKey], min_docs: u32, source: &[u32]) -> (Vec<u64>, Vec<u32>) {
+/// a template when at least `min_docs` distinct documents hold it), and the documents holding
+/// them (sorted, distinct).
+fn count_templates(keys: &[DocKey], min_docs: u32) -> (Vec<u64>, Vec<u32>) {
     let mut templates = Vec::new();
-    let mut sources = Vec::new();
+    let mut holders = Vec::new();
     let mut docs: Vec<u32> = Vec::new();
     for group in keys.chunk_by(|a, b| a.key == b.key) {
         // Most n-grams stand once: too few entries to reach `min_docs` is decided without
@@ -246,12 +249,12 @@ fn count_templates(keys: &[DocKey], min_docs: u32, source: &[u32]) -> (Vec<u64>,
         docs.dedup();
         if docs.len() as u32 >= min_docs {
             templates.push(group[0].key);
-            sources.extend(docs.iter().map(|&d| source[d as usize]));
+            holders.extend_from_slice(&docs);
         }
     }
-    sources.sort_unstable();
-    sources.dedup();
-    (templates, sources)
+    holders.sort_unstable();
+    holders.dedup();
+    (templates, holders)
 }
 
 impl SourceTemplates {
@@ -266,6 +269,29 @@ impl SourceTemplates {
         source: &[u32],
         min_docs: u32,
         key_bytes: u64,
+    ) -> Result<Self> {
+        Self::find_with(
+            norm,
+            active,
+            mask,
+            source,
+            min_docs,
+            key_bytes,
+            &mut |_, _| {},
+        )
+    }
+
+    /// [`SourceTemplates::find`], calling `also(first, docs)` with each chunk of documents once
+    /// its keys are taken: another stage that reads every text (the final sketch) shares the
+    /// pass, and a spilled corpus is read back once instead of twice.
+    pub fn find_with<D: Docs + ?Sized>(
+        norm: &D,
+        active: &[bool],
+        mask: Option<&LineMask>,
+        source: &[u32],
+        min_docs: u32,
+        key_bytes: u64,
+        also: &mut dyn FnMut(usize, &[NormDoc]),
     ) -> Result<Self> {
         // Each key travels with its document, so that the sources holding templates are known
         // at the end; keys are counted whatever the source.
@@ -291,6 +317,7 @@ impl SourceTemplates {
                 .map(|(out, _, _)| out)
                 .filter(|out| !out.is_empty())
                 .collect();
+            also(first, docs);
             if docs.len() == norm.doc_count() {
                 return runs.extend_parts(parts);
             }
@@ -311,18 +338,22 @@ impl SourceTemplates {
             .map_or(0, |&m| m as usize + 1);
         let mut has_templates = vec![false; sources];
         let mut templates = Vec::new();
+        let mut docs = Vec::new();
         // Partitions by the keys' top byte: a key's entries are in one partition, and the
         // partitions' templates come in key order.
         let counted = runs.sorted_partitions(
             |k| (k.key >> 56) as u8,
-            |part| count_templates(part, min_docs, source),
+            |part| count_templates(part, min_docs),
         )?;
-        for (keys, srcs) in counted {
+        for (keys, part_docs) in counted {
             templates.extend_from_slice(&keys);
-            for s in srcs {
-                has_templates[s as usize] = true;
+            for &d in &part_docs {
+                has_templates[source[d as usize] as usize] = true;
             }
+            docs.extend_from_slice(&part_docs);
         }
+        docs.sort_unstable();
+        docs.dedup();
         let (filter, filter_shift) = prefilter(&templates);
         Ok(SourceTemplates {
             keys: templates,
@@ -330,8 +361,15 @@ impl SourceTemplates {
             filter_shift,
             source: source.to_vec(),
             has_templates,
+            docs,
             spilled_runs,
         })
+    }
+
+    /// The documents holding a template n-gram (sorted): the only ones whose text
+    /// [`SourceTemplates::push_untemplated`] changes.
+    pub fn documents(&self) -> &[u32] {
+        &self.docs
     }
 
     /// Number of template n-grams (over all sources).
@@ -354,8 +392,19 @@ impl SourceTemplates {
     }
 
     /// Appends the words of `line` (a line of document `d`) that no template n-gram covers,
-    /// separated by spaces, to `out`. Returns how many words were left out.
+    /// separated by spaces, to `out`; a line with no such n-gram is appended as it is (as when
+    /// there are no templates), so only the documents in [`SourceTemplates::documents`] change.
+    /// Returns how many words were left out.
     pub fn push_untemplated(&self, d: usize, line: &str, out: &mut String) -> usize {
+        let push_whole = |out: &mut String| {
+            if !line.is_empty() {
+                if !out.is_empty() {
+                    out.push(' ');
+                }
+                out.push_str(line);
+            }
+            0
+        };
         let src = self.source[d];
         if src == u32::MAX
             || !self
@@ -364,35 +413,36 @@ impl SourceTemplates {
                 .copied()
                 .unwrap_or(false)
         {
-            if !line.is_empty() {
-                if !out.is_empty() {
-                    out.push(' ');
-                }
-                out.push_str(line);
-            }
-            return 0;
+            return push_whole(out);
         }
         thread_local! {
-            static SCRATCH: std::cell::RefCell<(Vec<u8>, Vec<u32>)> =
-                const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+            static SCRATCH: std::cell::RefCell<(Vec<u8>, Vec<u32>, Vec<u32>)> =
+                const { std::cell::RefCell::new((Vec::new(), Vec::new(), Vec::new())) };
         }
         SCRATCH.with(|scratch| {
-            let (bytes, starts) = &mut *scratch.borrow_mut();
+            let (bytes, starts, templates) = &mut *scratch.borrow_mut();
             starts.clear();
             hash_words(line, bytes, |s| starts.push(s as u32));
             let words = starts.len();
-            let grams = grams(bytes);
+            templates.clear();
+            for j in 0..grams(bytes) {
+                let key = gram_key(bytes, j, src);
+                if key % TEMPLATE_SAMPLE == 0 && self.is_template(key) {
+                    templates.push(j as u32);
+                }
+            }
+            if templates.is_empty() {
+                return push_whole(out);
+            }
             // Word `w` is covered when a template n-gram starts at one of the words
-            // `w + 1 - TEMPLATE_WORDS..=w`; n-grams are tested in order, word by word, so the
-            // words covered so far end at `covered_to`.
+            // `w + 1 - TEMPLATE_WORDS..=w`; the template n-grams are in order of their first
+            // words, so the words covered so far end at `covered_to`.
+            let mut next = templates.iter().peekable();
             let mut covered_to = 0;
             let mut dropped = 0;
             for w in 0..words {
-                if w < grams {
-                    let key = gram_key(bytes, w, src);
-                    if key % TEMPLATE_SAMPLE == 0 && self.is_template(key) {
-                        covered_to = w + TEMPLATE_WORDS;
-                    }
+                if next.next_if(|&&j| j as usize == w).is_some() {
+                    covered_to = w + TEMPLATE_WORDS;
                 }
                 if w < covered_to {
                     dropped += 1;
@@ -1047,6 +1097,15 @@ mod tests {
                 covered[j..j + TEMPLATE_WORDS].fill(true);
             }
         }
+        if !covered.contains(&true) {
+            if !line.is_empty() {
+                if !out.is_empty() {
+                    out.push(' ');
+                }
+                out.push_str(line);
+            }
+            return 0;
+        }
         for (w, &c) in line.split(' ').zip(covered.iter()) {
             if !c {
                 if !out.is_empty() {
@@ -1171,6 +1230,23 @@ mod tests {
             proptest::prop_assert_eq!(&spilled.has_templates, &has);
             for &k in &keys {
                 proptest::prop_assert!(t.is_template(k));
+            }
+            // The documents said to hold a template are those whose text loses words: every
+            // other one is sketched from its unmasked lines as they are.
+            proptest::prop_assert_eq!(t.documents(), spilled.documents());
+            for (d, doc) in norm.iter().enumerate() {
+                let mut whole = String::new();
+                let mut untemplated = String::new();
+                let lines = crate::pipeline::Mask { lines: Some(&mask), templates: None };
+                crate::pipeline::sketch_text(doc, d, lines, &mut whole);
+                let both = crate::pipeline::Mask { lines: Some(&mask), templates: Some(&t) };
+                crate::pipeline::sketch_text(doc, d, both, &mut untemplated);
+                let holds = t.documents().binary_search(&(d as u32)).is_ok();
+                proptest::prop_assert_eq!(
+                    holds,
+                    active[d] && whole != untemplated,
+                    "document {}: {:?} / {:?}", d, whole, untemplated
+                );
             }
             // Every line of every document (masked or not), and every line under every
             // document, so that each line is also read as another source's.

@@ -290,6 +290,48 @@ pub fn sketch_doc(
     })
 }
 
+/// Sketches documents `docs` (sorted) again into their rows of `sigs`, with what `mask` says
+/// left out: the documents whose text the template words change, after the pass that sketched
+/// every document without them. Each is read on its own (from disk when spilled).
+pub fn resketch<D: Docs + ?Sized>(
+    norm: &D,
+    docs: &[u32],
+    mask: Mask,
+    cfg: &Config,
+    sigs: &mut Signatures,
+) -> Result<()> {
+    let k = cfg.num_perm;
+    let sketcher = Sketcher::new(k, cfg.seed);
+    // A bounded number of rows at a time (a corpus of templates could have many such documents).
+    for docs in docs.chunks(1 << 16) {
+        let rows: Vec<(Vec<u32>, u32)> = docs
+            .par_iter()
+            .map(|&d| {
+                let mut row = vec![0u32; k];
+                let mut size = 0;
+                norm.visit_doc(d as usize, &mut |doc| {
+                    size = sketch_doc(
+                        &sketcher,
+                        doc,
+                        d as usize,
+                        mask,
+                        Shingles::All,
+                        cfg.shingle,
+                        &mut row,
+                    );
+                })?;
+                Ok((row, size))
+            })
+            .collect::<Result<_>>()?;
+        for (&d, (row, size)) in docs.iter().zip(rows) {
+            let d = d as usize;
+            sigs.values[d * k..(d + 1) * k].copy_from_slice(&row);
+            sigs.sizes[d] = size;
+        }
+    }
+    Ok(())
+}
+
 /// Candidate pairs from banding (the band tables being built hold at most `table_bytes`), each
 /// verified by `verifier`, sorted by `(a, b)`.
 pub fn near_pairs(
@@ -605,31 +647,74 @@ pub fn scan_within(
         }
     };
     let line_mask = (boiler.status == Status::Ok).then_some(&boiler.mask);
-    let templates = cfg
+    let template_docs = cfg
         .boilerplate
         .as_ref()
-        .filter(|o| o.source_template_docs > 0)
-        .map(|o| {
-            SourceTemplates::find(
-                &norm,
-                &active,
-                line_mask,
-                &source,
-                o.source_template_docs,
-                budget.share(TEMPLATE_SHARE),
-            )
-        })
-        .transpose()?;
-    if let Some(t) = templates.as_ref().filter(|t| t.spilled_runs > 0) {
-        spilled.push(format!("template n-grams ({} sorted runs)", t.spilled_runs));
-    }
-    lap("source_templates", &mut t);
+        .map_or(0, |o| o.source_template_docs);
+    // The final signatures are taken in the template pass, from the text without its flagged
+    // lines (a spilled corpus is read back once for both); only the documents that turn out to
+    // hold a template n-gram are sketched again without its words.
+    let (templates, sigs) = if template_docs > 0 {
+        let n = norm.doc_count();
+        progress.stage("source templates and sketching", Some(n as u64));
+        let mut sigs = Signatures::new(cfg.num_perm, n);
+        let lines_only = Mask {
+            lines: line_mask,
+            templates: None,
+        };
+        let found = SourceTemplates::find_with(
+            &norm,
+            &active,
+            line_mask,
+            &source,
+            template_docs,
+            budget.share(TEMPLATE_SHARE),
+            &mut |first, docs| {
+                sketch_into(
+                    docs,
+                    first,
+                    &active,
+                    lines_only,
+                    Shingles::All,
+                    cfg,
+                    &mut sigs,
+                    progress,
+                )
+            },
+        )?;
+        progress.done();
+        if found.spilled_runs > 0 {
+            spilled.push(format!(
+                "template n-grams ({} sorted runs)",
+                found.spilled_runs
+            ));
+        }
+        lap("source_templates_sketch", &mut t);
+        resketch(
+            &norm,
+            found.documents(),
+            Mask {
+                lines: line_mask,
+                templates: Some(&found),
+            },
+            cfg,
+            &mut sigs,
+        )?;
+        lap("template_resketch", &mut t);
+        (Some(found), sigs)
+    } else {
+        let mask = Mask {
+            lines: line_mask,
+            templates: None,
+        };
+        let sigs = sketch_all(&norm, &active, mask, Shingles::All, cfg, progress)?;
+        lap("sketch", &mut t);
+        (None, sigs)
+    };
     let mask = Mask {
         lines: line_mask,
         templates: templates.as_ref(),
     };
-    let sigs = sketch_all(&norm, &active, mask, Shingles::All, cfg, progress)?;
-    lap("sketch", &mut t);
     let window = cfg.max_days.map(|days| verify::DateWindow {
         dates: &ing.dates,
         unparsed: &ing.date_unparsed,
@@ -774,6 +859,86 @@ pub fn scan_within(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::normalize::normalize_doc;
+    use crate::spill::MAX_CHUNK_BYTES;
+
+    /// The final signatures taken during the template pass (lines masked, no template words
+    /// left out) and then taken again for the documents holding a template are those of
+    /// sketching every document with both masks; in memory and read back from disk.
+    #[test]
+    fn signatures_of_the_template_pass_and_resketch_equal_a_full_sketch() {
+        let template = "the king sent a cable of congratulation on the national day wishing \
+            health and happiness to the government and the people and lasting progress";
+        let mut texts = Vec::new();
+        let mut source = Vec::new();
+        for (i, country) in ["colombia", "maldives", "niger", "chad"].iter().enumerate() {
+            texts.push(format!(
+                "to the president of {country} {template}\nline {i} of its own"
+            ));
+            source.push(0);
+        }
+        for s in 1..4 {
+            texts.push(format!(
+                "a syndicated story about the harbour\nprinted by paper {s}"
+            ));
+            source.push(s);
+        }
+        texts.push(format!("a paper without a source prints {template}"));
+        source.push(u32::MAX);
+        let norm: Vec<NormDoc> = texts
+            .iter()
+            .map(|t| normalize_doc(t, &NormalizeOptions::default()))
+            .collect();
+        let active = vec![true; norm.len()];
+        let mut mask = LineMask::new(norm.iter().map(NormDoc::lines));
+        mask.set(4, 1);
+        let cfg = Config::default();
+        let mut spilled = TextStore::new(0, 64);
+        spilled.push(norm.clone()).unwrap();
+        spilled.seal().unwrap();
+        assert!(spilled.spilled());
+        let mut memory = TextStore::new(u64::MAX, MAX_CHUNK_BYTES);
+        memory.push(norm.clone()).unwrap();
+        memory.seal().unwrap();
+        for store in [&memory, &spilled] {
+            let mut sigs = Signatures::new(cfg.num_perm, norm.len());
+            let lines = Mask {
+                lines: Some(&mask),
+                templates: None,
+            };
+            let t = SourceTemplates::find_with(
+                store,
+                &active,
+                Some(&mask),
+                &source,
+                3,
+                u64::MAX,
+                &mut |first, docs| {
+                    sketch_into(
+                        docs,
+                        first,
+                        &active,
+                        lines,
+                        Shingles::All,
+                        &cfg,
+                        &mut sigs,
+                        &Quiet,
+                    )
+                },
+            )
+            .unwrap();
+            assert_eq!(t.documents(), &[0, 1, 2, 3]);
+            let both = Mask {
+                lines: Some(&mask),
+                templates: Some(&t),
+            };
+            let before = sigs.clone();
+            resketch(store, t.documents(), both, &cfg, &mut sigs).unwrap();
+            assert_ne!(before.values[..cfg.num_perm], sigs.values[..cfg.num_perm]);
+            let full = sketch_all(store, &active, both, Shingles::All, &cfg, &Quiet).unwrap();
+            assert_eq!(sigs, full);
+        }
+    }
 
     proptest::proptest! {
         /// Each document's leader is the member of least rank among the documents with its hash.
