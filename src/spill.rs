@@ -537,30 +537,46 @@ fn encode(d: &NormDoc, out: &mut Vec<u8>) {
 }
 
 fn decode(b: &[u8]) -> NormDoc {
+    let mut doc = NormDoc::default();
+    decode_into(b, &mut doc);
+    doc
+}
+
+/// [`decode`] into `doc`, reusing its buffers (a buffer much larger than needed is shrunk, so
+/// that reused documents do not hold on to the largest text each has seen).
+fn decode_into(b: &[u8], doc: &mut NormDoc) {
     let u32_at = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().expect("4 bytes"));
     let tlen = u32_at(0) as usize;
     let lines = u32_at(4) as usize;
-    let chars = u32_at(8);
-    let exact_hash = u128::from_le_bytes(b[12..28].try_into().expect("16 bytes"));
+    doc.chars = u32_at(8);
+    doc.exact_hash = u128::from_le_bytes(b[12..28].try_into().expect("16 bytes"));
     let mut at = 28;
     // The text was a String when written: valid UTF-8 unless the scratch file was corrupted
     // underneath the run, in which case the lossy copy keeps the run going.
-    let text = match simdutf8::basic::from_utf8(&b[at..at + tlen]) {
-        Ok(s) => s.to_string(),
-        Err(_) => String::from_utf8_lossy(&b[at..at + tlen]).into_owned(),
-    };
+    doc.text.clear();
+    match simdutf8::basic::from_utf8(&b[at..at + tlen]) {
+        Ok(s) => doc.text.push_str(s),
+        Err(_) => doc
+            .text
+            .push_str(&String::from_utf8_lossy(&b[at..at + tlen])),
+    }
     at += tlen;
-    let line_starts = (0..lines).map(|i| u32_at(at + 4 * i)).collect();
+    doc.line_starts.clear();
+    doc.line_starts
+        .extend((0..lines).map(|i| u32_at(at + 4 * i)));
     at += 4 * lines;
-    let line_keys = (0..lines)
-        .map(|i| u64::from_le_bytes(b[at + 8 * i..at + 8 * i + 8].try_into().expect("8 bytes")))
-        .collect();
-    NormDoc {
-        text,
-        line_starts,
-        line_keys,
-        exact_hash,
-        chars,
+    doc.line_keys.clear();
+    doc.line_keys.extend(
+        (0..lines).map(|i| {
+            u64::from_le_bytes(b[at + 8 * i..at + 8 * i + 8].try_into().expect("8 bytes"))
+        }),
+    );
+    if doc.text.capacity() > 4 * tlen.max(64) {
+        doc.text.shrink_to(tlen);
+    }
+    if doc.line_starts.capacity() > 4 * lines.max(16) {
+        doc.line_starts.shrink_to(lines);
+        doc.line_keys.shrink_to(lines);
     }
 }
 
@@ -682,6 +698,9 @@ impl TextStore {
         std::thread::scope(|s| {
             // A reader thread reads the next chunk while this one is decoded and processed.
             let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<u8>>>(1);
+            // Buffers come back once decoded and are read into again: a fresh buffer of this
+            // size is a fresh mapping, every page of it faulted in again for each chunk.
+            let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<u8>>();
             let offsets = &d.offsets;
             let chunks_ref = &chunks;
             s.spawn(move || {
@@ -691,7 +710,9 @@ impl TextStore {
                     return;
                 }
                 for &(start, end) in chunks_ref {
-                    let mut bytes = vec![0u8; (offsets[end] - offsets[start]) as usize];
+                    let mut bytes = back_rx.try_recv().unwrap_or_default();
+                    bytes.clear();
+                    bytes.resize((offsets[end] - offsets[start]) as usize, 0);
                     let got = r
                         .read_exact(&mut bytes)
                         .map_err(Error::Scratch)
@@ -702,20 +723,22 @@ impl TextStore {
                     }
                 }
             });
+            let mut docs: Vec<NormDoc> = Vec::new();
             for &(start, end) in &chunks {
                 let bytes = rx.recv().map_err(|_| {
                     Error::Scratch(std::io::Error::other("the scratch file reader stopped"))
                 })??;
                 let base = d.offsets[start];
-                let docs: Vec<NormDoc> = (start..end)
-                    .into_par_iter()
-                    .map(|i| {
-                        let s = (d.offsets[i] - base) as usize;
-                        let e = (d.offsets[i + 1] - base) as usize;
-                        decode(&bytes[s..e])
-                    })
-                    .collect();
-                drop(bytes);
+                // The documents of the previous chunk are decoded into (their allocations freed
+                // and made again for every chunk cost page faults past the allocator's trim).
+                docs.resize_with(end - start, NormDoc::default);
+                docs.par_iter_mut().enumerate().for_each(|(j, doc)| {
+                    let i = start + j;
+                    let s = (d.offsets[i] - base) as usize;
+                    let e = (d.offsets[i + 1] - base) as usize;
+                    decode_into(&bytes[s..e], doc);
+                });
+                let _ = back_tx.send(bytes);
                 f(start, &docs)?;
             }
             Ok(())
