@@ -170,16 +170,35 @@ const FILTER_BITS_PER_KEY: usize = 16;
 
 /// A sampled source-template key with the document it came from, ordered (and equal) by key
 /// alone: counting needs the keys grouped, not the documents in order, and comparing one integer
-/// sorts faster than comparing a pair.
+/// sorts faster than comparing a pair. Packed to 12 bytes (4-byte alignment) instead of 16: the
+/// keys of a corpus are its largest temporary (about 150 a document), and a quarter less of them
+/// is a quarter fewer fresh pages to fault in and bytes to move while sorting.
 #[derive(Clone, Copy, Debug, Default)]
+#[repr(C, packed(4))]
 pub struct DocKey {
-    pub key: u64,
-    pub doc: u32,
+    key: u64,
+    doc: u32,
+}
+
+impl DocKey {
+    pub fn new(key: u64, doc: u32) -> Self {
+        DocKey { key, doc }
+    }
+
+    #[inline]
+    pub fn key(&self) -> u64 {
+        self.key
+    }
+
+    #[inline]
+    pub fn doc(&self) -> u32 {
+        self.doc
+    }
 }
 
 impl PartialEq for DocKey {
     fn eq(&self, other: &Self) -> bool {
-        self.key == other.key
+        self.key() == other.key()
     }
 }
 
@@ -193,14 +212,14 @@ impl PartialOrd for DocKey {
 
 impl Ord for DocKey {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.key.cmp(&other.key)
+        self.key().cmp(&other.key())
     }
 }
 
 impl spill::Item for DocKey {
     const SIZE: usize = 12;
     fn put(&self, out: &mut Vec<u8>) {
-        spill::Item::put(&(self.key, self.doc), out)
+        spill::Item::put(&(self.key(), self.doc()), out)
     }
     fn get(b: &[u8]) -> Self {
         let (key, doc) = <(u64, u32) as spill::Item>::get(b);
@@ -227,7 +246,7 @@ fn doc_keys(
         }
         sampled_keys(doc.line(i), src, bytes, keys);
     }
-    out.extend(keys.iter().map(|&key| DocKey { key, doc: d as u32 }));
+    out.extend(keys.iter().map(|&key| DocKey::new(key, d as u32)));
 }
 
 /// The template keys of one partition of the sorted keys (a run of equal keys is one n-gram:
@@ -237,18 +256,18 @@ fn count_templates(keys: &[DocKey], min_docs: u32) -> (Vec<u64>, Vec<u32>) {
     let mut templates = Vec::new();
     let mut holders = Vec::new();
     let mut docs: Vec<u32> = Vec::new();
-    for group in keys.chunk_by(|a, b| a.key == b.key) {
+    for group in keys.chunk_by(|a, b| a.key() == b.key()) {
         // Most n-grams stand once: too few entries to reach `min_docs` is decided without
         // looking at the documents.
         if (group.len() as u32) < min_docs {
             continue;
         }
         docs.clear();
-        docs.extend(group.iter().map(|k| k.doc));
+        docs.extend(group.iter().map(DocKey::doc));
         docs.sort_unstable();
         docs.dedup();
         if docs.len() as u32 >= min_docs {
-            templates.push(group[0].key);
+            templates.push(group[0].key());
             holders.extend_from_slice(&docs);
         }
     }
@@ -342,7 +361,7 @@ impl SourceTemplates {
         // Partitions by the keys' top byte: a key's entries are in one partition, and the
         // partitions' templates come in key order.
         let counted = runs.sorted_partitions(
-            |k| (k.key >> 56) as u8,
+            |k| (k.key() >> 56) as u8,
             |part| count_templates(part, min_docs),
         )?;
         for (keys, part_docs) in counted {
