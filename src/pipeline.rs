@@ -654,14 +654,14 @@ pub fn scan_within(
     // The final signatures are taken in the template pass, from the text without its flagged
     // lines (a spilled corpus is read back once for both); only the documents that turn out to
     // hold a template n-gram are sketched again without its words.
+    let lines_only = Mask {
+        lines: line_mask,
+        templates: None,
+    };
     let (templates, sigs) = if template_docs > 0 {
         let n = norm.doc_count();
         progress.stage("source templates and sketching", Some(n as u64));
         let mut sigs = Signatures::new(cfg.num_perm, n);
-        let lines_only = Mask {
-            lines: line_mask,
-            templates: None,
-        };
         let found = SourceTemplates::find_with(
             &norm,
             &active,
@@ -703,11 +703,7 @@ pub fn scan_within(
         lap("template_resketch", &mut t);
         (Some(found), sigs)
     } else {
-        let mask = Mask {
-            lines: line_mask,
-            templates: None,
-        };
-        let sigs = sketch_all(&norm, &active, mask, Shingles::All, cfg, progress)?;
+        let sigs = sketch_all(&norm, &active, lines_only, Shingles::All, cfg, progress)?;
         lap("sketch", &mut t);
         (None, sigs)
     };
