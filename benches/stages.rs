@@ -212,6 +212,63 @@ fn stages(c: &mut Criterion) {
         })
     });
     g.finish();
+
+    // One partition of the template n-grams or of a band table, as the pipeline's in-memory
+    // partitions are at 200k gen_news documents: 117k template keys, 2% of them in n-grams that
+    // come more than once; 736 band keys, half of them in buckets of more than one. Synthetic
+    // keys: sorting them all against sorting only those that `sort_repeated` finds may come
+    // three times (templates) or twice (band).
+    let mut g = c.benchmark_group("partition");
+    g.sampling_mode(SamplingMode::Flat);
+    for (name, len, repeated, min) in [("templates", 117_000, 0.007, 3), ("band", 736, 0.3, 2)] {
+        let part = synthetic_partition(len, repeated);
+        g.throughput(Throughput::Elements(part.len() as u64));
+        g.bench_function(format!("sort_all/{name}"), |b| {
+            b.iter_batched_ref(
+                || part.clone(),
+                |v| {
+                    v.sort_unstable();
+                    black_box(v.len())
+                },
+                BatchSize::LargeInput,
+            )
+        });
+        g.bench_function(format!("sort_repeated/{name}"), |b| {
+            b.iter_batched_ref(
+                || part.clone(),
+                |v| black_box(syndic::spill::sort_repeated(v, |&(k, _)| k, min).len()),
+                BatchSize::LargeInput,
+            )
+        });
+    }
+    g.finish();
+}
+
+/// `len` (key, document) entries in random order, about `repeated` of them with a key that
+/// comes in two to four documents, the rest with a key of their own.
+fn synthetic_partition(len: usize, repeated: f64) -> Vec<(u64, u32)> {
+    let mut state = 11;
+    let mut out = Vec::with_capacity(len);
+    let mut d = 0u32;
+    while out.len() < len {
+        let key = common::splitmix(&mut state);
+        let copies = if (common::splitmix(&mut state) % 1000) as f64 / 1000.0 < repeated {
+            2 + common::splitmix(&mut state) % 3
+        } else {
+            1
+        };
+        for _ in 0..copies {
+            out.push((key, d));
+            d += 1;
+        }
+    }
+    out.truncate(len);
+    // Shuffled (Fisher-Yates), as the partition's entries come from documents in any order.
+    for i in (1..out.len()).rev() {
+        let j = (common::splitmix(&mut state) % (i as u64 + 1)) as usize;
+        out.swap(i, j);
+    }
+    out
 }
 
 /// The source of each fixture document, as a small integer in order of first appearance.

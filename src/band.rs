@@ -19,7 +19,7 @@ use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use crate::error::Result;
 use crate::sketch::Signatures;
-use crate::spill::Runs;
+use crate::spill::{self, Runs};
 
 /// See [`Banding::for_verification`].
 pub const CANDIDATE_FACTOR: f64 = 0.6;
@@ -285,12 +285,14 @@ pub fn filter_candidates<T: Send>(
                     runs.extend_parts(vec![keys])?;
                 }
                 let spilled = runs.spilled_runs() as u64;
-                // A bucket's entries share their key's top byte: partitions by it are sorted
-                // and turned into pairs on their own, in parallel.
-                let parts = runs.sorted_partitions(
+                // A bucket's entries share their key's top byte: partitions by it are turned
+                // into pairs on their own, in parallel. A bucket of one yields nothing: only
+                // the keys that repeat are sorted.
+                let parts = runs.partitions(
                     |&(key, _)| (key >> 56) as u8,
                     |part| {
                         let (mut out, mut members) = (Vec::new(), Vec::new());
+                        let part = spill::sort_repeated(part, |&(key, _)| key, 2);
                         let count = pairs_from_slice(part, max_bucket, &mut out, &mut members);
                         (out, members, count)
                     },

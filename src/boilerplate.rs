@@ -249,10 +249,11 @@ fn doc_keys(
     out.extend(keys.iter().map(|&key| DocKey::new(key, d as u32)));
 }
 
-/// The template keys of one partition of the sorted keys (a run of equal keys is one n-gram:
-/// a template when at least `min_docs` distinct documents hold it), and the documents holding
-/// them (sorted, distinct).
-fn count_templates(keys: &[DocKey], min_docs: u32) -> (Vec<u64>, Vec<u32>) {
+/// The template keys of one partition of the keys (a run of equal keys is one n-gram: a template
+/// when at least `min_docs` distinct documents hold it), and the documents holding them (sorted,
+/// distinct). Only the keys that may come `min_docs` times are sorted: most n-grams stand once.
+fn count_templates(keys: &mut [DocKey], min_docs: u32) -> (Vec<u64>, Vec<u32>) {
+    let keys = spill::sort_repeated(keys, DocKey::key, min_docs);
     let mut templates = Vec::new();
     let mut holders = Vec::new();
     let mut docs: Vec<u32> = Vec::new();
@@ -360,7 +361,7 @@ impl SourceTemplates {
         let mut docs = Vec::new();
         // Partitions by the keys' top byte: a key's entries are in one partition, and the
         // partitions' templates come in key order.
-        let counted = runs.sorted_partitions(
+        let counted = runs.partitions(
             |k| (k.key() >> 56) as u8,
             |part| count_templates(part, min_docs),
         )?;
