@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::Xxh3DefaultBuilder;
 
 use crate::error::{Error, Location, RecordError, Result};
 use crate::normalize::{normalize_doc, NormDoc};
@@ -100,7 +101,10 @@ pub fn ingest_with<X: Send>(
                 date_unparsed: Vec::new(),
                 skipped: Skipped::default(),
             };
-            let mut seen: HashMap<String, Location> = HashMap::new();
+            // Each id with the index of its document in `out.docs` (whose location a duplicate's
+            // error names). xxh3 rather than the default SipHash: ids are not chosen by an
+            // adversary who could flood one bucket, and hashing them is the consumer's main work.
+            let mut seen: HashMap<String, u32, Xxh3DefaultBuilder> = HashMap::default();
             for parsed in prx {
                 let mut norm = Vec::with_capacity(parsed.len());
                 let mut extras = Vec::with_capacity(parsed.len());
@@ -116,10 +120,10 @@ pub fn ingest_with<X: Send>(
                             }
                         },
                     };
-                    if let Some(first) = seen.get(&meta.id) {
+                    if let Some(&first) = seen.get(&meta.id) {
                         let kind = RecordError::DuplicateId {
                             id: meta.id.clone(),
-                            first: first.clone(),
+                            first: out.docs[first as usize].at.clone(),
                         };
                         match on_error {
                             OnError::Fail => return Err(Error::record(meta.at, kind)),
@@ -129,7 +133,7 @@ pub fn ingest_with<X: Send>(
                             }
                         }
                     }
-                    seen.insert(meta.id.clone(), meta.at.clone());
+                    seen.insert(meta.id.clone(), out.docs.len() as u32);
                     accepted += 1;
                     out.dates_unparsed += unparsed as u64;
                     out.date_unparsed.push(unparsed);
