@@ -6,8 +6,8 @@
 //! threshold the way the LSH literature does: it minimises the area of false positives below the
 //! threshold plus false negatives above it.
 //!
-//! Candidates come from sorting `(band key, document)` entries band by band, so a band table is
-//! plain data that can be written to disk as a sorted run and merged. A bucket larger than
+//! Candidates come from grouping `(band key, document)` entries by key band by band, so a band
+//! table is plain data that can be written to disk in partitions and read back. A bucket larger than
 //! `max_bucket` (templated items, very short texts) does not yield all its pairs: each member is
 //! paired with the next `max_bucket` members only, which keeps the count linear in the bucket size.
 //! [`filter_candidates`] hands each candidate to a check (verification) once, at the first band
@@ -110,7 +110,8 @@ pub struct BandStats {
     pub candidate_pairs: u64,
     /// Buckets larger than `max_bucket`, whose pairs were limited.
     pub capped_buckets: u64,
-    /// Sorted runs written to scratch files (0: every band table fitted in memory).
+    /// Times a band table's buffer was written to a scratch file (0: every band table fitted in
+    /// memory).
     pub spilled_runs: u64,
 }
 
@@ -175,7 +176,7 @@ fn pairs_from_slice(
 }
 
 /// One band's pairs, the members of its capped buckets (sorted by document), its capped bucket
-/// count and the sorted runs it spilled.
+/// count and the times it spilled.
 type BandPairs = (Vec<(u32, u32)>, Vec<CappedMember>, u64, u64);
 
 /// Whether band `band` yields the pair `(a, b)`, `a < b`, given that their keys agree in it: the
@@ -252,7 +253,7 @@ pub fn candidate_pairs_within(
 /// collides in many bands (a near copy: most of them) is checked once, the candidates are never
 /// sorted nor deduplicated (only what `f` keeps is sorted), and signatures are read at random
 /// once per pair. The band tables being built at once hold at most `table_bytes` together; past
-/// that, they are written as sorted runs to scratch files and merged (the result is the same).
+/// that, they are written to a scratch file by partition and read back (the result is the same).
 pub fn filter_candidates<T: Send>(
     sigs: &Signatures,
     banding: &Banding,
@@ -275,7 +276,8 @@ pub fn filter_candidates<T: Send>(
         let per_band: Vec<Result<BandPairs>> = group
             .par_iter()
             .map(|&band| {
-                let mut runs: Runs<(u64, u32)> = Runs::new(per_table);
+                let mut runs: Runs<(u64, u32)> =
+                    Runs::new(per_table, |&(key, _)| (key >> 56) as u8);
                 for start in (0..sigs.len()).step_by(KEY_CHUNK) {
                     let end = (start + KEY_CHUNK).min(sigs.len());
                     let keys: Vec<(u64, u32)> = (start..end)
@@ -288,15 +290,12 @@ pub fn filter_candidates<T: Send>(
                 // A bucket's entries share their key's top byte: partitions by it are turned
                 // into pairs on their own, in parallel. A bucket of one yields nothing: only
                 // the keys that repeat are sorted.
-                let parts = runs.partitions(
-                    |&(key, _)| (key >> 56) as u8,
-                    |part| {
-                        let (mut out, mut members) = (Vec::new(), Vec::new());
-                        let part = spill::sort_repeated(part, |&(key, _)| key, 2);
-                        let count = pairs_from_slice(part, max_bucket, &mut out, &mut members);
-                        (out, members, count)
-                    },
-                )?;
+                let parts = runs.partitions(|part| {
+                    let (mut out, mut members) = (Vec::new(), Vec::new());
+                    let part = spill::sort_repeated(part, |&(key, _)| key, 2);
+                    let count = pairs_from_slice(part, max_bucket, &mut out, &mut members);
+                    (out, members, count)
+                })?;
                 let mut out = Vec::with_capacity(parts.iter().map(|p| p.0.len()).sum());
                 let (mut members, mut count) = (Vec::new(), 0);
                 for (o, m, c) in parts {

@@ -77,7 +77,7 @@ pub struct SourceTemplates {
     /// The documents holding a template n-gram, sorted: the only ones whose text
     /// [`SourceTemplates::push_untemplated`] changes.
     docs: Vec<u32>,
-    /// Sorted runs of keys written to scratch files while counting.
+    /// Times the keys' buffer was written to a scratch file while counting.
     pub spilled_runs: u64,
 }
 
@@ -280,8 +280,9 @@ fn count_templates(keys: &mut [DocKey], min_docs: u32) -> (Vec<u64>, Vec<u32>) {
 impl SourceTemplates {
     /// Finds the template n-grams of the unmasked lines of the active documents.
     ///
-    /// The sampled keys of every document are counted through an external sort holding at most
-    /// `key_bytes` in memory (past it, sorted runs go to scratch files and are merged).
+    /// The sampled keys of every document are counted partition by partition, holding at most
+    /// `key_bytes` of them in memory (past it, they go to a scratch file by partition and each
+    /// partition is read back to be counted).
     pub fn find<D: Docs + ?Sized>(
         norm: &D,
         active: &[bool],
@@ -315,7 +316,7 @@ impl SourceTemplates {
     ) -> Result<Self> {
         // Each key travels with its document, so that the sources holding templates are known
         // at the end; keys are counted whatever the source.
-        let mut runs: Runs<DocKey> = Runs::new(key_bytes);
+        let mut runs: Runs<DocKey> = Runs::new(key_bytes, |k| (k.key() >> 56) as u8);
         norm.each_chunk(&mut |first, docs| {
             // Each piece of the chunk appends its documents' keys to one vector (no vector per
             // document); with the whole corpus in one chunk, the pieces go to the sort as they
@@ -361,10 +362,7 @@ impl SourceTemplates {
         let mut docs = Vec::new();
         // Partitions by the keys' top byte: a key's entries are in one partition, and the
         // partitions' templates come in key order.
-        let counted = runs.partitions(
-            |k| (k.key() >> 56) as u8,
-            |part| count_templates(part, min_docs),
-        )?;
+        let counted = runs.partitions(|part| count_templates(part, min_docs))?;
         for (keys, part_docs) in counted {
             templates.extend_from_slice(&keys);
             for &d in &part_docs {
@@ -1022,7 +1020,7 @@ mod tests {
         let norm: Vec<NormDoc> = texts.iter().map(|t| normalize_doc(t, &o)).collect();
         let active = vec![true; norm.len()];
         let t = SourceTemplates::find(&norm, &active, None, &source, 3, u64::MAX).unwrap();
-        // Counting through sorted runs on disk finds the same n-grams.
+        // Counting through partitions spilled to disk finds the same n-grams.
         let spilled = SourceTemplates::find(&norm, &active, None, &source, 3, 64).unwrap();
         assert_eq!(spilled.keys, t.keys);
         assert!(!t.is_empty());

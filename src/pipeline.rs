@@ -623,7 +623,7 @@ pub fn scan_within(
                 near_pairs(&first, &first_cfg, budget.share(BAND_SHARE), progress)?;
             if first_stats.spilled_runs > 0 {
                 spilled.push(format!(
-                    "first-pass band tables ({} sorted runs)",
+                    "first-pass band tables ({} spills)",
                     first_stats.spilled_runs
                 ));
             }
@@ -684,10 +684,7 @@ pub fn scan_within(
         )?;
         progress.done();
         if found.spilled_runs > 0 {
-            spilled.push(format!(
-                "template n-grams ({} sorted runs)",
-                found.spilled_runs
-            ));
+            spilled.push(format!("template n-grams ({} spills)", found.spilled_runs));
         }
         lap("source_templates_sketch", &mut t);
         resketch(
@@ -739,10 +736,7 @@ pub fn scan_within(
     };
     let (edges, band_stats) = near_pairs(&verifier, cfg, budget.share(BAND_SHARE), progress)?;
     if band_stats.spilled_runs > 0 {
-        spilled.push(format!(
-            "band tables ({} sorted runs)",
-            band_stats.spilled_runs
-        ));
+        spilled.push(format!("band tables ({} spills)", band_stats.spilled_runs));
     }
     lap("band_verify", &mut t);
     let labels = cluster_labels(

@@ -5,24 +5,21 @@
 //!   structures that can spill.
 //! - [`TextStore`]: the normalized documents, in memory or (past their share of the budget) in
 //!   one scratch file read back chunk by chunk, or one document at a time by offset.
-//! - [`Runs`]: an external sort: items are buffered, sorted and written as sorted runs when the
-//!   buffer is full, and read back as one sorted stream, merged one key range at a time: the
-//!   ranges are cut at quantiles of a sample of the runs, each run's slice of a range is found
-//!   by binary search, and a few ranges are read and merged in parallel while the previous ones
-//!   are consumed. Band tables, candidate pairs and the source-template n-grams go through it.
+//! - [`Runs`]: items grouped into 256 partitions by a key's top byte, for consumers that need
+//!   equal keys together but not in order (band tables, the source-template n-grams): items are
+//!   buffered; when the buffer is full it is grouped by partition in place and appended to a
+//!   scratch file, each partition's segment noted; at the end each partition is read back from
+//!   its segments and handed out, in parallel.
 //!
 //! Scratch files are unnamed temporary files (`tempfile::tempfile`, in `TMPDIR`): the system
 //! removes them when the run ends, however it ends.
 //!
-//! Written by hand rather than with an external-sort crate because the records are fixed-size
-//! plain integers whose sorted stream must be the in-memory sort's for the report to be identical
-//! to an in-memory run (records that compare equal may come in another order, so a consumer must
-//! not depend on their order: the template count compares keys alone and counts the distinct
-//! documents of a key); the whole thing is a buffer, a sort, and a range-by-range merge.
-//! [`Runs::partitions`] hands the items out in partitions of one top byte, consumed in parallel
-//! when nothing spilled; [`sort_repeated`] sorts only the keys of a partition that repeat.
+//! Written by hand rather than with an external-sort crate because no sort is needed: the records
+//! are fixed-size plain integers, and each consumer counts or pairs the equal keys of a partition
+//! (sorting only those that repeat, [`sort_repeated`]), whatever order they come in, so a spilled
+//! run gives the same report as an in-memory run. The whole thing is a buffer, a one-byte radix
+//! pass, and appends to one file.
 
-use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 
@@ -153,51 +150,89 @@ pub fn sort_repeated<T: Ord>(items: &mut [T], key: impl Fn(&T) -> u64, min: u32)
     front
 }
 
-/// An external sort (see the module documentation).
+/// Number of partitions of [`Runs`]: one per value of a key's top byte.
+const P: usize = 256;
+
+/// Items grouped by partition (see the module documentation).
 pub struct Runs<T: Item> {
+    /// The partition of an item: items that a consumer must see together share one.
+    radix: fn(&T) -> u8,
     /// Vectors taken whole while nothing has spilled and they fit together (no copy).
     parts: Vec<Vec<T>>,
     /// Items of `parts`.
     held: usize,
-    /// The buffer of the next sorted run, once something has spilled.
+    /// The buffer of the next spill, once something has spilled.
     buf: Vec<T>,
     cap: usize,
-    runs: Vec<(File, u64)>,
+    /// The scratch file spills are appended to, and its length.
+    file: Option<(BufWriter<File>, u64)>,
+    /// Where each partition's items are in the file: (byte offset, items), one per spill.
+    segments: Vec<Vec<(u64, u64)>>,
+    spills: usize,
+}
+
+/// Groups `v` by `radix` in place (one pass of an American-flag sort: each item is swapped
+/// straight into its partition's region) and returns where each partition starts.
+fn group_by_radix<T>(v: &mut [T], radix: impl Fn(&T) -> u8) -> [usize; P + 1] {
+    let mut start = [0usize; P + 1];
+    for x in v.iter() {
+        start[radix(x) as usize + 1] += 1;
+    }
+    for p in 0..P {
+        start[p + 1] += start[p];
+    }
+    let mut next = start;
+    for p in 0..P {
+        while next[p] < start[p + 1] {
+            let r = radix(&v[next[p]]) as usize;
+            if r == p {
+                next[p] += 1;
+            } else {
+                v.swap(next[p], next[r]);
+                next[r] += 1;
+            }
+        }
+    }
+    start
 }
 
 impl<T: Item> Runs<T> {
-    /// Holds at most `bytes` of items in memory (at least 1024 items).
-    pub fn new(bytes: u64) -> Self {
+    /// Holds at most `bytes` of items in memory (at least 1024 items); `radix` gives an item's
+    /// partition (see [`Runs::partitions`]).
+    pub fn new(bytes: u64, radix: fn(&T) -> u8) -> Self {
         let cap = (bytes / std::mem::size_of::<T>() as u64).clamp(1024, usize::MAX as u64) as usize;
         Runs {
+            radix,
             parts: Vec::new(),
             held: 0,
             buf: Vec::new(),
             cap,
-            runs: Vec::new(),
+            file: None,
+            segments: vec![Vec::new(); P],
+            spills: 0,
         }
     }
 
-    /// Number of sorted runs written to disk so far.
+    /// Number of times the buffer was written to disk so far.
     pub fn spilled_runs(&self) -> usize {
-        self.runs.len()
+        self.spills
     }
 
     /// Adds the items of a vector, taking the vector itself as the buffer when nothing is held
     /// and it fits (no copy, and no second copy of the items held meanwhile); otherwise they are
-    /// copied in slices, a sorted run written each time the buffer fills.
+    /// copied in slices, the buffer written out each time it fills.
     pub fn extend_vec(&mut self, items: Vec<T>) -> Result<()> {
         self.join_parts()?;
         self.copy_in(items)
     }
 
     /// Adds the items of several vectors. When nothing else is held and they fit together, they
-    /// are kept as they are (no copy) until [`Runs::finish`] or [`Runs::partitions`],
-    /// which hands them out partition by partition in parallel without joining them; otherwise, as
-    /// [`Runs::extend_vec`] one after the other.
+    /// are kept as they are (no copy) until [`Runs::partitions`], which hands them out partition
+    /// by partition in parallel without joining them; otherwise, as [`Runs::extend_vec`] one
+    /// after the other.
     pub fn extend_parts(&mut self, parts: Vec<Vec<T>>) -> Result<()> {
         let len: usize = parts.iter().map(Vec::len).sum();
-        if self.runs.is_empty() && self.buf.is_empty() && self.held + len <= self.cap {
+        if self.spills == 0 && self.buf.is_empty() && self.held + len <= self.cap {
             self.held += len;
             self.parts.extend(parts);
             return Ok(());
@@ -235,84 +270,85 @@ impl<T: Item> Runs<T> {
         Ok(())
     }
 
+    /// Appends the buffer to the scratch file, partition after partition.
     fn flush(&mut self) -> Result<()> {
         if self.buf.is_empty() {
             return Ok(());
         }
-        self.buf.par_sort_unstable();
-        let mut f = scratch()?;
-        {
-            let mut w = BufWriter::with_capacity(1 << 20, &mut f);
-            let mut bytes = Vec::with_capacity(T::SIZE * 4096);
-            for chunk in self.buf.chunks(4096) {
+        let start = group_by_radix(&mut self.buf, self.radix);
+        if self.file.is_none() {
+            self.file = Some((BufWriter::with_capacity(1 << 20, scratch()?), 0));
+        }
+        let (w, len) = self.file.as_mut().expect("opened above");
+        let mut bytes = Vec::with_capacity(T::SIZE * 4096);
+        for p in 0..P {
+            let items = &self.buf[start[p]..start[p + 1]];
+            if items.is_empty() {
+                continue;
+            }
+            self.segments[p].push((*len, items.len() as u64));
+            for chunk in items.chunks(4096) {
                 bytes.clear();
                 for x in chunk {
                     x.put(&mut bytes);
                 }
                 w.write_all(&bytes).map_err(Error::Scratch)?;
             }
-            w.flush().map_err(Error::Scratch)?;
+            *len += (items.len() * T::SIZE) as u64;
         }
-        f.seek(SeekFrom::Start(0)).map_err(Error::Scratch)?;
-        self.runs.push((f, self.buf.len() as u64));
+        self.spills += 1;
         self.buf.clear();
         Ok(())
-    }
-
-    /// Every item pushed, in sorted order.
-    pub fn finish(mut self) -> Result<Sorted<T>> {
-        self.join_parts()?;
-        if self.runs.is_empty() {
-            self.buf.par_sort_unstable();
-            return Ok(Sorted::Memory(std::mem::take(&mut self.buf).into_iter()));
-        }
-        self.flush()?;
-        let ranges = key_ranges::<T>(&self.runs, (self.cap / 4).max(1024))?;
-        Ok(Sorted::Ranges {
-            runs: self.runs,
-            ranges: ranges.into(),
-            current: Vec::new().into_iter(),
-            ready: VecDeque::new(),
-            failed: false,
-        })
     }
 }
 
 impl<T: Item + Default> Runs<T> {
-    /// Every item pushed, handed to `f` one partition at a time: a partition is the items of one
-    /// value of `radix`, which must not decrease along the order (say, the top byte of a key that
-    /// items are ordered by first), so that items that are equal in that key share a partition.
-    /// Within a partition the items come in no particular order (sorted when spilled): `f` sorts
-    /// what it needs, often only the repeated keys ([`sort_repeated`]). Returns `f`'s results in
-    /// partition order.
+    /// Every item pushed, handed to `f` one partition at a time, in parallel: a partition is the
+    /// items of one value of `radix`, so that items that must be seen together (those equal in
+    /// a key whose top byte is the radix) are. Within a partition the items come in no
+    /// particular order: `f` sorts what it needs, often only the repeated keys
+    /// ([`sort_repeated`]). Returns `f`'s results in partition order (empty partitions give
+    /// none).
     ///
     /// In memory, the items are scattered into their partitions (one copy, part by part in
-    /// parallel) and the partitions are handed to `f` in parallel: 256 cache-sized slices instead
-    /// of one sort of the whole, and `f` runs on every thread. Spilled, the sorted stream is cut
-    /// at partition boundaries and `f` runs on each in turn. Written by hand because the
-    /// partitions are the point: a sorting crate sorts, it does not hand out independent groups
-    /// to count in parallel.
-    pub fn partitions<R: Send>(
-        self,
-        radix: impl Fn(&T) -> u8 + Sync,
-        f: impl Fn(&mut [T]) -> R + Sync,
-    ) -> Result<Vec<R>> {
-        const P: usize = 256;
-        if !self.runs.is_empty() {
-            let mut out = Vec::new();
-            let mut batch: Vec<T> = Vec::new();
-            for x in self.finish()? {
-                let x = x?;
-                if batch.last().is_some_and(|l| radix(l) != radix(&x)) {
-                    out.push(f(&mut batch));
-                    batch.clear();
-                }
-                batch.push(x);
-            }
-            if !batch.is_empty() {
-                out.push(f(&mut batch));
-            }
-            return Ok(out);
+    /// parallel). Spilled, each partition is read back from its segments of the scratch file
+    /// (one per spill) and joined with its share of the buffer: as many partitions in memory at
+    /// a time as there are threads, each about a 256th of the items. Nothing is sorted and
+    /// nothing merged: every consumer needs its keys grouped, not ordered, and most keys come
+    /// once. Written by hand because the partitions are the point: a sorting crate sorts, it
+    /// does not hand out independent groups to count in parallel.
+    pub fn partitions<R: Send>(mut self, f: impl Fn(&mut [T]) -> R + Sync) -> Result<Vec<R>> {
+        let radix = self.radix;
+        if self.spills > 0 {
+            self.join_parts()?;
+            let start = group_by_radix(&mut self.buf, radix);
+            let file = match self.file.take() {
+                Some((w, _)) => w.into_inner().map_err(|e| Error::Scratch(e.into_error()))?,
+                None => return Err(Error::Scratch(std::io::Error::other("no scratch file"))),
+            };
+            let (buf, segments, file) = (&self.buf, &self.segments, &file);
+            let results: Result<Vec<Option<R>>> = (0..P)
+                .into_par_iter()
+                .with_max_len(1)
+                .map(|p| {
+                    let mine = &buf[start[p]..start[p + 1]];
+                    let len = mine.len() + segments[p].iter().map(|s| s.1 as usize).sum::<usize>();
+                    if len == 0 {
+                        return Ok(None);
+                    }
+                    let mut items = Vec::with_capacity(len);
+                    let mut bytes = Vec::new();
+                    for &(at, n) in &segments[p] {
+                        bytes.resize(n as usize * T::SIZE, 0);
+                        read_at(file, &mut bytes, at)?;
+                        items.extend(bytes.chunks_exact(T::SIZE).map(T::get));
+                    }
+                    items.extend_from_slice(mine);
+                    debug_assert!(items.iter().all(|x| radix(x) as usize == p));
+                    Ok(Some(f(&mut items)))
+                })
+                .collect();
+            return Ok(results?.into_iter().flatten().collect());
         }
         // Each part scattered by partition, with where each partition starts in it.
         let mut parts = self.parts;
@@ -354,134 +390,6 @@ impl<T: Item + Default> Runs<T> {
             })
             .collect();
         Ok(results.into_iter().flatten().collect())
-    }
-}
-
-/// Item `i` of a sorted run.
-fn item_at<T: Item>(run: &File, i: u64) -> Result<T> {
-    let mut b = [0u8; 16];
-    read_at(run, &mut b[..T::SIZE], i * T::SIZE as u64)?;
-    Ok(T::get(&b))
-}
-
-/// The index of the first item of a sorted run of `n` items that is not less than `x`.
-fn lower_bound<T: Item>(run: &File, n: u64, x: T) -> Result<u64> {
-    let (mut lo, mut hi) = (0, n);
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        if item_at::<T>(run, mid)? < x {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    Ok(lo)
-}
-
-/// The slices of sorted runs that make up one key range: `[start, end)` item indices in each run.
-type Range = Vec<(u64, u64)>;
-
-/// Cuts the items of sorted runs into key ranges of about `per_range` items: the splitters are
-/// quantiles of items sampled evenly from every run, and each run's slice of a range is found by
-/// binary search. Equal items fall in one range.
-fn key_ranges<T: Item>(runs: &[(File, u64)], per_range: usize) -> Result<Vec<Range>> {
-    let total: u64 = runs.iter().map(|r| r.1).sum();
-    let count = total.div_ceil(per_range as u64).max(1);
-    let mut sample: Vec<T> = Vec::new();
-    for (f, n) in runs {
-        let take = (count * 8).min(*n);
-        for j in 0..take {
-            sample.push(item_at(f, j * n / take)?);
-        }
-    }
-    sample.sort_unstable();
-    let mut splitters: Vec<T> = (1..count)
-        .map(|p| sample[(p * sample.len() as u64 / count) as usize])
-        .collect();
-    splitters.dedup();
-    let mut cuts: Vec<Vec<u64>> = Vec::with_capacity(runs.len());
-    for (f, n) in runs {
-        let mut c = vec![0];
-        for &x in &splitters {
-            c.push(lower_bound(f, *n, x)?);
-        }
-        c.push(*n);
-        cuts.push(c);
-    }
-    Ok((0..=splitters.len())
-        .map(|p| cuts.iter().map(|c| (c[p], c[p + 1])).collect())
-        .collect())
-}
-
-/// The items of one key range: every run's slice of it, read and merged.
-fn load_range<T: Item>(runs: &[(File, u64)], range: &[(u64, u64)]) -> Result<Vec<T>> {
-    let mut items = Vec::with_capacity(range.iter().map(|(a, b)| (b - a) as usize).sum());
-    let mut bytes = Vec::new();
-    for ((f, _), &(start, end)) in runs.iter().zip(range) {
-        bytes.resize((end - start) as usize * T::SIZE, 0);
-        read_at(f, &mut bytes, start * T::SIZE as u64)?;
-        items.extend(bytes.chunks_exact(T::SIZE).map(T::get));
-    }
-    // The slices are sorted runs: the standard stable sort finds them and merges them, in about
-    // linear time for a few runs (an unstable sort would sort the items all over again).
-    items.sort();
-    Ok(items)
-}
-
-/// The sorted stream of a [`Runs`].
-pub enum Sorted<T: Item> {
-    Memory(std::vec::IntoIter<T>),
-    /// Spilled runs, merged one key range at a time: as many ranges as there are threads are
-    /// read and sorted in parallel, then handed out in order.
-    Ranges {
-        runs: Vec<(File, u64)>,
-        ranges: VecDeque<Range>,
-        current: std::vec::IntoIter<T>,
-        ready: VecDeque<Vec<T>>,
-        failed: bool,
-    },
-}
-
-impl<T: Item> Iterator for Sorted<T> {
-    type Item = Result<T>;
-
-    fn next(&mut self) -> Option<Result<T>> {
-        match self {
-            Sorted::Memory(it) => it.next().map(Ok),
-            Sorted::Ranges {
-                runs,
-                ranges,
-                current,
-                ready,
-                failed,
-            } => loop {
-                if *failed {
-                    return None;
-                }
-                if let Some(x) = current.next() {
-                    return Some(Ok(x));
-                }
-                if let Some(next) = ready.pop_front() {
-                    *current = next.into_iter();
-                    continue;
-                }
-                if ranges.is_empty() {
-                    return None;
-                }
-                let at_once = rayon::current_num_threads().clamp(1, ranges.len());
-                let batch: Vec<Range> = ranges.drain(..at_once).collect();
-                let runs = &*runs;
-                let loaded: Result<Vec<Vec<T>>> =
-                    batch.par_iter().map(|r| load_range(runs, r)).collect();
-                match loaded {
-                    Ok(l) => ready.extend(l),
-                    Err(e) => {
-                        *failed = true;
-                        return Some(Err(e));
-                    }
-                }
-            },
-        }
     }
 }
 
@@ -895,28 +803,45 @@ mod tests {
         assert!(Budget::parse_size("lots").is_err());
     }
 
+    /// Top byte of a `(key, doc)` item's key: the partitions of these tests.
+    fn top(x: &(u64, u32)) -> u8 {
+        (x.0 >> 56) as u8
+    }
+
+    /// Each partition of `runs`, sorted.
+    fn sorted_partitions(runs: Runs<(u64, u32)>) -> Vec<Vec<(u64, u32)>> {
+        runs.partitions(|p| {
+            p.sort_unstable();
+            p.to_vec()
+        })
+        .unwrap()
+    }
+
     #[test]
-    fn runs_merge_to_the_in_memory_order() {
+    fn spilled_partitions_hold_the_in_memory_items() {
         let items: Vec<(u64, u32)> = (0..50_000u64)
             .map(|i| {
                 (
-                    xxhash_rust::xxh3::xxh3_64(&i.to_le_bytes()) % 977,
+                    xxhash_rust::xxh3::xxh3_64(&(i % 977).to_le_bytes()),
                     (i % 13) as u32,
                 )
             })
             .collect();
-        let mut small = Runs::new(8 << 10);
+        let mut small = Runs::new(8 << 10, top);
         small.extend_vec(items.clone()).unwrap();
         assert!(small.spilled_runs() > 5);
-        let merged: Vec<(u64, u32)> = small.finish().unwrap().map(|x| x.unwrap()).collect();
-        let mut big = Runs::new(u64::MAX);
+        let spilled = sorted_partitions(small);
+        let mut big = Runs::new(u64::MAX, top);
         big.extend_vec(items.clone()).unwrap();
         assert_eq!(big.spilled_runs(), 0);
-        let mem: Vec<(u64, u32)> = big.finish().unwrap().map(|x| x.unwrap()).collect();
+        let mem = sorted_partitions(big);
+        assert_eq!(spilled, mem);
+        for p in &mem {
+            assert!(p.iter().all(|x| top(x) == top(&p[0])));
+        }
         let mut sorted = items.clone();
         sorted.sort_unstable();
-        assert_eq!(merged, sorted);
-        assert_eq!(mem, sorted);
+        assert_eq!(mem.concat(), sorted);
     }
 
     proptest::proptest! {
@@ -956,25 +881,25 @@ mod tests {
 
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
-        /// Whatever the runs and however skewed the values (one value filling whole runs, runs
-        /// of one value, few distinct values), the merged stream is the sorted input.
+        /// However skewed the values (one value filling whole spills, every item in one
+        /// partition, few distinct values), the partitions hold every item.
         #[test]
-        fn merged_stream_is_the_sorted_input(
+        fn skewed_spills_give_back_every_item(
             values in proptest::collection::vec((0u64..40, 0u32..3), 0..6000),
             heavy in 0usize..5000,
             cap_items in 1024u64..3000,
         ) {
             let mut items = values;
             items.extend(std::iter::repeat_n((17, 1), heavy));
-            let mut runs: Runs<(u64, u32)> = Runs::new(cap_items * 16);
+            let mut runs: Runs<(u64, u32)> = Runs::new(cap_items * 16, top);
             runs.extend_vec(items.clone()).unwrap();
-            let merged: Vec<(u64, u32)> = runs.finish().unwrap().map(|x| x.unwrap()).collect();
+            let got = sorted_partitions(runs).concat();
             items.sort_unstable();
-            proptest::prop_assert_eq!(merged, items);
+            proptest::prop_assert_eq!(got, items);
         }
 
         /// Pushed as several vectors (one by one, or together as parts), in memory or spilled,
-        /// the items come back sorted: whole, and as partitions of one top byte each, in order.
+        /// the items come back as partitions of one top byte each, in order, all of them.
         #[test]
         fn partitions_are_the_sorted_input_cut_by_radix(
             parts in proptest::collection::vec(
@@ -991,24 +916,19 @@ mod tests {
             let mut sorted: Vec<(u64, u32)> = parts.concat();
             sorted.sort_unstable();
             let cap = if spill { 1024 * 16 } else { u64::MAX };
-            let (mut a, mut b) = (Runs::new(cap), Runs::new(cap));
+            let (mut a, mut b) = (Runs::new(cap, top), Runs::new(cap, top));
             for p in &parts {
                 a.extend_vec(p.clone()).unwrap();
             }
             b.extend_parts(parts.clone()).unwrap();
             proptest::prop_assert_eq!(a.spilled_runs() > 0, spill && sorted.len() > 1024);
             proptest::prop_assert_eq!(b.spilled_runs() > 0, spill && sorted.len() > 1024);
-            let whole: Vec<(u64, u32)> = a.finish().unwrap().map(|x| x.unwrap()).collect();
-            proptest::prop_assert_eq!(&whole, &sorted);
-            let cut = b
-                .partitions(|x| (x.0 >> 56) as u8, |p| {
-                    p.sort_unstable();
-                    p.to_vec()
-                })
-                .unwrap();
+            let one_by_one = sorted_partitions(a);
+            let cut = sorted_partitions(b);
+            proptest::prop_assert_eq!(&one_by_one, &cut);
             for p in &cut {
                 proptest::prop_assert!(!p.is_empty());
-                proptest::prop_assert!(p.iter().all(|x| x.0 >> 56 == p[0].0 >> 56));
+                proptest::prop_assert!(p.iter().all(|x| top(x) == top(&p[0])));
             }
             proptest::prop_assert_eq!(cut.concat(), sorted);
         }
