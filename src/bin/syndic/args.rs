@@ -144,7 +144,7 @@ pub struct Pipeline {
     #[arg(long, short = 'j', help_heading = "Output")]
     pub threads: Option<usize>,
     /// Memory budget, e.g. 4G or 512M. Past their shares of it, the normalized texts, the band
-    /// tables and the template n-grams go to scratch files in TMPDIR (sorted runs, merged); the
+    /// tables and the template n-grams go to scratch files in TMPDIR (by partition of key); the
     /// report is the same as without a budget. Default: no budget, everything in memory.
     #[arg(long, value_name = "SIZE", value_parser = parse_size, help_heading = "Resources")]
     pub memory_limit: Option<u64>,
