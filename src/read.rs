@@ -1024,18 +1024,45 @@ fn json_record<'a>(
     // What `serde_json::from_str::<Value>` does, keeping only the fields named (the text
     // borrowed from the line when it holds no escape): the same parser runs over the same
     // tokens, so syntax errors are the same, and so are the duplicate keys (the last wins).
-    let mut de = serde_json::Deserializer::from_str(s);
-    let top = TopSeed(fields)
-        .deserialize(&mut de)
-        .and_then(|top| de.end().map(|()| top))
-        .map_err(|e| json_error(&e, s))?;
+    // The text is first taken raw and unescaped here (`unescape`), into one string of the right
+    // size; serde_json would unescape it into a scratch buffer grown from empty for every
+    // record, then copy it. Anything but a string that `unescape` handles (an error, a text
+    // that is not a string, a surrogate escape) is parsed again the usual way, so results and
+    // messages are the same.
+    let fast = (|| {
+        let mut de = serde_json::Deserializer::from_str(s);
+        let top = TopSeed(fields, true).deserialize(&mut de).ok()?;
+        de.end().ok()?;
+        let mut found = top?;
+        if let Some(TextValue::Raw(lit)) = found.text {
+            let body = lit.strip_prefix('"')?.strip_suffix('"')?;
+            found.text = Some(TextValue::Str(if body.contains('\\') {
+                Cow::Owned(unescape(body)?)
+            } else {
+                Cow::Borrowed(body)
+            }));
+        }
+        Some(Some(found))
+    })();
+    let top = match fast {
+        Some(top) => top,
+        None => {
+            let mut de = serde_json::Deserializer::from_str(s);
+            TopSeed(fields, false)
+                .deserialize(&mut de)
+                .and_then(|top| de.end().map(|()| top))
+                .map_err(|e| json_error(&e, s))?
+        }
+    };
     let Some(found) = top else {
         return Err(RecordError::NotAnObject);
     };
     let text = match found.text {
         None | Some(TextValue::Null) => return Err(RecordError::MissingText(fields.text.clone())),
         Some(TextValue::Str(t)) => t,
-        Some(TextValue::Other) => return Err(RecordError::TextNotString(fields.text.clone())),
+        Some(TextValue::Other | TextValue::Raw(_)) => {
+            return Err(RecordError::TextNotString(fields.text.clone()))
+        }
     };
     if text.trim().is_empty() {
         return Err(RecordError::EmptyDocument);
@@ -1065,11 +1092,53 @@ struct Found<'a> {
 enum TextValue<'a> {
     Null,
     Str(Cow<'a, str>),
+    /// The value as it stands in the line (a string literal with its quotes), not yet decoded.
+    Raw(&'a str),
     Other,
 }
 
+/// The text of a JSON string literal's body (between its quotes, already checked by serde_json),
+/// with its escapes decoded; `None` for a surrogate escape (`\uD800`-`\uDFFF`, pairs included),
+/// left to serde_json with the rest of the record. Written by hand because serde_json decodes a
+/// string only into its own scratch buffer (grown from empty for each record, then copied).
+fn unescape(body: &str) -> Option<String> {
+    let b = body.as_bytes();
+    let mut out = String::with_capacity(b.len());
+    let mut i = 0;
+    while let Some(p) = memchr::memchr(b'\\', &b[i..]) {
+        out.push_str(&body[i..i + p]);
+        i += p;
+        let c = match b.get(i + 1)? {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => {
+                let hex = body.get(i + 2..i + 6)?;
+                if !hex.bytes().all(|h| h.is_ascii_hexdigit()) {
+                    return None;
+                }
+                let v = u32::from_str_radix(hex, 16).ok()?;
+                i += 6;
+                out.push(char::from_u32(v)?);
+                continue;
+            }
+            _ => return None,
+        };
+        out.push(c);
+        i += 2;
+    }
+    out.push_str(&body[i..]);
+    Some(out)
+}
+
 /// Reads one JSON value: the named fields if it is an object (`Some`), nothing otherwise.
-struct TopSeed<'f>(&'f Fields);
+/// The second field: take the text raw (see [`json_record`]).
+struct TopSeed<'f>(&'f Fields, bool);
 
 impl<'de> de::DeserializeSeed<'de> for TopSeed<'_> {
     type Value = Option<Found<'de>>;
@@ -1093,7 +1162,11 @@ impl<'de> de::Visitor<'de> for TopSeed<'_> {
             // A key that names the text is only the text (as `remove` took it from the map
             // before the other fields were looked up).
             if key.text {
-                found.text = Some(map.next_value_seed(TextSeed)?);
+                found.text = Some(if self.1 {
+                    TextValue::Raw(map.next_value::<&'de serde_json::value::RawValue>()?.get())
+                } else {
+                    map.next_value_seed(TextSeed)?
+                });
             } else if key.id || key.source || key.date {
                 let v: Value = map.next_value()?;
                 if key.id {
@@ -1335,6 +1408,77 @@ mod tests {
         let c = Corpus::open(inputs).unwrap();
         let fields = Fields::default();
         c.records(&fields, on_error).collect()
+    }
+
+    proptest::proptest! {
+        /// A text written by serde_json, or with every character of the basic plane as a `\u`
+        /// escape, decodes to what serde_json decodes.
+        #[test]
+        fn unescape_decodes_what_serde_json_decodes(
+            chars in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    'a', ' ', '"', '\\', '/', '\n', '\r', '\t', '\u{1}', '\u{8}', '\u{c}', '\u{7f}',
+                    'é', 'ب', 'ـ', '\u{fffd}', '😀', '𝔸',
+                ]),
+                0..40,
+            ),
+            all_escaped in proptest::bool::ANY,
+        ) {
+            let text: String = chars.iter().collect();
+            let literal = if all_escaped {
+                let mut l = String::from("\"");
+                for c in text.chars() {
+                    if (c as u32) < 0x10000 {
+                        l += &format!("\\u{:04X}", c as u32);
+                    } else {
+                        l.push(c);
+                    }
+                }
+                l + "\""
+            } else {
+                serde_json::to_string(&text).unwrap()
+            };
+            let decoded: String = serde_json::from_str(&literal).unwrap();
+            proptest::prop_assert_eq!(&decoded, &text);
+            let body = &literal[1..literal.len() - 1];
+            proptest::prop_assert_eq!(unescape(body), Some(text));
+        }
+    }
+
+    #[test]
+    fn surrogate_escapes_are_left_to_serde_json() {
+        assert_eq!(unescape(r"a\ud83d\ude00"), None);
+        assert_eq!(unescape(r"\udc00"), None);
+        assert_eq!(unescape(r"x\u00e9\n"), Some("xé\n".to_string()));
+        // Through the fallback: a pair decodes, a lone surrogate is serde_json's error.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.jsonl");
+        std::fs::write(
+            &p,
+            "{\"text\":\"a\\ud83d\\ude00b\\n\"}\n{\"text\":\"\\ud800 x\"}\n{\"text\":\"c\\/d\"}\n",
+        )
+        .unwrap();
+        let got = read_all(dir.path(), &[p], OnError::Skip);
+        let texts: Vec<String> = got
+            .iter()
+            .map(|e| match e.as_ref().unwrap() {
+                Entry::Doc(r) => r.text.clone(),
+                Entry::Skipped { error, .. } => format!("skipped: {error}"),
+            })
+            .collect();
+        assert_eq!(texts[0], "a😀b\n");
+        // serde_json's own message and column for the lone surrogate.
+        let e = serde_json::from_str::<Value>("{\"text\":\"\\ud800 x\"}").unwrap_err();
+        let code = e.to_string();
+        let code = code.split(" at line").next().unwrap();
+        assert!(texts[1].starts_with("skipped: "), "{}", texts[1]);
+        assert!(texts[1].contains(code), "{} / {code}", texts[1]);
+        assert!(
+            texts[1].contains(&format!("column {}", e.column())),
+            "{}",
+            texts[1]
+        );
+        assert_eq!(texts[2], "c/d");
     }
 
     #[test]
