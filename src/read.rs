@@ -1029,11 +1029,10 @@ fn json_record<'a>(
     // record, then copy it. Anything but a string that `unescape` handles (an error, a text
     // that is not a string, a surrogate escape) is parsed again the usual way, so results and
     // messages are the same.
-    let fast = (|| {
+    let fast = || {
         let mut de = serde_json::Deserializer::from_str(s);
-        let top = TopSeed(fields, true).deserialize(&mut de).ok()?;
+        let mut found = TopSeed(fields, true).deserialize(&mut de).ok()??;
         de.end().ok()?;
-        let mut found = top?;
         if let Some(TextValue::Raw(lit)) = found.text {
             let body = lit.strip_prefix('"')?.strip_suffix('"')?;
             found.text = Some(TextValue::Str(if body.contains('\\') {
@@ -1042,20 +1041,18 @@ fn json_record<'a>(
                 Cow::Borrowed(body)
             }));
         }
-        Some(Some(found))
-    })();
-    let top = match fast {
-        Some(top) => top,
+        Some(found)
+    };
+    let found = match fast() {
+        Some(found) => found,
         None => {
             let mut de = serde_json::Deserializer::from_str(s);
-            TopSeed(fields, false)
+            let top = TopSeed(fields, false)
                 .deserialize(&mut de)
                 .and_then(|top| de.end().map(|()| top))
-                .map_err(|e| json_error(&e, s))?
+                .map_err(|e| json_error(&e, s))?;
+            top.ok_or(RecordError::NotAnObject)?
         }
-    };
-    let Some(found) = top else {
-        return Err(RecordError::NotAnObject);
     };
     let text = match found.text {
         None | Some(TextValue::Null) => return Err(RecordError::MissingText(fields.text.clone())),
