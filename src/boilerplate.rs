@@ -342,14 +342,16 @@ impl SourceTemplates {
             if docs.len() == norm.doc_count() {
                 return runs.extend_parts(parts);
             }
-            // A chunk of a spilled store: its pieces are joined, and the one vector goes to the
-            // sort's buffer. (Pieces held from chunk to chunk, many small buffers freed together
-            // when the keys spill, stay in the allocator's heap: a budget's worth more resident.)
-            let mut keys = Vec::with_capacity(parts.iter().map(Vec::len).sum());
+            // A chunk of a spilled store: each piece is copied into the sort's buffer and freed
+            // at once. (Pieces held from chunk to chunk, many small buffers freed together when
+            // the keys spill, stay in the allocator's heap: a budget's worth more resident.
+            // Joining the pieces into one vector first cost a copy of every key and fresh pages
+            // for each chunk: at 1M documents under 4G, 7.4 s on the calling thread with the
+            // pool idle, against 6.1 s without, spills included.)
             for p in parts {
-                keys.extend_from_slice(&p);
+                runs.extend_vec(p)?;
             }
-            runs.extend_vec(keys)
+            Ok(())
         })?;
         let spilled_runs = runs.spilled_runs() as u64;
         let sources = source
