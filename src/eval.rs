@@ -31,6 +31,12 @@
 //!   gives precision (clustered copy and rewrite pairs over all clustered pairs) and recall over
 //!   the copies and over copies and rewrites.
 //!
+//! * labelled lines, `{"id": .., "line": .., "label": "furniture" | "content"}` per line
+//!   ([`LabelledLine`]; `line` indexes the document's text split on `\n`, from 0): scored by
+//!   [`score_lines`] against the boilerplate flags of an annotations file
+//!   (`{"id", "boilerplate_lines": [..]}` per line, as `syndic scan --annotations` writes it):
+//!   precision and recall of flagged furniture.
+//!
 //! Ids are strings; a number in a JSON field stands for its decimal text, as when syndic reads a
 //! corpus. Errors are [`Error::Input`] naming the file, and the line where there is one.
 
@@ -420,17 +426,36 @@ pub struct LabelledPair {
     pub label: PairLabel,
 }
 
+/// One line of a labelled-lines file: a line of a document and whether it is furniture.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LabelledLine {
+    pub id: String,
+    /// Index into the document's text split on `\n`, from 0.
+    pub line: u64,
+    /// `true` for `"furniture"`, `false` for `"content"`.
+    pub furniture: bool,
+}
+
 /// Ground truth as read from a file.
 #[derive(Clone, Debug)]
 pub enum Truth {
     Labels(Labels),
     Pairs(Vec<LabelledPair>),
+    Lines(Vec<LabelledLine>),
+}
+
+/// What the first line of a truth file says the file holds.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Labels,
+    Pairs,
+    Lines,
 }
 
 impl Truth {
-    /// Reads a JSONL truth file (gzip and zstd decompressed): story labels when the first line
-    /// has an `id`, labelled pairs when it has `a` and `b`. Other fields are ignored; blank lines
-    /// are skipped.
+    /// Reads a JSONL truth file (gzip and zstd decompressed): labelled pairs when the first line
+    /// has `a` and `b`, labelled lines when it has `id` and `line`, story labels when it has an
+    /// `id` only. Other fields are ignored; blank lines are skipped.
     pub fn read(path: &Path) -> Result<Truth> {
         Truth::parse(path, open(path)?)
     }
@@ -442,6 +467,7 @@ impl Truth {
         let mut by_story = HashMap::new();
         let mut label_lines = Vec::new();
         let mut pairs = Vec::new();
+        let mut labelled_lines = Vec::new();
         for line in lines(path, reader) {
             let (n, line) = line?;
             let bad = |msg: String| invalid(path, format!("line {n}: {msg}"));
@@ -452,11 +478,13 @@ impl Truth {
                     "not a JSON object (one object per line is expected)".into()
                 ));
             };
-            let is_pairs = *kind.get_or_insert_with(|| {
+            let this = *kind.get_or_insert_with(|| {
                 if obj.contains_key("a") && obj.contains_key("b") {
-                    Some(true)
+                    Some(Kind::Pairs)
+                } else if obj.contains_key("id") && obj.contains_key("line") {
+                    Some(Kind::Lines)
                 } else if obj.contains_key("id") {
-                    Some(false)
+                    Some(Kind::Labels)
                 } else {
                     None
                 }
@@ -467,15 +495,37 @@ impl Truth {
                     .ok_or_else(|| bad(format!("no {key:?} field")))?;
                 scalar(v).ok_or_else(|| bad(format!("field {key:?} must be a string or a number")))
             };
-            match is_pairs {
+            match this {
                 None => {
                     return Err(bad(
-                        "neither story labels ({\"id\", \"story\"}) nor labelled pairs \
-                         ({\"a\", \"b\", \"label\"}): the first line decides which"
+                        "neither story labels ({\"id\", \"story\"}), labelled pairs \
+                         ({\"a\", \"b\", \"label\"}) nor labelled lines ({\"id\", \"line\", \
+                         \"label\"}): the first line decides which"
                             .into(),
                     ))
                 }
-                Some(false) => {
+                Some(Kind::Lines) => {
+                    let id = field("id")?;
+                    let line = obj.get("line").and_then(Value::as_u64).ok_or_else(|| {
+                        bad("field \"line\" must be a line index (0 or more)".into())
+                    })?;
+                    let furniture = match obj.get("label").and_then(Value::as_str) {
+                        Some("furniture") => true,
+                        Some("content") => false,
+                        _ => {
+                            return Err(bad(format!(
+                                "unknown label {} (expected \"furniture\" or \"content\")",
+                                obj.get("label").unwrap_or(&Value::Null)
+                            )))
+                        }
+                    };
+                    labelled_lines.push(LabelledLine {
+                        id,
+                        line,
+                        furniture,
+                    });
+                }
+                Some(Kind::Labels) => {
                     let id = field("id")?;
                     // A number and a string that read alike are different stories.
                     let story = match obj.get("story") {
@@ -496,7 +546,7 @@ impl Truth {
                         label_lines.push(n);
                     }
                 }
-                Some(true) => {
+                Some(Kind::Pairs) => {
                     let (a, b) = (field("a")?, field("b")?);
                     let name = obj
                         .get("label")
@@ -513,10 +563,11 @@ impl Truth {
                 }
             }
         }
-        match kind {
+        match kind.flatten() {
             None => Err(invalid(path, "the file is empty (no truth lines)")),
-            Some(Some(true)) => Ok(Truth::Pairs(pairs)),
-            _ => Ok(Truth::Labels(labels)),
+            Some(Kind::Pairs) => Ok(Truth::Pairs(pairs)),
+            Some(Kind::Lines) => Ok(Truth::Lines(labelled_lines)),
+            Some(Kind::Labels) => Ok(Truth::Labels(labels)),
         }
     }
 }
@@ -740,19 +791,102 @@ pub fn score_pairs(pairs: &[LabelledPair], pred: &Prediction) -> PairScores {
     }
 }
 
-/// A file of either truth, scored.
+/// Flagged lines: `(document id, line index)`, as read from an annotations file.
+pub type Flags = std::collections::HashSet<(String, u64)>;
+
+/// Reads an annotations file (`{"id", "boilerplate_lines": [indexes]}` per line, gzip and zstd
+/// decompressed).
+pub fn read_flags(path: &Path) -> Result<Flags> {
+    let mut flags = Flags::new();
+    for line in lines(path, open(path)?) {
+        let (n, line) = line?;
+        let bad = |msg: &str| invalid(path, format!("line {n}: {msg}"));
+        let v: Value = serde_json::from_str(&line).map_err(|e| {
+            bad(&format!(
+                "malformed JSON: {} (an annotations file of `syndic scan --annotations` is \
+                 expected)",
+                strip_position(&e)
+            ))
+        })?;
+        let id = v
+            .get("id")
+            .and_then(scalar)
+            .ok_or_else(|| bad("no \"id\" string or number"))?;
+        let idx = v
+            .get("boilerplate_lines")
+            .and_then(Value::as_array)
+            .ok_or_else(|| bad("no \"boilerplate_lines\" array"))?;
+        for i in idx {
+            let i = i
+                .as_u64()
+                .ok_or_else(|| bad("a line index that is not a number"))?;
+            flags.insert((id.clone(), i));
+        }
+    }
+    Ok(flags)
+}
+
+/// The scores of boilerplate flags against labelled lines.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct LineScores {
+    /// Lines labelled furniture, and how many of them are flagged.
+    pub furniture: u64,
+    pub furniture_flagged: u64,
+    /// Lines labelled content, and how many of them are flagged.
+    pub content: u64,
+    pub content_flagged: u64,
+    /// Flagged furniture over flagged labelled lines (1 when none is flagged).
+    pub precision: f64,
+    /// Flagged furniture over furniture (1 without furniture).
+    pub recall: f64,
+    pub f1: f64,
+}
+
+/// Scores boilerplate flags against labelled lines.
+pub fn score_lines(truth: &[LabelledLine], flags: &Flags) -> LineScores {
+    let mut s = LineScores::default();
+    for l in truth {
+        let flagged = u64::from(flags.contains(&(l.id.clone(), l.line)));
+        if l.furniture {
+            s.furniture += 1;
+            s.furniture_flagged += flagged;
+        } else {
+            s.content += 1;
+            s.content_flagged += flagged;
+        }
+    }
+    let frac = |num: u64, den: u64| {
+        if den > 0 {
+            ratio(num.into(), den.into())
+        } else {
+            1.0
+        }
+    };
+    s.precision = frac(s.furniture_flagged, s.furniture_flagged + s.content_flagged);
+    s.recall = frac(s.furniture_flagged, s.furniture);
+    s.f1 = f1(s.precision, s.recall);
+    s
+}
+
+/// A file of any truth, scored.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Scores {
     Labels(ClusterScores),
     Pairs(PairScores),
+    Lines(LineScores),
 }
 
 /// Reads a prediction and a truth file and scores one against the other. With story labels, a
-/// predicted id the labels do not know is an error naming the prediction's file.
+/// predicted id the labels do not know is an error naming the prediction's file. With labelled
+/// lines the prediction is an annotations file.
 pub fn evaluate(prediction: &Path, truth: &Path) -> Result<Scores> {
     let truth_data = Truth::read(truth)?;
+    if let Truth::Lines(lines) = &truth_data {
+        return Ok(Scores::Lines(score_lines(lines, &read_flags(prediction)?)));
+    }
     let pred = Prediction::read(prediction)?;
     match truth_data {
+        Truth::Lines(_) => unreachable!("scored above"),
         Truth::Labels(labels) => score_labels(&labels, &pred)
             .map(Scores::Labels)
             .map_err(|u| {
@@ -771,6 +905,39 @@ pub fn evaluate(prediction: &Path, truth: &Path) -> Result<Scores> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labelled_lines_score_flags() {
+        let truth = Truth::parse(
+            Path::new("t.jsonl"),
+            &br#"{"id": "d1", "line": 0, "label": "furniture"}
+{"id": "d1", "line": 3, "label": "content"}
+{"id": 7, "line": 1, "label": "furniture"}
+{"id": "d2", "line": 2, "label": "furniture"}
+"#[..],
+        )
+        .unwrap();
+        let Truth::Lines(lines) = truth else {
+            panic!("labelled lines expected")
+        };
+        let mut flags = Flags::new();
+        flags.insert(("d1".into(), 0));
+        flags.insert(("d1".into(), 3));
+        flags.insert(("7".into(), 1));
+        flags.insert(("d9".into(), 0));
+        let s = score_lines(&lines, &flags);
+        assert_eq!((s.furniture, s.furniture_flagged), (3, 2));
+        assert_eq!((s.content, s.content_flagged), (1, 1));
+        assert_eq!(s.precision, 2.0 / 3.0);
+        assert_eq!(s.recall, 2.0 / 3.0);
+        let bad = Truth::parse(
+            Path::new("t.jsonl"),
+            &br#"{"id": "d1", "line": 0, "label": "footer"}"#[..],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(bad.contains("line 1") && bad.contains("furniture"), "{bad}");
+    }
 
     fn labels(items: &[(&str, &str)]) -> Labels {
         Labels::from_assignments(items.iter().copied()).unwrap()

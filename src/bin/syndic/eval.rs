@@ -4,13 +4,15 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use serde_json::{json, Value};
-use syndic::eval::{self, ClusterScores, PairLabel, PairScores, Scores};
+use syndic::eval::{self, ClusterScores, LineScores, PairLabel, PairScores, Scores};
 
 const KEYS: &str = "\
 Truth, auto-detected from the keys of its first line:
   story labels    {\"id\": .., \"story\": ..} per line, every document of the corpus (gen_news.py's
                   truth.jsonl); a predicted id that is not labelled is an error
   labelled pairs  {\"a\": id, \"b\": id, \"label\": \"copy\" | \"rewrite\" | \"different\"} per line
+  labelled lines  {\"id\": id, \"line\": index, \"label\": \"furniture\" | \"content\"} per line; REPORT
+                  is then the annotations file of `syndic scan --annotations`
 Other fields are ignored. Documents the report does not name are singletons.
 
 With story labels a pair of documents is predicted when both sit in one cluster, true when both
@@ -37,13 +39,19 @@ With labelled pairs:
   precision           clustered copy and rewrite pairs / all clustered pairs (1 if none)
   recall_copy         clustered copy pairs / copy pairs (1 if none)
   recall_copy_rewrite clustered copy and rewrite pairs / copy and rewrite pairs (1 if none)
-  f1                  harmonic mean of precision and recall_copy_rewrite";
+  f1                  harmonic mean of precision and recall_copy_rewrite
+With labelled lines:
+  mode                \"lines\"
+  furniture, content  labelled lines of each kind; furniture_flagged, content_flagged: of those,
+                      the lines flagged as boilerplate
+  precision, recall   flagged furniture / flagged labelled lines, / furniture (1 if none)
+  f1                  their harmonic mean";
 
 #[derive(clap::Args)]
 #[command(after_long_help = KEYS)]
 pub struct Args {
-    /// The clusters to score: a syndic report (JSON), or `id<TAB>cluster` lines (TSV); gzip and
-    /// zstd are read too.
+    /// The clusters to score: a syndic report (JSON), or `id<TAB>cluster` lines (TSV); with
+    /// labelled lines, an annotations file (`--annotations`). Gzip and zstd are read too.
     #[arg(value_name = "REPORT")]
     pub report: PathBuf,
     /// Ground truth (JSONL): story labels or labelled pairs (see below).
@@ -64,6 +72,7 @@ pub fn run(a: Args) -> Result<()> {
         let mut v = match &scores {
             Scores::Labels(s) => labels_json(s),
             Scores::Pairs(s) => pairs_json(s),
+            Scores::Lines(s) => lines_json(s),
         };
         let obj = v.as_object_mut().expect("an object");
         obj.insert("report".into(), files.0.into());
@@ -78,6 +87,10 @@ pub fn run(a: Args) -> Result<()> {
             Scores::Pairs(s) => {
                 println!("{} against labelled pairs in {}\n", files.0, files.1);
                 print!("{}", pairs_table(s));
+            }
+            Scores::Lines(s) => {
+                println!("{} against labelled lines in {}\n", files.0, files.1);
+                print!("{}", lines_table(s));
             }
         }
     }
@@ -116,6 +129,33 @@ fn pairs_json(s: &PairScores) -> Value {
         "recall_copy_rewrite": s.recall_copy_rewrite,
         "f1": s.f1,
     })
+}
+
+fn lines_json(s: &LineScores) -> Value {
+    let mut v = json!({"mode": "lines"});
+    let scores = serde_json::to_value(s).expect("scores serialize");
+    v.as_object_mut()
+        .expect("an object")
+        .extend(scores.as_object().expect("an object").clone());
+    v
+}
+
+fn lines_table(s: &LineScores) -> String {
+    let n = |x: u64| x.to_string();
+    let f = |x: f64| format!("{x:.4}");
+    aligned(&[
+        ("furniture lines", n(s.furniture), ""),
+        ("  flagged", n(s.furniture_flagged), ""),
+        ("content lines", n(s.content), ""),
+        ("  flagged", n(s.content_flagged), ""),
+        (
+            "precision",
+            f(s.precision),
+            "flagged furniture / flagged lines",
+        ),
+        ("recall", f(s.recall), "flagged furniture / furniture"),
+        ("F1", f(s.f1), ""),
+    ])
 }
 
 /// Rows of (name, value, note), the values right-aligned in one column.
