@@ -54,12 +54,15 @@ impl Default for BoilerplateOptions {
 /// Words in a template n-gram (see [`SourceTemplates`]).
 pub const TEMPLATE_WORDS: usize = 8;
 
-/// Template text within one source: word [`TEMPLATE_WORDS`]-grams that stand in at least
-/// `min_docs` documents *of the same source*. A paper prints one copy of a story, so a passage
-/// it prints in three different documents is its template: the fixed sentences of a series of
-/// congratulation cables, bulletins or market reports, whose copies differ only in names. These
-/// words are left out of the signatures (like furniture lines), so that items of one series meet
-/// only when their names do, while syndicated copies (one per source) keep all their text.
+/// Template text of a source: word [`TEMPLATE_WORDS`]-grams that stand in at least `min_docs`
+/// documents *of one source*. A paper prints one copy of a story, so a passage it prints in
+/// three different documents is its template: the fixed sentences of a series of congratulation
+/// cables, bulletins or market reports, whose items differ only in names and figures. These words
+/// are left out of the signatures (like furniture lines) of every document that holds them,
+/// whatever its source: a series an agency issues is reprinted by papers that print only some of
+/// its items, and the copies of one item must lose the same words to stay copies. Items of one
+/// series then meet only when their names and figures do, while syndicated stories (one copy per
+/// source) keep all their text.
 #[derive(Clone, Debug, Default)]
 pub struct SourceTemplates {
     /// Hashes of (source, n-gram) that are template text, sorted.
@@ -68,14 +71,9 @@ pub struct SourceTemplates {
     filter: Vec<u64>,
     /// The filter's bit of a key is `key >> filter_shift`.
     filter_shift: u32,
-    /// Each document's source id (`u32::MAX`: none).
-    source: Vec<u32>,
-    /// Whether any template key was counted in a document of each source: the documents of the
-    /// other sources cannot match one (their keys would have been counted), so their lines are
-    /// not hashed into n-grams again when sketched.
-    has_templates: Vec<bool>,
     /// The documents holding a template n-gram, sorted: the only ones whose text
-    /// [`SourceTemplates::push_untemplated`] changes.
+    /// [`SourceTemplates::push_untemplated`] changes (the lines of the others are not hashed
+    /// into n-grams again when sketched).
     docs: Vec<u32>,
     /// Times the keys' buffer was written to a scratch file while counting.
     pub spilled_runs: u64,
@@ -129,22 +127,22 @@ fn grams(bytes: &[u8]) -> usize {
 }
 
 /// Key of the word n-gram starting at word `j`: the hash of its words' hashes (as written by
-/// [`hash_words`]), seeded with the source.
+/// [`hash_words`]).
 #[inline]
-fn gram_key(bytes: &[u8], j: usize, source: u32) -> u64 {
+fn gram_key(bytes: &[u8], j: usize) -> u64 {
     let window: &[u8; 8 * TEMPLATE_WORDS] = bytes[8 * j..8 * j + 8 * TEMPLATE_WORDS]
         .try_into()
         .expect("a window of n-gram hashes");
-    xxhash_rust::xxh3::xxh3_64_with_seed(window, source as u64)
+    xxhash_rust::xxh3::xxh3_64(window)
 }
 
 /// Appends the keys of the sampled word n-grams of a line to `keys`: each word hashed once, each
-/// n-gram keyed by the hash of its words' hashes and the source; only keys divisible by
+/// n-gram keyed by the hash of its words' hashes; only keys divisible by
 /// [`TEMPLATE_SAMPLE`] are kept (a deterministic sample: a template passage spans many n-grams, so
 /// the sample still covers its words, with a fraction of the keys to sort). In order of the
 /// n-grams' first words.
 #[inline]
-fn sampled_keys(line: &str, source: u32, bytes: &mut Vec<u8>, keys: &mut Vec<u64>) {
+fn sampled_keys(line: &str, bytes: &mut Vec<u8>, keys: &mut Vec<u64>) {
     hash_words(line, bytes, |_| {});
     let grams = grams(bytes);
     // Every key is written and the length advanced only past kept ones: whether a key is kept is
@@ -154,7 +152,7 @@ fn sampled_keys(line: &str, source: u32, bytes: &mut Vec<u8>, keys: &mut Vec<u64
     let out = &mut keys[start..];
     let mut n = 0;
     for j in 0..grams {
-        let key = gram_key(bytes, j, source);
+        let key = gram_key(bytes, j);
         out[n] = key;
         n += (key % TEMPLATE_SAMPLE == 0) as usize;
     }
@@ -227,13 +225,12 @@ impl spill::Item for DocKey {
     }
 }
 
-/// Appends the sampled keys of the unmasked lines of document `d` (source `src`), with the
-/// document, to `out`. A key may come twice (a passage the document repeats): the count below
-/// counts distinct documents.
+/// Appends the sampled keys of the unmasked lines of document `d`, with the document, to `out`.
+/// A key may come twice (a passage the document repeats): the count below counts distinct
+/// documents.
 fn doc_keys(
     doc: &NormDoc,
     d: usize,
-    src: u32,
     mask: Option<&LineMask>,
     bytes: &mut Vec<u8>,
     keys: &mut Vec<u64>,
@@ -244,19 +241,20 @@ fn doc_keys(
         if mask.is_some_and(|m| m.is_flagged(d, i)) {
             continue;
         }
-        sampled_keys(doc.line(i), src, bytes, keys);
+        sampled_keys(doc.line(i), bytes, keys);
     }
     out.extend(keys.iter().map(|&key| DocKey::new(key, d as u32)));
 }
 
 /// The template keys of one partition of the keys (a run of equal keys is one n-gram: a template
-/// when at least `min_docs` distinct documents hold it), and the documents holding them (sorted,
-/// distinct). Only the keys that may come `min_docs` times are sorted: most n-grams stand once.
-fn count_templates(keys: &mut [DocKey], min_docs: u32) -> (Vec<u64>, Vec<u32>) {
+/// when at least `min_docs` distinct documents of one source hold it), and the documents holding
+/// them, of any source (sorted, distinct). Only the keys that may come `min_docs` times are
+/// sorted: most n-grams stand once.
+fn count_templates(keys: &mut [DocKey], min_docs: u32, source: &[u32]) -> (Vec<u64>, Vec<u32>) {
     let keys = spill::sort_repeated(keys, DocKey::key, min_docs);
     let mut templates = Vec::new();
     let mut holders = Vec::new();
-    let mut docs: Vec<u32> = Vec::new();
+    let mut docs: Vec<(u32, u32)> = Vec::new();
     for group in keys.chunk_by(|a, b| a.key() == b.key()) {
         // Most n-grams stand once: too few entries to reach `min_docs` is decided without
         // looking at the documents.
@@ -264,12 +262,15 @@ fn count_templates(keys: &mut [DocKey], min_docs: u32) -> (Vec<u64>, Vec<u32>) {
             continue;
         }
         docs.clear();
-        docs.extend(group.iter().map(DocKey::doc));
+        docs.extend(group.iter().map(|k| (source[k.doc() as usize], k.doc())));
         docs.sort_unstable();
         docs.dedup();
-        if docs.len() as u32 >= min_docs {
+        let in_one_source = docs
+            .chunk_by(|a, b| a.0 == b.0)
+            .any(|s| s[0].0 != u32::MAX && s.len() as u32 >= min_docs);
+        if in_one_source {
             templates.push(group[0].key());
-            holders.extend_from_slice(&docs);
+            holders.extend(docs.iter().map(|&(_, d)| d));
         }
     }
     holders.sort_unstable();
@@ -329,8 +330,8 @@ impl SourceTemplates {
                     || (Vec::new(), Vec::new(), Vec::new()),
                     |(mut out, mut bytes, mut keys), (d, doc)| {
                         let d = first + d;
-                        if active[d] && source[d] != u32::MAX {
-                            doc_keys(doc, d, source[d], mask, &mut bytes, &mut keys, &mut out);
+                        if active[d] {
+                            doc_keys(doc, d, mask, &mut bytes, &mut keys, &mut out);
                         }
                         (out, bytes, keys)
                     },
@@ -355,22 +356,13 @@ impl SourceTemplates {
             Ok(())
         })?;
         let spilled_runs = runs.spilled_runs() as u64;
-        let sources = source
-            .iter()
-            .filter(|&&s| s != u32::MAX)
-            .max()
-            .map_or(0, |&m| m as usize + 1);
-        let mut has_templates = vec![false; sources];
         let mut templates = Vec::new();
         let mut docs = Vec::new();
         // Partitions by the keys' top byte: a key's entries are in one partition, and the
         // partitions' templates come in key order.
-        let counted = runs.partitions(|part| count_templates(part, min_docs))?;
+        let counted = runs.partitions(|part| count_templates(part, min_docs, source))?;
         for (keys, part_docs) in counted {
             templates.extend_from_slice(&keys);
-            for &d in &part_docs {
-                has_templates[source[d as usize] as usize] = true;
-            }
             docs.extend_from_slice(&part_docs);
         }
         docs.sort_unstable();
@@ -380,8 +372,6 @@ impl SourceTemplates {
             keys: templates,
             filter,
             filter_shift,
-            source: source.to_vec(),
-            has_templates,
             docs,
             spilled_runs,
         })
@@ -426,14 +416,7 @@ impl SourceTemplates {
             }
             0
         };
-        let src = self.source[d];
-        if src == u32::MAX
-            || !self
-                .has_templates
-                .get(src as usize)
-                .copied()
-                .unwrap_or(false)
-        {
+        if self.docs.binary_search(&(d as u32)).is_err() {
             return push_whole(out);
         }
         thread_local! {
@@ -447,7 +430,7 @@ impl SourceTemplates {
             let words = starts.len();
             templates.clear();
             for j in 0..grams(bytes) {
-                let key = gram_key(bytes, j, src);
+                let key = gram_key(bytes, j);
                 if key % TEMPLATE_SAMPLE == 0 && self.is_template(key) {
                     templates.push(j as u32);
                 }
@@ -542,13 +525,15 @@ pub enum Status {
 }
 
 /// What the line statistics read of every line, kept in memory apart from the texts (8 bytes and
-/// a bit a line, 8 bytes a document), so that detecting and refining boilerplate does not read
-/// spilled texts back: each line's [`NormDoc::line_keys`] entry and whether it has a letter.
+/// two bits a line, 8 bytes a document), so that detecting and refining boilerplate, and finding
+/// documents that share a paragraph, do not read spilled texts back: each line's
+/// [`NormDoc::line_keys`] entry, whether it has a letter and whether it is a sentence.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LineFacts {
     offsets: Vec<u64>,
     keys: Vec<u64>,
     letters: BitVec,
+    sentences: BitVec,
 }
 
 impl Default for LineFacts {
@@ -557,17 +542,29 @@ impl Default for LineFacts {
             offsets: vec![0],
             keys: Vec::new(),
             letters: BitVec::new(),
+            sentences: BitVec::new(),
         }
     }
 }
+
+/// A line of at least this many words is a sentence (see [`LineFacts::sentences`]).
+pub const SENTENCE_WORDS: usize = 8;
 
 impl LineFacts {
     /// Adds documents at the end.
     pub fn extend(&mut self, docs: &[NormDoc]) {
         let letters: Vec<Vec<bool>> = docs.par_iter().map(LineFacts::letters).collect();
         for (doc, l) in docs.iter().zip(letters) {
-            self.push(doc, &l);
+            self.push(doc, &l, &LineFacts::sentences(doc));
         }
+    }
+
+    /// Whether each line of `doc` is a sentence: [`SENTENCE_WORDS`] words or more, too long to
+    /// recur in two documents by chance.
+    pub fn sentences(doc: &NormDoc) -> Vec<bool> {
+        (0..doc.lines())
+            .map(|i| doc.line(i).split(' ').filter(|w| !w.is_empty()).count() >= SENTENCE_WORDS)
+            .collect()
     }
 
     /// Whether each line of `doc` has a letter.
@@ -577,10 +574,12 @@ impl LineFacts {
             .collect()
     }
 
-    /// Adds one document at the end, with [`LineFacts::letters`] of it.
-    pub fn push(&mut self, doc: &NormDoc, letters: &[bool]) {
+    /// Adds one document at the end, with [`LineFacts::letters`] and [`LineFacts::sentences`]
+    /// of it.
+    pub fn push(&mut self, doc: &NormDoc, letters: &[bool], sentences: &[bool]) {
         self.keys.extend_from_slice(&doc.line_keys);
         self.letters.extend(letters.iter().copied());
+        self.sentences.extend(sentences.iter().copied());
         self.offsets.push(self.keys.len() as u64);
     }
 
@@ -607,6 +606,12 @@ impl LineFacts {
     pub fn doc(&self, d: usize) -> (&[u64], &BitSlice) {
         let (s, e) = (self.offsets[d] as usize, self.offsets[d + 1] as usize);
         (&self.keys[s..e], &self.letters[s..e])
+    }
+
+    /// Line keys of document `d` and whether each line is a sentence.
+    pub fn doc_sentences(&self, d: usize) -> (&[u64], &BitSlice) {
+        let (s, e) = (self.offsets[d] as usize, self.offsets[d + 1] as usize);
+        (&self.keys[s..e], &self.sentences[s..e])
     }
 
     fn line_counts(&self) -> impl Iterator<Item = usize> + '_ {
@@ -1043,7 +1048,7 @@ mod tests {
     }
 
     /// The sampled keys of a line, `(first word, key)`, by their definition.
-    fn reference_grams(line: &str, source: u32) -> Vec<(usize, u64)> {
+    fn reference_grams(line: &str) -> Vec<(usize, u64)> {
         let hashes: Vec<u64> = line
             .split(' ')
             .map(|w| xxhash_rust::xxh3::xxh3_64(w.as_bytes()))
@@ -1053,57 +1058,59 @@ mod tests {
             .enumerate()
             .filter_map(|(j, g)| {
                 let bytes: Vec<u8> = g.iter().flat_map(|h| h.to_le_bytes()).collect();
-                let key = xxhash_rust::xxh3::xxh3_64_with_seed(&bytes, source as u64);
+                let key = xxhash_rust::xxh3::xxh3_64(&bytes);
                 (key % TEMPLATE_SAMPLE == 0).then_some((j, key))
             })
             .collect()
     }
 
-    /// Template keys (sorted) and the sources holding one, counted the simple way: a key is a
-    /// template when at least `min_docs` documents hold it.
+    /// Template keys (sorted) and the documents holding one, counted the simple way: a key is
+    /// a template when at least `min_docs` documents of one source hold it.
     fn reference_find(
         norm: &[NormDoc],
         active: &[bool],
         mask: &LineMask,
         source: &[u32],
         min_docs: u32,
-    ) -> (Vec<u64>, Vec<bool>) {
+    ) -> (Vec<u64>, Vec<u32>) {
         let mut holders: std::collections::BTreeMap<u64, Vec<u32>> = Default::default();
         for (d, doc) in norm.iter().enumerate() {
-            if !active[d] || source[d] == u32::MAX {
+            if !active[d] {
                 continue;
             }
             let keys: std::collections::BTreeSet<u64> = (0..doc.lines())
                 .filter(|&i| !mask.is_flagged(d, i))
-                .flat_map(|i| reference_grams(doc.line(i), source[d]))
+                .flat_map(|i| reference_grams(doc.line(i)))
                 .map(|(_, k)| k)
                 .collect();
             for k in keys {
-                holders.entry(k).or_default().push(source[d]);
+                holders.entry(k).or_default().push(d as u32);
             }
         }
-        let sources = source
-            .iter()
-            .filter(|&&s| s != u32::MAX)
-            .max()
-            .map_or(0, |&m| m as usize + 1);
-        let mut has = vec![false; sources];
         let mut keys = Vec::new();
-        for (k, srcs) in holders {
-            if srcs.len() as u32 >= min_docs {
+        let mut docs = std::collections::BTreeSet::new();
+        for (k, ds) in holders {
+            let most = ds
+                .iter()
+                .filter(|&&d| source[d as usize] != u32::MAX)
+                .map(|&d| {
+                    ds.iter()
+                        .filter(|&&e| source[e as usize] == source[d as usize])
+                        .count()
+                })
+                .max()
+                .unwrap_or(0);
+            if most as u32 >= min_docs {
                 keys.push(k);
-                for s in srcs {
-                    has[s as usize] = true;
-                }
+                docs.extend(ds);
             }
         }
-        (keys, has)
+        (keys, docs.into_iter().collect())
     }
 
     /// `push_untemplated` as first written (two splits, a flag per word, a binary search).
     fn reference_untemplated(t: &SourceTemplates, d: usize, line: &str, out: &mut String) -> usize {
-        let src = t.source[d];
-        if src == u32::MAX || !t.has_templates.get(src as usize).copied().unwrap_or(false) {
+        if t.docs.binary_search(&(d as u32)).is_err() {
             if !line.is_empty() {
                 if !out.is_empty() {
                     out.push(' ');
@@ -1113,7 +1120,7 @@ mod tests {
             return 0;
         }
         let mut covered = vec![false; line.split(' ').count()];
-        for (j, key) in reference_grams(line, src) {
+        for (j, key) in reference_grams(line) {
             if t.keys.binary_search(&key).is_ok() {
                 covered[j..j + TEMPLATE_WORDS].fill(true);
             }
@@ -1195,14 +1202,11 @@ mod tests {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(96))]
 
         #[test]
-        fn sampled_keys_match_their_definition(
-            line in line_strategy(),
-            source in proptest::prelude::any::<u32>(),
-        ) {
+        fn sampled_keys_match_their_definition(line in line_strategy()) {
             let mut bytes = Vec::new();
             let mut got = Vec::new();
-            sampled_keys(&line, source, &mut bytes, &mut got);
-            let want: Vec<u64> = reference_grams(&line, source).into_iter().map(|(_, k)| k).collect();
+            sampled_keys(&line, &mut bytes, &mut got);
+            let want: Vec<u64> = reference_grams(&line).into_iter().map(|(_, k)| k).collect();
             proptest::prop_assert_eq!(got, want);
         }
 
@@ -1240,15 +1244,15 @@ mod tests {
                     }
                 }
             }
-            let (keys, has) = reference_find(&norm, &active, &mask, &source, min_docs);
+            let (keys, holders) = reference_find(&norm, &active, &mask, &source, min_docs);
             let t = SourceTemplates::find(&norm, &active, Some(&mask), &source, min_docs, u64::MAX)
                 .unwrap();
             proptest::prop_assert_eq!(&t.keys, &keys);
-            proptest::prop_assert_eq!(&t.has_templates, &has);
+            proptest::prop_assert_eq!(t.documents(), &holders[..]);
             let spilled =
                 SourceTemplates::find(&norm, &active, Some(&mask), &source, min_docs, 64).unwrap();
             proptest::prop_assert_eq!(&spilled.keys, &keys);
-            proptest::prop_assert_eq!(&spilled.has_templates, &has);
+            proptest::prop_assert_eq!(spilled.documents(), &holders[..]);
             for &k in &keys {
                 proptest::prop_assert!(t.is_template(k));
             }

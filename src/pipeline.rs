@@ -353,6 +353,64 @@ pub fn near_pairs(
     Ok((edges, stats))
 }
 
+/// Pairs `(a, b)`, `a < b`, of active documents that hold one sentence line alike (a line of
+/// [`boilerplate::SENTENCE_WORDS`] words or more, not flagged as boilerplate, with the same
+/// [`crate::normalize::line_key`]), sorted and distinct. A line held by more than `max_bucket`
+/// documents yields no pairs (it is furniture the statistics did not flag, or a formula).
+///
+/// This is the candidate channel for excerpts: a wire story printed inside a roundup or a long
+/// article keeps its paragraphs word for word, but its Jaccard similarity with the whole is far
+/// too low for banding to find it. One key per sentence line is far cheaper than banding more
+/// windows of each text.
+pub fn shared_sentence_pairs(
+    facts: &LineFacts,
+    mask: Option<&LineMask>,
+    active: &[bool],
+    max_bucket: usize,
+) -> Vec<(u32, u32)> {
+    let mut entries: Vec<(u64, u32)> = (0..facts.len())
+        .into_par_iter()
+        .filter(|&d| active[d])
+        .flat_map_iter(|d| {
+            let (keys, sentences) = facts.doc_sentences(d);
+            keys.iter()
+                .enumerate()
+                .filter(move |&(i, _)| sentences[i] && !mask.is_some_and(|m| m.is_flagged(d, i)))
+                .map(move |(_, &k)| (k, d as u32))
+        })
+        .collect();
+    entries.par_sort_unstable();
+    entries.dedup();
+    let mut pairs: Vec<(u32, u32)> = entries
+        .par_chunk_by(|x, y| x.0 == y.0)
+        .filter(|b| b.len() > 1 && b.len() <= max_bucket)
+        .flat_map_iter(|b| {
+            (0..b.len()).flat_map(move |i| (i + 1..b.len()).map(move |j| (b[i].1, b[j].1)))
+        })
+        .collect();
+    pairs.par_sort_unstable();
+    pairs.dedup();
+    pairs
+}
+
+/// `edges` (sorted by `(a, b)`) with the pairs of `pairs` that are not among them and that
+/// `verifier` accepts, sorted by `(a, b)`.
+pub fn add_edges(edges: Vec<Edge>, pairs: &[(u32, u32)], verifier: &Verifier) -> Vec<Edge> {
+    let known = |a: u32, b: u32| edges.binary_search_by(|e| (e.a, e.b).cmp(&(a, b))).is_ok();
+    let new: Vec<Edge> = pairs
+        .par_iter()
+        .filter(|&&(a, b)| !known(a, b))
+        .filter_map(|&(a, b)| verifier.check(a, b))
+        .collect();
+    if new.is_empty() {
+        return edges;
+    }
+    let mut all = edges;
+    all.extend(new);
+    all.par_sort_unstable_by_key(|e| (e.a, e.b));
+    all
+}
+
 /// Connected components over verified edges and exact-duplicate links; each document's label is
 /// the least document of its component.
 pub fn components(n: usize, leaders: &[u32], edges: &[Edge]) -> Vec<u32> {
@@ -368,13 +426,12 @@ pub fn components(n: usize, leaders: &[u32], edges: &[Edge]) -> Vec<u32> {
 
 /// Cluster labels (each document's label is a document index) from verified edges between exact
 /// leaders; exact duplicates follow their leader. With [`Method::Pivot`], documents are taken as
-/// pivots in `order` (see [`cluster::preference_order`]), and two-hop neighbours join a pivot when `accept`
-/// holds for the pair (a direct verification).
+/// pivots in `order` (see [`cluster::preference_order`]) and clusters grow along verified edges
+/// to documents `compatible` with every member (see [`cluster::pivot_labels`]).
 pub fn cluster_labels(
     leaders: &[u32],
     edges: &[Edge],
-    accept: &(dyn Fn(u32, u32) -> Option<cluster::Match> + Sync),
-    overlap: &(dyn Fn(u32, u32) -> f64 + Sync),
+    compatible: &(dyn Fn(u32, u32) -> bool + Sync),
     method: Method,
     order: &[u32],
 ) -> Vec<u32> {
@@ -388,15 +445,14 @@ pub fn cluster_labels(
                 .copied()
                 .filter(|&d| leaders[d as usize] == d)
                 .collect();
-            let lead =
-                cluster::pivot_labels(n, &pairs, &leader_order, accept, overlap, MAX_SECOND_HOP);
+            let lead = cluster::pivot_labels(n, &pairs, &leader_order, compatible, MAX_GROWTH);
             leaders.iter().map(|&l| lead[l as usize]).collect()
         }
     }
 }
 
-/// Direct checks a pivot may make against documents two verified pairs away.
-pub const MAX_SECOND_HOP: usize = 10_000;
+/// Candidates a pivot may weigh as it grows its cluster.
+pub const MAX_GROWTH: usize = 10_000;
 
 /// One member of a reported cluster.
 #[derive(Clone, Debug, PartialEq)]
@@ -436,6 +492,9 @@ pub struct Stats {
     /// Documents `dedup` drops.
     pub removed: u64,
     pub candidate_pairs: u64,
+    /// Pairs of documents that print one sentence line (a paragraph) alike, checked beside the
+    /// LSH candidates (see [`shared_sentence_pairs`]).
+    pub paragraph_candidates: u64,
     pub verified_pairs: u64,
     pub capped_buckets: u64,
     /// Documents with no text left to sketch once boilerplate lines are masked.
@@ -529,7 +588,7 @@ pub fn scan_within(
     let per_doc = |doc: &NormDoc| {
         // Without boilerplate detection there is no first pass and no line statistics.
         if cfg.boilerplate.is_none() {
-            return (Vec::new(), 0, Vec::new());
+            return (Vec::new(), 0, Vec::new(), Vec::new());
         }
         let mut row = vec![crate::sketch::EMPTY; cfg.num_perm];
         let size = sketch_doc(
@@ -541,16 +600,21 @@ pub fn scan_within(
             cfg.shingle,
             &mut row,
         );
-        (row, size, LineFacts::letters(doc))
+        (
+            row,
+            size,
+            LineFacts::letters(doc),
+            LineFacts::sentences(doc),
+        )
     };
     let ing = ingest_with(corpus, cfg, progress, &per_doc, &mut |batch, extras| {
         hashes.extend(batch.iter().map(|d| d.exact_hash));
         lens.extend(batch.iter().map(|d| d.chars as u64));
         if cfg.boilerplate.is_some() {
-            for (doc, (row, size, letters)) in batch.iter().zip(extras) {
+            for (doc, (row, size, letters, sentences)) in batch.iter().zip(extras) {
                 first_sigs.values.extend_from_slice(&row);
                 first_sigs.sizes.push(size);
-                line_facts.push(doc, &letters);
+                line_facts.push(doc, &letters, &sentences);
             }
         }
         norm.push(batch)
@@ -611,6 +675,7 @@ pub fn scan_within(
                 sigs: &sigs,
                 window: None,
                 exact: None,
+                mode: verify::Mode::Estimate,
             };
             // Story labels need the copies of a story, not its most truncated excerpts: banding at
             // the threshold itself (25 x 5 for 0.5) yields far fewer chance candidates than the
@@ -732,26 +797,25 @@ pub fn scan_within(
         rule,
         sigs: &sigs,
         window,
-        exact: (cfg.verify == verify::Mode::Exact).then_some(&exact_sets as verify::SetSource),
+        exact: Some(&exact_sets as verify::SetSource),
+        mode: cfg.verify,
     };
     let (edges, band_stats) = near_pairs(&verifier, cfg, budget.share(BAND_SHARE), progress)?;
     if band_stats.spilled_runs > 0 {
         spilled.push(format!("band tables ({} spills)", band_stats.spilled_runs));
     }
+    let (edges, paragraph_candidates) = if line_facts.is_empty() {
+        (edges, 0)
+    } else {
+        let pairs = shared_sentence_pairs(&line_facts, line_mask, &active, cfg.max_bucket);
+        let count = pairs.len() as u64;
+        (add_edges(edges, &pairs, &verifier), count)
+    };
     lap("band_verify", &mut t);
     let labels = cluster_labels(
         &leaders,
         &edges,
-        &|a, b| {
-            verifier.check(a, b).map(|e| {
-                if e.score.jaccard >= rule.threshold {
-                    cluster::Match::Similar
-                } else {
-                    cluster::Match::Contained
-                }
-            })
-        },
-        &|a, b| verifier.score(a, b).containment,
+        &|a, b| a == b || verifier.overlap(a, b, cluster::COMPATIBLE) >= cluster::COMPATIBLE,
         cfg.cluster,
         &order,
     );
@@ -826,6 +890,7 @@ pub fn scan_within(
         kept: n as u64 - removed,
         removed,
         candidate_pairs: band_stats.candidate_pairs,
+        paragraph_candidates,
         verified_pairs: edges.len() as u64,
         capped_buckets: band_stats.capped_buckets,
         empty_after_masking: (0..n).filter(|&d| active[d] && !sigs.active(d)).count() as u64,
@@ -917,7 +982,9 @@ mod tests {
                 },
             )
             .unwrap();
-            assert_eq!(t.documents(), &[0, 1, 2, 3]);
+            // The template is the first source's; the paper without a source that prints it
+            // loses its words too.
+            assert_eq!(t.documents(), &[0, 1, 2, 3, 7]);
             let both = Mask {
                 lines: Some(&mask),
                 templates: Some(&t),

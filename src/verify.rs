@@ -67,9 +67,17 @@ pub enum Mode {
     /// From the signatures: 128 comparisons a pair.
     #[default]
     Estimate,
+    /// From the signatures, and on the true shingle sets where the estimate could fall on
+    /// either side of a decision ([`Verifier::uncertain`]).
+    Auto,
     /// On the true shingle sets, recomputed from the text of both documents.
     Exact,
 }
+
+/// Standard errors of the Jaccard estimate within which a decision is left to the true sets
+/// ([`Mode::Auto`]). At 3, a decision taken on the estimate is wrong for about one pair in 700
+/// of those that sit just past the margin.
+pub const UNCERTAIN_Z: f64 = 3.0;
 
 /// Writes the sorted shingle set of a document (for [`Mode::Exact`]).
 pub type SetSource<'a> = &'a (dyn Fn(u32, &mut Vec<u64>) + Sync);
@@ -85,12 +93,14 @@ pub struct DateWindow<'a> {
 }
 
 /// A rule with what it needs to check a pair: the signatures, the dates (for a date window) and,
-/// in [`Mode::Exact`], a source of true shingle sets.
+/// in [`Mode::Exact`] and [`Mode::Auto`], a source of true shingle sets (without one, every
+/// measure is an estimate).
 pub struct Verifier<'a> {
     pub rule: VerifyRule,
     pub sigs: &'a Signatures,
     pub window: Option<DateWindow<'a>>,
     pub exact: Option<SetSource<'a>>,
+    pub mode: Mode,
 }
 
 thread_local! {
@@ -118,8 +128,8 @@ impl Verifier<'_> {
         }
     }
 
-    /// The pair's similarity, estimated or exact.
-    pub fn score(&self, a: u32, b: u32) -> PairScore {
+    /// The pair's similarity on the true shingle sets (the estimate without a source of them).
+    pub fn exact_score(&self, a: u32, b: u32) -> PairScore {
         match self.exact {
             None => score(self.sigs, a as usize, b as usize),
             Some(source) => SETS.with(|s| {
@@ -132,6 +142,72 @@ impl Verifier<'_> {
                     containment,
                 }
             }),
+        }
+    }
+
+    /// Whether the estimate `s` of pair `(a, b)` could lie on the other side of a decision: a
+    /// Jaccard similarity of `jaccard_at`, or a containment of `containment_at`, within
+    /// [`UNCERTAIN_Z`] standard errors of the Jaccard estimate (`sqrt(J (1 - J) / k)`, at least
+    /// that of one value in `k`). Containment is derived from the Jaccard estimate and the set
+    /// sizes, so its error grows with their ratio: a short excerpt of a long text is measured
+    /// on the true sets far more often than two copies of one length.
+    pub fn uncertain(
+        &self,
+        s: &PairScore,
+        a: u32,
+        b: u32,
+        jaccard_at: Option<f64>,
+        containment_at: Option<f64>,
+    ) -> bool {
+        let k = self.sigs.num_perm as f64;
+        let j = s.jaccard;
+        let margin = UNCERTAIN_Z * (j * (1.0 - j)).max(1.0 / k).sqrt() / k.sqrt();
+        let (lo, hi) = ((j - margin).max(0.0), (j + margin).min(1.0));
+        let crosses = |at: f64, lo: f64, hi: f64| lo < at && at <= hi;
+        if jaccard_at.is_some_and(|t| crosses(t, lo, hi)) {
+            return true;
+        }
+        let (sa, sb) = (self.sigs.sizes[a as usize], self.sigs.sizes[b as usize]);
+        containment_at.is_some_and(|c| {
+            crosses(
+                c,
+                sketch::containment(lo, sa, sb),
+                sketch::containment(hi, sa, sb),
+            )
+        })
+    }
+
+    /// The pair's similarity as the mode says: estimated, exact, or ([`Mode::Auto`]) exact
+    /// where the estimate is uncertain about the rule's thresholds.
+    pub fn score(&self, a: u32, b: u32) -> PairScore {
+        let s = score(self.sigs, a as usize, b as usize);
+        match self.mode {
+            Mode::Estimate => s,
+            Mode::Exact => self.exact_score(a, b),
+            Mode::Auto => {
+                if self.uncertain(&s, a, b, Some(self.rule.threshold), self.rule.containment) {
+                    self.exact_score(a, b)
+                } else {
+                    s
+                }
+            }
+        }
+    }
+
+    /// The containment of the smaller document of a pair in the larger, measured as the mode
+    /// says; in [`Mode::Auto`] exact where the estimate is uncertain about `at`.
+    pub fn overlap(&self, a: u32, b: u32, at: f64) -> f64 {
+        let s = score(self.sigs, a as usize, b as usize);
+        match self.mode {
+            Mode::Estimate => s.containment,
+            Mode::Exact => self.exact_score(a, b).containment,
+            Mode::Auto => {
+                if self.uncertain(&s, a, b, None, Some(at)) {
+                    self.exact_score(a, b).containment
+                } else {
+                    s.containment
+                }
+            }
         }
     }
 
@@ -205,6 +281,7 @@ mod tests {
                 days: 2,
             }),
             exact: None,
+            mode: Mode::Estimate,
         };
         assert!(v.check(0, 1).is_none(), "3 days apart, window 2");
         assert!(v.check(0, 2).is_some(), "no date field: no constraint");
@@ -241,6 +318,7 @@ mod tests {
             sigs: &sigs,
             window: None,
             exact: Some(&source),
+            mode: Mode::Exact,
         };
         let (j, c) = crate::shingle::exact_similarity(
             &crate::shingle::shingle_set(texts[0], 5),

@@ -7,7 +7,8 @@
 //!
 //!     UPDATE_GOLDEN=1 cargo test --test golden
 //!
-//! With `UPDATE_GOLDEN=1` the test rewrites the golden file instead of comparing.
+//! With `UPDATE_GOLDEN=1` the test rewrites the golden file instead of comparing; under CI
+//! (`CI` set, as `.ci/run` runs) it refuses to, so that CI always compares.
 
 mod common;
 
@@ -48,6 +49,11 @@ fn syndication_report_matches_the_golden_file() {
     let report = without_run(scan(&["fixtures/syndication/corpus.jsonl"]));
     let path = fixture(GOLDEN);
     if std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1") {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "UPDATE_GOLDEN=1 is refused under CI: the golden report is updated by hand, reviewed \
+             and committed"
+        );
         let mut text = serde_json::to_string_pretty(&report).unwrap();
         text.push('\n');
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();

@@ -31,6 +31,9 @@ pub enum ClusterArg {
 pub enum VerifyArg {
     /// Estimate Jaccard and containment from the MinHash signatures.
     Estimate,
+    /// Estimate them, and recompute them on the true shingle sets where the estimate could fall
+    /// on either side of a threshold (pairs near one, excerpts of much longer texts).
+    Auto,
     /// Recompute them on the true shingle sets of both documents.
     Exact,
 }
@@ -96,8 +99,9 @@ pub struct Pipeline {
     /// are not constrained; a date that does not parse never matches and is counted).
     #[arg(long, value_name = "N", help_heading = "Matching")]
     pub max_days: Option<u32>,
-    /// How candidate pairs are measured: from the signatures, or on the true shingle sets
-    /// (slower; see README for the cost).
+    /// How candidate pairs are measured: from the signatures, on the true shingle sets where the
+    /// estimate is uncertain (auto), or always on the true sets (slower; see README for the
+    /// cost).
     #[arg(
         long,
         value_enum,
@@ -200,6 +204,7 @@ impl Pipeline {
             },
             verify: match self.verify {
                 VerifyArg::Estimate => syndic::verify::Mode::Estimate,
+                VerifyArg::Auto => syndic::verify::Mode::Auto,
                 VerifyArg::Exact => syndic::verify::Mode::Exact,
             },
             keep: match self.keep {
