@@ -51,6 +51,51 @@ impl Default for BoilerplateOptions {
     }
 }
 
+/// A line of one source standing at the head or tail of at least this many of its documents,
+/// each of a different story, is furniture however few they are (a byline, a dateline, a
+/// columnist's signature); elsewhere a line needs `min_docs` documents.
+pub const RARE_MIN_DOCS: u32 = 3;
+
+/// A recurring line is a site's furniture when at least this share of its documents are of one
+/// source ...
+pub const DOMINANT_SOURCE_SHARE: f64 = 0.8;
+/// ... or when it stands at a head or tail of its documents in at least [`DOMINANT_SOURCE_SHARE`]
+/// of its occurrences and either in at least this many sources (a footer that syndication
+/// carries to many sites) or as a sentence (a disclaimer several sites print). A short line that
+/// a few sources print, or any line several sources print in the body, is the language's, not a
+/// site's: a greeting opening letters, a heading word, a formula of official statements.
+pub const SHARED_FURNITURE_SOURCES: usize = 5;
+
+/// One line of one document in the line statistics: its key, document, line index, position,
+/// whether it may be masked, and whether it has a letter.
+type Occurrence = (u64, u32, u32, Position, bool, bool);
+
+/// Whether the occurrences `run` of a line with letters (in `docs`, of `sources` distinct
+/// sources, `edges` of them at a head or tail; `sentence`: the line has
+/// [`SENTENCE_WORDS`] words or more) look like a site's furniture rather than a common phrase
+/// (see [`DOMINANT_SOURCE_SHARE`]). Lines without a letter (datelines, counters) are the
+/// language of no one and are left to the other rules.
+fn site_furniture(
+    run: &[Occurrence],
+    docs: &[u32],
+    source: &[u32],
+    sources: usize,
+    edges: usize,
+    sentence: bool,
+) -> bool {
+    let mut by_source: Vec<u32> = docs.iter().map(|&d| source[d as usize]).collect();
+    by_source.sort_unstable();
+    let dominant = by_source
+        .chunk_by(|a, b| a == b)
+        .filter(|s| s[0] != u32::MAX)
+        .map(<[u32]>::len)
+        .max()
+        .unwrap_or(0);
+    dominant as f64 >= DOMINANT_SOURCE_SHARE * docs.len() as f64
+        || ((sources >= SHARED_FURNITURE_SOURCES || sentence)
+            && edges as f64 >= DOMINANT_SOURCE_SHARE * run.len() as f64)
+}
+
 /// Words in a template n-gram (see [`SourceTemplates`]).
 pub const TEMPLATE_WORDS: usize = 8;
 
@@ -765,11 +810,11 @@ fn detect_among<D: Docs + ?Sized>(
     if stories.len() < 2 * o.min_stories.max(1) as usize {
         return Ok(Boilerplate::none(norm, Status::TooSmall));
     }
-    // (key, doc, line, position) of every non-empty line.
-    // (key, doc, line, position, maskable) of every non-empty line. A line without a letter is
-    // furniture near the edges of a document (a dateline, a view counter) but content in its body
-    // (a list of numbers, a table): it is masked only within LETTERLESS_EDGE lines of an edge.
-    let mut occ: Vec<(u64, u32, u32, Position, bool)> = (0..lines.len())
+    // (key, doc, line, position, maskable, letter) of every non-empty line. A line without a
+    // letter is furniture near the edges of a document (a dateline, a view counter) but content
+    // in its body (a list of numbers, a table): it is masked only within LETTERLESS_EDGE lines of
+    // an edge.
+    let mut occ: Vec<Occurrence> = (0..lines.len())
         .into_par_iter()
         .flat_map_iter(|d| {
             let (keys, letters) = lines.doc(d);
@@ -785,7 +830,7 @@ fn detect_among<D: Docs + ?Sized>(
                 rank += 1;
                 if only.is_none_or(|keys| keys.contains(&k)) {
                     let maskable = !in_body || letters[i];
-                    v.push((k, d as u32, i as u32, position, maskable));
+                    v.push((k, d as u32, i as u32, position, maskable, letters[i]));
                 }
             }
             v
@@ -801,7 +846,7 @@ fn detect_among<D: Docs + ?Sized>(
             while e < occ.len() && occ[e].0 == occ[s].0 {
                 e += 1;
             }
-            if e - s >= o.min_docs as usize {
+            if e - s >= RARE_MIN_DOCS.min(o.min_docs) as usize {
                 runs.push((s, e));
             }
             s = e;
@@ -817,16 +862,10 @@ fn detect_among<D: Docs + ?Sized>(
             }
             let mut docs: Vec<u32> = run.iter().map(|x| x.1).collect();
             docs.dedup();
-            if docs.len() < o.min_docs as usize {
-                return None;
-            }
             let mut st: Vec<u32> = docs.iter().map(|&d| facts.story[d as usize]).collect();
             st.sort_unstable();
             st.dedup();
             let ratio = st.len() as f64 / docs.len() as f64;
-            if st.len() < o.min_stories as usize || ratio < o.min_story_ratio {
-                return None;
-            }
             let mut src: Vec<u32> = docs.iter().map(|&d| facts.source[d as usize]).collect();
             src.sort_unstable();
             src.dedup();
@@ -836,6 +875,29 @@ fn detect_among<D: Docs + ?Sized>(
                 count(Position::Middle),
                 count(Position::Tail),
             );
+            let rare = docs.len() < o.min_docs as usize;
+            if rare {
+                // Rare furniture: a byline, a dateline or a signature one source puts at the
+                // edge of a few of its documents, each of another story (a story's own lines
+                // recur only in its copies).
+                let one_source = src.len() == 1 && src[0] != u32::MAX;
+                let at_edges = mid == 0;
+                if docs.len() < RARE_MIN_DOCS as usize
+                    || !one_source
+                    || !at_edges
+                    || st.len() < docs.len()
+                {
+                    return None;
+                }
+            } else if st.len() < o.min_stories as usize || ratio < o.min_story_ratio {
+                return None;
+            } else if run[0].5 {
+                let (d, i) = (run[0].1 as usize, run[0].2 as usize);
+                let sentence = lines.doc_sentences(d).1[i];
+                if !site_furniture(run, &docs, facts.source, src.len(), head + tail, sentence) {
+                    return None;
+                }
+            }
             let (position, n) = if head >= tail && head >= mid {
                 (Position::Head, head)
             } else if tail >= mid {
@@ -848,18 +910,26 @@ fn detect_among<D: Docs + ?Sized>(
                 .filter_map(|&d| facts.date[d as usize])
                 .collect();
             let first = run[0];
-            let reasons = vec![
-                format!(
-                    "recurs in {} documents of {} different stories",
-                    docs.len(),
-                    st.len()
-                ),
-                format!(
-                    "{:.0}% of its documents belong to different stories (threshold {:.0}%)",
-                    ratio * 100.0,
-                    o.min_story_ratio * 100.0
-                ),
-            ];
+            let reasons = if rare {
+                vec![format!(
+                    "stands at the head or tail of {} documents of one source, each of another \
+                     story",
+                    docs.len()
+                )]
+            } else {
+                vec![
+                    format!(
+                        "recurs in {} documents of {} different stories",
+                        docs.len(),
+                        st.len()
+                    ),
+                    format!(
+                        "{:.0}% of its documents belong to different stories (threshold {:.0}%)",
+                        ratio * 100.0,
+                        o.min_story_ratio * 100.0
+                    ),
+                ]
+            };
             Some((
                 s,
                 e,
