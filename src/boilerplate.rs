@@ -120,6 +120,9 @@ pub struct SourceTemplates {
     /// [`SourceTemplates::push_untemplated`] changes (the lines of the others are not hashed
     /// into n-grams again when sketched).
     docs: Vec<u32>,
+    /// Pairs `(a, b)`, `a < b`, sorted, of documents that share a passage (see
+    /// [`PASSAGE_SAMPLE`]).
+    pub shared_passages: Vec<(u32, u32)>,
     /// Times the keys' buffer was written to a scratch file while counting.
     pub spilled_runs: u64,
 }
@@ -206,6 +209,41 @@ fn sampled_keys(line: &str, bytes: &mut Vec<u8>, keys: &mut Vec<u64>) {
 
 /// One n-gram in this many is counted (a deterministic sample by key).
 pub const TEMPLATE_SAMPLE: u64 = 2;
+
+/// One word n-gram in this many (by key, among the counted ones) marks a shared passage: two
+/// documents that hold [`PASSAGE_MIN_SHARED`] or more of the same such n-grams share a passage
+/// (an 80-word excerpt holds about four of its 73 n-grams' marks). These pairs are verified
+/// beside the LSH candidates: an excerpt of a wire story printed inside a roundup or a long
+/// article has a Jaccard similarity with the whole far too low for banding to find it, and the
+/// keys are already counted here, grouped by partition.
+pub const PASSAGE_SAMPLE: u64 = 16;
+/// See [`PASSAGE_SAMPLE`]: one shared n-gram may be a quote or a formula.
+pub const PASSAGE_MIN_SHARED: usize = 2;
+/// An n-gram held by more documents than this marks no pairs: it is a formula, or a passage of a
+/// story printed so widely that banding finds its copies (and their pairs would be many).
+pub const PASSAGE_MAX_DOCS: usize = 16;
+
+/// The pairs of documents holding one marked n-gram (see [`PASSAGE_SAMPLE`]), one entry per
+/// n-gram they share.
+fn passage_pairs(keys: &[DocKey]) -> Vec<(u32, u32)> {
+    let mut marked: Vec<(u64, u32)> = keys
+        .iter()
+        .filter(|k| k.key() % PASSAGE_SAMPLE == 0)
+        .map(|k| (k.key(), k.doc()))
+        .collect();
+    marked.sort_unstable();
+    marked.dedup();
+    let mut out = Vec::new();
+    for g in marked.chunk_by(|a, b| a.0 == b.0) {
+        if g.len() < 2 || g.len() > PASSAGE_MAX_DOCS {
+            continue;
+        }
+        for (i, &(_, a)) in g.iter().enumerate() {
+            out.extend(g[i + 1..].iter().map(|&(_, b)| (a, b)));
+        }
+    }
+    out
+}
 
 /// Bits of the template-key prefilter per template key (one hash: about 1 in 16 of the keys that
 /// are not templates pass it and are looked up).
@@ -405,11 +443,23 @@ impl SourceTemplates {
         let mut docs = Vec::new();
         // Partitions by the keys' top byte: a key's entries are in one partition, and the
         // partitions' templates come in key order.
-        let counted = runs.partitions(|part| count_templates(part, min_docs, source))?;
-        for (keys, part_docs) in counted {
+        let counted = runs.partitions(|part| {
+            // The passage pairs first: counting sorts the keys that may be templates in place.
+            let pairs = passage_pairs(part);
+            (count_templates(part, min_docs, source), pairs)
+        })?;
+        let mut pairs = Vec::new();
+        for ((keys, part_docs), part_pairs) in counted {
             templates.extend_from_slice(&keys);
             docs.extend_from_slice(&part_docs);
+            pairs.extend(part_pairs);
         }
+        pairs.par_sort_unstable();
+        let shared_passages = pairs
+            .chunk_by(|a, b| a == b)
+            .filter(|run| run.len() >= PASSAGE_MIN_SHARED)
+            .map(|run| run[0])
+            .collect();
         docs.sort_unstable();
         docs.dedup();
         let (filter, filter_shift) = prefilter(&templates);
@@ -418,6 +468,7 @@ impl SourceTemplates {
             filter,
             filter_shift,
             docs,
+            shared_passages,
             spilled_runs,
         })
     }
@@ -607,8 +658,15 @@ impl LineFacts {
     /// Whether each line of `doc` is a sentence: [`SENTENCE_WORDS`] words or more, too long to
     /// recur in two documents by chance.
     pub fn sentences(doc: &NormDoc) -> Vec<bool> {
+        // A normalized line is trimmed, its words one space apart: a sentence has
+        // SENTENCE_WORDS - 1 spaces (counted up to there).
         (0..doc.lines())
-            .map(|i| doc.line(i).split(' ').filter(|w| !w.is_empty()).count() >= SENTENCE_WORDS)
+            .map(|i| {
+                memchr::memchr_iter(b' ', doc.line(i).as_bytes())
+                    .take(SENTENCE_WORDS - 1)
+                    .count()
+                    == SENTENCE_WORDS - 1
+            })
             .collect()
     }
 

@@ -492,9 +492,9 @@ pub struct Stats {
     /// Documents `dedup` drops.
     pub removed: u64,
     pub candidate_pairs: u64,
-    /// Pairs of documents that print one sentence line (a paragraph) alike, checked beside the
-    /// LSH candidates (see [`shared_sentence_pairs`]).
-    pub paragraph_candidates: u64,
+    /// Pairs of documents that print one sentence line alike (see [`shared_sentence_pairs`]) or
+    /// share a passage (see [`boilerplate::PASSAGE_SAMPLE`]), checked beside the LSH candidates.
+    pub passage_candidates: u64,
     pub verified_pairs: u64,
     pub capped_buckets: u64,
     /// Documents with no text left to sketch once boilerplate lines are masked.
@@ -804,10 +804,15 @@ pub fn scan_within(
     if band_stats.spilled_runs > 0 {
         spilled.push(format!("band tables ({} spills)", band_stats.spilled_runs));
     }
-    let (edges, paragraph_candidates) = if line_facts.is_empty() {
+    let (edges, passage_candidates) = if line_facts.is_empty() {
         (edges, 0)
     } else {
-        let pairs = shared_sentence_pairs(&line_facts, line_mask, &active, cfg.max_bucket);
+        let mut pairs = shared_sentence_pairs(&line_facts, line_mask, &active, cfg.max_bucket);
+        if let Some(t) = &templates {
+            pairs.extend_from_slice(&t.shared_passages);
+            pairs.par_sort_unstable();
+            pairs.dedup();
+        }
         let count = pairs.len() as u64;
         (add_edges(edges, &pairs, &verifier), count)
     };
@@ -890,7 +895,7 @@ pub fn scan_within(
         kept: n as u64 - removed,
         removed,
         candidate_pairs: band_stats.candidate_pairs,
-        paragraph_candidates,
+        passage_candidates,
         verified_pairs: edges.len() as u64,
         capped_buckets: band_stats.capped_buckets,
         empty_after_masking: (0..n).filter(|&d| active[d] && !sigs.active(d)).count() as u64,
