@@ -165,6 +165,7 @@ pub fn pivot_labels(
             }
         };
         push(p, &mut queue, &label);
+        prefer_supported(&mut queue, &compatible);
         let mut head = 0;
         while head < queue.len() && head < max_checks {
             let q = queue[head];
@@ -183,6 +184,33 @@ pub fn pivot_labels(
     }
     label
 }
+
+/// Orders a pivot's neighbours (in rank order) by how many of the others each is compatible
+/// with, most first, ties kept in rank order. A roundup taken as pivot holds several stories;
+/// its neighbours are copies of one story or another, and the first admitted decides which story
+/// the cluster holds: the one with the most copies keeps the most verified pairs together. Left
+/// as it is past [`MAX_SUPPORT`] neighbours (a cost quadratic in their number).
+fn prefer_supported(neighbours: &mut [u32], compatible: &impl Fn(u32, u32) -> bool) {
+    if neighbours.len() < 3 || neighbours.len() > MAX_SUPPORT {
+        return;
+    }
+    let support: Vec<usize> = neighbours
+        .iter()
+        .map(|&q| {
+            neighbours
+                .iter()
+                .filter(|&&r| r != q && compatible(q, r))
+                .count()
+        })
+        .collect();
+    let mut order: Vec<usize> = (0..neighbours.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(support[i]));
+    let sorted: Vec<u32> = order.iter().map(|&i| neighbours[i]).collect();
+    neighbours.copy_from_slice(&sorted);
+}
+
+/// Most neighbours of a pivot [`prefer_supported`] orders.
+pub const MAX_SUPPORT: usize = 64;
 
 /// Members (the pivot first) a new member must be compatible with.
 pub const MAX_COMPAT: usize = 32;
@@ -276,6 +304,19 @@ mod tests {
         let l = pivot_labels(4, &edges, &[0, 1, 2, 3], pairs_of(&ok), 10);
         assert_eq!(groups(&l), vec![vec![0, 1, 3]]);
         assert_eq!(l[2], 2, "story 2 is left to its own pivot");
+    }
+
+    #[test]
+    fn a_roundup_keeps_the_story_with_the_most_copies() {
+        // Pivot 0 is a roundup of stories Y (document 1, ranked first) and X (documents 2, 3, 4,
+        // copies of one another); Y and X are incompatible. The cluster takes X's three copies,
+        // not Y's one.
+        let edges = [(0, 1), (0, 2), (0, 3), (0, 4), (2, 3), (3, 4), (2, 4)];
+        let story = |d: u32| if d == 1 { 'y' } else { 'x' };
+        let compatible = |a: u32, b: u32| a == 0 || b == 0 || story(a) == story(b);
+        let l = pivot_labels(5, &edges, &[0, 1, 2, 3, 4], compatible, 10);
+        assert_eq!(groups(&l), vec![vec![0, 2, 3, 4]]);
+        assert_eq!(l[1], 1);
     }
 
     #[test]

@@ -52,8 +52,8 @@ fn synthetic_news_clusters_score_above_floors() {
         .success();
     let s = eval(&report, &fixture("bench/news2k.truth.jsonl.gz"));
     assert!(num(&s, "precision") >= 0.99, "{s}");
-    assert!(num(&s, "f1") >= 0.98, "{s}");
-    assert!(num(&s, "ari") >= 0.98, "{s}");
+    assert!(num(&s, "f1") >= 0.99, "{s}");
+    assert!(num(&s, "ari") >= 0.99, "{s}");
 }
 
 fn real_corpus() -> Option<PathBuf> {
