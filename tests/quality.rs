@@ -13,7 +13,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::*;
 use serde_json::Value;
@@ -56,21 +56,9 @@ fn synthetic_news_clusters_score_above_floors() {
     assert!(num(&s, "ari") >= 0.99, "{s}");
 }
 
-fn real_corpus() -> Option<PathBuf> {
-    let path = match std::env::var_os("SYNDIC_REAL_CORPUS") {
-        Some(p) => PathBuf::from(p),
-        None => root().join("../shared/corpus/saudinewsnet.jsonl.gz"),
-    };
-    path.is_file().then_some(path)
-}
-
 #[test]
 fn development_set_scores_above_floors() {
     let Some(corpus) = real_corpus() else {
-        eprintln!(
-            "note: real corpus not found (set SYNDIC_REAL_CORPUS or put it in \
-             ../shared/corpus/): skipped"
-        );
         return;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -11,29 +11,15 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use common::*;
 
 const RECORDS: u64 = 31_030;
 const GIANT: u64 = 500;
 
-fn corpus() -> Option<PathBuf> {
-    let path = match std::env::var_os("SYNDIC_REAL_CORPUS") {
-        Some(p) => PathBuf::from(p),
-        None => root().join("../shared/corpus/saudinewsnet.jsonl.gz"),
-    };
-    path.is_file().then_some(path)
-}
-
 #[test]
 #[ignore = "reads the 31k-article real corpus: about a minute in a debug build"]
 fn real_corpus_runs_and_has_no_giant_cluster() {
-    let Some(path) = corpus() else {
-        eprintln!(
-            "note: real corpus not found (set SYNDIC_REAL_CORPUS or put it in \
-             ../shared/corpus/): skipped"
-        );
+    let Some(path) = real_corpus() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -188,3 +188,20 @@ impl Syndication {
             .collect()
     }
 }
+
+/// The real corpus (SaudiNewsNet), from `$SYNDIC_REAL_CORPUS` or `../shared/corpus/` beside the
+/// crate; `None` (after a note on stderr) when it is absent: tests that read it then pass.
+pub fn real_corpus() -> Option<PathBuf> {
+    let path = match std::env::var_os("SYNDIC_REAL_CORPUS") {
+        Some(p) => PathBuf::from(p),
+        None => root().join("../shared/corpus/saudinewsnet.jsonl.gz"),
+    };
+    if !path.is_file() {
+        eprintln!(
+            "note: real corpus not found (set SYNDIC_REAL_CORPUS or put it in \
+             ../shared/corpus/): skipped"
+        );
+        return None;
+    }
+    Some(path)
+}

@@ -70,9 +70,9 @@ pub fn run(a: Args) -> Result<()> {
     );
     if a.json {
         let mut v = match &scores {
-            Scores::Labels(s) => labels_json(s),
+            Scores::Labels(s) => with_mode("labels", s),
             Scores::Pairs(s) => pairs_json(s),
-            Scores::Lines(s) => lines_json(s),
+            Scores::Lines(s) => with_mode("lines", s),
         };
         let obj = v.as_object_mut().expect("an object");
         obj.insert("report".into(), files.0.into());
@@ -106,9 +106,10 @@ pub fn run(a: Args) -> Result<()> {
     Ok(())
 }
 
-fn labels_json(s: &ClusterScores) -> Value {
-    let mut v = json!({"mode": "labels"});
-    let scores = serde_json::to_value(s).expect("scores serialize");
+/// `{"mode": mode}` followed by the fields of `scores`.
+fn with_mode(mode: &str, scores: &impl serde::Serialize) -> Value {
+    let mut v = json!({ "mode": mode });
+    let scores = serde_json::to_value(scores).expect("scores serialize");
     v.as_object_mut()
         .expect("an object")
         .extend(scores.as_object().expect("an object").clone());
@@ -129,15 +130,6 @@ fn pairs_json(s: &PairScores) -> Value {
         "recall_copy_rewrite": s.recall_copy_rewrite,
         "f1": s.f1,
     })
-}
-
-fn lines_json(s: &LineScores) -> Value {
-    let mut v = json!({"mode": "lines"});
-    let scores = serde_json::to_value(s).expect("scores serialize");
-    v.as_object_mut()
-        .expect("an object")
-        .extend(scores.as_object().expect("an object").clone());
-    v
 }
 
 fn lines_table(s: &LineScores) -> String {
