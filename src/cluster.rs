@@ -117,9 +117,11 @@ impl Adjacency {
 /// `compatible`. `order` lists the nodes in the order they may become pivots (nodes absent from
 /// it are never pivots, and come last when neighbours are visited, which is also in this order).
 /// Each unassigned pivot grows its cluster breadth-first along verified edges: its own
-/// neighbours first, then theirs (at most `max_checks` candidates per pivot); an unassigned node
-/// joins when it is compatible with the pivot and with every member claimed before it (the first
-/// [`MAX_COMPAT`] of them). Returns each node's cluster label: its pivot, or itself.
+/// neighbours first (most `alike` first, see [`prefer_supported`]), then theirs (at most
+/// `max_checks` candidates per pivot); an unassigned node joins when it is compatible with the
+/// pivot and with every member claimed before it (the first [`MAX_COMPAT`] of them). `alike` is
+/// a cheaper stand-in for `compatible` that only orders candidates. Returns each node's cluster
+/// label: its pivot, or itself.
 ///
 /// Compatibility (in syndic: half of the smaller document stands in the larger, see
 /// [`COMPATIBLE`]) is what keeps clusters from chaining: the parts of a roundup are each
@@ -133,6 +135,7 @@ pub fn pivot_labels(
     edges: &[(u32, u32)],
     order: &[u32],
     compatible: impl Fn(u32, u32) -> bool,
+    alike: impl Fn(u32, u32) -> bool,
     max_checks: usize,
 ) -> Vec<u32> {
     let mut rank = vec![u32::MAX; n];
@@ -165,7 +168,7 @@ pub fn pivot_labels(
             }
         };
         push(p, &mut queue, &label);
-        prefer_supported(&mut queue, &compatible);
+        prefer_supported(&mut queue, &alike);
         let mut head = 0;
         while head < queue.len() && head < max_checks {
             let q = queue[head];
@@ -301,7 +304,7 @@ mod tests {
         // Pivot 0 claims 1, not 2 (incompatible with 1), and 3, compatible with 0 and 1.
         let edges = [(0, 1), (0, 2), (0, 3), (1, 3)];
         let ok = [(0, 1), (0, 2), (0, 3), (1, 3)];
-        let l = pivot_labels(4, &edges, &[0, 1, 2, 3], pairs_of(&ok), 10);
+        let l = pivot_labels(4, &edges, &[0, 1, 2, 3], pairs_of(&ok), pairs_of(&ok), 10);
         assert_eq!(groups(&l), vec![vec![0, 1, 3]]);
         assert_eq!(l[2], 2, "story 2 is left to its own pivot");
     }
@@ -314,7 +317,7 @@ mod tests {
         let edges = [(0, 1), (0, 2), (0, 3), (0, 4), (2, 3), (3, 4), (2, 4)];
         let story = |d: u32| if d == 1 { 'y' } else { 'x' };
         let compatible = |a: u32, b: u32| a == 0 || b == 0 || story(a) == story(b);
-        let l = pivot_labels(5, &edges, &[0, 1, 2, 3, 4], compatible, 10);
+        let l = pivot_labels(5, &edges, &[0, 1, 2, 3, 4], compatible, compatible, 10);
         assert_eq!(groups(&l), vec![vec![0, 2, 3, 4]]);
         assert_eq!(l[1], 1);
     }
@@ -325,11 +328,11 @@ mod tests {
         // not verified against 0 (its containment in 0 fell under the threshold) but against 1,
         // and is compatible with both: it joins through 1.
         let edges = [(0, 1), (1, 2)];
-        let l = pivot_labels(3, &edges, &[0, 1, 2], |_, _| true, 10);
+        let l = pivot_labels(3, &edges, &[0, 1, 2], |_, _| true, |_, _| true, 10);
         assert_eq!(groups(&l), vec![vec![0, 1, 2]]);
         // Neighbours three steps out join too.
         let edges = [(0, 1), (1, 2), (2, 3)];
-        let l = pivot_labels(4, &edges, &[0, 1, 2, 3], |_, _| true, 10);
+        let l = pivot_labels(4, &edges, &[0, 1, 2, 3], |_, _| true, |_, _| true, 10);
         assert_eq!(groups(&l), vec![vec![0, 1, 2, 3]]);
     }
 
@@ -345,7 +348,7 @@ mod tests {
         }
         assert_eq!(groups(&uf.labels()), vec![vec![0, 1, 2, 3, 4]]);
         let near = |a: u32, b: u32| a.abs_diff(b) <= 2;
-        let l = pivot_labels(5, &edges, &[2, 1, 3, 0, 4], near, 100);
+        let l = pivot_labels(5, &edges, &[2, 1, 3, 0, 4], near, near, 100);
         assert_eq!(groups(&l), vec![vec![1, 2, 3]]);
     }
 
@@ -353,7 +356,7 @@ mod tests {
     fn the_check_budget_bounds_a_pivot() {
         // A star around 0 with four leaves: a budget of 2 candidates admits two of them.
         let edges = [(0, 1), (0, 2), (0, 3), (0, 4)];
-        let l = pivot_labels(5, &edges, &[0, 1, 2, 3, 4], |_, _| true, 2);
+        let l = pivot_labels(5, &edges, &[0, 1, 2, 3, 4], |_, _| true, |_, _| true, 2);
         assert_eq!(groups(&l), vec![vec![0, 1, 2]]);
     }
 
@@ -371,10 +374,10 @@ mod tests {
                 a == b || xxhash_rust::xxh3::xxh3_64_with_seed(&[a.min(b) as u8, a.max(b) as u8], seed) % 3 != 0
             };
             let order: Vec<u32> = (0..n as u32).rev().collect();
-            let l = pivot_labels(n, &edges, &order, compatible, 1000);
+            let l = pivot_labels(n, &edges, &order, compatible, compatible, 1000);
             let mut rev = edges.clone();
             rev.reverse();
-            proptest::prop_assert_eq!(&l, &pivot_labels(n, &rev, &order, compatible, 1000));
+            proptest::prop_assert_eq!(&l, &pivot_labels(n, &rev, &order, compatible, compatible, 1000));
             let mut uf = UnionFind::new(n);
             for &(a, b) in &edges {
                 if l[a as usize] == l[b as usize] {
@@ -400,11 +403,18 @@ mod tests {
         let order = [3, 0, 1, 2, 4, 5];
         let ok = [(0, 1), (0, 2), (2, 3), (4, 5)];
         assert_eq!(
-            pivot_labels(6, &e1, &order, pairs_of(&ok), 9),
-            pivot_labels(6, &e2, &order, pairs_of(&ok), 9)
+            pivot_labels(6, &e1, &order, pairs_of(&ok), pairs_of(&ok), 9),
+            pivot_labels(6, &e2, &order, pairs_of(&ok), pairs_of(&ok), 9)
         );
         assert_eq!(
-            groups(&pivot_labels(6, &e1, &order, pairs_of(&ok), 9)),
+            groups(&pivot_labels(
+                6,
+                &e1,
+                &order,
+                pairs_of(&ok),
+                pairs_of(&ok),
+                9
+            )),
             vec![vec![0, 1], vec![2, 3], vec![4, 5]]
         );
     }

@@ -427,11 +427,13 @@ pub fn components(n: usize, leaders: &[u32], edges: &[Edge]) -> Vec<u32> {
 /// Cluster labels (each document's label is a document index) from verified edges between exact
 /// leaders; exact duplicates follow their leader. With [`Method::Pivot`], documents are taken as
 /// pivots in `order` (see [`cluster::preference_order`]) and clusters grow along verified edges
-/// to documents `compatible` with every member (see [`cluster::pivot_labels`]).
+/// to documents `compatible` with every member, the neighbours most `alike` (a cheaper estimate
+/// of compatibility) first (see [`cluster::pivot_labels`]).
 pub fn cluster_labels(
     leaders: &[u32],
     edges: &[Edge],
     compatible: &(dyn Fn(u32, u32) -> bool + Sync),
+    alike: &(dyn Fn(u32, u32) -> bool + Sync),
     method: Method,
     order: &[u32],
 ) -> Vec<u32> {
@@ -445,7 +447,8 @@ pub fn cluster_labels(
                 .copied()
                 .filter(|&d| leaders[d as usize] == d)
                 .collect();
-            let lead = cluster::pivot_labels(n, &pairs, &leader_order, compatible, MAX_GROWTH);
+            let lead =
+                cluster::pivot_labels(n, &pairs, &leader_order, compatible, alike, MAX_GROWTH);
             leaders.iter().map(|&l| lead[l as usize]).collect()
         }
     }
@@ -676,6 +679,7 @@ pub fn scan_within(
                 window: None,
                 exact: None,
                 mode: verify::Mode::Estimate,
+                cache: None,
             };
             // Story labels need the copies of a story, not its most truncated excerpts: banding at
             // the threshold itself (25 x 5 for 0.5) yields far fewer chance candidates than the
@@ -799,6 +803,7 @@ pub fn scan_within(
         window,
         exact: Some(&exact_sets as verify::SetSource),
         mode: cfg.verify,
+        cache: None,
     };
     let (edges, band_stats) = near_pairs(&verifier, cfg, budget.share(BAND_SHARE), progress)?;
     if band_stats.spilled_runs > 0 {
@@ -817,10 +822,26 @@ pub fn scan_within(
         (add_edges(edges, &pairs, &verifier), count)
     };
     lap("band_verify", &mut t);
+    // Clustering measures each candidate against every member in turn, on one thread: the true
+    // sets of the last documents measured are kept.
+    let set_cache = std::sync::Mutex::new(verify::SetCache::default());
+    let cluster_verifier = Verifier {
+        cache: Some(&set_cache),
+        ..verifier
+    };
     let labels = cluster_labels(
         &leaders,
         &edges,
-        &|a, b| a == b || verifier.overlap(a, b, cluster::COMPATIBLE) >= cluster::COMPATIBLE,
+        &|a, b| {
+            a == b || cluster_verifier.overlap(a, b, cluster::COMPATIBLE) >= cluster::COMPATIBLE
+        },
+        // Only orders a pivot's neighbours (quadratic in their number): the estimate whatever
+        // the mode, so that --verify exact does not read each pair's texts for it.
+        &|a, b| {
+            a == b
+                || verify::score(verifier.sigs, a as usize, b as usize).containment
+                    >= cluster::COMPATIBLE
+        },
         cfg.cluster,
         &order,
     );

@@ -101,6 +101,43 @@ pub struct Verifier<'a> {
     pub window: Option<DateWindow<'a>>,
     pub exact: Option<SetSource<'a>>,
     pub mode: Mode,
+    /// Recent documents' true shingle sets, for a caller that measures one document against
+    /// many in turn (clustering: each candidate against every member); `None` where pairs come
+    /// in no order worth caching (verification on many threads).
+    pub cache: Option<&'a std::sync::Mutex<SetCache>>,
+}
+
+/// The true shingle sets of the last few documents measured (first in, first out).
+#[derive(Debug, Default)]
+pub struct SetCache {
+    sets: Vec<(u32, Vec<u64>)>,
+    next: usize,
+}
+
+impl SetCache {
+    /// Documents kept.
+    pub const CAPACITY: usize = 64;
+
+    /// The index of document `d`'s set, read through `source` if it is not kept; the slot
+    /// `keep` is never the one evicted.
+    fn index(&mut self, d: u32, source: SetSource, keep: Option<usize>) -> usize {
+        if let Some(i) = self.sets.iter().position(|(x, _)| *x == d) {
+            return i;
+        }
+        let mut set = Vec::new();
+        source(d, &mut set);
+        if self.sets.len() < Self::CAPACITY {
+            self.sets.push((d, set));
+            return self.sets.len() - 1;
+        }
+        if Some(self.next) == keep {
+            self.next = (self.next + 1) % Self::CAPACITY;
+        }
+        let i = self.next;
+        self.sets[i] = (d, set);
+        self.next = (i + 1) % Self::CAPACITY;
+        i
+    }
 }
 
 thread_local! {
@@ -132,6 +169,21 @@ impl Verifier<'_> {
     pub fn exact_score(&self, a: u32, b: u32) -> PairScore {
         match self.exact {
             None => score(self.sigs, a as usize, b as usize),
+            Some(source) if self.cache.is_some() => {
+                let mut c = self
+                    .cache
+                    .expect("a cache")
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
+                let i = c.index(a, source, None);
+                let j = c.index(b, source, Some(i));
+                let (jaccard, containment) =
+                    crate::shingle::exact_similarity(&c.sets[i].1, &c.sets[j].1);
+                PairScore {
+                    jaccard,
+                    containment,
+                }
+            }
             Some(source) => SETS.with(|s| {
                 let (x, y) = &mut *s.borrow_mut();
                 source(a, x);
@@ -282,6 +334,7 @@ mod tests {
             }),
             exact: None,
             mode: Mode::Estimate,
+            cache: None,
         };
         assert!(v.check(0, 1).is_none(), "3 days apart, window 2");
         assert!(v.check(0, 2).is_some(), "no date field: no constraint");
@@ -319,6 +372,7 @@ mod tests {
             window: None,
             exact: Some(&source),
             mode: Mode::Exact,
+            cache: None,
         };
         let (j, c) = crate::shingle::exact_similarity(
             &crate::shingle::shingle_set(texts[0], 5),
@@ -327,6 +381,36 @@ mod tests {
         let s = v.score(0, 1);
         assert_eq!((s.jaccard, s.containment), (j, c));
         assert!(j > 0.5 && j < 1.0);
+    }
+
+    #[test]
+    fn cached_sets_measure_what_fresh_ones_do() {
+        let texts: Vec<String> = (0..100)
+            .map(|i| format!("story {} about the harbour opening {}", i % 7, i))
+            .collect();
+        let source = |d: u32, out: &mut Vec<u64>| {
+            *out = crate::shingle::shingle_set(&texts[d as usize], 5);
+        };
+        let sigs = Signatures::new(8, texts.len());
+        let cache = std::sync::Mutex::new(SetCache::default());
+        let fresh = Verifier {
+            rule: rule(),
+            sigs: &sigs,
+            window: None,
+            exact: Some(&source),
+            mode: Mode::Exact,
+            cache: None,
+        };
+        let cached = Verifier {
+            cache: Some(&cache),
+            ..fresh
+        };
+        // More documents than the cache keeps, each measured against many others.
+        for a in 0..100u32 {
+            for b in [(a * 7) % 100, (a + 1) % 100, 0, 99] {
+                assert_eq!(fresh.exact_score(a, b), cached.exact_score(a, b), "{a} {b}");
+            }
+        }
     }
 
     #[test]
