@@ -1,6 +1,8 @@
-//! The golden report: `syndic scan` of `fixtures/syndication/corpus.jsonl` with default
-//! parameters must give `fixtures/golden/syndication.report.json`, once the `run` section
-//! (timings, version, threads) is removed.
+//! The golden reports: `syndic scan` of `fixtures/syndication/corpus.jsonl` and of
+//! `fixtures/boilerplate/corpus.jsonl` (which holds boilerplate templates) with default
+//! parameters must give `fixtures/golden/syndication.report.json` and
+//! `fixtures/golden/boilerplate.report.json`, once the `run` section (timings, version, threads)
+//! is removed.
 //!
 //! When a change of the output is intended (new defaults, a new report field), regenerate the
 //! golden file and review its diff before committing it:
@@ -43,11 +45,12 @@ fn differences(a: &Value, b: &Value, path: &str, out: &mut Vec<String>, limit: u
     }
 }
 
-#[test]
-fn syndication_report_matches_the_golden_file() {
+/// Compares `syndic scan INPUT` (without `run`) with the golden file `golden` (under
+/// `fixtures/`), or rewrites it under `UPDATE_GOLDEN=1`.
+fn check_golden(input: &str, golden: &str) {
     // A relative input path, so that nothing in the report depends on where the crate lives.
-    let report = without_run(scan(&["fixtures/syndication/corpus.jsonl"]));
-    let path = fixture(GOLDEN);
+    let report = without_run(scan(&[input]));
+    let path = fixture(golden);
     if std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1") {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -66,13 +69,36 @@ fn syndication_report_matches_the_golden_file() {
         "{} is missing: create it with UPDATE_GOLDEN=1 cargo test --test golden",
         path.display()
     );
-    let golden = read_json(&path);
+    let expected = read_json(&path);
     let mut diffs = Vec::new();
-    differences(&golden, &report, "", &mut diffs, 20);
+    differences(&expected, &report, "", &mut diffs, 20);
     assert!(
         diffs.is_empty(),
-        "the report differs from fixtures/{GOLDEN}:\n  {}\nIf the change is intended, run \
+        "the report differs from fixtures/{golden}:\n  {}\nIf the change is intended, run \
          UPDATE_GOLDEN=1 cargo test --test golden and review the diff.",
         diffs.join("\n  ")
     );
+}
+
+#[test]
+fn syndication_report_matches_the_golden_file() {
+    check_golden("fixtures/syndication/corpus.jsonl", GOLDEN);
+}
+
+/// A report that holds boilerplate templates (a disclaimer under unrelated articles) and the
+/// clusters of one story syndicated on several sites.
+#[test]
+fn boilerplate_report_matches_the_golden_file() {
+    let golden = "golden/boilerplate.report.json";
+    check_golden("fixtures/boilerplate/corpus.jsonl", golden);
+    if std::env::var_os("UPDATE_GOLDEN").is_none() {
+        let report = read_json(&fixture(golden));
+        assert!(
+            !report["boilerplate"]["templates"]
+                .as_array()
+                .unwrap()
+                .is_empty(),
+            "the golden report holds templates"
+        );
+    }
 }
