@@ -150,3 +150,29 @@ fn help_documents_the_json_keys() {
         assert!(text.contains(key), "{key}:\n{text}");
     }
 }
+
+/// A reader that goes away before the output is written (`syndic params | head -1`, or a pipe
+/// closed at once) is no error and no panic: the command exits 0 and says nothing on stderr.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_closed_output_pipe_is_not_a_crash() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::process::Stdio;
+    for args in [&["params"][..], &["params", "--json"][..]] {
+        let mut fds = [0i32; 2];
+        // SAFETY: `fds` has room for the two descriptors pipe(2) writes.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        // SAFETY: both descriptors were just returned by pipe(2) and are owned here only.
+        let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        drop(read);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_syndic"))
+            .args(args)
+            .stdout(Stdio::from(write))
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {:?} {err}", out.status);
+        assert!(err.is_empty(), "{args:?}: {err}");
+    }
+}

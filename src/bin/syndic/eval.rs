@@ -77,22 +77,24 @@ pub fn run(a: Args) -> Result<()> {
         let obj = v.as_object_mut().expect("an object");
         obj.insert("report".into(), files.0.into());
         obj.insert("truth".into(), files.1.into());
-        println!("{}", serde_json::to_string(&v)?);
+        crate::print_stdout(&(serde_json::to_string(&v)? + "\n"))?;
     } else {
+        let mut out = String::new();
         match &scores {
             Scores::Labels(s) => {
-                println!("{} against story labels in {}\n", files.0, files.1);
-                print!("{}", labels_table(s));
+                outln!(out, "{} against story labels in {}\n", files.0, files.1);
+                out.push_str(&labels_table(s));
             }
             Scores::Pairs(s) => {
-                println!("{} against labelled pairs in {}\n", files.0, files.1);
-                print!("{}", pairs_table(s));
+                outln!(out, "{} against labelled pairs in {}\n", files.0, files.1);
+                out.push_str(&pairs_table(s));
             }
             Scores::Lines(s) => {
-                println!("{} against labelled lines in {}\n", files.0, files.1);
-                print!("{}", lines_table(s));
+                outln!(out, "{} against labelled lines in {}\n", files.0, files.1);
+                out.push_str(&lines_table(s));
             }
         }
+        crate::print_stdout(&out)?;
     }
     if let Scores::Pairs(s) = &scores {
         let t = s.total();

@@ -1,5 +1,17 @@
 //! The `syndic` command line: one module per subcommand, the work done by the library.
 
+/// Appends a line to a `String` (the text a subcommand prints, written at once by
+/// [`print_stdout`]).
+macro_rules! outln {
+    ($out:ident) => {
+        $out.push('\n')
+    };
+    ($out:ident, $($arg:tt)*) => {{
+        $out.push_str(&format!($($arg)*));
+        $out.push('\n');
+    }};
+}
+
 mod args;
 mod dedup;
 mod eval;
@@ -61,6 +73,17 @@ fn main() -> ExitCode {
             eprintln!("syndic: error: {}", message(&e));
             exit_code(&e)
         }
+    }
+}
+
+/// Writes `text` to standard output. A reader that has gone (`syndic params | head`) is not an
+/// error: the output was for it, and it has what it wanted.
+fn print_stdout(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r.map_err(|e| anyhow::anyhow!("cannot write to standard output: {e}")),
     }
 }
 

@@ -102,10 +102,11 @@ pub fn run(a: Args) -> Result<()> {
                 .map(|&(p, s)| json!({"probability": p, "similarity": s}))
                 .collect::<Vec<_>>(),
         });
-        println!("{}", serde_json::to_string(&v)?);
-        return Ok(());
+        return crate::print_stdout(&(serde_json::to_string(&v)? + "\n"));
     }
-    println!(
+    let mut out = String::new();
+    outln!(
+        out,
         "banding     {} bands x {} rows = {} of {} MinHash values",
         b.bands,
         b.rows,
@@ -113,35 +114,37 @@ pub fn run(a: Args) -> Result<()> {
         a.num_perm
     );
     if chosen {
-        println!(
+        outln!(out, 
             "            chosen for --threshold {}: S-curve placed at {CANDIDATE_FACTOR} x {} = {:.3}",
             a.threshold,
             a.threshold,
             CANDIDATE_FACTOR * a.threshold
         );
     } else {
-        println!("            as given (--bands, --rows)");
+        outln!(out, "            as given (--bands, --rows)");
     }
-    println!(
+    outln!(
+        out,
         "knee        {:.3}  (steepest point of the S-curve)",
         b.knee()
     );
-    println!(
+    outln!(
+        out,
         "threshold   {}: P(candidate) = {:.4}",
         a.threshold,
         b.probability(a.threshold)
     );
-    println!("\nsimilarity  P(candidate)");
+    outln!(out, "\nsimilarity  P(candidate)");
     for (s, p) in &curve {
         let bar = "#".repeat((p * BAR).round() as usize);
         let line = format!("{s:>10.2}  {p:>12.4}  {bar}");
-        println!("{}", line.trim_end());
+        outln!(out, "{}", line.trim_end());
     }
-    println!();
+    outln!(out);
     for (p, s) in &reaches {
-        println!("P(candidate) reaches {p:<4} at similarity {s:.3}");
+        outln!(out, "P(candidate) reaches {p:<4} at similarity {s:.3}");
     }
-    Ok(())
+    crate::print_stdout(&out)
 }
 
 #[cfg(test)]
