@@ -114,7 +114,7 @@ pub fn run(a: Args) -> Result<()> {
         a.num_perm
     );
     if chosen {
-        outln!(out, 
+        outln!(out,
             "            chosen for --threshold {}: S-curve placed at {CANDIDATE_FACTOR} x {} = {:.3}",
             a.threshold,
             a.threshold,
