@@ -65,9 +65,9 @@ pub enum Method {
     /// Connected components: every chain of verified pairs is one cluster. Simple, but a chain of
     /// templated items (A~B, B~C, ...) becomes one cluster of different stories.
     Components,
-    /// Pivot clustering: documents are taken in pivot order; each unassigned one starts a cluster
-    /// with its unassigned verified neighbours. Every member is verified against its pivot, so
-    /// chains break.
+    /// Pivot clustering: documents are taken in pivot order; each unassigned one grows a cluster
+    /// along verified pairs to the documents compatible with every member (see
+    /// [`pivot_labels`]), so chains and roundups break.
     #[default]
     Pivot,
 }
@@ -117,7 +117,7 @@ impl Adjacency {
 /// `compatible`. `order` lists the nodes in the order they may become pivots (nodes absent from
 /// it are never pivots, and come last when neighbours are visited, which is also in this order).
 /// Each unassigned pivot grows its cluster breadth-first along verified edges: its own
-/// neighbours first (most `alike` first, see [`prefer_supported`]), then theirs (at most
+/// neighbours first (most `alike` first, see `prefer_supported`), then theirs (at most
 /// `max_checks` candidates per pivot); an unassigned node joins when it is compatible with the
 /// pivot and with every member claimed before it (the first [`MAX_COMPAT`] of them). `alike` is
 /// a cheaper stand-in for `compatible` that only orders candidates. Returns each node's cluster
@@ -212,7 +212,7 @@ fn prefer_supported(neighbours: &mut [u32], compatible: &impl Fn(u32, u32) -> bo
     neighbours.copy_from_slice(&sorted);
 }
 
-/// Most neighbours of a pivot [`prefer_supported`] orders.
+/// Most neighbours of a pivot `prefer_supported` orders.
 pub const MAX_SUPPORT: usize = 64;
 
 /// Members (the pivot first) a new member must be compatible with.

@@ -630,7 +630,7 @@ pub fn scan_within(
         spilled.push("texts".to_string());
     }
     // Pivots are taken in the keep policy's order, so each cluster's pivot is its representative
-    // and every member is verified against the document that is kept.
+    // and every member shares enough text with the document that is kept.
     let id_rank = {
         let mut by_id: Vec<u32> = (0..n as u32).collect();
         by_id.sort_by(|&a, &b| ing.docs[a as usize].id.cmp(&ing.docs[b as usize].id));

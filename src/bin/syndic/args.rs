@@ -109,9 +109,9 @@ pub struct Pipeline {
         help_heading = "Matching"
     )]
     pub verify: VerifyArg,
-    /// How verified pairs become clusters: pivot (every member verified against the kept document;
-    /// chains of templated items break) or components (every chain of verified pairs is one
-    /// cluster).
+    /// How verified pairs become clusters: pivot (a member joins through a verified pair with
+    /// any member and shares at least 40% of its text with every member; roundups and chains of
+    /// templated items break) or components (every chain of verified pairs is one cluster).
     #[arg(long, value_enum, default_value = "pivot", help_heading = "Matching")]
     pub cluster: ClusterArg,
     /// Largest LSH bucket whose pairs are all compared; larger ones compare neighbours only.
