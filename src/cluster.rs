@@ -123,7 +123,7 @@ impl Adjacency {
 /// a cheaper stand-in for `compatible` that only orders candidates. Returns each node's cluster
 /// label: its pivot, or itself.
 ///
-/// Compatibility (in syndic: half of the smaller document stands in the larger, see
+/// Compatibility (in syndic: 40% of the smaller document's shingles stand in the larger, see
 /// [`COMPATIBLE`]) is what keeps clusters from chaining: the parts of a roundup are each
 /// contained in it but share little with one another, and the ends of a templated series whose
 /// wording drifts share less and less; neither ends up in one cluster. Copies of one story join
@@ -197,15 +197,16 @@ fn prefer_supported(neighbours: &mut [u32], compatible: &impl Fn(u32, u32) -> bo
     if neighbours.len() < 3 || neighbours.len() > MAX_SUPPORT {
         return;
     }
-    let support: Vec<usize> = neighbours
-        .iter()
-        .map(|&q| {
-            neighbours
-                .iter()
-                .filter(|&&r| r != q && compatible(q, r))
-                .count()
-        })
-        .collect();
+    // Compatibility is symmetric: each pair is weighed once.
+    let mut support = vec![0usize; neighbours.len()];
+    for i in 0..neighbours.len() {
+        for j in i + 1..neighbours.len() {
+            if compatible(neighbours[i], neighbours[j]) {
+                support[i] += 1;
+                support[j] += 1;
+            }
+        }
+    }
     let mut order: Vec<usize> = (0..neighbours.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(support[i]));
     let sorted: Vec<u32> = order.iter().map(|&i| neighbours[i]).collect();

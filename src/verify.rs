@@ -355,6 +355,18 @@ mod tests {
         assert!(none.check(0, 3).is_some());
     }
 
+    /// A verifier of the default rule in [`Mode::Exact`], without a cache.
+    fn exact_verifier<'a>(sigs: &'a Signatures, source: SetSource<'a>) -> Verifier<'a> {
+        Verifier {
+            rule: rule(),
+            sigs,
+            window: None,
+            exact: Some(source),
+            mode: Mode::Exact,
+            cache: None,
+        }
+    }
+
     #[test]
     fn exact_mode_measures_true_sets() {
         let texts = [
@@ -366,14 +378,7 @@ mod tests {
         };
         let mut sigs = Signatures::new(8, 2);
         sigs.sizes = vec![10, 10];
-        let v = Verifier {
-            rule: rule(),
-            sigs: &sigs,
-            window: None,
-            exact: Some(&source),
-            mode: Mode::Exact,
-            cache: None,
-        };
+        let v = exact_verifier(&sigs, &source);
         let (j, c) = crate::shingle::exact_similarity(
             &crate::shingle::shingle_set(texts[0], 5),
             &crate::shingle::shingle_set(texts[1], 5),
@@ -393,14 +398,7 @@ mod tests {
         };
         let sigs = Signatures::new(8, texts.len());
         let cache = std::sync::Mutex::new(SetCache::default());
-        let fresh = Verifier {
-            rule: rule(),
-            sigs: &sigs,
-            window: None,
-            exact: Some(&source),
-            mode: Mode::Exact,
-            cache: None,
-        };
+        let fresh = exact_verifier(&sigs, &source);
         let cached = Verifier {
             cache: Some(&cache),
             ..fresh
