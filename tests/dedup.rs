@@ -176,3 +176,69 @@ fn keep_policies_choose_the_documented_representative() {
     let (default, _) = dedup(dir.path(), "default", &[], &fx.corpus);
     assert_eq!(default, chosen["longest"]);
 }
+
+/// `-o clean.jsonl.gz` and `.zst` write compressed JSONL: the same records as `-o clean.jsonl`,
+/// and a scan of the compressed output finds what a scan of the plain one finds.
+#[test]
+fn outputs_are_compressed_by_extension() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = fixture("syndication/corpus.jsonl");
+    let (plain, _) = dedup(dir.path(), "plain", &[], &corpus);
+    for (name, magic) in [
+        ("clean.jsonl.gz", &[0x1f, 0x8b][..]),
+        ("clean.jsonl.zst", &[0x28, 0xb5, 0x2f, 0xfd][..]),
+    ] {
+        let out = dir.path().join(name);
+        let rep = dir.path().join(format!("{name}.report.json.gz"));
+        syndic()
+            .args(["dedup", "-q", "-o"])
+            .arg(&out)
+            .arg("--report")
+            .arg(&rep)
+            .arg(&corpus)
+            .assert()
+            .success();
+        let raw = std::fs::read(&out).unwrap();
+        assert!(raw.starts_with(magic), "{name} is compressed");
+        let back = if name.ends_with(".gz") {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&raw[..]), &mut s)
+                .unwrap();
+            s
+        } else {
+            String::from_utf8(zstd::decode_all(&raw[..]).unwrap()).unwrap()
+        };
+        assert_eq!(back.lines().collect::<Vec<_>>(), plain, "{name}");
+        // The report is compressed too, and syndic reads its own outputs back.
+        let rep_raw = std::fs::read(&rep).unwrap();
+        assert!(rep_raw.starts_with(&[0x1f, 0x8b]), "report.json.gz is gzip");
+        let again = syndic().args(["scan", "-q"]).arg(&out).output().unwrap();
+        assert!(again.status.success());
+        let r: Value = serde_json::from_slice(&again.stdout).unwrap();
+        assert_eq!(r["stats"]["documents"], plain.len(), "{name} read back");
+    }
+}
+
+/// Outputs get the mode the umask allows (0640 under umask 027), not the temporary file's 0600.
+#[cfg(unix)]
+#[test]
+fn outputs_get_the_usual_mode_under_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("clean.jsonl");
+    let rep = dir.path().join("report.json");
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(r#"umask 027 && exec "$0" dedup -q -o "$1" --report "$2" "$3""#)
+        .arg(assert_cmd::cargo::cargo_bin("syndic"))
+        .arg(&out)
+        .arg(&rep)
+        .arg(fixture("syndication/corpus.jsonl"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for p in [&out, &rep] {
+        let mode = std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640, "{}: {mode:o}", p.display());
+    }
+}

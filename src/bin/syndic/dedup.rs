@@ -1,12 +1,12 @@
 //! `syndic dedup`: write the corpus back with one document kept per cluster.
 
-use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::io::{self, Write};
+use std::path::PathBuf;
 
 use anyhow::Result;
 use serde_json::{Map, Value};
 use syndic::error::Location;
-use syndic::output::AtomicFile;
+use syndic::output::Output;
 use syndic::read::Raw;
 
 use crate::args::Pipeline;
@@ -16,7 +16,8 @@ use crate::scan::{scan_with, summary};
 pub struct Args {
     #[command(flatten)]
     pub pipeline: Pipeline,
-    /// Where to write the cleaned corpus (JSONL; `-` for stdout).
+    /// Where to write the cleaned corpus (JSONL, compressed when the name ends in .gz or .zst;
+    /// `-` for stdout).
     #[arg(short, long, value_name = "FILE.jsonl", help_heading = "Output")]
     pub output: PathBuf,
     /// Keep every record and add "cluster_id" and "duplicate_of" (the representative's id; null
@@ -31,45 +32,17 @@ pub struct Args {
     pub report: Option<PathBuf>,
 }
 
-enum Sink {
-    Stdout(BufWriter<io::StdoutLock<'static>>),
-    File(AtomicFile),
-}
-
-impl Write for Sink {
-    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
-        match self {
-            Sink::Stdout(w) => w.write(b),
-            Sink::File(f) => f.write(b),
-        }
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Sink::Stdout(w) => w.flush(),
-            Sink::File(f) => f.flush(),
-        }
-    }
-}
-
 pub fn run(a: Args) -> Result<()> {
     for path in std::iter::once(&a.output).chain(&a.report) {
         syndic::output::check_target(path)?;
     }
     let (corpus, scan, cfg, rep) = scan_with(&a.pipeline)?;
-    let mut sink = if a.output == Path::new("-") {
-        Sink::Stdout(BufWriter::new(io::stdout().lock()))
-    } else {
-        Sink::File(AtomicFile::create(&a.output)?)
-    };
+    let mut sink = Output::create(&a.output)?;
     let assign = scan.assignment();
     let text_field = &cfg.fields.text;
     let mut next = 0usize;
     let mut written = 0u64;
-    let shown = if a.output == Path::new("-") {
-        PathBuf::from(syndic::output::STDOUT)
-    } else {
-        a.output.clone()
-    };
+    let shown = sink.shown().to_path_buf();
     let werr = |e: io::Error| syndic::Error::Output {
         path: shown.clone(),
         source: e,
@@ -154,10 +127,7 @@ pub fn run(a: Args) -> Result<()> {
             scan.docs.len()
         );
     }
-    match sink {
-        Sink::Stdout(mut w) => w.flush().map_err(werr)?,
-        Sink::File(f) => f.commit()?,
-    }
+    sink.commit()?;
     // The report last: when it exists, the run is complete.
     if let Some(path) = &a.report {
         syndic::output::write_atomic(path, rep.to_json().as_bytes())?;
