@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Calibration: the measurements behind syndic's defaults (ARCHITECTURE.md, "Calibration").
+# Calibration: the measurements behind syndic's defaults (BENCHMARKS.md, "Calibration").
 #
 #   benches/calibrate.sh [SEED...]        (default seeds: 7 11)
 #
