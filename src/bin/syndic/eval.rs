@@ -6,6 +6,11 @@ use anyhow::Result;
 use serde_json::{json, Value};
 use syndic::eval::{self, ClusterScores, LineScores, PairLabel, PairScores, Scores};
 
+pub const EXAMPLES: &str = "Examples:
+  syndic eval report.json --truth truth.jsonl        # story labels: pairwise P/R/F1, ARI
+  syndic eval report.json --truth pairs.jsonl        # labelled pairs
+  syndic eval annotations.jsonl --truth lines.jsonl  # labelled boilerplate lines";
+
 const KEYS: &str = "\
 Truth, auto-detected from the keys of its first line:
   story labels    {\"id\": .., \"story\": ..} per line, every document of the corpus (gen_news.py's
@@ -48,7 +53,7 @@ With labelled lines:
   f1                  their harmonic mean";
 
 #[derive(clap::Args)]
-#[command(after_long_help = KEYS)]
+#[command(after_long_help = format!("{EXAMPLES}\n\n{KEYS}"))]
 pub struct Args {
     /// The clusters to score: a syndic report (JSON), or `id<TAB>cluster` lines (TSV); with
     /// labelled lines, an annotations file (`--annotations`). Gzip and zstd are read too.

@@ -45,15 +45,33 @@ struct Cli {
     command: Command,
 }
 
+const SCAN_EXAMPLES: &str = "Examples:
+  syndic scan corpus.jsonl.gz -o report.json
+  syndic scan shards/ -g '*.jsonl.zst' -o report.json
+  syndic scan news.csv --text-field body --id-field url -o report.json
+  syndic scan news.jsonl --on-error skip --max-days 3 --annotations lines.jsonl -o report.json
+  syndic scan big.jsonl.zst --memory-limit 4G -o report.json
+  cat part-*.jsonl | syndic scan - > report.json";
+
+const DEDUP_EXAMPLES: &str = "Examples:
+  syndic dedup corpus.jsonl -o clean.jsonl
+  syndic dedup corpus.jsonl.gz -o clean.jsonl.zst --strip-boilerplate --report report.json
+  syndic dedup corpus.jsonl -o annotated.jsonl --annotate
+  syndic dedup news.jsonl --keep earliest --max-days 3 -o clean.jsonl";
+
 #[derive(Subcommand)]
 enum Command {
     /// Scan a corpus and write a JSON report of duplicate clusters and boilerplate.
+    #[command(after_help = SCAN_EXAMPLES)]
     Scan(scan::Args),
     /// Write the corpus with one document per cluster kept (or every record annotated).
+    #[command(after_help = DEDUP_EXAMPLES)]
     Dedup(dedup::Args),
     /// Score a report against ground truth: story labels or labelled pairs.
+    #[command(after_help = eval::EXAMPLES)]
     Eval(eval::Args),
     /// Show the LSH banding a scan would use and its S-curve.
+    #[command(after_help = params::EXAMPLES)]
     Params(params::Args),
 }
 

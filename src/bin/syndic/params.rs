@@ -5,6 +5,11 @@ use serde_json::json;
 use syndic::band::{Banding, CANDIDATE_FACTOR};
 use syndic::pipeline::Config;
 
+pub const EXAMPLES: &str = "Examples:
+  syndic params
+  syndic params --threshold 0.8
+  syndic params --bands 20 --rows 5";
+
 const KEYS: &str = "\
 A pair of documents with Jaccard similarity s becomes a candidate (and is then verified) with
 probability 1 - (1 - s^rows)^bands.
@@ -28,7 +33,7 @@ const STEPS: u32 = 20;
 const BAR: f64 = 40.0;
 
 #[derive(clap::Args)]
-#[command(after_long_help = KEYS)]
+#[command(after_long_help = format!("{EXAMPLES}\n\n{KEYS}"))]
 pub struct Args {
     /// Jaccard similarity at which two documents are copies; picks bands x rows as `syndic scan`
     /// does (the S-curve placed at 0.6 x threshold).
