@@ -45,22 +45,35 @@ pub fn scan_with(
 }
 
 pub fn summary(rep: &report::Report) -> String {
+    use report::count;
     let s = &rep.stats;
     let mut line = format!(
-        "syndic: {} documents: {} exact and {} near duplicates in {} clusters; {} kept",
-        s.documents, s.exact_duplicates, s.near_duplicates, s.clusters, s.kept
+        "syndic: {}: {} and {} in {}; {} kept",
+        count(s.documents, "document", "documents"),
+        count(s.exact_duplicates, "exact duplicate", "exact duplicates"),
+        count(s.near_duplicates, "near duplicate", "near duplicates"),
+        count(s.clusters, "cluster", "clusters"),
+        s.kept
     );
     if rep.boilerplate.lines_flagged > 0 {
         line += &format!(
-            "; {} boilerplate lines ({} templates)",
-            rep.boilerplate.lines_flagged,
-            rep.boilerplate.templates.len()
+            "; {} ({})",
+            count(
+                rep.boilerplate.lines_flagged,
+                "boilerplate line",
+                "boilerplate lines"
+            ),
+            count(
+                rep.boilerplate.templates.len() as u64,
+                "template",
+                "templates"
+            )
         );
     }
     if s.skipped.total > 0 {
         line += &format!(
-            "; {} records skipped (stats.skipped in the report; first: {})",
-            s.skipped.total,
+            "; {} skipped (stats.skipped in the report; first: {})",
+            count(s.skipped.total, "record", "records"),
             s.skipped.examples.first().map_or("", String::as_str)
         );
     }
