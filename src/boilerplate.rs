@@ -1159,6 +1159,42 @@ mod tests {
     }
 
     #[test]
+    fn each_flagged_line_names_its_template() {
+        // A header in documents 0..8 and a footer in documents 2..8 (fewer: sorted second); the
+        // header's first occurrence is document 0's, the footer's document 2's.
+        let topics = [
+            "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel",
+        ];
+        let texts: Vec<String> = topics
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                let footer = if i >= 2 { "\nAll rights reserved." } else { "" };
+                format!("Breaking News\nunrelated story about {w}{footer}")
+            })
+            .collect();
+        let refs: Vec<&str> = texts.iter().map(|s| s.as_str()).collect();
+        let story: Vec<u32> = (0..8).collect();
+        let b = run(&refs, &story);
+        let samples: Vec<&str> = b.templates.iter().map(|t| t.sample.as_str()).collect();
+        assert_eq!(samples, ["breaking news", "all rights reserved"]);
+        assert_eq!(b.templates[0].first, (0, 0));
+        assert_eq!(b.templates[1].first, (2, 2));
+        for t in &b.templates {
+            assert_eq!(t.id, template_id(crate::normalize::line_key(&t.sample)));
+            assert_eq!(t.id.len(), 17);
+        }
+        let flagged: Vec<(usize, Vec<(u32, u32)>)> = b.flagged_by_doc().collect();
+        assert_eq!(flagged.len(), 8);
+        assert_eq!(flagged[0], (0, vec![(0, 0)]));
+        assert_eq!(flagged[1], (1, vec![(0, 0)]));
+        for (d, lines) in &flagged[2..] {
+            assert_eq!(lines, &vec![(0, 0), (2, 1)], "document {d}");
+        }
+        assert_eq!(b.line_templates.len(), b.mask.count());
+    }
+
+    #[test]
     fn dated_variants_share_a_template() {
         let texts: Vec<String> = (0..8)
             .map(|i| {

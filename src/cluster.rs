@@ -407,6 +407,37 @@ mod tests {
     }
 
     #[test]
+    fn members_join_through_the_member_that_reached_them() {
+        // 2 is verified against 1 only, 3 against 2 only: each joins through the one before.
+        let edges = [(0, 1), (1, 2), (2, 3), (0, 4)];
+        let c = pivot_clusters(6, &edges, &[0, 1, 2, 3, 4, 5], |_, _| true, |_, _| true, 10);
+        assert_eq!(groups(&c.labels), vec![vec![0, 1, 2, 3, 4]]);
+        assert_eq!(c.via, vec![0, 0, 1, 2, 0, 5]);
+        // A node verified against the pivot joins through the pivot even when it is also
+        // verified against another member; a node queued for an earlier pivot but left out
+        // joins its own cluster through its own pivot's member.
+        let edges = [(0, 1), (0, 2), (1, 2), (2, 3), (3, 4)];
+        let ok = [(0, 1), (0, 2), (1, 2), (3, 4), (2, 3)];
+        let compatible = |a: u32, b: u32| a == b || pairs_of(&ok)(a, b);
+        let c = pivot_clusters(5, &edges, &[0, 1, 2, 3, 4], compatible, compatible, 10);
+        // 0 takes 1 and 2; 3 (queued by 2) is incompatible with 0 and starts its own cluster,
+        // which 4 joins through 3.
+        assert_eq!(groups(&c.labels), vec![vec![0, 1, 2], vec![3, 4]]);
+        assert_eq!(c.via, vec![0, 0, 0, 3, 3]);
+    }
+
+    #[test]
+    fn spanning_via_is_a_breadth_first_tree_from_the_first_ranked() {
+        // One cluster {0..4} in rank order 4, 3, 2, 1, 0; edges 4-2, 2-0, 4-1, 1-0, 3-0.
+        let labels = [0, 0, 0, 0, 0, 5];
+        let edges = [(4, 2), (2, 0), (4, 1), (1, 0), (3, 0)];
+        let rank = [4, 3, 2, 1, 0, 5];
+        let via = spanning_via(&labels, &edges, &rank);
+        // From 4: 2 and 1; from 2 (ranked before 1): 0; from 0: 3.
+        assert_eq!(via, vec![2, 4, 4, 0, 4, 5]);
+    }
+
+    #[test]
     fn pivots_break_chains() {
         // A chain 0-1-2-3-4 in which only neighbours and second neighbours are compatible:
         // components make one cluster; pivots taken in order 2, ... make {1, 2, 3} (0 and 4 are

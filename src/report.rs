@@ -218,3 +218,36 @@ pub fn annotations_jsonl(scan: &Scan) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stages_are_an_object_in_order_and_old_lists_still_read() {
+        let run = RunInfo {
+            stages: vec![("read".into(), 1.5), ("exact".into(), 0.25)],
+            ..RunInfo::default()
+        };
+        let v = serde_json::to_value(&run).unwrap();
+        assert_eq!(v["stages"], serde_json::json!({"read": 1.5, "exact": 0.25}));
+        let keys: Vec<&String> = v["stages"].as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["read", "exact"]);
+        let back: RunInfo = serde_json::from_value(v).unwrap();
+        assert_eq!(back, run);
+        // syndic-report/1 wrote a list of pairs.
+        let old = serde_json::json!({
+            "version": "0.1.0", "threads": 2, "seconds": 2.0,
+            "stages": [["read", 1.5], ["exact", 0.25]]
+        });
+        let old: RunInfo = serde_json::from_value(old).unwrap();
+        assert_eq!(old.stages, run.stages);
+    }
+
+    #[test]
+    fn counts_read_as_english() {
+        assert_eq!(count(0, "cluster", "clusters"), "0 clusters");
+        assert_eq!(count(1, "cluster", "clusters"), "1 cluster");
+        assert_eq!(count(2, "story", "stories"), "2 stories");
+    }
+}

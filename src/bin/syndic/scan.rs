@@ -16,8 +16,9 @@ pub struct Args {
     /// Where to write the JSON report (default: stdout).
     #[arg(short, long, value_name = "FILE", help_heading = "Output")]
     pub output: Option<PathBuf>,
-    /// Also write, per document with flagged lines, {"id", "boilerplate_lines": [indexes]} as
-    /// JSONL (indexes into the text split on "\n", from 0).
+    /// Also write, per document with flagged lines, {"id", "boilerplate_lines": [indexes],
+    /// "templates": [template id of each]} as JSONL (indexes into the text split on "\n", from
+    /// 0; ids as in the report's boilerplate.templates).
     #[arg(long, value_name = "FILE.jsonl", help_heading = "Output")]
     pub annotations: Option<PathBuf>,
 }
