@@ -4,6 +4,7 @@ use anyhow::Result;
 use serde_json::json;
 use syndic::band::{Banding, CANDIDATE_FACTOR};
 use syndic::pipeline::Config;
+use syndic::report::count;
 
 const KEYS: &str = "\
 A pair of documents with Jaccard similarity s becomes a candidate (and is then verified) with
@@ -107,9 +108,9 @@ pub fn run(a: Args) -> Result<()> {
     let mut out = String::new();
     outln!(
         out,
-        "banding     {} bands x {} rows = {} of {} MinHash values",
-        b.bands,
-        b.rows,
+        "banding     {} x {} = {} of {} MinHash values",
+        count(b.bands as u64, "band", "bands"),
+        count(b.rows as u64, "row", "rows"),
         b.bands * b.rows,
         a.num_perm
     );
