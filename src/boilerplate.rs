@@ -593,21 +593,45 @@ pub enum Position {
 /// One flagged line (all lines sharing its key).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Template {
-    /// The normalized text of the first occurrence.
+    /// `t` and the 16 hex digits of the line key ([`crate::normalize::line_key`]): the same
+    /// line gets the same id in every run, at any thread count, and on any corpus.
+    pub id: String,
+    /// The normalized text of the first flagged occurrence (documents in input order).
     pub sample: String,
+    /// That occurrence as it stands in its document's raw text (`None` until
+    /// [`Template::example`] is filled by reading the document again: the stage itself sees
+    /// only normalized text).
+    pub example: Option<Example>,
     pub documents: u32,
     pub sources: u32,
     pub stories: u32,
     pub position: Position,
     /// Share of occurrences at `position`.
     pub position_share: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub first_date: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub last_date: Option<String>,
     pub reasons: Vec<String>,
     #[serde(skip)]
     pub key: u64,
+    /// Document and line index of the first flagged occurrence.
+    #[serde(skip)]
+    pub first: (u32, u32),
+}
+
+/// A template's line as it stands in one document.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Example {
+    /// The document's id.
+    pub document: String,
+    /// Index of the line in the document's text split on `\n`, from 0.
+    pub line: u32,
+    /// The line's raw text, without the white space at its ends.
+    pub text: String,
+}
+
+/// A template's id: `t` and the 16 hex digits of its line key.
+pub fn template_id(key: u64) -> String {
+    format!("t{key:016x}")
 }
 
 /// Why nothing (or something) was flagged.
@@ -762,6 +786,16 @@ impl LineMask {
     pub fn count(&self) -> usize {
         self.bits.count_ones()
     }
+
+    /// Number of documents.
+    pub fn doc_count(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    /// The position of line `line` of document `doc` among all lines.
+    fn bit(&self, doc: usize, line: usize) -> usize {
+        self.offsets[doc] + line
+    }
 }
 
 /// What the stage found.
@@ -770,6 +804,9 @@ pub struct Boilerplate {
     pub status: Status,
     pub templates: Vec<Template>,
     pub mask: LineMask,
+    /// For each flagged line, in the mask's order (documents in input order, then lines), the
+    /// index in `templates` of the template that flagged it.
+    pub line_templates: Vec<u32>,
 }
 
 impl Boilerplate {
@@ -778,7 +815,23 @@ impl Boilerplate {
             status,
             templates: Vec::new(),
             mask: LineMask::new(norm.lines_per_doc().into_iter().map(|n| n as usize)),
+            line_templates: Vec::new(),
         }
+    }
+
+    /// The flagged lines of each document with the template of each, in input order, for the
+    /// documents with at least one: `(document, [(line, index in templates)])`.
+    pub fn flagged_by_doc(&self) -> impl Iterator<Item = (usize, Vec<(u32, u32)>)> + '_ {
+        let mut next = 0;
+        (0..self.mask.doc_count()).filter_map(move |d| {
+            if !self.mask.any(d) {
+                return None;
+            }
+            let lines = self.mask.flagged(d);
+            let t = &self.line_templates[next..next + lines.len()];
+            next += lines.len();
+            Some((d, lines.into_iter().zip(t.iter().copied()).collect()))
+        })
     }
 }
 
@@ -967,19 +1020,18 @@ fn detect_among<D: Docs + ?Sized>(
                 .iter()
                 .filter_map(|&d| facts.date[d as usize])
                 .collect();
-            let first = run[0];
+            let first = *run.iter().find(|x| x.4).expect("checked above");
             let reasons = if rare {
                 vec![format!(
-                    "stands at the head or tail of {} documents of one source, each of another \
-                     story",
-                    docs.len()
+                    "stands at the head or tail of {} of one source, each of another story",
+                    crate::report::count(docs.len() as u64, "document", "documents")
                 )]
             } else {
                 vec![
                     format!(
-                        "recurs in {} documents of {} different stories",
-                        docs.len(),
-                        st.len()
+                        "recurs in {} of {}",
+                        crate::report::count(docs.len() as u64, "document", "documents"),
+                        crate::report::count(st.len() as u64, "story", "different stories")
                     ),
                     format!(
                         "{:.0}% of its documents belong to different stories (threshold {:.0}%)",
@@ -992,7 +1044,9 @@ fn detect_among<D: Docs + ?Sized>(
                 s,
                 e,
                 Template {
+                    id: template_id(first.0),
                     sample: String::new(), // read below: the documents may be on disk
+                    example: None,
                     documents: docs.len() as u32,
                     sources: src.len() as u32,
                     stories: st.len() as u32,
@@ -1002,31 +1056,49 @@ fn detect_among<D: Docs + ?Sized>(
                     last_date: dates.iter().max().map(|&t| crate::date::iso_day(t)),
                     reasons,
                     key: first.0,
+                    first: (first.1, first.2),
                 },
             ))
         })
         .collect();
     let mut mask = LineMask::new(lines.line_counts());
     let mut templates = Vec::with_capacity(flagged.len());
-    for (s, e, mut t) in flagged {
-        let first = occ[s];
-        norm.visit_doc(first.1 as usize, &mut |doc| {
-            t.sample = doc.line(first.2 as usize).to_string()
+    let spans: Vec<(usize, usize)> = flagged.iter().map(|&(s, e, _)| (s, e)).collect();
+    for (_, _, mut t) in flagged {
+        let (d, i) = t.first;
+        norm.visit_doc(d as usize, &mut |doc| {
+            t.sample = doc.line(i as usize).to_string()
         })?;
-        for x in occ[s..e].iter().filter(|x| x.4) {
-            mask.set(x.1 as usize, x.2 as usize);
-        }
         templates.push(t);
     }
-    templates.sort_by(|a, b| {
+    let mut by_order: Vec<usize> = (0..templates.len()).collect();
+    by_order.sort_by(|&a, &b| {
+        let (a, b) = (&templates[a], &templates[b]);
         b.documents
             .cmp(&a.documents)
             .then_with(|| a.sample.cmp(&b.sample))
+            .then_with(|| a.key.cmp(&b.key))
     });
+    // Each flagged line with the index of its template in the sorted order, in mask order.
+    let mut marks: Vec<(usize, u32)> = Vec::new();
+    for (pos, &t) in by_order.iter().enumerate() {
+        let (s, e) = spans[t];
+        for x in occ[s..e].iter().filter(|x| x.4) {
+            mask.set(x.1 as usize, x.2 as usize);
+            marks.push((mask.bit(x.1 as usize, x.2 as usize), pos as u32));
+        }
+    }
+    marks.par_sort_unstable();
+    let mut slots: Vec<Option<Template>> = templates.into_iter().map(Some).collect();
+    let templates = by_order
+        .iter()
+        .map(|&t| slots[t].take().expect("each once"))
+        .collect();
     Ok(Boilerplate {
         status: Status::Ok,
         templates,
         mask,
+        line_templates: marks.into_iter().map(|(_, t)| t).collect(),
     })
 }
 
@@ -1084,6 +1156,42 @@ mod tests {
         for d in 6..11 {
             assert!(!b.mask.any(d));
         }
+    }
+
+    #[test]
+    fn each_flagged_line_names_its_template() {
+        // A header in documents 0..8 and a footer in documents 2..8 (fewer: sorted second); the
+        // header's first occurrence is document 0's, the footer's document 2's.
+        let topics = [
+            "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel",
+        ];
+        let texts: Vec<String> = topics
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                let footer = if i >= 2 { "\nAll rights reserved." } else { "" };
+                format!("Breaking News\nunrelated story about {w}{footer}")
+            })
+            .collect();
+        let refs: Vec<&str> = texts.iter().map(|s| s.as_str()).collect();
+        let story: Vec<u32> = (0..8).collect();
+        let b = run(&refs, &story);
+        let samples: Vec<&str> = b.templates.iter().map(|t| t.sample.as_str()).collect();
+        assert_eq!(samples, ["breaking news", "all rights reserved"]);
+        assert_eq!(b.templates[0].first, (0, 0));
+        assert_eq!(b.templates[1].first, (2, 2));
+        for t in &b.templates {
+            assert_eq!(t.id, template_id(crate::normalize::line_key(&t.sample)));
+            assert_eq!(t.id.len(), 17);
+        }
+        let flagged: Vec<(usize, Vec<(u32, u32)>)> = b.flagged_by_doc().collect();
+        assert_eq!(flagged.len(), 8);
+        assert_eq!(flagged[0], (0, vec![(0, 0)]));
+        assert_eq!(flagged[1], (1, vec![(0, 0)]));
+        for (d, lines) in &flagged[2..] {
+            assert_eq!(lines, &vec![(0, 0), (2, 1)], "document {d}");
+        }
+        assert_eq!(b.line_templates.len(), b.mask.count());
     }
 
     #[test]

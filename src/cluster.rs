@@ -138,6 +138,29 @@ pub fn pivot_labels(
     alike: impl Fn(u32, u32) -> bool,
     max_checks: usize,
 ) -> Vec<u32> {
+    pivot_clusters(n, edges, order, compatible, alike, max_checks).labels
+}
+
+/// Cluster labels, and for each node the node through which it joined its cluster.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Clustering {
+    /// Each node's cluster label (a node index).
+    pub labels: Vec<u32>,
+    /// For each node, the member of its cluster whose verified edge with it brought it in (in
+    /// [`pivot_clusters`], the member that queued it; in [`spanning_via`], its parent in a
+    /// breadth-first tree); itself for a pivot and for a node in no cluster.
+    pub via: Vec<u32>,
+}
+
+/// [`pivot_labels`] that also says through which member each node joined.
+pub fn pivot_clusters(
+    n: usize,
+    edges: &[(u32, u32)],
+    order: &[u32],
+    compatible: impl Fn(u32, u32) -> bool,
+    alike: impl Fn(u32, u32) -> bool,
+    max_checks: usize,
+) -> Clustering {
     let mut rank = vec![u32::MAX; n];
     for (i, &d) in order.iter().enumerate() {
         rank[d as usize] = i as u32;
@@ -145,6 +168,9 @@ pub fn pivot_labels(
     let g = Adjacency::new(n, edges, &rank);
     const NONE: u32 = u32::MAX;
     let mut label = vec![NONE; n];
+    // The member that queued a node for the current pivot: when it joins, its verified edge with
+    // that member is the one it joined through.
+    let mut via: Vec<u32> = (0..n as u32).collect();
     // The pivot a node was last queued for: each candidate is weighed once per pivot (members
     // only accrue, so a node incompatible once stays so).
     let mut queued = vec![NONE; n];
@@ -163,6 +189,7 @@ pub fn pivot_labels(
             for &q in g.neighbours(x) {
                 if label[q as usize] == NONE && queued[q as usize] != p {
                     queued[q as usize] = p;
+                    via[q as usize] = x;
                     queue.push(q);
                 }
             }
@@ -184,8 +211,50 @@ pub fn pivot_labels(
         if *l == NONE {
             *l = i as u32;
         }
+        if *l == i as u32 {
+            via[i] = i as u32;
+        }
     }
-    label
+    Clustering { labels: label, via }
+}
+
+/// For each node, its parent in a breadth-first tree of its cluster (nodes sharing a label) over
+/// the verified `edges` inside it, grown from the member of least `rank`, neighbours visited in
+/// `rank` order; the root and nodes in no cluster are their own. A node the tree does not reach
+/// (no edge inside the cluster leads to it) is its own too.
+pub fn spanning_via(labels: &[u32], edges: &[(u32, u32)], rank: &[u32]) -> Vec<u32> {
+    let n = labels.len();
+    let inside: Vec<(u32, u32)> = edges
+        .iter()
+        .copied()
+        .filter(|&(a, b)| labels[a as usize] == labels[b as usize])
+        .collect();
+    let g = Adjacency::new(n, &inside, rank);
+    let mut via: Vec<u32> = (0..n as u32).collect();
+    let mut seen = vec![false; n];
+    let mut queue = Vec::new();
+    for group in groups(labels) {
+        let root = *group
+            .iter()
+            .min_by_key(|&&d| rank[d as usize])
+            .expect("groups are not empty");
+        queue.clear();
+        queue.push(root);
+        seen[root as usize] = true;
+        let mut head = 0;
+        while head < queue.len() {
+            let x = queue[head];
+            head += 1;
+            for &q in g.neighbours(x) {
+                if !seen[q as usize] {
+                    seen[q as usize] = true;
+                    via[q as usize] = x;
+                    queue.push(q);
+                }
+            }
+        }
+    }
+    via
 }
 
 /// Orders a pivot's neighbours (in rank order) by how many of the others each is compatible
@@ -335,6 +404,37 @@ mod tests {
         let edges = [(0, 1), (1, 2), (2, 3)];
         let l = pivot_labels(4, &edges, &[0, 1, 2, 3], |_, _| true, |_, _| true, 10);
         assert_eq!(groups(&l), vec![vec![0, 1, 2, 3]]);
+    }
+
+    #[test]
+    fn members_join_through_the_member_that_reached_them() {
+        // 2 is verified against 1 only, 3 against 2 only: each joins through the one before.
+        let edges = [(0, 1), (1, 2), (2, 3), (0, 4)];
+        let c = pivot_clusters(6, &edges, &[0, 1, 2, 3, 4, 5], |_, _| true, |_, _| true, 10);
+        assert_eq!(groups(&c.labels), vec![vec![0, 1, 2, 3, 4]]);
+        assert_eq!(c.via, vec![0, 0, 1, 2, 0, 5]);
+        // A node verified against the pivot joins through the pivot even when it is also
+        // verified against another member; a node queued for an earlier pivot but left out
+        // joins its own cluster through its own pivot's member.
+        let edges = [(0, 1), (0, 2), (1, 2), (2, 3), (3, 4)];
+        let ok = [(0, 1), (0, 2), (1, 2), (3, 4), (2, 3)];
+        let compatible = |a: u32, b: u32| a == b || pairs_of(&ok)(a, b);
+        let c = pivot_clusters(5, &edges, &[0, 1, 2, 3, 4], compatible, compatible, 10);
+        // 0 takes 1 and 2; 3 (queued by 2) is incompatible with 0 and starts its own cluster,
+        // which 4 joins through 3.
+        assert_eq!(groups(&c.labels), vec![vec![0, 1, 2], vec![3, 4]]);
+        assert_eq!(c.via, vec![0, 0, 0, 3, 3]);
+    }
+
+    #[test]
+    fn spanning_via_is_a_breadth_first_tree_from_the_first_ranked() {
+        // One cluster {0..4} in rank order 4, 3, 2, 1, 0; edges 4-2, 2-0, 4-1, 1-0, 3-0.
+        let labels = [0, 0, 0, 0, 0, 5];
+        let edges = [(4, 2), (2, 0), (4, 1), (1, 0), (3, 0)];
+        let rank = [4, 3, 2, 1, 0, 5];
+        let via = spanning_via(&labels, &edges, &rank);
+        // From 4: 2 and 1; from 2 (ranked before 1): 0; from 0: 3.
+        assert_eq!(via, vec![2, 4, 4, 0, 4, 5]);
     }
 
     #[test]

@@ -437,21 +437,69 @@ pub fn cluster_labels(
     method: Method,
     order: &[u32],
 ) -> Vec<u32> {
+    clusters_via(leaders, edges, compatible, alike, method, order).labels
+}
+
+/// [`cluster_labels`], and for each document the member of its cluster through which it joined
+/// ([`cluster::Clustering::via`]): an exact duplicate through its leader; with
+/// [`Method::Pivot`], a leader through the member whose verified edge queued it; with
+/// [`Method::Components`], a leader through its parent in a breadth-first tree of verified edges
+/// from the representative (see [`cluster::spanning_via`]).
+pub fn clusters_via(
+    leaders: &[u32],
+    edges: &[Edge],
+    compatible: &(dyn Fn(u32, u32) -> bool + Sync),
+    alike: &(dyn Fn(u32, u32) -> bool + Sync),
+    method: Method,
+    order: &[u32],
+) -> cluster::Clustering {
     let n = leaders.len();
-    match method {
-        Method::Components => components(n, leaders, edges),
+    let pairs: Vec<(u32, u32)> = edges.iter().map(|e| (e.a, e.b)).collect();
+    let (labels, lead_via) = match method {
+        Method::Components => {
+            let labels = components(n, leaders, edges);
+            let via = cluster::spanning_via(&labels, &pairs, &cluster::ranks(order));
+            (labels, via)
+        }
         Method::Pivot => {
-            let pairs: Vec<(u32, u32)> = edges.iter().map(|e| (e.a, e.b)).collect();
             let leader_order: Vec<u32> = order
                 .iter()
                 .copied()
                 .filter(|&d| leaders[d as usize] == d)
                 .collect();
             let lead =
-                cluster::pivot_labels(n, &pairs, &leader_order, compatible, alike, MAX_GROWTH);
-            leaders.iter().map(|&l| lead[l as usize]).collect()
+                cluster::pivot_clusters(n, &pairs, &leader_order, compatible, alike, MAX_GROWTH);
+            let labels = leaders.iter().map(|&l| lead.labels[l as usize]).collect();
+            (labels, lead.via)
         }
-    }
+    };
+    let via = leaders
+        .iter()
+        .enumerate()
+        .map(|(d, &l)| if l as usize == d { lead_via[d] } else { l })
+        .collect();
+    cluster::Clustering { labels, via }
+}
+
+/// The part of the rule that accepted the verified edge between `d` and `x` (sorted by `(a, b)`
+/// in `edges`), as [`VerifyRule::passed_by`] decides on the edge's score.
+fn joined_through(verifier: &Verifier, edges: &[Edge], d: u32, x: u32) -> JoinedBy {
+    let find = |a: u32, b: u32| edges.binary_search_by(|e| (e.a, e.b).cmp(&(a, b))).ok();
+    let score = match find(d.min(x), d.max(x)).or_else(|| find(d.max(x), d.min(x))) {
+        Some(i) => edges[i].score,
+        // Every member but the representative joins through a verified edge; should that ever
+        // fail, the pair is measured again as verification measured it.
+        None => {
+            debug_assert!(false, "{d} joined through {x} without an edge");
+            verifier.score(d, x)
+        }
+    };
+    let sizes = &verifier.sigs.sizes;
+    let passed = verifier
+        .rule
+        .passed_by(&score, sizes[d as usize], sizes[x as usize]);
+    debug_assert!(passed.is_some(), "the edge {d}-{x} passed verification");
+    passed.map_or(JoinedBy::Jaccard, JoinedBy::from)
 }
 
 /// Candidates a pivot may weigh as it grows its cluster.
@@ -467,6 +515,37 @@ pub struct Member {
     pub containment: f64,
     /// Same normalized text as another member of the cluster.
     pub exact: bool,
+    /// Why it is in the cluster.
+    pub joined_by: JoinedBy,
+    /// The member it joined through (`None` for the representative): for [`JoinedBy::Exact`],
+    /// the member whose text it repeats; otherwise the member whose verified pair with it passed
+    /// the rule `joined_by` names (the representative itself when their pair did).
+    pub via: Option<u32>,
+}
+
+/// Why a member is in its cluster.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JoinedBy {
+    /// It is the document kept.
+    Representative,
+    /// Its normalized text is that of another member (the representative or the first of its
+    /// exact group in preference order), which it follows.
+    Exact,
+    /// Its verified pair with the member it joined through reaches the Jaccard threshold.
+    Jaccard,
+    /// Its verified pair with the member it joined through is under the Jaccard threshold, and
+    /// passed by containment.
+    Containment,
+}
+
+impl From<verify::Passed> for JoinedBy {
+    fn from(p: verify::Passed) -> Self {
+        match p {
+            verify::Passed::Jaccard => JoinedBy::Jaccard,
+            verify::Passed::Containment => JoinedBy::Containment,
+        }
+    }
 }
 
 /// A cluster of copies: its representative first, then the others in input order.
@@ -548,6 +627,62 @@ pub fn source_ids(docs: &[DocMeta]) -> Vec<u32> {
             }
         })
         .collect()
+}
+
+/// Fills each template's [`Template::example`](boilerplate::Template::example) with its first
+/// flagged line as it stands in the raw text, read again from the corpus (only as far as the
+/// last document needed). The normalized texts cannot give it: normalization folds case,
+/// letters and punctuation, so the sample is not found by a search of the input.
+pub fn template_examples(
+    corpus: &Corpus,
+    cfg: &Config,
+    docs: &[DocMeta],
+    templates: &mut [boilerplate::Template],
+) -> Result<()> {
+    let mut wanted: Vec<(u32, u32, usize)> = templates
+        .iter()
+        .enumerate()
+        .map(|(t, x)| (x.first.0, x.first.1, t))
+        .collect();
+    wanted.sort_unstable();
+    let mut next = 0;
+    for entry in corpus.records(&cfg.fields, OnError::Skip) {
+        if next == wanted.len() {
+            break;
+        }
+        let crate::read::Entry::Doc(rec) = entry? else {
+            continue;
+        };
+        let d = wanted[next].0;
+        if rec.at != docs[d as usize].at {
+            continue;
+        }
+        let lines: Vec<&str> = rec.text.split('\n').collect();
+        while next < wanted.len() && wanted[next].0 == d {
+            let (_, line, t) = wanted[next];
+            let text = lines.get(line as usize).ok_or_else(|| changed(&rec.at))?;
+            templates[t].example = Some(boilerplate::Example {
+                document: docs[d as usize].id.clone(),
+                line,
+                text: text.trim().to_string(),
+            });
+            next += 1;
+        }
+    }
+    match wanted.get(next) {
+        None => Ok(()),
+        Some(&(d, _, _)) => Err(changed(&docs[d as usize].at)),
+    }
+}
+
+/// The error of an input that no longer holds a document the run read.
+fn changed(at: &crate::error::Location) -> Error {
+    Error::Input {
+        path: at.path.clone().into(),
+        source: std::io::Error::other(format!(
+            "the input changed during the run (the document at {at} is not as it was read)"
+        )),
+    }
 }
 
 /// Shares of the memory budget, in percent: normalized texts, source-template n-gram keys, band
@@ -692,8 +827,8 @@ pub fn scan_within(
                 near_pairs(&first, &first_cfg, budget.share(BAND_SHARE), progress)?;
             if first_stats.spilled_runs > 0 {
                 spilled.push(format!(
-                    "first-pass band tables ({} spills)",
-                    first_stats.spilled_runs
+                    "first-pass band tables ({})",
+                    crate::report::count(first_stats.spilled_runs, "spill", "spills")
                 ));
             }
             drop(sigs);
@@ -753,7 +888,10 @@ pub fn scan_within(
         )?;
         progress.done();
         if found.spilled_runs > 0 {
-            spilled.push(format!("template n-grams ({} spills)", found.spilled_runs));
+            spilled.push(format!(
+                "template n-grams ({})",
+                crate::report::count(found.spilled_runs, "spill", "spills")
+            ));
         }
         lap("source_templates_sketch", &mut t);
         resketch(
@@ -807,7 +945,10 @@ pub fn scan_within(
     };
     let (edges, band_stats) = near_pairs(&verifier, cfg, budget.share(BAND_SHARE), progress)?;
     if band_stats.spilled_runs > 0 {
-        spilled.push(format!("band tables ({} spills)", band_stats.spilled_runs));
+        spilled.push(format!(
+            "band tables ({})",
+            crate::report::count(band_stats.spilled_runs, "spill", "spills")
+        ));
     }
     let (edges, passage_candidates) = if line_facts.is_empty() {
         (edges, 0)
@@ -829,7 +970,7 @@ pub fn scan_within(
         cache: Some(&set_cache),
         ..verifier
     };
-    let labels = cluster_labels(
+    let cluster::Clustering { labels, via } = clusters_via(
         &leaders,
         &edges,
         &|a, b| {
@@ -864,11 +1005,21 @@ pub fn scan_within(
                     let l = leaders[d as usize];
                     let same = l == rl;
                     let s = verifier.score(l, rl);
+                    let (joined_by, via) = if d == rep {
+                        (JoinedBy::Representative, None)
+                    } else if l != d {
+                        (JoinedBy::Exact, Some(l))
+                    } else {
+                        let x = via[d as usize];
+                        (joined_through(&verifier, &edges, d, x), Some(x))
+                    };
                     Member {
                         doc: d,
                         similarity: if same { 1.0 } else { s.jaccard },
                         containment: if same { 1.0 } else { s.containment },
                         exact: group_sizes[&l] > 1,
+                        joined_by,
+                        via,
                     }
                 })
                 .collect();
@@ -898,6 +1049,10 @@ pub fn scan_within(
 
     if let Some(e) = read_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(e);
+    }
+    if !boiler.templates.is_empty() {
+        template_examples(corpus, cfg, &ing.docs, &mut boiler.templates)?;
+        lap("template_examples", &mut t);
     }
     let in_clusters: u64 = clusters.iter().map(|c| c.members.len() as u64).sum();
     let exact_dups = leaders

@@ -8,9 +8,11 @@
 use serde::{Deserialize, Serialize};
 
 use crate::boilerplate::{Status, Template};
-use crate::pipeline::{Config, Scan, Stats};
+use crate::pipeline::{Config, JoinedBy, Scan, Stats};
 
-pub const FORMAT: &str = "syndic-report/1";
+/// The report's `format`. Version 2: members' `joined_by` and `joined_via`, templates' `id` and
+/// `example`, `run.stages` an object, absent values null rather than left out.
+pub const FORMAT: &str = "syndic-report/2";
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Report {
@@ -37,11 +39,15 @@ pub struct ClusterOut {
 pub struct MemberOut {
     pub id: String,
     pub source: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     pub date: Option<String>,
     pub similarity: f64,
     pub containment: f64,
     pub exact: bool,
+    /// Why it is in the cluster (see [`JoinedBy`]).
+    pub joined_by: JoinedBy,
+    /// The id of the member it joined through (`None` for the representative).
+    pub joined_via: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -58,6 +64,9 @@ pub struct RunInfo {
     pub version: String,
     pub threads: usize,
     pub seconds: f64,
+    /// Seconds per stage, in stage order; written as an object (stage name: seconds), read from
+    /// an object or (`syndic-report/1`) a list of pairs.
+    #[serde(with = "stages")]
     pub stages: Vec<(String, f64)>,
     /// `--memory-limit` in bytes, if one was given.
     #[serde(default)]
@@ -65,6 +74,53 @@ pub struct RunInfo {
     /// What went to scratch files to stay within it ("texts", "band tables", ...).
     #[serde(default)]
     pub spilled: Vec<String>,
+}
+
+/// `run.stages` as a JSON object in stage order.
+mod stages {
+    use serde::de::{MapAccess, SeqAccess, Visitor};
+    use serde::{Deserializer, Serializer};
+    use std::fmt;
+
+    pub fn serialize<S: Serializer>(stages: &[(String, f64)], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(stages.iter().map(|(k, v)| (k, v)))
+    }
+
+    struct Stages;
+
+    impl<'de> Visitor<'de> for Stages {
+        type Value = Vec<(String, f64)>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an object of stage names and seconds, or a list of [name, seconds]")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(entry) = map.next_entry()? {
+                out.push(entry);
+            }
+            Ok(out)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(entry) = seq.next_element()? {
+                out.push(entry);
+            }
+            Ok(out)
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(String, f64)>, D::Error> {
+        d.deserialize_any(Stages)
+    }
+}
+
+/// A count with its noun in English: `count(1, "cluster", "clusters")` is "1 cluster",
+/// `count(2, ...)` "2 clusters".
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 fn round4(x: f64) -> f64 {
@@ -100,6 +156,8 @@ pub fn build(scan: &Scan, cfg: &Config, run: RunInfo) -> Report {
                         similarity: round4(m.similarity),
                         containment: round4(m.containment),
                         exact: m.exact,
+                        joined_by: m.joined_by,
+                        joined_via: m.via.map(|v| scan.docs[v as usize].id.clone()),
                     }
                 })
                 .collect(),
@@ -136,22 +194,60 @@ impl Report {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Annotation {
     pub id: String,
+    /// Indexes of the flagged lines in the text split on `\n`, from 0.
     pub boilerplate_lines: Vec<u32>,
+    /// The id of the template that flagged each line of `boilerplate_lines` (same length).
+    pub templates: Vec<String>,
 }
 
 /// The annotation lines (JSONL) for every document with flagged lines, in input order.
 pub fn annotations_jsonl(scan: &Scan) -> String {
     let mut out = String::new();
-    for (d, doc) in scan.docs.iter().enumerate() {
-        if !scan.boilerplate.mask.any(d) {
-            continue;
-        }
+    let b = &scan.boilerplate;
+    for (d, lines) in b.flagged_by_doc() {
         let a = Annotation {
-            id: doc.id.clone(),
-            boilerplate_lines: scan.boilerplate.mask.flagged(d),
+            id: scan.docs[d].id.clone(),
+            boilerplate_lines: lines.iter().map(|&(i, _)| i).collect(),
+            templates: lines
+                .iter()
+                .map(|&(_, t)| b.templates[t as usize].id.clone())
+                .collect(),
         };
         out.push_str(&serde_json::to_string(&a).expect("serializes"));
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stages_are_an_object_in_order_and_old_lists_still_read() {
+        let run = RunInfo {
+            stages: vec![("read".into(), 1.5), ("exact".into(), 0.25)],
+            ..RunInfo::default()
+        };
+        let v = serde_json::to_value(&run).unwrap();
+        assert_eq!(v["stages"], serde_json::json!({"read": 1.5, "exact": 0.25}));
+        let keys: Vec<&String> = v["stages"].as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["read", "exact"]);
+        let back: RunInfo = serde_json::from_value(v).unwrap();
+        assert_eq!(back, run);
+        // syndic-report/1 wrote a list of pairs.
+        let old = serde_json::json!({
+            "version": "0.1.0", "threads": 2, "seconds": 2.0,
+            "stages": [["read", 1.5], ["exact", 0.25]]
+        });
+        let old: RunInfo = serde_json::from_value(old).unwrap();
+        assert_eq!(old.stages, run.stages);
+    }
+
+    #[test]
+    fn counts_read_as_english() {
+        assert_eq!(count(0, "cluster", "clusters"), "0 clusters");
+        assert_eq!(count(1, "cluster", "clusters"), "1 cluster");
+        assert_eq!(count(2, "story", "stories"), "2 stories");
+    }
 }

@@ -41,14 +41,33 @@ pub fn score(sigs: &Signatures, a: usize, b: usize) -> PairScore {
     }
 }
 
+/// The part of the rule that accepts a pair.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Passed {
+    /// The Jaccard similarity reaches the threshold.
+    Jaccard,
+    /// The Jaccard similarity does not, but the containment does (and the smaller document has
+    /// enough shingles).
+    Containment,
+}
+
 impl VerifyRule {
     pub fn accepts(&self, s: &PairScore, size_a: u32, size_b: u32) -> bool {
+        self.passed_by(s, size_a, size_b).is_some()
+    }
+
+    /// Which part of the rule accepts the pair, if any: Jaccard when the similarity reaches the
+    /// threshold (whatever the containment), else containment.
+    pub fn passed_by(&self, s: &PairScore, size_a: u32, size_b: u32) -> Option<Passed> {
         if s.jaccard >= self.threshold {
-            return true;
+            return Some(Passed::Jaccard);
         }
         match self.containment {
-            Some(c) => s.containment >= c && size_a.min(size_b) >= self.min_shingles,
-            None => false,
+            Some(c) if s.containment >= c && size_a.min(size_b) >= self.min_shingles => {
+                Some(Passed::Containment)
+            }
+            _ => None,
         }
     }
 
@@ -303,6 +322,13 @@ mod tests {
             containment: 0.95,
         };
         assert!(rule().accepts(&s, 300, 1000));
+        assert_eq!(rule().passed_by(&s, 300, 1000), Some(Passed::Containment));
+        assert_eq!(rule().passed_by(&s, 50, 1000), None);
+        let both = PairScore {
+            jaccard: 0.6,
+            containment: 0.95,
+        };
+        assert_eq!(rule().passed_by(&both, 300, 1000), Some(Passed::Jaccard));
         assert!(
             !rule().accepts(&s, 50, 1000),
             "too short to trust containment"

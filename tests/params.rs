@@ -50,6 +50,12 @@ fn defaults_are_the_banding_of_scan() {
     let out = syndic().arg("params").assert().success();
     let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
     assert!(text.contains("37 bands x 3 rows"), "{text}");
+    let out = syndic()
+        .args(["params", "--bands", "1", "--rows", "1"])
+        .assert()
+        .success();
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(text.contains("1 band x 1 row = 1 of 128"), "{text}");
 }
 
 #[test]

@@ -122,9 +122,9 @@ pub fn run(a: Args) -> Result<()> {
     if next != scan.docs.len() {
         // Nothing is committed: the partial output is removed when `sink` drops.
         anyhow::bail!(
-            "the input changed between the two reads: {} of {} documents found again",
+            "the input changed between the two reads: {} of {} found again",
             next,
-            scan.docs.len()
+            syndic::report::count(scan.docs.len() as u64, "document", "documents")
         );
     }
     sink.commit()?;
@@ -134,7 +134,11 @@ pub fn run(a: Args) -> Result<()> {
     }
     if !a.pipeline.quiet {
         eprintln!("{}", summary(&rep));
-        eprintln!("syndic: wrote {written} records to {}", a.output.display());
+        eprintln!(
+            "syndic: wrote {} to {}",
+            syndic::report::count(written, "record", "records"),
+            a.output.display()
+        );
     }
     Ok(())
 }

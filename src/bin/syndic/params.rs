@@ -4,6 +4,7 @@ use anyhow::Result;
 use serde_json::json;
 use syndic::band::{Banding, CANDIDATE_FACTOR};
 use syndic::pipeline::Config;
+use syndic::report::count;
 
 pub const EXAMPLES: &str = "Examples:
   syndic params
@@ -112,9 +113,9 @@ pub fn run(a: Args) -> Result<()> {
     let mut out = String::new();
     outln!(
         out,
-        "banding     {} bands x {} rows = {} of {} MinHash values",
-        b.bands,
-        b.rows,
+        "banding     {} x {} = {} of {} MinHash values",
+        count(b.bands as u64, "band", "bands"),
+        count(b.rows as u64, "row", "rows"),
         b.bands * b.rows,
         a.num_perm
     );

@@ -53,7 +53,7 @@ impl Progress for Bars {
         if let Some(b) = self.bar.lock().unwrap().as_ref() {
             b.inc(n);
             if b.length().is_none() {
-                b.set_message(format!("{} documents", b.position()));
+                b.set_message(syndic::report::count(b.position(), "document", "documents"));
             }
         }
     }

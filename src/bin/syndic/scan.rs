@@ -16,8 +16,9 @@ pub struct Args {
     /// Where to write the JSON report (default: stdout).
     #[arg(short, long, value_name = "FILE", help_heading = "Output")]
     pub output: Option<PathBuf>,
-    /// Also write, per document with flagged lines, {"id", "boilerplate_lines": [indexes]} as
-    /// JSONL (indexes into the text split on "\n", from 0).
+    /// Also write, per document with flagged lines, {"id", "boilerplate_lines": [indexes],
+    /// "templates": [template id of each]} as JSONL (indexes into the text split on "\n", from
+    /// 0; ids as in the report's boilerplate.templates).
     #[arg(long, value_name = "FILE.jsonl", help_heading = "Output")]
     pub annotations: Option<PathBuf>,
 }
@@ -45,22 +46,35 @@ pub fn scan_with(
 }
 
 pub fn summary(rep: &report::Report) -> String {
+    use report::count;
     let s = &rep.stats;
     let mut line = format!(
-        "syndic: {} documents: {} exact and {} near duplicates in {} clusters; {} kept",
-        s.documents, s.exact_duplicates, s.near_duplicates, s.clusters, s.kept
+        "syndic: {}: {} and {} in {}; {} kept",
+        count(s.documents, "document", "documents"),
+        count(s.exact_duplicates, "exact duplicate", "exact duplicates"),
+        count(s.near_duplicates, "near duplicate", "near duplicates"),
+        count(s.clusters, "cluster", "clusters"),
+        s.kept
     );
     if rep.boilerplate.lines_flagged > 0 {
         line += &format!(
-            "; {} boilerplate lines ({} templates)",
-            rep.boilerplate.lines_flagged,
-            rep.boilerplate.templates.len()
+            "; {} ({})",
+            count(
+                rep.boilerplate.lines_flagged,
+                "boilerplate line",
+                "boilerplate lines"
+            ),
+            count(
+                rep.boilerplate.templates.len() as u64,
+                "template",
+                "templates"
+            )
         );
     }
     if s.skipped.total > 0 {
         line += &format!(
-            "; {} records skipped (stats.skipped in the report; first: {})",
-            s.skipped.total,
+            "; {} skipped (stats.skipped in the report; first: {})",
+            count(s.skipped.total, "record", "records"),
             s.skipped.examples.first().map_or("", String::as_str)
         );
     }
