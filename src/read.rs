@@ -28,7 +28,16 @@ pub enum OnError {
     Skip,
 }
 
-/// Field names of JSONL records.
+/// Field names of JSONL records (columns of CSV and TSV files).
+///
+/// A name with dots reaches into nested objects: `body.text` is the `text` field of the `body`
+/// object. A key that is the whole name, dots included, wins over the nested path; when several
+/// splits of the name exist, the longest key at each level wins.
+///
+/// A field other than the text that is named otherwise than by default (or the date field, when
+/// the run needs dates: keeping the earliest, or a window of days) must be found: when none of
+/// the first [`FIELD_CHECK_RECORDS`] records has it, the run stops with
+/// [`Error::MissingField`], which lists the fields those records have.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fields {
     pub text: String,
@@ -45,6 +54,46 @@ impl Default for Fields {
             source: "source".into(),
             date: "date".into(),
         }
+    }
+}
+
+/// Records read before checking that the named fields exist (or the whole input, if shorter).
+pub const FIELD_CHECK_RECORDS: u64 = 1000;
+
+/// What a named field holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldRole {
+    Text,
+    Id,
+    Source,
+    Date,
+}
+
+impl std::fmt::Display for FieldRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FieldRole::Text => "text",
+            FieldRole::Id => "id",
+            FieldRole::Source => "source",
+            FieldRole::Date => "date",
+        })
+    }
+}
+
+impl Fields {
+    /// The name given to a field.
+    pub fn name(&self, role: FieldRole) -> &str {
+        match role {
+            FieldRole::Text => &self.text,
+            FieldRole::Id => &self.id,
+            FieldRole::Source => &self.source,
+            FieldRole::Date => &self.date,
+        }
+    }
+
+    /// Whether `role` is named otherwise than by default (and so must be found in the input).
+    pub fn renamed(&self, role: FieldRole) -> bool {
+        self.name(role) != Fields::default().name(role)
     }
 }
 
@@ -104,9 +153,42 @@ pub enum Entry {
     Skipped { at: Location, error: RecordError },
 }
 
+/// A file that is not read as input, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedFile {
+    pub path: String,
+    /// `hidden`, `marker` (a name that starts with `_`, as Hadoop and Spark mark their own
+    /// files), `glob` (left out by the globs), `not_records` (not a record file, in a folder
+    /// that holds record files) or `empty` (no records).
+    pub reason: String,
+}
+
+/// Files not read as input, by reason (the report's `stats.files_skipped`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilesSkipped {
+    pub total: u64,
+    pub by_reason: std::collections::BTreeMap<String, u64>,
+    /// The first few.
+    pub examples: Vec<SkippedFile>,
+}
+
+impl FilesSkipped {
+    const EXAMPLES: usize = 10;
+
+    pub fn add(&mut self, f: SkippedFile) {
+        self.total += 1;
+        *self.by_reason.entry(f.reason.clone()).or_default() += 1;
+        if self.examples.len() < Self::EXAMPLES {
+            self.examples.push(f);
+        }
+    }
+}
+
 /// The ordered inputs of one run.
 pub struct Corpus {
     pub files: Vec<SourceFile>,
+    /// What was left out of the folders named (hidden files, markers, ...), in walk order.
+    pub skipped: Vec<SkippedFile>,
     /// Spooled copies of stdin and of pipes, removed when the corpus drops.
     spools: Vec<tempfile::TempPath>,
 }
@@ -187,6 +269,7 @@ impl Corpus {
     pub fn open<P: AsRef<Path>>(inputs: &[P]) -> Result<Corpus> {
         let mut corpus = Corpus {
             files: Vec::new(),
+            skipped: Vec::new(),
             spools: Vec::new(),
         };
         let mut stdin_seen = false;
@@ -313,7 +396,12 @@ impl Corpus {
                 return None;
             }
             buf.clear();
-            let got = match raw.next_into(&mut buf)? {
+            let mut item = raw.next_into(&mut buf)?;
+            while let RawItem::EmptyFile { .. } = item {
+                item = raw.next_into(&mut buf)?;
+            }
+            let got = match item {
+                RawItem::EmptyFile { .. } => unreachable!("passed over above"),
                 RawItem::Line {
                     file,
                     line,
@@ -383,36 +471,73 @@ impl Corpus {
 
     /// Parses record `i` of a batch from [`Corpus::read_raw`]: a document (borrowing its text
     /// from the batch where it can), or the record's location (as messages show it) and why it
-    /// is no document.
+    /// is no document; `None` for [`RawItem::EmptyFile`], which is no record.
     pub fn parse_raw<'b>(
         &self,
         batch: &'b RawBatch,
         i: usize,
         fields: &Fields,
-    ) -> Result<Parsed<'b>, (Location, RecordError)> {
+    ) -> Result<Option<Parsed<'b>>, (Location, RecordError)> {
         match &batch.items[i] {
             RawItem::Line {
                 file,
                 line,
                 start,
                 end,
-            } => self.parse_line(&batch.buf[*start..*end], *file, *line, fields),
+            } => self
+                .parse_line(&batch.buf[*start..*end], *file, *line, fields)
+                .map(Some),
+            RawItem::EmptyFile { .. } => Ok(None),
             RawItem::Text { file, bytes } => {
                 let src = &self.files[*file as usize];
                 match text_str(bytes) {
-                    Ok(text) => Ok(Parsed {
+                    Ok(text) => Ok(Some(Parsed {
                         id: src.name.clone(),
+                        has_id: false,
                         source: None,
                         date: None,
                         text: Cow::Borrowed(text),
                         at: src_at(src, 0, false),
                         file: *file,
-                    }),
+                    })),
                     Err(k) => Err((src_at(src, 0, true), k)),
                 }
             }
             RawItem::Bad { at, error } => Err((at.clone(), error.clone())),
         }
+    }
+
+    /// Where a record cut by [`Corpus::read_raw`] stands, as messages show it (line 0 for a
+    /// whole file).
+    pub fn item_at(&self, item: &RawItem) -> Location {
+        match item {
+            RawItem::Line { file, line, .. } => src_at(&self.files[*file as usize], *line, true),
+            RawItem::Text { file, .. } | RawItem::EmptyFile { file } => {
+                src_at(&self.files[*file as usize], 0, true)
+            }
+            RawItem::Bad { at, .. } => at.clone(),
+        }
+    }
+
+    /// The fields that the first `limit` records have (dotted paths into nested objects), in
+    /// order of first appearance: to list in a message about a field that is not found.
+    pub fn field_names(&self, limit: usize) -> Vec<String> {
+        let mut raw = RawReader::new(self);
+        let mut buf = Vec::new();
+        let mut values = Vec::new();
+        while values.len() < limit {
+            buf.clear();
+            match raw.next_into(&mut buf) {
+                None => break,
+                Some(RawItem::Line { start, end, .. }) => {
+                    if let Ok(v) = serde_json::from_slice::<Value>(&buf[start..end]) {
+                        values.push(v);
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+        value_keys(&values, MAX_KEYS_SHOWN)
     }
 
     fn parse_line<'b>(
@@ -456,6 +581,9 @@ pub enum RawItem {
     },
     /// A whole text file.
     Text { file: u32, bytes: Vec<u8> },
+    /// A file that holds no record (no bytes, or only blank lines): not an error, but the
+    /// caller may want to say so.
+    EmptyFile { file: u32 },
     /// A record that could not be read (located as messages show it).
     Bad { at: Location, error: RecordError },
 }
@@ -465,6 +593,8 @@ pub enum RawItem {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Parsed<'a> {
     pub id: String,
+    /// Whether the id is the record's own (not the default made of its location).
+    pub has_id: bool,
     pub source: Option<String>,
     pub date: Option<String>,
     pub text: Cow<'a, str>,
@@ -529,6 +659,7 @@ impl<'a> RawReader<'a> {
                     file: r.file,
                     bytes: std::mem::take(&mut r.buf),
                 },
+                Ok(Chunk::Empty) => RawItem::EmptyFile { file: r.file },
                 Err((at, error)) => RawItem::Bad { at, error },
             });
         }
@@ -553,6 +684,7 @@ impl Corpus {
             loop {
                 match r.next_chunk() {
                     Ok(Chunk::End) => break,
+                    Ok(Chunk::Empty) => continue,
                     Ok(Chunk::Line(n)) => f(&r.at(n), Raw::Line(trim_line(&r.buf)))?,
                     Ok(Chunk::Text) => {
                         let s = String::from_utf8_lossy(&r.buf);
@@ -584,6 +716,7 @@ pub fn read_bytes(
     loop {
         let got = match r.next_chunk() {
             Ok(Chunk::End) => return out,
+            Ok(Chunk::Empty) => continue,
             Ok(Chunk::Line(n)) => json_record(trim_line(&r.buf), r.at(n), fields, 0)
                 .map(Parsed::into_record)
                 .map_err(|k| (r.shown_at(n), k)),
@@ -702,6 +835,8 @@ enum Chunk {
     Line(u64),
     /// A whole text file.
     Text,
+    /// The file holds no record (no bytes, or only blank lines); the next chunk is the end.
+    Empty,
     End,
 }
 
@@ -839,6 +974,9 @@ impl FileReader {
                 if self.buf.len() > MAX_RECORD_BYTES {
                     return Err((self.shown_at(0), RecordError::TooLarge(MAX_RECORD_BYTES)));
                 }
+                if self.buf.is_empty() {
+                    return Ok(Chunk::Empty);
+                }
                 Ok(Chunk::Text)
             }
             Format::Jsonl => loop {
@@ -852,10 +990,7 @@ impl FileReader {
                     }
                     Ok(None) => {
                         self.done = true;
-                        if !self.any {
-                            return Err((self.shown_at(0), RecordError::EmptyFile));
-                        }
-                        return Ok(Chunk::End);
+                        return Ok(if self.any { Chunk::End } else { Chunk::Empty });
                     }
                     Ok(Some(too_long)) => {
                         self.line += 1;
@@ -969,17 +1104,11 @@ fn text_record(b: Vec<u8>, at: Location, file: u32) -> Result<Record, RecordErro
     })
 }
 
-/// The text of a whole file as one document, without its byte order mark.
+/// The text of a whole file as one document, without its byte order mark (white space only is
+/// an empty document; a file of no bytes at all is no record, see [`RawItem::EmptyFile`]).
 fn text_str(b: &[u8]) -> Result<&str, RecordError> {
-    if b.is_empty() {
-        return Err(RecordError::EmptyFile);
-    }
     let s = check_bytes(b)?;
-    let s = s.strip_prefix('\u{FEFF}').unwrap_or(s);
-    if s.trim().is_empty() {
-        return Err(RecordError::EmptyDocument);
-    }
-    Ok(s)
+    Ok(s.strip_prefix('\u{FEFF}').unwrap_or(s))
 }
 
 fn scalar_field(v: Option<&Value>, name: &str) -> std::result::Result<Option<String>, RecordError> {
@@ -1033,6 +1162,9 @@ fn json_record<'a>(
         let mut de = serde_json::Deserializer::from_str(s);
         let mut found = TopSeed(fields, true).deserialize(&mut de).ok()??;
         de.end().ok()?;
+        if !found.nested.is_empty() {
+            found.resolve_nested(fields).ok()?;
+        }
         if let Some(TextValue::Raw(lit)) = found.text {
             let body = lit.strip_prefix('"')?.strip_suffix('"')?;
             found.text = Some(TextValue::Str(if body.contains('\\') {
@@ -1051,24 +1183,43 @@ fn json_record<'a>(
                 .deserialize(&mut de)
                 .and_then(|top| de.end().map(|()| top))
                 .map_err(|e| json_error(&e, s))?;
-            top.ok_or(RecordError::NotAnObject)?
+            let mut found = top.ok_or(RecordError::NotAnObject)?;
+            if !found.nested.is_empty() {
+                found.resolve_nested(fields)?;
+            }
+            found
         }
     };
     let text = match found.text {
-        None | Some(TextValue::Null) => return Err(RecordError::MissingText(fields.text.clone())),
+        None => {
+            // Cold: the record's keys, to help name the right field.
+            let keys = serde_json::from_str::<Value>(s)
+                .map(|v| value_keys(std::slice::from_ref(&v), MAX_KEYS_SHOWN))
+                .unwrap_or_default();
+            return Err(RecordError::MissingText {
+                field: fields.text.clone(),
+                keys,
+            });
+        }
+        Some(TextValue::Null) => {
+            return Err(RecordError::MissingText {
+                field: fields.text.clone(),
+                keys: Vec::new(),
+            })
+        }
         Some(TextValue::Str(t)) => t,
         Some(TextValue::Other | TextValue::Raw(_)) => {
             return Err(RecordError::TextNotString(fields.text.clone()))
         }
     };
-    if text.trim().is_empty() {
-        return Err(RecordError::EmptyDocument);
-    }
-    let id = scalar_field(found.id.as_ref(), &fields.id)?.unwrap_or_else(|| at.to_string());
+    let own_id = scalar_field(found.id.as_ref(), &fields.id)?;
+    let has_id = own_id.is_some();
+    let id = own_id.unwrap_or_else(|| at.to_string());
     let source = scalar_field(found.source.as_ref(), &fields.source)?;
     let date = scalar_field(found.date.as_ref(), &fields.date)?;
     Ok(Parsed {
         id,
+        has_id,
         source,
         date,
         text,
@@ -1084,6 +1235,103 @@ struct Found<'a> {
     id: Option<Value>,
     source: Option<Value>,
     date: Option<Value>,
+    /// Keys that begin a dotted field name (`body` for `body.text`), with their values as they
+    /// stand in the line: looked into once the whole object is read, for the fields that no key
+    /// names whole.
+    nested: Vec<(Cow<'a, str>, &'a serde_json::value::RawValue)>,
+}
+
+impl Found<'_> {
+    /// Fills the fields that no key named whole from the nested values, the longest key first.
+    fn resolve_nested(&mut self, fields: &Fields) -> Result<(), RecordError> {
+        // The last of repeated keys wins, as in a JSON object read whole.
+        let mut parsed: Vec<(&str, Value)> = Vec::new();
+        for (k, raw) in self.nested.iter().rev() {
+            if parsed.iter().all(|(p, _)| p != k) {
+                let v = serde_json::from_str(raw.get()).map_err(|e| json_error(&e, raw.get()))?;
+                parsed.push((k, v));
+            }
+        }
+        let get = |name: &str| -> Option<Value> {
+            parsed
+                .iter()
+                .filter(|(k, _)| is_prefix_key(k, name))
+                .max_by_key(|(k, _)| k.len())
+                .and_then(|(k, v)| lookup(v, &name[k.len() + 1..]).cloned())
+        };
+        if self.text.is_none() && fields.text.contains('.') {
+            self.text = get(&fields.text).map(|v| match v {
+                Value::Null => TextValue::Null,
+                Value::String(t) => TextValue::Str(Cow::Owned(t)),
+                _ => TextValue::Other,
+            });
+        }
+        for (slot, name) in [
+            (&mut self.id, &fields.id),
+            (&mut self.source, &fields.source),
+            (&mut self.date, &fields.date),
+        ] {
+            if slot.is_none() && name.contains('.') {
+                *slot = get(name);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether `key` is a proper dotted prefix of `name` (`body` of `body.text`).
+#[inline]
+fn is_prefix_key(key: &str, name: &str) -> bool {
+    name.len() > key.len() && name.as_bytes()[key.len()] == b'.' && name.starts_with(key)
+}
+
+/// The value at a dotted `path` in `v`: the key that is the whole path, or else the longest key
+/// that begins it, looked into for the rest.
+pub fn lookup<'v>(v: &'v Value, path: &str) -> Option<&'v Value> {
+    let obj = v.as_object()?;
+    if let Some(x) = obj.get(path) {
+        return Some(x);
+    }
+    obj.iter()
+        .filter(|(k, _)| is_prefix_key(k, path))
+        .max_by_key(|(k, _)| k.len())
+        .and_then(|(k, x)| lookup(x, &path[k.len() + 1..]))
+}
+
+/// How many keys a message lists at most.
+const MAX_KEYS_SHOWN: usize = 30;
+
+/// The keys of some JSON objects, in order of first appearance, with the keys of nested objects
+/// as dotted paths (`body.text`), at most `max`.
+pub fn value_keys(values: &[Value], max: usize) -> Vec<String> {
+    fn walk(prefix: &str, v: &Value, depth: usize, out: &mut Vec<String>, max: usize) {
+        let Some(obj) = v.as_object() else { return };
+        for (k, x) in obj {
+            if out.len() >= max {
+                return;
+            }
+            let path = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            match x {
+                Value::Object(o) if depth < 3 && !o.is_empty() => {
+                    walk(&path, x, depth + 1, out, max)
+                }
+                _ => {
+                    if !out.contains(&path) {
+                        out.push(path);
+                    }
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for v in values {
+        walk("", v, 0, &mut out, max);
+    }
+    out
 }
 
 enum TextValue<'a> {
@@ -1164,6 +1412,21 @@ impl<'de> de::Visitor<'de> for TopSeed<'_> {
                 } else {
                     map.next_value_seed(TextSeed)?
                 });
+            } else if let Some(k) = key.nested {
+                let raw: &'de serde_json::value::RawValue = map.next_value()?;
+                if key.id || key.source || key.date {
+                    let v: Value = serde_json::from_str(raw.get()).map_err(de::Error::custom)?;
+                    if key.id {
+                        found.id = Some(v.clone());
+                    }
+                    if key.source {
+                        found.source = Some(v.clone());
+                    }
+                    if key.date {
+                        found.date = Some(v);
+                    }
+                }
+                found.nested.push((k, raw));
             } else if key.id || key.source || key.date {
                 let v: Value = map.next_value()?;
                 if key.id {
@@ -1211,40 +1474,59 @@ impl<'de> de::Visitor<'de> for TopSeed<'_> {
     }
 }
 
-/// Which of the named fields a key is.
-struct Key {
+/// Which of the named fields a key is; `nested` holds the key when it begins a dotted name.
+struct Key<'de> {
     text: bool,
     id: bool,
     source: bool,
     date: bool,
+    nested: Option<Cow<'de, str>>,
 }
 
 struct KeySeed<'f>(&'f Fields);
 
 impl<'de> de::DeserializeSeed<'de> for KeySeed<'_> {
-    type Value = Key;
+    type Value = Key<'de>;
 
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Key, D::Error> {
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Key<'de>, D::Error> {
         d.deserialize_any(self)
     }
 }
 
+impl KeySeed<'_> {
+    /// The roles of key `k`, and whether it begins a dotted name (then `key` makes its copy).
+    #[inline]
+    fn key<'de>(&self, k: &str, key: impl FnOnce() -> Cow<'de, str>) -> Key<'de> {
+        let f = self.0;
+        let text = k == f.text;
+        let nested = !text
+            && (is_prefix_key(k, &f.text)
+                || is_prefix_key(k, &f.id)
+                || is_prefix_key(k, &f.source)
+                || is_prefix_key(k, &f.date));
+        Key {
+            text,
+            id: !text && k == f.id,
+            source: !text && k == f.source,
+            date: !text && k == f.date,
+            nested: nested.then(key),
+        }
+    }
+}
+
 impl<'de> de::Visitor<'de> for KeySeed<'_> {
-    type Value = Key;
+    type Value = Key<'de>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("a key")
     }
 
-    fn visit_str<E: de::Error>(self, k: &str) -> Result<Key, E> {
-        let f = self.0;
-        let text = k == f.text;
-        Ok(Key {
-            text,
-            id: !text && k == f.id,
-            source: !text && k == f.source,
-            date: !text && k == f.date,
-        })
+    fn visit_borrowed_str<E: de::Error>(self, k: &'de str) -> Result<Key<'de>, E> {
+        Ok(self.key(k, || Cow::Borrowed(k)))
+    }
+
+    fn visit_str<E: de::Error>(self, k: &str) -> Result<Key<'de>, E> {
+        Ok(self.key(k, || Cow::Owned(k.to_owned())))
     }
 }
 
@@ -1374,20 +1656,37 @@ fn json_record_value(
     let s = check_bytes(b)?;
     let s = s.strip_prefix('\u{FEFF}').unwrap_or(s);
     let mut value: Value = serde_json::from_str(s).map_err(|e| json_error(&e, s))?;
+    let keys = value_keys(std::slice::from_ref(&value), MAX_KEYS_SHOWN);
     let obj = value.as_object_mut().ok_or(RecordError::NotAnObject)?;
     let text = match obj.remove(&fields.text) {
-        None | Some(Value::Null) => return Err(RecordError::MissingText(fields.text.clone())),
+        Some(t) => Some(t),
+        None => lookup(&Value::Object(obj.clone()), &fields.text).cloned(),
+    };
+    let text = match text {
+        None => {
+            return Err(RecordError::MissingText {
+                field: fields.text.clone(),
+                keys,
+            })
+        }
+        Some(Value::Null) => {
+            return Err(RecordError::MissingText {
+                field: fields.text.clone(),
+                keys: Vec::new(),
+            })
+        }
         Some(Value::String(t)) => t,
         Some(_) => return Err(RecordError::TextNotString(fields.text.clone())),
     };
-    if text.trim().is_empty() {
-        return Err(RecordError::EmptyDocument);
-    }
-    let id = scalar_field(obj.get(&fields.id), &fields.id)?.unwrap_or_else(|| at.to_string());
-    let source = scalar_field(obj.get(&fields.source), &fields.source)?;
-    let date = scalar_field(obj.get(&fields.date), &fields.date)?;
+    let obj = Value::Object(obj.clone());
+    let own_id = scalar_field(lookup(&obj, &fields.id), &fields.id)?;
+    let has_id = own_id.is_some();
+    let id = own_id.unwrap_or_else(|| at.to_string());
+    let source = scalar_field(lookup(&obj, &fields.source), &fields.source)?;
+    let date = scalar_field(lookup(&obj, &fields.date), &fields.date)?;
     Ok(Parsed {
         id,
+        has_id,
         source,
         date,
         text: Cow::Owned(text),
@@ -1567,7 +1866,7 @@ mod tests {
                 "missing_text@3",
                 "text_not_string@4",
                 "not_an_object@5",
-                "empty_document@6"
+                "doc"
             ]
         );
         let got = read_all(dir.path(), std::slice::from_ref(&p), OnError::Fail);
@@ -1758,7 +2057,8 @@ mod tests {
                 c.read_raw(batch, 1 << 20, on_error, |b| {
                     for i in 0..b.items.len() {
                         got.push(match c.parse_raw(&b, i, &fields) {
-                            Ok(p) => format!("{:?}", Entry::Doc(p.into_record())),
+                            Ok(Some(p)) => format!("{:?}", Entry::Doc(p.into_record())),
+                            Ok(None) => continue,
                             Err((at, error)) if on_error == OnError::Skip => {
                                 format!("{:?}", Entry::Skipped { at, error })
                             }
@@ -1807,6 +2107,6 @@ mod tests {
         for d in &docs {
             assert!(it.any(|r| r == d), "{d} not met");
         }
-        assert_eq!(docs.len(), 3);
+        assert_eq!(docs.len(), 4, "the empty text is a document");
     }
 }
