@@ -1185,7 +1185,13 @@ fn json_record<'a>(
                 .map_err(|e| json_error(&e, s))?;
             let mut found = top.ok_or(RecordError::NotAnObject)?;
             if !found.nested.is_empty() {
-                found.resolve_nested(fields)?;
+                if let Err(e) = found.resolve_nested(fields) {
+                    // Placed in the line, as a whole record read would place it.
+                    return Err(match serde_json::from_str::<Value>(s) {
+                        Err(e) => json_error(&e, s),
+                        Ok(_) => e,
+                    });
+                }
             }
             found
         }
@@ -1245,14 +1251,19 @@ impl Found<'_> {
     /// Fills the fields that no key named whole from the nested values, the longest key first.
     fn resolve_nested(&mut self, fields: &Fields) -> Result<(), RecordError> {
         // The last of repeated keys wins, as in a JSON object read whole.
+        // Every value is parsed (as a record read whole would be), even a repeated key's.
         let mut parsed: Vec<(&str, Value)> = Vec::new();
         for (k, raw) in self.nested.iter().rev() {
+            let v = serde_json::from_str(raw.get()).map_err(|e| json_error(&e, raw.get()))?;
             if parsed.iter().all(|(p, _)| p != k) {
-                let v = serde_json::from_str(raw.get()).map_err(|e| json_error(&e, raw.get()))?;
                 parsed.push((k, v));
             }
         }
+        // A key that is a field's whole name and also begins a dotted name is among them.
         let get = |name: &str| -> Option<Value> {
+            if let Some((_, v)) = parsed.iter().find(|(k, _)| *k == name) {
+                return Some(v.clone());
+            }
             parsed
                 .iter()
                 .filter(|(k, _)| is_prefix_key(k, name))
@@ -1271,7 +1282,7 @@ impl Found<'_> {
             (&mut self.source, &fields.source),
             (&mut self.date, &fields.date),
         ] {
-            if slot.is_none() && name.contains('.') {
+            if slot.is_none() {
                 *slot = get(name);
             }
         }
@@ -1296,6 +1307,20 @@ pub fn lookup<'v>(v: &'v Value, path: &str) -> Option<&'v Value> {
         .filter(|(k, _)| is_prefix_key(k, path))
         .max_by_key(|(k, _)| k.len())
         .and_then(|(k, x)| lookup(x, &path[k.len() + 1..]))
+}
+
+/// [`lookup`], for changing the value.
+pub fn lookup_mut<'v>(v: &'v mut Value, path: &str) -> Option<&'v mut Value> {
+    let obj = v.as_object_mut()?;
+    if obj.contains_key(path) {
+        return obj.get_mut(path);
+    }
+    let key = obj
+        .keys()
+        .filter(|k| is_prefix_key(k, path))
+        .max_by_key(|k| k.len())?
+        .clone();
+    lookup_mut(obj.get_mut(&key)?, &path[key.len() + 1..])
 }
 
 /// How many keys a message lists at most.
@@ -1413,20 +1438,8 @@ impl<'de> de::Visitor<'de> for TopSeed<'_> {
                     map.next_value_seed(TextSeed)?
                 });
             } else if let Some(k) = key.nested {
-                let raw: &'de serde_json::value::RawValue = map.next_value()?;
-                if key.id || key.source || key.date {
-                    let v: Value = serde_json::from_str(raw.get()).map_err(de::Error::custom)?;
-                    if key.id {
-                        found.id = Some(v.clone());
-                    }
-                    if key.source {
-                        found.source = Some(v.clone());
-                    }
-                    if key.date {
-                        found.date = Some(v);
-                    }
-                }
-                found.nested.push((k, raw));
+                // Also a field's whole name, maybe: see `resolve_nested`.
+                found.nested.push((k, map.next_value()?));
             } else if key.id || key.source || key.date {
                 let v: Value = map.next_value()?;
                 if key.id {
@@ -1983,6 +1996,15 @@ mod tests {
             r#"{"text":"a","id":1e400}"#,
             r#"{"text":"a","other":1e400}"#,
             r#"{"text":"a","other":[1,{"b":[null,"\q"]}]}"#,
+            r#"{"body":{"text":"nested","id":3},"meta":{"src":{"name":"s"}},"id":"top"}"#,
+            r#"{"body.text":"exact","body":{"text":"nested"}}"#,
+            r#"{"body":{"text":"nested"},"body.text":"exact"}"#,
+            r#"{"body":{"text":5}}"#,
+            r#"{"body":{"text":null},"text":"flat"}"#,
+            r#"{"body":"not an object","text":"t"}"#,
+            r#"{"body":{"text":"escaped"},"meta":{"src":{"name":1e400}}}"#,
+            r#"{"meta":{"src":{"name":"first"}},"meta":{"src":{"name":"last"}},"text":"t"}"#,
+            r#"{"meta.src":{"name":"longest"},"meta":{"src":{"name":"shorter"}},"text":"t"}"#,
             r#"{"te\u0078t":"escaped key","i\u0064":18446744073709551616}"#,
             r#"{"text":"a"} x"#,
             r#"{"text":"a",}"#,
@@ -2017,6 +2039,17 @@ mod tests {
                 text: "id".into(),
                 ..Fields::default()
             },
+            Fields {
+                text: "body.text".into(),
+                id: "body.id".into(),
+                source: "meta.src.name".into(),
+                date: "meta".into(),
+            },
+            Fields {
+                source: "meta.src.name".into(),
+                id: "body".into(),
+                ..Fields::default()
+            },
         ];
         for fields in &field_sets {
             for line in &lines {
@@ -2029,6 +2062,59 @@ mod tests {
                 assert_eq!(typed, value, "{line} with {fields:?}");
             }
         }
+    }
+
+    #[test]
+    fn dotted_names_reach_nested_fields_and_exact_keys_win() {
+        let fields = Fields {
+            text: "body.text".into(),
+            id: "meta.id".into(),
+            source: "meta.src.name".into(),
+            date: "meta.when".into(),
+        };
+        let at = Location {
+            path: "f.jsonl".into(),
+            line: 1,
+        };
+        let read = |line: &'static str| json_record(line.as_bytes(), at.clone(), &fields, 0);
+        let p = read(
+            r#"{"body":{"text":"nested"},"meta":{"id":7,"src":{"name":"s"},"when":"2015-07-21"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                &*p.text,
+                &*p.id,
+                p.has_id,
+                p.source.as_deref(),
+                p.date.as_deref()
+            ),
+            ("nested", "7", true, Some("s"), Some("2015-07-21"))
+        );
+        // A key that is the whole name wins, before or after the nested object.
+        for line in [
+            r#"{"body.text":"exact","body":{"text":"nested"}}"#,
+            r#"{"body":{"text":"nested"},"body.text":"exact"}"#,
+        ] {
+            assert_eq!(read(line).unwrap().text, "exact", "{line}");
+        }
+        // The longest key that begins the name wins over a shorter one.
+        let p = read(
+            r#"{"body":{"text":"t"},"meta":{"src":{"name":"short"}},"meta.src":{"name":"long"}}"#,
+        )
+        .unwrap();
+        assert_eq!(p.source.as_deref(), Some("long"));
+        assert!(!p.has_id);
+        // A missing text names the record's keys, nested ones as paths.
+        let e = read(r#"{"body":{"title":"t","lead":"l"},"id":1}"#).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "no \"body.text\" field (the record has: body.title, body.lead, id)"
+        );
+        assert_eq!(
+            read(r#"{"body":{"text":["x"]}}"#).unwrap_err(),
+            RecordError::TextNotString("body.text".into())
+        );
     }
 
     #[test]

@@ -3,6 +3,9 @@
 
 mod common;
 
+use std::fs;
+use std::path::Path;
+
 use common::*;
 use serde_json::Value;
 
@@ -70,4 +73,142 @@ fn empty_texts_are_documents_that_are_never_clustered() {
             assert_eq!(r["duplicate_of"], Value::Null, "{r}");
         }
     }
+}
+
+// --- fields ------------------------------------------------------------------------------------
+
+/// The syndication corpus with each record's fields moved into nested objects.
+fn nested_corpus(dir: &Path) -> std::path::PathBuf {
+    let mut out = String::new();
+    for r in read_jsonl(&fixture("syndication/corpus.jsonl")) {
+        let nested = serde_json::json!({
+            "doc": {"id": r["id"]},
+            "body": {"text": r["text"], "title": "not read"},
+            "meta": {"source": r["source"], "date": r.get("date")},
+        });
+        out += &format!("{nested}\n");
+    }
+    let p = dir.join("nested.jsonl");
+    fs::write(&p, out).unwrap();
+    p
+}
+
+/// Dotted names reach nested fields: the nested corpus gives the flat one's clusters, members
+/// with the same ids, sources and dates.
+#[test]
+fn dotted_field_names_reach_nested_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let nested = nested_corpus(dir.path());
+    let flat = scan(&[arg(&fixture("syndication/corpus.jsonl"))]);
+    let got = scan(&[
+        "--text-field",
+        "body.text",
+        "--id-field",
+        "doc.id",
+        "--source-field",
+        "meta.source",
+        "--date-field",
+        "meta.date",
+        arg(&nested),
+    ]);
+    assert!(!clusters(&flat).is_empty());
+    assert_eq!(got["clusters"], flat["clusters"]);
+    assert_eq!(got["stats"]["documents"], flat["stats"]["documents"]);
+}
+
+/// A field named that no record has stops the run (exit 2), naming the fields the records have
+/// and the option to use; the date field too when --keep earliest needs it.
+#[test]
+fn a_field_that_no_record_has_is_an_error() {
+    let corpus = fixture("syndication/corpus.jsonl");
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["--id-field", "doc_id"],
+            "none of the first 23 records has the id field \"doc_id\"; their fields: id, source, \
+             date, text; name the id field with --id-field",
+        ),
+        (
+            &["--source-field", "site"],
+            "none of the first 23 records has the source field \"site\"",
+        ),
+        (
+            &["--date-field", "published", "--keep", "earliest"],
+            "none of the first 23 records has the date field \"published\"",
+        ),
+        (
+            &["--text-field", "body", "--on-error", "skip"],
+            "none of the first 23 records has the text field \"body\"",
+        ),
+    ];
+    for (opts, want) in cases {
+        let mut args = vec!["scan", "-q"];
+        args.extend_from_slice(opts);
+        args.push(arg(&corpus));
+        let (code, out, err) = run(&args);
+        assert_eq!(code, Some(2), "{opts:?}: {err}");
+        assert!(out.is_empty());
+        assert!(
+            err.starts_with(&format!("syndic: error: {want}")),
+            "{opts:?}:\n{err}"
+        );
+    }
+    // --keep earliest needs dates even under the default name.
+    let (code, _, err) = run(&[
+        "scan",
+        "-q",
+        "--keep",
+        "earliest",
+        arg(&fixture("empty/corpus.jsonl")),
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("the date field \"date\"") && err.contains("--keep earliest"),
+        "{err}"
+    );
+    // Nested fields are listed as paths.
+    let dir = tempfile::tempdir().unwrap();
+    let nested = nested_corpus(dir.path());
+    let (code, _, err) = run(&["scan", "-q", "--text-field", "body.text", arg(&nested)]);
+    assert_eq!(code, Some(0), "{err}");
+    let (code, _, err) = run(&["scan", "-q", "--text-field", "text", arg(&nested)]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("no \"text\" field (the record has: doc.id, body.text, body.title, meta.source, meta.date)"),
+        "{err}"
+    );
+}
+
+/// The check is made after the first 1000 records: a field that only later records have is
+/// still an error, and a field the early records have is not one when later records lack it.
+#[test]
+fn fields_are_checked_on_the_first_thousand_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("long.jsonl");
+    let mut out = String::new();
+    for i in 0..1500 {
+        let extra = if i == 1200 {
+            ",\"doc_id\":\"late\""
+        } else {
+            ""
+        };
+        out += &format!("{{\"text\":\"record {i} of the file\"{extra}}}\n");
+    }
+    fs::write(&p, out).unwrap();
+    let (code, _, err) = run(&["scan", "-q", "--id-field", "doc_id", arg(&p)]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.starts_with(
+            "syndic: error: none of the first 1000 records has the id field \"doc_id\"; their fields: text"
+        ),
+        "{err}"
+    );
+    // The first thousand have a "src": the records after them need not.
+    let mut out = String::new();
+    for i in 0..1500 {
+        let extra = if i < 1000 { ",\"src\":\"s\"" } else { "" };
+        out += &format!("{{\"text\":\"record {i} of the file\"{extra}}}\n");
+    }
+    fs::write(&p, out).unwrap();
+    let (code, _, err) = run(&["scan", "-q", "--source-field", "src", arg(&p)]);
+    assert_eq!(code, Some(0), "{err}");
 }

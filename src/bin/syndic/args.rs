@@ -53,16 +53,19 @@ pub struct Pipeline {
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
 
-    /// JSONL field holding the text.
+    /// Field (CSV/TSV column) holding the text. Dots reach nested objects: `body.text`; a key
+    /// that is the whole name, dots included, wins.
     #[arg(long, default_value = "text", help_heading = "Input")]
     pub text_field: String,
-    /// JSONL field holding the document id (default when absent: FILE:LINE).
+    /// Field holding the document id (default when absent: FILE:LINE). A field named here (or
+    /// the date field, with --keep earliest or --max-days) that none of the first 1000 records
+    /// has is an error.
     #[arg(long, default_value = "id", help_heading = "Input")]
     pub id_field: String,
-    /// JSONL field holding the source (site, paper, agency).
+    /// Field holding the source (site, paper, agency).
     #[arg(long, default_value = "source", help_heading = "Input")]
     pub source_field: String,
-    /// JSONL field holding the date (ISO 8601, RFC 2822 or Unix seconds).
+    /// Field holding the date (ISO 8601, RFC 2822 or Unix seconds).
     #[arg(long, default_value = "date", help_heading = "Input")]
     pub date_field: String,
     /// What to do with a record that cannot be read.

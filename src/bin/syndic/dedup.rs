@@ -112,16 +112,20 @@ pub fn run(a: Args) -> Result<()> {
                     text_field.as_str()
                 };
                 if !flagged.is_empty() {
-                    if let Some(Value::String(t)) = obj.get(field) {
+                    let mut value = Value::Object(obj);
+                    if let Some(Value::String(t)) = syndic::read::lookup_mut(&mut value, field) {
                         let kept: Vec<&str> = t
                             .split('\n')
                             .enumerate()
                             .filter(|(i, _)| flagged.binary_search(&(*i as u32)).is_err())
                             .map(|(_, l)| l)
                             .collect();
-                        let t = kept.join("\n");
-                        obj.insert(field.to_string(), Value::String(t));
+                        *t = kept.join("\n");
                     }
+                    let Value::Object(o) = value else {
+                        unreachable!("an object stays one")
+                    };
+                    obj = o;
                 }
                 if a.annotate {
                     let (cid, dup_of) = match cluster {
