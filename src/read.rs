@@ -260,13 +260,85 @@ fn spool(from: &mut dyn Read, shown: &Path) -> Result<tempfile::TempPath> {
     Ok(tmp.into_temp_path())
 }
 
+/// Which files of a folder are read, as ripgrep chooses them: hidden files and folders (a name
+/// that starts with `.`) and Hadoop or Spark markers (a name that starts with `_`: `_SUCCESS`,
+/// `_committed_x`, `_temporary/`) are left out, and globs include or exclude.
+///
+/// Globs follow ripgrep's `--glob`: `!` before a glob excludes what it matches; when any glob
+/// does not start with `!`, only the files that such a glob matches are read. A glob without
+/// `/` matches a name at any depth (`*.md`); one with `/` matches the path relative to the
+/// folder named (`2015/*.jsonl`, `**/part-*`). Of several globs that match, the last one
+/// given decides. Excluding globs also prune folders (`!drafts`). Files named directly are
+/// always read.
+///
+/// In a folder that holds record files (`.jsonl`, `.json`, `.ndjson`, `.csv`, `.tsv`, also
+/// `.gz` or `.zst`), files other than those and `.txt` files (a README.md, logs) are left out
+/// unless a glob names them; in a folder without any, every file is one plain-text document.
+#[derive(Clone, Debug, Default)]
+pub struct FolderFilter {
+    globs: Vec<(globset::GlobMatcher, bool, bool)>,
+    any_include: bool,
+}
+
+impl FolderFilter {
+    /// A filter from ripgrep-style globs; an invalid glob is an [`Error::Param`].
+    pub fn new<S: AsRef<str>>(globs: &[S]) -> Result<FolderFilter> {
+        let mut out = FolderFilter::default();
+        for g in globs {
+            let g = g.as_ref();
+            let (exclude, pat) = match g.strip_prefix('!') {
+                Some(p) => (true, p),
+                None => (false, g),
+            };
+            // With a slash: the path from the folder's root; without: a name at any depth.
+            let by_path = pat.contains('/');
+            let pat = pat.strip_prefix('/').unwrap_or(pat);
+            let m = globset::GlobBuilder::new(pat)
+                .literal_separator(true)
+                .build()
+                .map_err(|e| Error::Param(format!("invalid glob {g:?}: {e}")))?
+                .compile_matcher();
+            out.any_include |= !exclude;
+            out.globs.push((m, exclude, by_path));
+        }
+        Ok(out)
+    }
+
+    /// The last glob that matches a path (relative to the folder, with `/`): whether it
+    /// includes (`Some(true)`) or excludes (`Some(false)`).
+    fn decide(&self, rel: &str) -> Option<bool> {
+        let name = rel.rsplit('/').next().unwrap_or(rel);
+        self.globs
+            .iter()
+            .rev()
+            .find(|(m, _, by_path)| m.is_match(if *by_path { rel } else { name }))
+            .map(|(_, exclude, _)| !exclude)
+    }
+}
+
+/// Whether a file name says it holds records (rather than one plain text).
+fn is_record_file(name: &str) -> bool {
+    classify(PathBuf::new(), name.to_string()).format != Format::Text
+}
+
+/// Whether a file name says it is a document or holds some: a record file or a `.txt` file.
+fn is_document_file(name: &str) -> bool {
+    is_record_file(name) || split_ext(&name.to_ascii_lowercase()).1.ends_with(".txt")
+}
+
 impl Corpus {
-    /// Resolves the input arguments: files, folders (recursively, sorted) and `-` for stdin
-    /// (read as JSONL). A path named here that does not exist is an error whatever the error
-    /// policy; problems with the entries of a folder are reported by [`Corpus::records`].
+    /// [`Corpus::open_with`] with the default [`FolderFilter`].
+    pub fn open<P: AsRef<Path>>(inputs: &[P]) -> Result<Corpus> {
+        Corpus::open_with(inputs, &FolderFilter::default())
+    }
+
+    /// Resolves the input arguments: files, folders (recursively, sorted, filtered by `filter`)
+    /// and `-` for stdin (read as JSONL). A path named here that does not exist is an error
+    /// whatever the error policy; problems with the entries of a folder are reported by
+    /// [`Corpus::records`]; what a folder's filter left out is in [`Corpus::skipped`].
     /// Pipes (`<(zcat a.gz)`) are read once into a temporary file, like stdin; they are read
     /// as JSONL unless their name ends in `.txt`.
-    pub fn open<P: AsRef<Path>>(inputs: &[P]) -> Result<Corpus> {
+    pub fn open_with<P: AsRef<Path>>(inputs: &[P], filter: &FolderFilter) -> Result<Corpus> {
         let mut corpus = Corpus {
             files: Vec::new(),
             skipped: Vec::new(),
@@ -299,9 +371,19 @@ impl Corpus {
             let meta = std::fs::metadata(input).map_err(input_err)?;
             if meta.is_dir() {
                 let before = corpus.files.len();
-                corpus.walk(input);
+                let skipped_before = corpus.skipped.len();
+                corpus.walk(input, filter);
                 if corpus.files.len() == before {
-                    return Err(input_err(io::Error::other("the folder holds no files")));
+                    let left_out = corpus.skipped.len() - skipped_before;
+                    let why = if left_out == 0 {
+                        "the folder holds no files".to_string()
+                    } else {
+                        format!(
+                            "the folder holds no files to read ({left_out} left out: hidden, \
+                             markers, or by the globs)"
+                        )
+                    };
+                    return Err(input_err(io::Error::other(why)));
                 }
             } else if meta.is_file() {
                 corpus.files.push(classify(
@@ -327,18 +409,46 @@ impl Corpus {
         Ok(corpus)
     }
 
-    /// Lists the files under a folder, sorted; entries that cannot be read are listed with their
-    /// problem.
-    fn walk(&mut self, dir: &Path) {
+    /// Lists the files under a folder, sorted, as `filter` chooses them; entries that cannot be
+    /// read are listed with their problem, entries left out in [`Corpus::skipped`] (sorted).
+    fn walk(&mut self, dir: &Path, filter: &FolderFilter) {
         let rel = |p: &Path| {
             p.strip_prefix(dir)
                 .unwrap_or(p)
                 .to_string_lossy()
                 .replace(std::path::MAIN_SEPARATOR, "/")
         };
+        let skip = |p: &Path, reason: &str| SkippedFile {
+            path: p.to_string_lossy().into_owned(),
+            reason: reason.into(),
+        };
+        let mut left_out: Vec<SkippedFile> = Vec::new();
+        // Each file found, and whether a glob names it.
+        let mut found: Vec<(SourceFile, bool)> = Vec::new();
+        let mut pruned: Vec<SkippedFile> = Vec::new();
+        // Hidden entries, markers and folders excluded by a glob are pruned as the walk meets
+        // them; files are judged by the globs below.
         let walker = walkdir::WalkDir::new(dir)
             .follow_links(true)
-            .sort_by_file_name();
+            .sort_by_file_name()
+            .into_iter()
+            .filter_entry(|e| {
+                if e.depth() == 0 {
+                    return true;
+                }
+                let name = e.file_name().to_string_lossy();
+                let reason = if name.starts_with('.') {
+                    "hidden"
+                } else if name.starts_with('_') {
+                    "marker"
+                } else if e.file_type().is_dir() && filter.decide(&rel(e.path())) == Some(false) {
+                    "glob"
+                } else {
+                    return true;
+                };
+                pruned.push(skip(e.path(), reason));
+                false
+            });
         for entry in walker {
             match entry {
                 Ok(entry) => {
@@ -346,11 +456,17 @@ impl Corpus {
                     if ft.is_dir() {
                         continue;
                     }
-                    let mut src = classify(entry.path().to_path_buf(), rel(entry.path()));
+                    let name = rel(entry.path());
+                    let chosen = filter.decide(&name);
+                    if chosen == Some(false) || (chosen.is_none() && filter.any_include) {
+                        left_out.push(skip(entry.path(), "glob"));
+                        continue;
+                    }
+                    let mut src = classify(entry.path().to_path_buf(), name);
                     if !ft.is_file() {
                         src.problem = Some(RecordError::NotAFile);
                     }
-                    self.files.push(src);
+                    found.push((src, chosen == Some(true)));
                 }
                 Err(e) => {
                     let path = e.path().unwrap_or(dir).to_path_buf();
@@ -364,10 +480,22 @@ impl Corpus {
                     };
                     let mut src = classify(path.clone(), rel(&path));
                     src.problem = Some(RecordError::Unreadable(why));
-                    self.files.push(src);
+                    found.push((src, false));
                 }
             }
         }
+        // Beside record files, other files are notes about them, not documents.
+        let records = found.iter().any(|(f, _)| is_record_file(&f.name));
+        for (src, named) in found {
+            if records && !named && !is_document_file(&src.name) {
+                left_out.push(skip(&src.path, "not_records"));
+            } else {
+                self.files.push(src);
+            }
+        }
+        left_out.extend(pruned);
+        left_out.sort_by(|a, b| a.path.cmp(&b.path));
+        self.skipped.extend(left_out);
     }
 
     /// Total size in bytes of the files as stored (compressed where they are): for progress.
@@ -2115,6 +2243,33 @@ mod tests {
             read(r#"{"body":{"text":["x"]}}"#).unwrap_err(),
             RecordError::TextNotString("body.text".into())
         );
+    }
+
+    #[test]
+    fn folder_globs_decide_as_ripgrep_does() {
+        let f =
+            FolderFilter::new(&["*.jsonl", "!drafts/*.jsonl", "/top.md", "**/keep/*.md"]).unwrap();
+        assert_eq!(f.decide("a.jsonl"), Some(true));
+        assert_eq!(f.decide("x/y/a.jsonl"), Some(true), "a name at any depth");
+        assert_eq!(
+            f.decide("drafts/a.jsonl"),
+            Some(false),
+            "the last match wins"
+        );
+        assert_eq!(
+            f.decide("x/drafts/a.jsonl"),
+            Some(true),
+            "a path glob is anchored"
+        );
+        assert_eq!(f.decide("top.md"), Some(true));
+        assert_eq!(f.decide("x/top.md"), None);
+        assert_eq!(f.decide("x/keep/b.md"), Some(true));
+        assert_eq!(f.decide("b.md"), None);
+        assert!(f.any_include);
+        let f = FolderFilter::new(&["!*.md"]).unwrap();
+        assert_eq!(f.decide("README.md"), Some(false));
+        assert!(!f.any_include);
+        assert!(FolderFilter::new(&["a[b"]).is_err());
     }
 
     #[test]

@@ -212,3 +212,132 @@ fn fields_are_checked_on_the_first_thousand_records() {
     let (code, _, err) = run(&["scan", "-q", "--source-field", "src", arg(&p)]);
     assert_eq!(code, Some(0), "{err}");
 }
+
+// --- folders -----------------------------------------------------------------------------------
+
+/// A folder as Spark leaves it: JSONL shards, their hidden .crc files, `_SUCCESS`, a
+/// `_temporary/` folder, plus a README.md and a hidden folder.
+fn shard_folder() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Texts that share nothing: 30 pseudo-random words each.
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut shard = |i: usize| -> String {
+        (0..3)
+            .map(|j| {
+                let words: Vec<String> = (0..30)
+                    .map(|_| {
+                        state = state
+                            .wrapping_mul(6_364_136_223_846_793_005)
+                            .wrapping_add(1_442_695_040_888_963_407);
+                        format!("w{:x}", state >> 44)
+                    })
+                    .collect();
+                format!("{{\"id\":\"p{i}-{j}\",\"text\":\"{}\"}}\n", words.join(" "))
+            })
+            .collect()
+    };
+    fs::write(d.join("part-00000.jsonl"), shard(0)).unwrap();
+    fs::create_dir(d.join("2015")).unwrap();
+    fs::write(d.join("2015/part-00001.jsonl"), shard(1)).unwrap();
+    fs::write(d.join(".part-00000.jsonl.crc"), b"\x00\x01crc").unwrap();
+    fs::write(d.join("_SUCCESS"), "").unwrap();
+    fs::create_dir(d.join("_temporary")).unwrap();
+    fs::write(d.join("_temporary/part-00002.jsonl"), shard(2)).unwrap();
+    fs::create_dir(d.join(".git")).unwrap();
+    fs::write(d.join(".git/HEAD"), "ref: refs/heads/main\n").unwrap();
+    fs::write(d.join("README.md"), "# Shards\nWritten by a Spark job.\n").unwrap();
+    dir
+}
+
+fn skipped_files(report: &Value) -> Vec<(String, String)> {
+    report["stats"]["files_skipped"]["examples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                str_of(e, "path").to_string(),
+                str_of(e, "reason").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Only the shards' records are documents; the report says what was left out and why.
+#[test]
+fn folder_of_shards_reads_only_the_shards() {
+    let dir = shard_folder();
+    let d = dir.path();
+    let report = scan(&[arg(d)]);
+    let stats = &report["stats"];
+    assert_eq!(stats["documents"], 6, "{stats}");
+    assert_eq!(stats["files_read"], 2, "{stats}");
+    assert_eq!(stats["files_skipped"]["total"], 5, "{stats}");
+    let p = |rel: &str| d.join(rel).to_string_lossy().into_owned();
+    let want: Vec<(String, String)> = [
+        (".git", "hidden"),
+        (".part-00000.jsonl.crc", "hidden"),
+        ("README.md", "not_records"),
+        ("_SUCCESS", "marker"),
+        ("_temporary", "marker"),
+    ]
+    .iter()
+    .map(|(f, r)| (p(f), r.to_string()))
+    .collect();
+    assert_eq!(skipped_files(&report), want);
+
+    // dedup writes the shards' records only, and the note on stderr says what was left out.
+    let out = tempfile::tempdir().unwrap();
+    let clean = out.path().join("clean.jsonl");
+    let (code, _, err) = run(&["dedup", "-o", arg(&clean), arg(d)]);
+    assert_eq!(code, Some(0), "{err}");
+    let ids = ids_of(&read_jsonl(&clean));
+    assert_eq!(ids, ["p1-0", "p1-1", "p1-2", "p0-0", "p0-1", "p0-2"]);
+    assert!(
+        err.contains("syndic: note: 5 files not read (2 hidden, 2 marker, 1 not records), first "),
+        "{err}"
+    );
+}
+
+/// Globs include and exclude as ripgrep's do.
+#[test]
+fn globs_include_and_exclude_files_of_folders() {
+    let dir = shard_folder();
+    let d = dir.path();
+    let docs = |globs: &[&str]| -> (u64, Vec<(String, String)>) {
+        let mut args: Vec<&str> = Vec::new();
+        for g in globs {
+            args.extend(["-g", g]);
+        }
+        args.push(arg(d));
+        let r = scan(&args);
+        (r["stats"]["documents"].as_u64().unwrap(), skipped_files(&r))
+    };
+    // Excluding by name at any depth; the file left out is listed under "glob".
+    let (n, skipped) = docs(&["!part-00001.jsonl"]);
+    assert_eq!(n, 3);
+    assert!(skipped.contains(&(
+        d.join("2015/part-00001.jsonl")
+            .to_string_lossy()
+            .into_owned(),
+        "glob".to_string()
+    )));
+    // Excluding a folder prunes it.
+    assert_eq!(docs(&["!2015"]).0, 3);
+    // Including: only what the globs match; a path glob is anchored at the folder.
+    assert_eq!(docs(&["2015/*.jsonl"]).0, 3);
+    assert_eq!(docs(&["*.jsonl"]).0, 6);
+    // A glob that names the README makes it a document beside the shards; the last glob wins.
+    assert_eq!(docs(&["*.jsonl", "README.md"]).0, 7);
+    assert_eq!(docs(&["*.jsonl", "README.md", "!README.md"]).0, 6);
+    // Any including glob makes the others' files left out (ripgrep's whitelist).
+    assert_eq!(docs(&["!*.md", "README.md"]).0, 1);
+    // A folder whose files the globs all leave out is an error, as an empty folder is.
+    let (code, _, err) = run(&["scan", "-q", "-g", "*.csv", arg(d)]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("the folder holds no files to read"), "{err}");
+    let (code, _, err) = run(&["scan", "-q", "-g", "[", arg(d)]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("invalid glob \"[\""), "{err}");
+}

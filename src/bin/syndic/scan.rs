@@ -29,7 +29,7 @@ pub fn scan_with(
     p.init_threads()?;
     let cfg = p.config()?;
     let t0 = Instant::now();
-    let corpus = Corpus::open(&p.inputs)?;
+    let corpus = Corpus::open_with(&p.inputs, &p.folder_filter()?)?;
     let bars = Bars::new(p.quiet);
     let scan = pipeline::scan_within(&corpus, &cfg, p.budget(), &bars)?;
     let run = report::RunInfo {
