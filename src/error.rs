@@ -32,6 +32,9 @@ impl fmt::Display for Location {
 pub enum RecordError {
     #[error("malformed JSON: {0}")]
     MalformedJson(String),
+    /// A CSV or TSV row that cannot be read (a row with more or fewer fields than the header).
+    #[error("malformed row: {0}")]
+    MalformedRow(String),
     #[error("the line is JSON but not an object (JSON Lines needs one object per line)")]
     NotAnObject,
     /// No text field (or a null one); `keys` are the record's own (dotted paths into nested
@@ -68,6 +71,7 @@ impl RecordError {
         match self {
             RecordError::MalformedJson(_) => "malformed_json",
             RecordError::NotAnObject => "not_an_object",
+            RecordError::MalformedRow(_) => "malformed_row",
             RecordError::MissingText { .. } => "missing_text",
             RecordError::TextNotString(_) => "text_not_string",
             RecordError::BadField(_) => "bad_field",

@@ -156,7 +156,9 @@ pub fn ingest_with<X: Send>(
         // run on the rayon pool, batch by batch, and the results are taken in input order.
         let (tx, rx) = std::sync::mpsc::sync_channel::<RawBatch>(4);
         let fields = &cfg.fields;
-        s.spawn(move || corpus.read_raw(BATCH, BATCH_BYTES, on_error, |b| tx.send(b).is_ok()));
+        s.spawn(move || {
+            corpus.read_raw(fields, BATCH, BATCH_BYTES, on_error, |b| tx.send(b).is_ok())
+        });
         let (ptx, prx) = std::sync::mpsc::sync_channel::<Vec<Item<X>>>(2);
         let consumer = s.spawn(move || -> Result<Ingested> {
             let mut out = Ingested {
@@ -176,7 +178,7 @@ pub fn ingest_with<X: Send>(
                 role,
                 name: fields.name(role).to_string(),
                 records: check.records,
-                keys: corpus.field_names(FIELD_CHECK_RECORDS as usize),
+                keys: corpus.field_names(fields, FIELD_CHECK_RECORDS as usize),
             };
             // Each id with the index of its document in `out.docs` (whose location a duplicate's
             // error names). xxh3 rather than the default SipHash: ids are not chosen by an

@@ -1,4 +1,4 @@
-//! Reading corpora: JSONL files, folders of text files, gzip/zstd streams and stdin.
+//! Reading corpora: JSONL files, CSV and TSV tables, folders of text files, gzip/zstd streams and stdin.
 //!
 //! [`Corpus::open`] turns the user's input arguments into an ordered list of [`SourceFile`]s
 //! (folders walked recursively in sorted order; stdin spooled to a temporary file so that a
@@ -108,6 +108,10 @@ pub enum Compression {
 pub enum Format {
     /// One JSON object per line.
     Jsonl,
+    /// Comma-separated values with a header row naming the columns.
+    Csv,
+    /// Tab-separated values with a header row naming the columns.
+    Tsv,
     /// The whole file is one plain-text document.
     Text,
 }
@@ -217,6 +221,10 @@ fn classify(path: PathBuf, name: String) -> SourceFile {
     let format = if stem.ends_with(".jsonl") || stem.ends_with(".json") || stem.ends_with(".ndjson")
     {
         Format::Jsonl
+    } else if stem.ends_with(".csv") {
+        Format::Csv
+    } else if stem.ends_with(".tsv") {
+        Format::Tsv
     } else {
         Format::Text
     };
@@ -396,9 +404,10 @@ impl Corpus {
                 let path = spool(&mut f, input)?;
                 let mut src = classify(path.to_path_buf(), input.to_string_lossy().into_owned());
                 src.shown = src.name.clone();
-                if !split_ext(&src.name.to_ascii_lowercase())
-                    .1
-                    .ends_with(".txt")
+                if src.format == Format::Text
+                    && !split_ext(&src.name.to_ascii_lowercase())
+                        .1
+                        .ends_with(".txt")
                 {
                     src.format = Format::Jsonl;
                 }
@@ -516,7 +525,7 @@ impl Corpus {
         fields: &'a Fields,
         on_error: OnError,
     ) -> impl Iterator<Item = Result<Entry>> + 'a {
-        let mut raw = RawReader::new(self);
+        let mut raw = RawReader::new(self, fields);
         let mut buf = Vec::new();
         let mut failed = false;
         std::iter::from_fn(move || {
@@ -543,6 +552,12 @@ impl Corpus {
                     text_record(bytes, src_at(src, 0, false), file)
                         .map_err(|k| (src_at(src, 0, true), k))
                 }
+                RawItem::Row { file, line, cells } => {
+                    let src = &self.files[file as usize];
+                    row_record(&buf, &cells, src_at(src, line, false), file)
+                        .map(Parsed::into_record)
+                        .map_err(|k| (src_at(src, line, true), k))
+                }
                 RawItem::Bad { at, error } => Err((at, error)),
             };
             match got {
@@ -565,12 +580,13 @@ impl Corpus {
     /// [`Corpus::parse_raw`]: reading (and decompression) on one thread, parsing on others.
     pub fn read_raw(
         &self,
+        fields: &Fields,
         max_items: usize,
         max_bytes: usize,
         on_error: OnError,
         mut send: impl FnMut(RawBatch) -> bool,
     ) {
-        let mut raw = RawReader::new(self);
+        let mut raw = RawReader::new(self, fields);
         let mut batch = RawBatch::default();
         while let Some(item) = raw.next_into(&mut batch.buf) {
             let stop = on_error == OnError::Fail && matches!(item, RawItem::Bad { .. });
@@ -616,6 +632,12 @@ impl Corpus {
                 .parse_line(&batch.buf[*start..*end], *file, *line, fields)
                 .map(Some),
             RawItem::EmptyFile { .. } => Ok(None),
+            RawItem::Row { file, line, cells } => {
+                let src = &self.files[*file as usize];
+                row_record(&batch.buf, cells, src_at(src, *line, false), *file)
+                    .map(Some)
+                    .map_err(|k| (src_at(src, *line, true), k))
+            }
             RawItem::Text { file, bytes } => {
                 let src = &self.files[*file as usize];
                 match text_str(bytes) {
@@ -639,7 +661,9 @@ impl Corpus {
     /// whole file).
     pub fn item_at(&self, item: &RawItem) -> Location {
         match item {
-            RawItem::Line { file, line, .. } => src_at(&self.files[*file as usize], *line, true),
+            RawItem::Line { file, line, .. } | RawItem::Row { file, line, .. } => {
+                src_at(&self.files[*file as usize], *line, true)
+            }
             RawItem::Text { file, .. } | RawItem::EmptyFile { file } => {
                 src_at(&self.files[*file as usize], 0, true)
             }
@@ -649,10 +673,11 @@ impl Corpus {
 
     /// The fields that the first `limit` records have (dotted paths into nested objects), in
     /// order of first appearance: to list in a message about a field that is not found.
-    pub fn field_names(&self, limit: usize) -> Vec<String> {
-        let mut raw = RawReader::new(self);
+    pub fn field_names(&self, fields: &Fields, limit: usize) -> Vec<String> {
+        let mut raw = RawReader::new(self, fields);
         let mut buf = Vec::new();
         let mut values = Vec::new();
+        let mut header_of = None;
         while values.len() < limit {
             buf.clear();
             match raw.next_into(&mut buf) {
@@ -660,6 +685,14 @@ impl Corpus {
                 Some(RawItem::Line { start, end, .. }) => {
                     if let Ok(v) = serde_json::from_slice::<Value>(&buf[start..end]) {
                         values.push(v);
+                    }
+                }
+                Some(RawItem::Row { file, .. }) if header_of != Some(file) => {
+                    // A table's columns are its header's.
+                    header_of = Some(file);
+                    if let Some(t) = raw.current.as_ref().and_then(|r| r.table.as_ref()) {
+                        let cols = t.header.iter().map(|h| (h.clone(), Value::Null));
+                        values.push(Value::Object(cols.collect()));
                     }
                 }
                 Some(_) => {}
@@ -709,6 +742,12 @@ pub enum RawItem {
     },
     /// A whole text file.
     Text { file: u32, bytes: Vec<u8> },
+    /// A CSV or TSV row: its text, id, source and date cells in `buf` of its batch.
+    Row {
+        file: u32,
+        line: u64,
+        cells: RowCells,
+    },
     /// A file that holds no record (no bytes, or only blank lines): not an error, but the
     /// caller may want to say so.
     EmptyFile { file: u32 },
@@ -748,14 +787,16 @@ struct RawReader<'a> {
     files: &'a [SourceFile],
     file_idx: usize,
     current: Option<FileReader>,
+    fields: &'a Fields,
 }
 
 impl<'a> RawReader<'a> {
-    fn new(corpus: &'a Corpus) -> Self {
+    fn new(corpus: &'a Corpus, fields: &'a Fields) -> Self {
         RawReader {
             files: &corpus.files,
             file_idx: 0,
             current: None,
+            fields,
         }
     }
 
@@ -764,7 +805,9 @@ impl<'a> RawReader<'a> {
         loop {
             if self.current.is_none() {
                 let f = self.files.get(self.file_idx)?;
-                self.current = Some(FileReader::open(f, self.file_idx as u32));
+                let mut r = FileReader::open(f, self.file_idx as u32);
+                r.fields = self.fields.clone();
+                self.current = Some(r);
             }
             let r = self.current.as_mut().expect("opened above");
             let start = buf.len();
@@ -787,6 +830,11 @@ impl<'a> RawReader<'a> {
                     file: r.file,
                     bytes: std::mem::take(&mut r.buf),
                 },
+                Ok(Chunk::Row(line, cells)) => RawItem::Row {
+                    file: r.file,
+                    line,
+                    cells,
+                },
                 Ok(Chunk::Empty) => RawItem::EmptyFile { file: r.file },
                 Err((at, error)) => RawItem::Bad { at, error },
             });
@@ -798,6 +846,8 @@ impl<'a> RawReader<'a> {
 pub enum Raw<'a> {
     /// One JSONL line, without its line ending.
     Line(&'a [u8]),
+    /// A CSV or TSV row: each column of the header with its cell, as strings.
+    Row(serde_json::Map<String, Value>),
     /// A whole plain-text file.
     Text(&'a str),
 }
@@ -806,14 +856,32 @@ impl Corpus {
     /// Calls `f` with every record of every file as raw bytes, in input order, with its
     /// [`Location`] (the same one [`Corpus::records`] gives its documents). Records that cannot
     /// be read are passed over: they are no documents, and [`Corpus::records`] reported them.
-    pub fn for_each_raw(&self, mut f: impl FnMut(&Location, Raw) -> Result<()>) -> Result<()> {
+    pub fn for_each_raw(
+        &self,
+        fields: &Fields,
+        mut f: impl FnMut(&Location, Raw) -> Result<()>,
+    ) -> Result<()> {
         for (i, src) in self.files.iter().enumerate() {
             let mut r = FileReader::open(src, i as u32);
+            r.fields = fields.clone();
             loop {
                 match r.next_chunk() {
                     Ok(Chunk::End) => break,
                     Ok(Chunk::Empty) => continue,
                     Ok(Chunk::Line(n)) => f(&r.at(n), Raw::Line(trim_line(&r.buf)))?,
+                    Ok(Chunk::Row(n, _)) => {
+                        let t = r.table.as_ref().expect("a row comes from a table");
+                        let obj = t
+                            .header
+                            .iter()
+                            .zip(t.row.iter())
+                            .map(|(h, v)| {
+                                let v = String::from_utf8_lossy(v).into_owned();
+                                (h.clone(), Value::String(v))
+                            })
+                            .collect();
+                        f(&r.at(n), Raw::Row(obj))?
+                    }
                     Ok(Chunk::Text) => {
                         let s = String::from_utf8_lossy(&r.buf);
                         let s = s.strip_prefix('\u{FEFF}').unwrap_or(&s);
@@ -840,12 +908,16 @@ pub fn read_bytes(
     src.shown = name.to_string();
     let reader: Box<dyn BufRead + Send> = Box::new(io::Cursor::new(data.to_vec()));
     let mut r = FileReader::from_reader(&src, 0, reader);
+    r.fields = fields.clone();
     let mut out = Vec::new();
     loop {
         let got = match r.next_chunk() {
             Ok(Chunk::End) => return out,
             Ok(Chunk::Empty) => continue,
             Ok(Chunk::Line(n)) => json_record(trim_line(&r.buf), r.at(n), fields, 0)
+                .map(Parsed::into_record)
+                .map_err(|k| (r.shown_at(n), k)),
+            Ok(Chunk::Row(n, cells)) => row_record(&r.buf, &cells, r.at(n), 0)
                 .map(Parsed::into_record)
                 .map_err(|k| (r.shown_at(n), k)),
             Ok(Chunk::Text) => {
@@ -963,10 +1035,16 @@ enum Chunk {
     Line(u64),
     /// A whole text file.
     Text,
+    /// A CSV or TSV row, with the line it starts on: its text, id, source and date cells were
+    /// appended to the buffer, at these ranges (`None` for a column the header lacks).
+    Row(u64, RowCells),
     /// The file holds no record (no bytes, or only blank lines); the next chunk is the end.
     Empty,
     End,
 }
+
+/// Where a row's text, id, source and date cells stand in a buffer.
+pub type RowCells = [Option<(usize, usize)>; 4];
 
 struct FileReader {
     src: SourceFile,
@@ -978,6 +1056,20 @@ struct FileReader {
     buf: Vec<u8>,
     done: bool,
     any: bool,
+    /// A CSV or TSV file once its header is read.
+    table: Option<Table>,
+    /// The columns to find in a CSV or TSV header.
+    fields: Fields,
+}
+
+/// A CSV or TSV file being read: its reader, its header, where the named columns are, and the
+/// last row read.
+struct Table {
+    reader: csv::Reader<Box<dyn BufRead + Send>>,
+    header: Vec<String>,
+    /// Columns of the text, id, source and date.
+    cols: [Option<usize>; 4],
+    row: csv::ByteRecord,
 }
 
 impl FileReader {
@@ -1011,6 +1103,8 @@ impl FileReader {
             buf: Vec::new(),
             done: false,
             any: false,
+            table: None,
+            fields: Fields::default(),
         }
     }
 
@@ -1087,11 +1181,15 @@ impl FileReader {
             self.done = true;
             return Err((self.shown_at(0), p));
         }
+        if self.table.is_some() {
+            return self.next_row(buf);
+        }
         let Some(reader) = self.reader.as_mut() else {
             self.done = true;
             return Ok(Chunk::End);
         };
         match self.src.format {
+            Format::Csv | Format::Tsv => self.next_row(buf),
             Format::Text => {
                 self.done = true;
                 self.buf.clear();
@@ -1138,6 +1236,138 @@ impl FileReader {
             },
         }
     }
+}
+
+impl FileReader {
+    /// The next row of a CSV or TSV file (its header read first): its text, id, source and
+    /// date cells are appended to `buf`.
+    fn next_row(&mut self, buf: &mut Vec<u8>) -> Result<Chunk, (Location, RecordError)> {
+        if self.table.is_none() {
+            let reader = self.reader.take().expect("checked by the caller");
+            let mut reader = csv::ReaderBuilder::new()
+                .delimiter(if self.src.format == Format::Tsv {
+                    b'\t'
+                } else {
+                    b','
+                })
+                .has_headers(true)
+                .from_reader(reader);
+            let header = match reader.byte_headers() {
+                Ok(h) => h.clone(),
+                Err(e) => return Err(self.csv_failure(e, 1)),
+            };
+            if header.is_empty() {
+                self.done = true;
+                return Ok(Chunk::Empty);
+            }
+            let mut names = Vec::with_capacity(header.len());
+            for cell in header.iter() {
+                match check_bytes(cell) {
+                    Ok(name) => names.push(name.to_string()),
+                    Err(k) => {
+                        self.done = true;
+                        return Err((self.shown_at(1), k));
+                    }
+                }
+            }
+            let col = |name: &str| names.iter().position(|h| h == name);
+            let f = &self.fields;
+            let cols = [col(&f.text), col(&f.id), col(&f.source), col(&f.date)];
+            if cols[0].is_none() {
+                self.done = true;
+                let k = RecordError::MissingText {
+                    field: f.text.clone(),
+                    keys: names,
+                };
+                return Err((self.shown_at(1), k));
+            }
+            self.table = Some(Table {
+                reader,
+                header: names,
+                cols,
+                row: csv::ByteRecord::new(),
+            });
+        }
+        let t = self.table.as_mut().expect("made above");
+        match t.reader.read_byte_record(&mut t.row) {
+            Ok(false) => {
+                self.done = true;
+                Ok(if self.any { Chunk::End } else { Chunk::Empty })
+            }
+            Ok(true) => {
+                self.any = true;
+                let line = t.row.position().map_or(0, |p| p.line());
+                if t.row.as_slice().len() > MAX_RECORD_BYTES {
+                    return Err((self.shown_at(line), RecordError::TooLarge(MAX_RECORD_BYTES)));
+                }
+                let mut cells: RowCells = [None; 4];
+                for (cell, col) in cells.iter_mut().zip(t.cols) {
+                    if let Some(v) = col.and_then(|c| t.row.get(c)) {
+                        let start = buf.len();
+                        buf.extend_from_slice(v);
+                        *cell = Some((start, buf.len()));
+                    }
+                }
+                Ok(Chunk::Row(line, cells))
+            }
+            Err(e) => {
+                self.any = true;
+                let line = e.position().map_or(self.line + 1, |p| p.line());
+                Err(self.csv_failure(e, line))
+            }
+        }
+    }
+
+    /// A CSV error: a row that does not fit the header (reading goes on), or a stream that
+    /// cannot be read further.
+    fn csv_failure(&mut self, e: csv::Error, line: u64) -> (Location, RecordError) {
+        let msg = e.to_string();
+        match e.into_kind() {
+            csv::ErrorKind::UnequalLengths {
+                expected_len, len, ..
+            } => (
+                self.shown_at(line),
+                RecordError::MalformedRow(format!(
+                    "{len} {} where the header has {expected_len}",
+                    if len == 1 { "field" } else { "fields" }
+                )),
+            ),
+            csv::ErrorKind::Io(io) => self.io_failure(io, line),
+            _ => {
+                self.done = true;
+                (self.shown_at(line), RecordError::MalformedRow(msg))
+            }
+        }
+    }
+}
+
+/// A CSV or TSV row as a document: cells `[text, id, source, date]` of `buf`; an empty id,
+/// source or date cell is none.
+fn row_record<'b>(
+    buf: &'b [u8],
+    cells: &RowCells,
+    at: Location,
+    file: u32,
+) -> Result<Parsed<'b>, RecordError> {
+    let cell = |i: usize| -> Result<Option<&'b str>, RecordError> {
+        match cells[i] {
+            None => Ok(None),
+            Some((a, b)) => {
+                check_bytes(&buf[a..b]).map(|s| Some(s).filter(|s| i == 0 || !s.is_empty()))
+            }
+        }
+    };
+    let text = cell(0)?.unwrap_or("");
+    let id = cell(1)?.map(str::to_string);
+    Ok(Parsed {
+        has_id: id.is_some(),
+        id: id.unwrap_or_else(|| at.to_string()),
+        source: cell(2)?.map(str::to_string),
+        date: cell(3)?.map(str::to_string),
+        text: Cow::Borrowed(text),
+        at,
+        file,
+    })
 }
 
 fn unreadable(e: &io::Error) -> RecordError {
@@ -2295,7 +2525,7 @@ mod tests {
                 .collect();
             for batch in [1, 2, 100] {
                 let mut got = Vec::new();
-                c.read_raw(batch, 1 << 20, on_error, |b| {
+                c.read_raw(&fields, batch, 1 << 20, on_error, |b| {
                     for i in 0..b.items.len() {
                         got.push(match c.parse_raw(&b, i, &fields) {
                             Ok(Some(p)) => format!("{:?}", Entry::Doc(p.into_record())),
@@ -2338,7 +2568,7 @@ mod tests {
             })
             .collect();
         let mut raw = Vec::new();
-        c.for_each_raw(|at, _| {
+        c.for_each_raw(&fields, |at, _| {
             raw.push(at.clone());
             Ok(())
         })

@@ -81,7 +81,7 @@ proptest! {
 
     #[test]
     fn arbitrary_bytes_under_any_name(data in prop::collection::vec(any::<u8>(), 0..256)) {
-        for name in ["p.jsonl", "p.txt", "p.jsonl.gz", "p.txt.zst"] {
+        for name in ["p.jsonl", "p.txt", "p.jsonl.gz", "p.txt.zst", "p.csv", "p.tsv.gz"] {
             check_reader(name, &data);
         }
     }

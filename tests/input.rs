@@ -341,3 +341,136 @@ fn globs_include_and_exclude_files_of_folders() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("invalid glob \"[\""), "{err}");
 }
+
+// --- CSV and TSV -------------------------------------------------------------------------------
+
+/// The syndication records as CSV and as TSV give the JSONL corpus's clusters, to the member.
+#[test]
+fn csv_and_tsv_give_the_clusters_of_the_same_records_in_jsonl() {
+    let jsonl = scan(&[arg(&fixture("syndication/corpus.jsonl"))]);
+    assert!(!clusters(&jsonl).is_empty());
+    for name in ["syndication/corpus.csv", "syndication/corpus.tsv"] {
+        let got = scan(&[arg(&fixture(name))]);
+        assert_eq!(got["clusters"], jsonl["clusters"], "{name}");
+        assert_eq!(got["stats"]["documents"], jsonl["stats"]["documents"]);
+        assert_eq!(got["boilerplate"], jsonl["boilerplate"], "{name}");
+    }
+    // Compressed, and through dedup: the rows come out as JSONL objects of their columns.
+    let dir = tempfile::tempdir().unwrap();
+    let gz = dir.path().join("corpus.csv.gz");
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(
+        &mut e,
+        &fs::read(fixture("syndication/corpus.csv")).unwrap(),
+    )
+    .unwrap();
+    fs::write(&gz, e.finish().unwrap()).unwrap();
+    let got = scan(&[arg(&gz)]);
+    assert_eq!(got["clusters"], jsonl["clusters"]);
+    let from_csv = dir.path().join("from_csv.jsonl");
+    let from_jsonl = dir.path().join("from_jsonl.jsonl");
+    for (input, out) in [
+        (gz.clone(), &from_csv),
+        (fixture("syndication/corpus.jsonl"), &from_jsonl),
+    ] {
+        let (code, _, err) = run(&["dedup", "-q", "-o", arg(out), arg(&input)]);
+        assert_eq!(code, Some(0), "{err}");
+    }
+    let (a, b) = (read_jsonl(&from_csv), read_jsonl(&from_jsonl));
+    assert_eq!(ids_of(&a), ids_of(&b));
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(x["text"], y["text"]);
+    }
+}
+
+/// Columns are named by the same options; ids default to FILE:LINE (the line a row starts
+/// on); a row that does not fit the header is an error naming file and line, or a skipped
+/// record; a table without the text column names the columns it has.
+#[test]
+fn csv_columns_ids_and_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("t.csv");
+    fs::write(
+        &p,
+        "body,site\n\"first, with a comma\",a\n\"second\nover two lines\",b\nthird,c,extra\nfourth,d\n",
+    )
+    .unwrap();
+    let rep = scan(&["--text-field", "body", "--on-error", "skip", arg(&p)]);
+    assert_eq!(rep["stats"]["documents"], 3, "{rep}");
+    let s = &rep["stats"]["skipped"];
+    assert_eq!(s["by_reason"]["malformed_row"], 1, "{s}");
+    assert_eq!(
+        s["examples"][0],
+        format!(
+            "{}:5: malformed row: 3 fields where the header has 2",
+            p.display()
+        )
+    );
+    let (code, _, err) = run(&["scan", "-q", "--text-field", "body", arg(&p)]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "syndic: error: {}:5: malformed row: 3 fields where the header has 2; to skip bad records and go on, use --on-error skip",
+            p.display()
+        )),
+        "{err}"
+    );
+    // Ids: FILE:LINE of each row; the source column by name.
+    let out = dir.path().join("out.jsonl");
+    let (code, _, err) = run(&[
+        "dedup",
+        "-q",
+        "--annotate",
+        "--text-field",
+        "body",
+        "--source-field",
+        "site",
+        "--on-error",
+        "skip",
+        "-o",
+        arg(&out),
+        arg(&p),
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let rows = read_jsonl(&out);
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[1]["body"], "second\nover two lines");
+    assert_eq!(rows[1]["site"], "b");
+    let (code, _, err) = run(&["scan", "-q", arg(&p)]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "syndic: error: {}:1: no \"text\" field (the record has: body, site)",
+            p.display()
+        )),
+        "{err}"
+    );
+    let (code, _, err) = run(&[
+        "scan",
+        "-q",
+        "--text-field",
+        "body",
+        "--id-field",
+        "key",
+        arg(&p),
+    ]);
+    assert_eq!(code, Some(1), "the bad row comes first: {err}");
+    let good = dir.path().join("good.tsv");
+    fs::write(&good, "body\tsite\nfirst\ta\nsecond\tb\n").unwrap();
+    let (code, _, err) = run(&[
+        "scan",
+        "-q",
+        "--text-field",
+        "body",
+        "--id-field",
+        "key",
+        arg(&good),
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(
+            "none of the first 2 records has the id field \"key\"; their fields: body, site"
+        ),
+        "{err}"
+    );
+}

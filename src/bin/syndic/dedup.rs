@@ -74,7 +74,7 @@ pub fn run(a: Args) -> Result<()> {
         path: shown.clone(),
         source: e,
     };
-    corpus.for_each_raw(|at: &Location, raw: Raw| {
+    corpus.for_each_raw(&cfg.fields, |at: &Location, raw: Raw| {
         // Records the scan skipped have no document: they are counted in the report.
         if next >= scan.docs.len() || &scan.docs[next].at != at {
             return Ok(());
@@ -94,6 +94,7 @@ pub fn run(a: Args) -> Result<()> {
         let line: Vec<u8> = match raw {
             Raw::Line(bytes) if !a.annotate && flagged.is_empty() => bytes.to_vec(),
             raw => {
+                let is_text = matches!(raw, Raw::Text(_));
                 let mut obj: Map<String, Value> = match raw {
                     Raw::Line(bytes) => match serde_json::from_slice(bytes) {
                         Ok(Value::Object(o)) => o,
@@ -105,12 +106,10 @@ pub fn run(a: Args) -> Result<()> {
                         o.insert("text".into(), Value::String(t.to_string()));
                         o
                     }
+                    // A CSV or TSV row: its columns, as strings.
+                    Raw::Row(o) => o,
                 };
-                let field = if matches!(raw, Raw::Text(_)) {
-                    "text"
-                } else {
-                    text_field.as_str()
-                };
+                let field = if is_text { "text" } else { text_field.as_str() };
                 if !flagged.is_empty() {
                     let mut value = Value::Object(obj);
                     if let Some(Value::String(t)) = syndic::read::lookup_mut(&mut value, field) {
