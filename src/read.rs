@@ -1,4 +1,4 @@
-//! Reading corpora: JSONL files, CSV and TSV tables, folders of text files, gzip/zstd streams and stdin.
+//! Reading corpora: JSONL, CSV and TSV files, folders of text files, gzip/zstd streams, stdin.
 //!
 //! [`Corpus::open`] turns the user's input arguments into an ordered list of [`SourceFile`]s
 //! (folders walked recursively in sorted order; stdin spooled to a temporary file so that a
