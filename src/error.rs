@@ -32,11 +32,16 @@ impl fmt::Display for Location {
 pub enum RecordError {
     #[error("malformed JSON: {0}")]
     MalformedJson(String),
+    /// A CSV or TSV row that cannot be read (a row with more or fewer fields than the header).
+    #[error("malformed row: {0}")]
+    MalformedRow(String),
     #[error("the line is JSON but not an object (JSON Lines needs one object per line)")]
     NotAnObject,
-    #[error("no {0:?} field (name the text field with --text-field)")]
-    MissingText(String),
-    #[error("field {0:?} is not a string (name the text field with --text-field)")]
+    /// No text field (or a null one); `keys` are the record's own (dotted paths into nested
+    /// objects), to help name the right one.
+    #[error("no {field:?} field{}", keys_note(keys))]
+    MissingText { field: String, keys: Vec<String> },
+    #[error("field {0:?} is not a string")]
     TextNotString(String),
     #[error("field {0:?} must be a string or a number")]
     BadField(String),
@@ -46,16 +51,12 @@ pub enum RecordError {
     Utf16,
     #[error("NUL byte at byte {} (is this a binary file?)", .0 + 1)]
     NulByte(usize),
-    #[error("the document is empty (no text but white space)")]
-    EmptyDocument,
-    #[error("duplicate document id {id:?}, first seen at {first} (ids must be unique: name another field with --id-field, or skip repeats with --on-error skip)")]
+    #[error("duplicate document id {id:?}, first seen at {first} (ids must be unique)")]
     DuplicateId { id: String, first: Location },
     #[error("truncated or corrupt compressed stream ({0}); nothing after this point can be read")]
     Corrupt(String),
     #[error("compressed with {0}, which syndic does not read (decompress it, or recompress it with gzip or zstd)")]
     UnsupportedCompression(&'static str),
-    #[error("the file is empty (no records)")]
-    EmptyFile,
     #[error("cannot read: {0}")]
     Unreadable(String),
     #[error("not a regular file (a FIFO, socket or device inside a folder is not read; remove it or name the files to read)")]
@@ -70,20 +71,28 @@ impl RecordError {
         match self {
             RecordError::MalformedJson(_) => "malformed_json",
             RecordError::NotAnObject => "not_an_object",
-            RecordError::MissingText(_) => "missing_text",
+            RecordError::MalformedRow(_) => "malformed_row",
+            RecordError::MissingText { .. } => "missing_text",
             RecordError::TextNotString(_) => "text_not_string",
             RecordError::BadField(_) => "bad_field",
             RecordError::InvalidUtf8(_) | RecordError::Utf16 => "invalid_utf8",
             RecordError::NulByte(_) => "nul_byte",
-            RecordError::EmptyDocument => "empty_document",
             RecordError::DuplicateId { .. } => "duplicate_id",
             RecordError::Corrupt(_) => "corrupt_stream",
             RecordError::UnsupportedCompression(_) => "unsupported_compression",
-            RecordError::EmptyFile => "empty_file",
             RecordError::Unreadable(_) => "unreadable",
             RecordError::NotAFile => "not_a_file",
             RecordError::TooLarge(_) => "too_large",
         }
+    }
+}
+
+/// ` (the record has: a, b, c)`, or nothing when there are no keys to show.
+fn keys_note(keys: &[String]) -> String {
+    if keys.is_empty() {
+        String::new()
+    } else {
+        format!(" (the record has: {})", keys.join(", "))
     }
 }
 
@@ -92,6 +101,19 @@ pub enum Error {
     /// A record (a JSONL line or a text file) that cannot be read as a document.
     #[error("{at}: {kind}")]
     Record { at: Location, kind: RecordError },
+    /// A field named in the configuration (other than the text, whose absence is a
+    /// [`RecordError::MissingText`]) that none of the first records has: the name is likely
+    /// wrong. `keys` are the fields those records do have.
+    #[error(
+        "none of the first {records} records has the {role} field {name:?}{}",
+        if keys.is_empty() { String::new() } else { format!("; their fields: {}", keys.join(", ")) }
+    )]
+    MissingField {
+        role: crate::read::FieldRole,
+        name: String,
+        records: u64,
+        keys: Vec<String>,
+    },
     /// An input path that cannot be opened or read.
     #[error("cannot read {}: {source}", path.display())]
     Input { path: PathBuf, source: io::Error },

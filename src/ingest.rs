@@ -7,10 +7,13 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::Xxh3DefaultBuilder;
 
+use crate::cluster::Keep;
 use crate::error::{Error, Location, RecordError, Result};
 use crate::normalize::{normalize_doc, NormDoc};
 use crate::pipeline::{Config, Progress};
-use crate::read::{Corpus, OnError, RawBatch};
+use crate::read::{
+    Corpus, FieldRole, Fields, FilesSkipped, OnError, RawBatch, SkippedFile, FIELD_CHECK_RECORDS,
+};
 
 /// A document's identity and metadata (its text lives in [`NormDoc`] while the run needs it).
 #[derive(Clone, Debug, PartialEq)]
@@ -21,6 +24,8 @@ pub struct DocMeta {
     pub at: Location,
     /// Characters of the original text.
     pub chars: u64,
+    /// The text is empty or white space: a document that is never clustered.
+    pub empty: bool,
 }
 
 /// Records that did not become documents, by reason.
@@ -54,6 +59,66 @@ pub struct Ingested {
     /// Whether each document's date field failed to parse.
     pub date_unparsed: Vec<bool>,
     pub skipped: Skipped,
+    /// Input files whose records were read.
+    pub files_read: u64,
+    /// Files not read as input (left out of a folder, or empty), with why.
+    pub files_skipped: FilesSkipped,
+}
+
+/// Counts, over the first [`FIELD_CHECK_RECORDS`] records, of those that have each field that
+/// must be found (see [`Fields`]).
+struct FieldCheck {
+    /// The fields to check, with how many records had each.
+    roles: Vec<(FieldRole, u64)>,
+    records: u64,
+    done: bool,
+}
+
+impl FieldCheck {
+    fn new(fields: &Fields, cfg: &Config) -> Self {
+        let need_date = cfg.keep == Keep::Earliest || cfg.max_days.is_some();
+        let roles = [
+            FieldRole::Text,
+            FieldRole::Id,
+            FieldRole::Source,
+            FieldRole::Date,
+        ]
+        .into_iter()
+        .filter(|&r| {
+            r == FieldRole::Text || fields.renamed(r) || (r == FieldRole::Date && need_date)
+        })
+        .map(|r| (r, 0))
+        .collect();
+        FieldCheck {
+            roles,
+            records: 0,
+            done: false,
+        }
+    }
+
+    /// Counts one record: whether it has the text, the id, the source and the date.
+    #[inline]
+    fn record(&mut self, has: [bool; 4]) {
+        if self.done {
+            return;
+        }
+        self.records += 1;
+        for (r, n) in &mut self.roles {
+            *n += has[*r as usize] as u64;
+        }
+    }
+
+    /// The first field no record had, once enough records are counted (or at the end: `last`).
+    fn missing(&mut self, last: bool) -> Option<FieldRole> {
+        if self.done || (self.records < FIELD_CHECK_RECORDS && !last) {
+            return None;
+        }
+        self.done = true;
+        if self.records == 0 {
+            return None;
+        }
+        self.roles.iter().find(|(_, n)| *n == 0).map(|(r, _)| *r)
+    }
 }
 
 /// Records per batch, and line bytes after which a batch is sent with fewer.
@@ -91,8 +156,10 @@ pub fn ingest_with<X: Send>(
         // run on the rayon pool, batch by batch, and the results are taken in input order.
         let (tx, rx) = std::sync::mpsc::sync_channel::<RawBatch>(4);
         let fields = &cfg.fields;
-        s.spawn(move || corpus.read_raw(BATCH, BATCH_BYTES, on_error, |b| tx.send(b).is_ok()));
-        let (ptx, prx) = std::sync::mpsc::sync_channel::<Vec<Parsed<X>>>(2);
+        s.spawn(move || {
+            corpus.read_raw(fields, BATCH, BATCH_BYTES, on_error, |b| tx.send(b).is_ok())
+        });
+        let (ptx, prx) = std::sync::mpsc::sync_channel::<Vec<Item<X>>>(2);
         let consumer = s.spawn(move || -> Result<Ingested> {
             let mut out = Ingested {
                 docs: Vec::new(),
@@ -100,6 +167,18 @@ pub fn ingest_with<X: Send>(
                 dates_unparsed: 0,
                 date_unparsed: Vec::new(),
                 skipped: Skipped::default(),
+                files_read: 0,
+                files_skipped: FilesSkipped::default(),
+            };
+            for f in &corpus.skipped {
+                out.files_skipped.add(f.clone());
+            }
+            let mut check = FieldCheck::new(fields, cfg);
+            let missing = |role: FieldRole, check: &FieldCheck| Error::MissingField {
+                role,
+                name: fields.name(role).to_string(),
+                records: check.records,
+                keys: corpus.field_names(fields, FIELD_CHECK_RECORDS as usize),
             };
             // Each id with the index of its document in `out.docs` (whose location a duplicate's
             // error names). xxh3 rather than the default SipHash: ids are not chosen by an
@@ -110,16 +189,32 @@ pub fn ingest_with<X: Send>(
                 let mut extras = Vec::with_capacity(parsed.len());
                 let mut accepted = 0u64;
                 for p in parsed {
-                    let (meta, n, x, date, unparsed) = match p {
-                        Ok(p) => p,
-                        Err((at, error)) => match on_error {
-                            OnError::Fail => return Err(Error::record(at, error)),
-                            OnError::Skip => {
-                                out.skipped.add(&at, &error);
-                                continue;
+                    if let Some(role) = check.missing(false) {
+                        return Err(missing(role, &check));
+                    }
+                    let (meta, n, x, date, unparsed, has) = match p {
+                        Item::Doc(p) => p,
+                        Item::EmptyFile(at) => {
+                            out.files_skipped.add(SkippedFile {
+                                path: at.path,
+                                reason: "empty".into(),
+                            });
+                            continue;
+                        }
+                        Item::Bad(at, error) => {
+                            if let RecordError::MissingText { .. } = error {
+                                check.record([false; 4]);
                             }
-                        },
+                            match on_error {
+                                OnError::Fail => return Err(Error::record(at, error)),
+                                OnError::Skip => {
+                                    out.skipped.add(&at, &error);
+                                    continue;
+                                }
+                            }
+                        }
                     };
+                    check.record(has);
                     if let Some(&first) = seen.get(&meta.id) {
                         let kind = RecordError::DuplicateId {
                             id: meta.id.clone(),
@@ -145,25 +240,48 @@ pub fn ingest_with<X: Send>(
                 progress.advance(accepted);
                 sink(norm, extras)?;
             }
+            if let Some(role) = check.missing(true) {
+                return Err(missing(role, &check));
+            }
+            out.files_read = corpus.files.len() as u64
+                - out
+                    .files_skipped
+                    .by_reason
+                    .get("empty")
+                    .copied()
+                    .unwrap_or(0);
             Ok(out)
         });
         for batch in rx {
-            let parsed: Vec<Parsed<X>> = (0..batch.items.len())
+            let parsed: Vec<Item<X>> = (0..batch.items.len())
                 .into_par_iter()
                 .map(|i| {
-                    let p = corpus.parse_raw(&batch, i, fields)?;
+                    let p = match corpus.parse_raw(&batch, i, fields) {
+                        Ok(Some(p)) => p,
+                        Ok(None) => return Item::EmptyFile(corpus.item_at(&batch.items[i])),
+                        Err((at, e)) => return Item::Bad(at, e),
+                    };
                     let date = p.date.as_deref().map(crate::date::parse);
                     let norm = normalize_doc(&p.text, &cfg.normalize);
                     let x = extra(&norm);
                     let chars = p.text.chars().count() as u64;
+                    let has = [true, p.has_id, p.source.is_some(), p.date.is_some()];
                     let meta = DocMeta {
+                        empty: p.text.trim().is_empty(),
                         id: p.id,
                         source: p.source,
                         date: p.date,
                         at: p.at,
                         chars,
                     };
-                    Ok((meta, norm, x, date.flatten(), matches!(date, Some(None))))
+                    Item::Doc((
+                        meta,
+                        norm,
+                        x,
+                        date.flatten(),
+                        matches!(date, Some(None)),
+                        has,
+                    ))
                 })
                 .collect();
             if ptx.send(parsed).is_err() {
@@ -185,10 +303,14 @@ pub fn ingest_with<X: Send>(
     Ok(out)
 }
 
-/// One record after parsing on the pool: the document, its extra value, its date and whether
-/// its date failed to parse; or why it is not a document.
-type Parsed<X> =
-    std::result::Result<(DocMeta, NormDoc, X, Option<i64>, bool), (Location, RecordError)>;
+/// One record after parsing on the pool: the document, its extra value, its date, whether its
+/// date failed to parse and which fields it has (text, id, source, date); or why it is not a
+/// document; or a file without records.
+enum Item<X> {
+    Doc((DocMeta, NormDoc, X, Option<i64>, bool, [bool; 4])),
+    Bad(Location, RecordError),
+    EmptyFile(Location),
+}
 
 /// [`ingest`] keeping every normalized document in memory.
 pub fn ingest_all(

@@ -26,7 +26,7 @@ use crate::cluster::{self, Keep, Method, UnionFind};
 use crate::error::{Error, Result};
 pub use crate::ingest::{ingest, ingest_all, ingest_with, DocMeta, Ingested, Skipped};
 use crate::normalize::{NormDoc, NormalizeOptions};
-use crate::read::{Corpus, Fields, OnError};
+use crate::read::{Corpus, Fields, FilesSkipped, OnError};
 use crate::shingle::Shingler;
 use crate::sketch::{Signatures, Sketcher};
 use crate::spill::{Budget, Docs, TextStore};
@@ -151,6 +151,10 @@ pub fn exact_leaders(norm: &[NormDoc], rank: &[u32]) -> Vec<u32> {
     let hashes: Vec<u128> = norm.iter().map(|d| d.exact_hash).collect();
     exact_leaders_by_hash(&hashes, rank)
 }
+
+/// The hash given to empty documents before [`exact_leaders_by_hash`] (their leaders are then
+/// reset to themselves).
+const EMPTY_HASH: u128 = 0;
 
 /// [`exact_leaders`] from each document's [`NormDoc::exact_hash`].
 pub fn exact_leaders_by_hash(hashes: &[u128], rank: &[u32]) -> Vec<u32> {
@@ -562,6 +566,13 @@ pub struct Cluster {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Stats {
     pub documents: u64,
+    /// Documents whose text is empty or white space: kept, never clustered.
+    pub empty_documents: u64,
+    /// Input files whose records were read.
+    pub files_read: u64,
+    /// Files not read as input: left out of a folder (hidden, markers, globs, other files beside
+    /// record files) or empty.
+    pub files_skipped: FilesSkipped,
     pub skipped: Skipped,
     /// Documents identical, after normalization, to an earlier document.
     pub exact_duplicates: u64,
@@ -760,6 +771,12 @@ pub fn scan_within(
     norm.seal()?;
     lap("read_normalize_first_sketch", &mut t);
     let n = ing.docs.len();
+    let empty: Vec<bool> = ing.docs.iter().map(|d| d.empty).collect();
+    // Empty documents are never clustered: none is the exact duplicate of another (nor of a
+    // text that normalizes to nothing), and none has a signature (see `active` below).
+    for (h, _) in hashes.iter_mut().zip(&empty).filter(|(_, &e)| e) {
+        *h = EMPTY_HASH;
+    }
     let mut spilled = Vec::new();
     if norm.spilled() {
         spilled.push("texts".to_string());
@@ -779,12 +796,18 @@ pub fn scan_within(
         |d| id_rank[d as usize],
     );
     let rank = cluster::ranks(&order);
-    let leaders = exact_leaders_by_hash(&hashes, &rank);
+    let mut leaders = exact_leaders_by_hash(&hashes, &rank);
     drop(hashes);
+    for (d, l) in leaders.iter_mut().enumerate() {
+        if empty[d] {
+            *l = d as u32;
+        }
+    }
+    // Documents that are banded and compared: one per exact text, empty ones left out.
     let active: Vec<bool> = leaders
         .iter()
         .enumerate()
-        .map(|(d, &l)| l as usize == d)
+        .map(|(d, &l)| l as usize == d && !empty[d])
         .collect();
     lap("exact", &mut t);
 
@@ -1063,6 +1086,9 @@ pub fn scan_within(
     let removed = in_clusters - clusters.len() as u64;
     let stats = Stats {
         documents: n as u64,
+        empty_documents: empty.iter().filter(|&&e| e).count() as u64,
+        files_read: ing.files_read,
+        files_skipped: ing.files_skipped,
         skipped: ing.skipped,
         exact_duplicates: exact_dups,
         near_duplicates: removed.saturating_sub(exact_dups),

@@ -1,4 +1,4 @@
-//! Reading corpora: JSONL files, folders of text files, gzip/zstd streams and stdin.
+//! Reading corpora: JSONL, CSV and TSV files, folders of text files, gzip/zstd streams, stdin.
 //!
 //! [`Corpus::open`] turns the user's input arguments into an ordered list of [`SourceFile`]s
 //! (folders walked recursively in sorted order; stdin spooled to a temporary file so that a
@@ -28,7 +28,16 @@ pub enum OnError {
     Skip,
 }
 
-/// Field names of JSONL records.
+/// Field names of JSONL records (columns of CSV and TSV files).
+///
+/// A name with dots reaches into nested objects: `body.text` is the `text` field of the `body`
+/// object. A key that is the whole name, dots included, wins over the nested path; when several
+/// splits of the name exist, the longest key at each level wins.
+///
+/// A field other than the text that is named otherwise than by default (or the date field, when
+/// the run needs dates: keeping the earliest, or a window of days) must be found: when none of
+/// the first [`FIELD_CHECK_RECORDS`] records has it, the run stops with
+/// [`Error::MissingField`], which lists the fields those records have.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fields {
     pub text: String,
@@ -48,6 +57,46 @@ impl Default for Fields {
     }
 }
 
+/// Records read before checking that the named fields exist (or the whole input, if shorter).
+pub const FIELD_CHECK_RECORDS: u64 = 1000;
+
+/// What a named field holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldRole {
+    Text,
+    Id,
+    Source,
+    Date,
+}
+
+impl std::fmt::Display for FieldRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FieldRole::Text => "text",
+            FieldRole::Id => "id",
+            FieldRole::Source => "source",
+            FieldRole::Date => "date",
+        })
+    }
+}
+
+impl Fields {
+    /// The name given to a field.
+    pub fn name(&self, role: FieldRole) -> &str {
+        match role {
+            FieldRole::Text => &self.text,
+            FieldRole::Id => &self.id,
+            FieldRole::Source => &self.source,
+            FieldRole::Date => &self.date,
+        }
+    }
+
+    /// Whether `role` is named otherwise than by default (and so must be found in the input).
+    pub fn renamed(&self, role: FieldRole) -> bool {
+        self.name(role) != Fields::default().name(role)
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Compression {
     None,
@@ -59,6 +108,10 @@ pub enum Compression {
 pub enum Format {
     /// One JSON object per line.
     Jsonl,
+    /// Comma-separated values with a header row naming the columns.
+    Csv,
+    /// Tab-separated values with a header row naming the columns.
+    Tsv,
     /// The whole file is one plain-text document.
     Text,
 }
@@ -104,9 +157,42 @@ pub enum Entry {
     Skipped { at: Location, error: RecordError },
 }
 
+/// A file that is not read as input, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedFile {
+    pub path: String,
+    /// `hidden`, `marker` (a name that starts with `_`, as Hadoop and Spark mark their own
+    /// files), `glob` (left out by the globs), `not_records` (not a record file, in a folder
+    /// that holds record files) or `empty` (no records).
+    pub reason: String,
+}
+
+/// Files not read as input, by reason (the report's `stats.files_skipped`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilesSkipped {
+    pub total: u64,
+    pub by_reason: std::collections::BTreeMap<String, u64>,
+    /// The first few.
+    pub examples: Vec<SkippedFile>,
+}
+
+impl FilesSkipped {
+    const EXAMPLES: usize = 10;
+
+    pub fn add(&mut self, f: SkippedFile) {
+        self.total += 1;
+        *self.by_reason.entry(f.reason.clone()).or_default() += 1;
+        if self.examples.len() < Self::EXAMPLES {
+            self.examples.push(f);
+        }
+    }
+}
+
 /// The ordered inputs of one run.
 pub struct Corpus {
     pub files: Vec<SourceFile>,
+    /// What was left out of the folders named (hidden files, markers, ...), in walk order.
+    pub skipped: Vec<SkippedFile>,
     /// Spooled copies of stdin and of pipes, removed when the corpus drops.
     spools: Vec<tempfile::TempPath>,
 }
@@ -135,6 +221,10 @@ fn classify(path: PathBuf, name: String) -> SourceFile {
     let format = if stem.ends_with(".jsonl") || stem.ends_with(".json") || stem.ends_with(".ndjson")
     {
         Format::Jsonl
+    } else if stem.ends_with(".csv") {
+        Format::Csv
+    } else if stem.ends_with(".tsv") {
+        Format::Tsv
     } else {
         Format::Text
     };
@@ -178,15 +268,88 @@ fn spool(from: &mut dyn Read, shown: &Path) -> Result<tempfile::TempPath> {
     Ok(tmp.into_temp_path())
 }
 
+/// Which files of a folder are read, as ripgrep chooses them: hidden files and folders (a name
+/// that starts with `.`) and Hadoop or Spark markers (a name that starts with `_`: `_SUCCESS`,
+/// `_committed_x`, `_temporary/`) are left out, and globs include or exclude.
+///
+/// Globs follow ripgrep's `--glob`: `!` before a glob excludes what it matches; when any glob
+/// does not start with `!`, only the files that such a glob matches are read. A glob without
+/// `/` matches a name at any depth (`*.md`); one with `/` matches the path relative to the
+/// folder named (`2015/*.jsonl`, `**/part-*`). Of several globs that match, the last one
+/// given decides. Excluding globs also prune folders (`!drafts`). Files named directly are
+/// always read.
+///
+/// In a folder that holds record files (`.jsonl`, `.json`, `.ndjson`, `.csv`, `.tsv`, also
+/// `.gz` or `.zst`), files other than those and `.txt` files (a README.md, logs) are left out
+/// unless a glob names them; in a folder without any, every file is one plain-text document.
+#[derive(Clone, Debug, Default)]
+pub struct FolderFilter {
+    globs: Vec<(globset::GlobMatcher, bool, bool)>,
+    any_include: bool,
+}
+
+impl FolderFilter {
+    /// A filter from ripgrep-style globs; an invalid glob is an [`Error::Param`].
+    pub fn new<S: AsRef<str>>(globs: &[S]) -> Result<FolderFilter> {
+        let mut out = FolderFilter::default();
+        for g in globs {
+            let g = g.as_ref();
+            let (exclude, pat) = match g.strip_prefix('!') {
+                Some(p) => (true, p),
+                None => (false, g),
+            };
+            // With a slash: the path from the folder's root; without: a name at any depth.
+            let by_path = pat.contains('/');
+            let pat = pat.strip_prefix('/').unwrap_or(pat);
+            let m = globset::GlobBuilder::new(pat)
+                .literal_separator(true)
+                .build()
+                .map_err(|e| Error::Param(format!("invalid glob {g:?}: {e}")))?
+                .compile_matcher();
+            out.any_include |= !exclude;
+            out.globs.push((m, exclude, by_path));
+        }
+        Ok(out)
+    }
+
+    /// The last glob that matches a path (relative to the folder, with `/`): whether it
+    /// includes (`Some(true)`) or excludes (`Some(false)`).
+    fn decide(&self, rel: &str) -> Option<bool> {
+        let name = rel.rsplit('/').next().unwrap_or(rel);
+        self.globs
+            .iter()
+            .rev()
+            .find(|(m, _, by_path)| m.is_match(if *by_path { rel } else { name }))
+            .map(|(_, exclude, _)| !exclude)
+    }
+}
+
+/// Whether a file name says it holds records (rather than one plain text).
+fn is_record_file(name: &str) -> bool {
+    classify(PathBuf::new(), name.to_string()).format != Format::Text
+}
+
+/// Whether a file name says it is a document or holds some: a record file or a `.txt` file.
+fn is_document_file(name: &str) -> bool {
+    is_record_file(name) || split_ext(&name.to_ascii_lowercase()).1.ends_with(".txt")
+}
+
 impl Corpus {
-    /// Resolves the input arguments: files, folders (recursively, sorted) and `-` for stdin
-    /// (read as JSONL). A path named here that does not exist is an error whatever the error
-    /// policy; problems with the entries of a folder are reported by [`Corpus::records`].
+    /// [`Corpus::open_with`] with the default [`FolderFilter`].
+    pub fn open<P: AsRef<Path>>(inputs: &[P]) -> Result<Corpus> {
+        Corpus::open_with(inputs, &FolderFilter::default())
+    }
+
+    /// Resolves the input arguments: files, folders (recursively, sorted, filtered by `filter`)
+    /// and `-` for stdin (read as JSONL). A path named here that does not exist is an error
+    /// whatever the error policy; problems with the entries of a folder are reported by
+    /// [`Corpus::records`]; what a folder's filter left out is in [`Corpus::skipped`].
     /// Pipes (`<(zcat a.gz)`) are read once into a temporary file, like stdin; they are read
     /// as JSONL unless their name ends in `.txt`.
-    pub fn open<P: AsRef<Path>>(inputs: &[P]) -> Result<Corpus> {
+    pub fn open_with<P: AsRef<Path>>(inputs: &[P], filter: &FolderFilter) -> Result<Corpus> {
         let mut corpus = Corpus {
             files: Vec::new(),
+            skipped: Vec::new(),
             spools: Vec::new(),
         };
         let mut stdin_seen = false;
@@ -216,9 +379,19 @@ impl Corpus {
             let meta = std::fs::metadata(input).map_err(input_err)?;
             if meta.is_dir() {
                 let before = corpus.files.len();
-                corpus.walk(input);
+                let skipped_before = corpus.skipped.len();
+                corpus.walk(input, filter);
                 if corpus.files.len() == before {
-                    return Err(input_err(io::Error::other("the folder holds no files")));
+                    let left_out = corpus.skipped.len() - skipped_before;
+                    let why = if left_out == 0 {
+                        "the folder holds no files".to_string()
+                    } else {
+                        format!(
+                            "the folder holds no files to read ({left_out} left out: hidden, \
+                             markers, or by the globs)"
+                        )
+                    };
+                    return Err(input_err(io::Error::other(why)));
                 }
             } else if meta.is_file() {
                 corpus.files.push(classify(
@@ -231,9 +404,10 @@ impl Corpus {
                 let path = spool(&mut f, input)?;
                 let mut src = classify(path.to_path_buf(), input.to_string_lossy().into_owned());
                 src.shown = src.name.clone();
-                if !split_ext(&src.name.to_ascii_lowercase())
-                    .1
-                    .ends_with(".txt")
+                if src.format == Format::Text
+                    && !split_ext(&src.name.to_ascii_lowercase())
+                        .1
+                        .ends_with(".txt")
                 {
                     src.format = Format::Jsonl;
                 }
@@ -244,18 +418,46 @@ impl Corpus {
         Ok(corpus)
     }
 
-    /// Lists the files under a folder, sorted; entries that cannot be read are listed with their
-    /// problem.
-    fn walk(&mut self, dir: &Path) {
+    /// Lists the files under a folder, sorted, as `filter` chooses them; entries that cannot be
+    /// read are listed with their problem, entries left out in [`Corpus::skipped`] (sorted).
+    fn walk(&mut self, dir: &Path, filter: &FolderFilter) {
         let rel = |p: &Path| {
             p.strip_prefix(dir)
                 .unwrap_or(p)
                 .to_string_lossy()
                 .replace(std::path::MAIN_SEPARATOR, "/")
         };
+        let skip = |p: &Path, reason: &str| SkippedFile {
+            path: p.to_string_lossy().into_owned(),
+            reason: reason.into(),
+        };
+        let mut left_out: Vec<SkippedFile> = Vec::new();
+        // Each file found, and whether a glob names it.
+        let mut found: Vec<(SourceFile, bool)> = Vec::new();
+        let mut pruned: Vec<SkippedFile> = Vec::new();
+        // Hidden entries, markers and folders excluded by a glob are pruned as the walk meets
+        // them; files are judged by the globs below.
         let walker = walkdir::WalkDir::new(dir)
             .follow_links(true)
-            .sort_by_file_name();
+            .sort_by_file_name()
+            .into_iter()
+            .filter_entry(|e| {
+                if e.depth() == 0 {
+                    return true;
+                }
+                let name = e.file_name().to_string_lossy();
+                let reason = if name.starts_with('.') {
+                    "hidden"
+                } else if name.starts_with('_') {
+                    "marker"
+                } else if e.file_type().is_dir() && filter.decide(&rel(e.path())) == Some(false) {
+                    "glob"
+                } else {
+                    return true;
+                };
+                pruned.push(skip(e.path(), reason));
+                false
+            });
         for entry in walker {
             match entry {
                 Ok(entry) => {
@@ -263,11 +465,17 @@ impl Corpus {
                     if ft.is_dir() {
                         continue;
                     }
-                    let mut src = classify(entry.path().to_path_buf(), rel(entry.path()));
+                    let name = rel(entry.path());
+                    let chosen = filter.decide(&name);
+                    if chosen == Some(false) || (chosen.is_none() && filter.any_include) {
+                        left_out.push(skip(entry.path(), "glob"));
+                        continue;
+                    }
+                    let mut src = classify(entry.path().to_path_buf(), name);
                     if !ft.is_file() {
                         src.problem = Some(RecordError::NotAFile);
                     }
-                    self.files.push(src);
+                    found.push((src, chosen == Some(true)));
                 }
                 Err(e) => {
                     let path = e.path().unwrap_or(dir).to_path_buf();
@@ -281,10 +489,22 @@ impl Corpus {
                     };
                     let mut src = classify(path.clone(), rel(&path));
                     src.problem = Some(RecordError::Unreadable(why));
-                    self.files.push(src);
+                    found.push((src, false));
                 }
             }
         }
+        // Beside record files, other files are notes about them, not documents.
+        let records = found.iter().any(|(f, _)| is_record_file(&f.name));
+        for (src, named) in found {
+            if records && !named && !is_document_file(&src.name) {
+                left_out.push(skip(&src.path, "not_records"));
+            } else {
+                self.files.push(src);
+            }
+        }
+        left_out.extend(pruned);
+        left_out.sort_by(|a, b| a.path.cmp(&b.path));
+        self.skipped.extend(left_out);
     }
 
     /// Total size in bytes of the files as stored (compressed where they are): for progress.
@@ -305,7 +525,7 @@ impl Corpus {
         fields: &'a Fields,
         on_error: OnError,
     ) -> impl Iterator<Item = Result<Entry>> + 'a {
-        let mut raw = RawReader::new(self);
+        let mut raw = RawReader::new(self, fields);
         let mut buf = Vec::new();
         let mut failed = false;
         std::iter::from_fn(move || {
@@ -313,7 +533,12 @@ impl Corpus {
                 return None;
             }
             buf.clear();
-            let got = match raw.next_into(&mut buf)? {
+            let mut item = raw.next_into(&mut buf)?;
+            while let RawItem::EmptyFile { .. } = item {
+                item = raw.next_into(&mut buf)?;
+            }
+            let got = match item {
+                RawItem::EmptyFile { .. } => unreachable!("passed over above"),
                 RawItem::Line {
                     file,
                     line,
@@ -326,6 +551,12 @@ impl Corpus {
                     let src = &self.files[file as usize];
                     text_record(bytes, src_at(src, 0, false), file)
                         .map_err(|k| (src_at(src, 0, true), k))
+                }
+                RawItem::Row { file, line, cells } => {
+                    let src = &self.files[file as usize];
+                    row_record(&buf, &cells, src_at(src, line, false), file)
+                        .map(Parsed::into_record)
+                        .map_err(|k| (src_at(src, line, true), k))
                 }
                 RawItem::Bad { at, error } => Err((at, error)),
             };
@@ -349,12 +580,13 @@ impl Corpus {
     /// [`Corpus::parse_raw`]: reading (and decompression) on one thread, parsing on others.
     pub fn read_raw(
         &self,
+        fields: &Fields,
         max_items: usize,
         max_bytes: usize,
         on_error: OnError,
         mut send: impl FnMut(RawBatch) -> bool,
     ) {
-        let mut raw = RawReader::new(self);
+        let mut raw = RawReader::new(self, fields);
         let mut batch = RawBatch::default();
         while let Some(item) = raw.next_into(&mut batch.buf) {
             let stop = on_error == OnError::Fail && matches!(item, RawItem::Bad { .. });
@@ -383,36 +615,90 @@ impl Corpus {
 
     /// Parses record `i` of a batch from [`Corpus::read_raw`]: a document (borrowing its text
     /// from the batch where it can), or the record's location (as messages show it) and why it
-    /// is no document.
+    /// is no document; `None` for [`RawItem::EmptyFile`], which is no record.
     pub fn parse_raw<'b>(
         &self,
         batch: &'b RawBatch,
         i: usize,
         fields: &Fields,
-    ) -> Result<Parsed<'b>, (Location, RecordError)> {
+    ) -> Result<Option<Parsed<'b>>, (Location, RecordError)> {
         match &batch.items[i] {
             RawItem::Line {
                 file,
                 line,
                 start,
                 end,
-            } => self.parse_line(&batch.buf[*start..*end], *file, *line, fields),
+            } => self
+                .parse_line(&batch.buf[*start..*end], *file, *line, fields)
+                .map(Some),
+            RawItem::EmptyFile { .. } => Ok(None),
+            RawItem::Row { file, line, cells } => {
+                let src = &self.files[*file as usize];
+                row_record(&batch.buf, cells, src_at(src, *line, false), *file)
+                    .map(Some)
+                    .map_err(|k| (src_at(src, *line, true), k))
+            }
             RawItem::Text { file, bytes } => {
                 let src = &self.files[*file as usize];
                 match text_str(bytes) {
-                    Ok(text) => Ok(Parsed {
+                    Ok(text) => Ok(Some(Parsed {
                         id: src.name.clone(),
+                        has_id: false,
                         source: None,
                         date: None,
                         text: Cow::Borrowed(text),
                         at: src_at(src, 0, false),
                         file: *file,
-                    }),
+                    })),
                     Err(k) => Err((src_at(src, 0, true), k)),
                 }
             }
             RawItem::Bad { at, error } => Err((at.clone(), error.clone())),
         }
+    }
+
+    /// Where a record cut by [`Corpus::read_raw`] stands, as messages show it (line 0 for a
+    /// whole file).
+    pub fn item_at(&self, item: &RawItem) -> Location {
+        match item {
+            RawItem::Line { file, line, .. } | RawItem::Row { file, line, .. } => {
+                src_at(&self.files[*file as usize], *line, true)
+            }
+            RawItem::Text { file, .. } | RawItem::EmptyFile { file } => {
+                src_at(&self.files[*file as usize], 0, true)
+            }
+            RawItem::Bad { at, .. } => at.clone(),
+        }
+    }
+
+    /// The fields that the first `limit` records have (dotted paths into nested objects), in
+    /// order of first appearance: to list in a message about a field that is not found.
+    pub fn field_names(&self, fields: &Fields, limit: usize) -> Vec<String> {
+        let mut raw = RawReader::new(self, fields);
+        let mut buf = Vec::new();
+        let mut values = Vec::new();
+        let mut header_of = None;
+        while values.len() < limit {
+            buf.clear();
+            match raw.next_into(&mut buf) {
+                None => break,
+                Some(RawItem::Line { start, end, .. }) => {
+                    if let Ok(v) = serde_json::from_slice::<Value>(&buf[start..end]) {
+                        values.push(v);
+                    }
+                }
+                Some(RawItem::Row { file, .. }) if header_of != Some(file) => {
+                    // A table's columns are its header's.
+                    header_of = Some(file);
+                    if let Some(t) = raw.current.as_ref().and_then(|r| r.table.as_ref()) {
+                        let cols = t.header.iter().map(|h| (h.clone(), Value::Null));
+                        values.push(Value::Object(cols.collect()));
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+        value_keys(&values, MAX_KEYS_SHOWN)
     }
 
     fn parse_line<'b>(
@@ -456,6 +742,15 @@ pub enum RawItem {
     },
     /// A whole text file.
     Text { file: u32, bytes: Vec<u8> },
+    /// A CSV or TSV row: its text, id, source and date cells in `buf` of its batch.
+    Row {
+        file: u32,
+        line: u64,
+        cells: RowCells,
+    },
+    /// A file that holds no record (no bytes, or only blank lines): not an error, but the
+    /// caller may want to say so.
+    EmptyFile { file: u32 },
     /// A record that could not be read (located as messages show it).
     Bad { at: Location, error: RecordError },
 }
@@ -465,6 +760,8 @@ pub enum RawItem {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Parsed<'a> {
     pub id: String,
+    /// Whether the id is the record's own (not the default made of its location).
+    pub has_id: bool,
     pub source: Option<String>,
     pub date: Option<String>,
     pub text: Cow<'a, str>,
@@ -490,14 +787,16 @@ struct RawReader<'a> {
     files: &'a [SourceFile],
     file_idx: usize,
     current: Option<FileReader>,
+    fields: &'a Fields,
 }
 
 impl<'a> RawReader<'a> {
-    fn new(corpus: &'a Corpus) -> Self {
+    fn new(corpus: &'a Corpus, fields: &'a Fields) -> Self {
         RawReader {
             files: &corpus.files,
             file_idx: 0,
             current: None,
+            fields,
         }
     }
 
@@ -506,7 +805,9 @@ impl<'a> RawReader<'a> {
         loop {
             if self.current.is_none() {
                 let f = self.files.get(self.file_idx)?;
-                self.current = Some(FileReader::open(f, self.file_idx as u32));
+                let mut r = FileReader::open(f, self.file_idx as u32);
+                r.fields = self.fields.clone();
+                self.current = Some(r);
             }
             let r = self.current.as_mut().expect("opened above");
             let start = buf.len();
@@ -529,6 +830,12 @@ impl<'a> RawReader<'a> {
                     file: r.file,
                     bytes: std::mem::take(&mut r.buf),
                 },
+                Ok(Chunk::Row(line, cells)) => RawItem::Row {
+                    file: r.file,
+                    line,
+                    cells,
+                },
+                Ok(Chunk::Empty) => RawItem::EmptyFile { file: r.file },
                 Err((at, error)) => RawItem::Bad { at, error },
             });
         }
@@ -539,6 +846,8 @@ impl<'a> RawReader<'a> {
 pub enum Raw<'a> {
     /// One JSONL line, without its line ending.
     Line(&'a [u8]),
+    /// A CSV or TSV row: each column of the header with its cell, as strings.
+    Row(serde_json::Map<String, Value>),
     /// A whole plain-text file.
     Text(&'a str),
 }
@@ -547,13 +856,32 @@ impl Corpus {
     /// Calls `f` with every record of every file as raw bytes, in input order, with its
     /// [`Location`] (the same one [`Corpus::records`] gives its documents). Records that cannot
     /// be read are passed over: they are no documents, and [`Corpus::records`] reported them.
-    pub fn for_each_raw(&self, mut f: impl FnMut(&Location, Raw) -> Result<()>) -> Result<()> {
+    pub fn for_each_raw(
+        &self,
+        fields: &Fields,
+        mut f: impl FnMut(&Location, Raw) -> Result<()>,
+    ) -> Result<()> {
         for (i, src) in self.files.iter().enumerate() {
             let mut r = FileReader::open(src, i as u32);
+            r.fields = fields.clone();
             loop {
                 match r.next_chunk() {
                     Ok(Chunk::End) => break,
+                    Ok(Chunk::Empty) => continue,
                     Ok(Chunk::Line(n)) => f(&r.at(n), Raw::Line(trim_line(&r.buf)))?,
+                    Ok(Chunk::Row(n, _)) => {
+                        let t = r.table.as_ref().expect("a row comes from a table");
+                        let obj = t
+                            .header
+                            .iter()
+                            .zip(t.row.iter())
+                            .map(|(h, v)| {
+                                let v = String::from_utf8_lossy(v).into_owned();
+                                (h.clone(), Value::String(v))
+                            })
+                            .collect();
+                        f(&r.at(n), Raw::Row(obj))?
+                    }
                     Ok(Chunk::Text) => {
                         let s = String::from_utf8_lossy(&r.buf);
                         let s = s.strip_prefix('\u{FEFF}').unwrap_or(&s);
@@ -580,11 +908,16 @@ pub fn read_bytes(
     src.shown = name.to_string();
     let reader: Box<dyn BufRead + Send> = Box::new(io::Cursor::new(data.to_vec()));
     let mut r = FileReader::from_reader(&src, 0, reader);
+    r.fields = fields.clone();
     let mut out = Vec::new();
     loop {
         let got = match r.next_chunk() {
             Ok(Chunk::End) => return out,
+            Ok(Chunk::Empty) => continue,
             Ok(Chunk::Line(n)) => json_record(trim_line(&r.buf), r.at(n), fields, 0)
+                .map(Parsed::into_record)
+                .map_err(|k| (r.shown_at(n), k)),
+            Ok(Chunk::Row(n, cells)) => row_record(&r.buf, &cells, r.at(n), 0)
                 .map(Parsed::into_record)
                 .map_err(|k| (r.shown_at(n), k)),
             Ok(Chunk::Text) => {
@@ -702,8 +1035,16 @@ enum Chunk {
     Line(u64),
     /// A whole text file.
     Text,
+    /// A CSV or TSV row, with the line it starts on: its text, id, source and date cells were
+    /// appended to the buffer, at these ranges (`None` for a column the header lacks).
+    Row(u64, RowCells),
+    /// The file holds no record (no bytes, or only blank lines); the next chunk is the end.
+    Empty,
     End,
 }
+
+/// Where a row's text, id, source and date cells stand in a buffer.
+pub type RowCells = [Option<(usize, usize)>; 4];
 
 struct FileReader {
     src: SourceFile,
@@ -715,6 +1056,20 @@ struct FileReader {
     buf: Vec<u8>,
     done: bool,
     any: bool,
+    /// A CSV or TSV file once its header is read.
+    table: Option<Table>,
+    /// The columns to find in a CSV or TSV header.
+    fields: Fields,
+}
+
+/// A CSV or TSV file being read: its reader, its header, where the named columns are, and the
+/// last row read.
+struct Table {
+    reader: csv::Reader<Box<dyn BufRead + Send>>,
+    header: Vec<String>,
+    /// Columns of the text, id, source and date.
+    cols: [Option<usize>; 4],
+    row: csv::ByteRecord,
 }
 
 impl FileReader {
@@ -748,6 +1103,8 @@ impl FileReader {
             buf: Vec::new(),
             done: false,
             any: false,
+            table: None,
+            fields: Fields::default(),
         }
     }
 
@@ -824,11 +1181,15 @@ impl FileReader {
             self.done = true;
             return Err((self.shown_at(0), p));
         }
+        if self.table.is_some() {
+            return self.next_row(buf);
+        }
         let Some(reader) = self.reader.as_mut() else {
             self.done = true;
             return Ok(Chunk::End);
         };
         match self.src.format {
+            Format::Csv | Format::Tsv => self.next_row(buf),
             Format::Text => {
                 self.done = true;
                 self.buf.clear();
@@ -838,6 +1199,9 @@ impl FileReader {
                 }
                 if self.buf.len() > MAX_RECORD_BYTES {
                     return Err((self.shown_at(0), RecordError::TooLarge(MAX_RECORD_BYTES)));
+                }
+                if self.buf.is_empty() {
+                    return Ok(Chunk::Empty);
                 }
                 Ok(Chunk::Text)
             }
@@ -852,10 +1216,7 @@ impl FileReader {
                     }
                     Ok(None) => {
                         self.done = true;
-                        if !self.any {
-                            return Err((self.shown_at(0), RecordError::EmptyFile));
-                        }
-                        return Ok(Chunk::End);
+                        return Ok(if self.any { Chunk::End } else { Chunk::Empty });
                     }
                     Ok(Some(too_long)) => {
                         self.line += 1;
@@ -875,6 +1236,138 @@ impl FileReader {
             },
         }
     }
+}
+
+impl FileReader {
+    /// The next row of a CSV or TSV file (its header read first): its text, id, source and
+    /// date cells are appended to `buf`.
+    fn next_row(&mut self, buf: &mut Vec<u8>) -> Result<Chunk, (Location, RecordError)> {
+        if self.table.is_none() {
+            let reader = self.reader.take().expect("checked by the caller");
+            let mut reader = csv::ReaderBuilder::new()
+                .delimiter(if self.src.format == Format::Tsv {
+                    b'\t'
+                } else {
+                    b','
+                })
+                .has_headers(true)
+                .from_reader(reader);
+            let header = match reader.byte_headers() {
+                Ok(h) => h.clone(),
+                Err(e) => return Err(self.csv_failure(e, 1)),
+            };
+            if header.is_empty() {
+                self.done = true;
+                return Ok(Chunk::Empty);
+            }
+            let mut names = Vec::with_capacity(header.len());
+            for cell in header.iter() {
+                match check_bytes(cell) {
+                    Ok(name) => names.push(name.to_string()),
+                    Err(k) => {
+                        self.done = true;
+                        return Err((self.shown_at(1), k));
+                    }
+                }
+            }
+            let col = |name: &str| names.iter().position(|h| h == name);
+            let f = &self.fields;
+            let cols = [col(&f.text), col(&f.id), col(&f.source), col(&f.date)];
+            if cols[0].is_none() {
+                self.done = true;
+                let k = RecordError::MissingText {
+                    field: f.text.clone(),
+                    keys: names,
+                };
+                return Err((self.shown_at(1), k));
+            }
+            self.table = Some(Table {
+                reader,
+                header: names,
+                cols,
+                row: csv::ByteRecord::new(),
+            });
+        }
+        let t = self.table.as_mut().expect("made above");
+        match t.reader.read_byte_record(&mut t.row) {
+            Ok(false) => {
+                self.done = true;
+                Ok(if self.any { Chunk::End } else { Chunk::Empty })
+            }
+            Ok(true) => {
+                self.any = true;
+                let line = t.row.position().map_or(0, |p| p.line());
+                if t.row.as_slice().len() > MAX_RECORD_BYTES {
+                    return Err((self.shown_at(line), RecordError::TooLarge(MAX_RECORD_BYTES)));
+                }
+                let mut cells: RowCells = [None; 4];
+                for (cell, col) in cells.iter_mut().zip(t.cols) {
+                    if let Some(v) = col.and_then(|c| t.row.get(c)) {
+                        let start = buf.len();
+                        buf.extend_from_slice(v);
+                        *cell = Some((start, buf.len()));
+                    }
+                }
+                Ok(Chunk::Row(line, cells))
+            }
+            Err(e) => {
+                self.any = true;
+                let line = e.position().map_or(self.line + 1, |p| p.line());
+                Err(self.csv_failure(e, line))
+            }
+        }
+    }
+
+    /// A CSV error: a row that does not fit the header (reading goes on), or a stream that
+    /// cannot be read further.
+    fn csv_failure(&mut self, e: csv::Error, line: u64) -> (Location, RecordError) {
+        let msg = e.to_string();
+        match e.into_kind() {
+            csv::ErrorKind::UnequalLengths {
+                expected_len, len, ..
+            } => (
+                self.shown_at(line),
+                RecordError::MalformedRow(format!(
+                    "{len} {} where the header has {expected_len}",
+                    if len == 1 { "field" } else { "fields" }
+                )),
+            ),
+            csv::ErrorKind::Io(io) => self.io_failure(io, line),
+            _ => {
+                self.done = true;
+                (self.shown_at(line), RecordError::MalformedRow(msg))
+            }
+        }
+    }
+}
+
+/// A CSV or TSV row as a document: cells `[text, id, source, date]` of `buf`; an empty id,
+/// source or date cell is none.
+fn row_record<'b>(
+    buf: &'b [u8],
+    cells: &RowCells,
+    at: Location,
+    file: u32,
+) -> Result<Parsed<'b>, RecordError> {
+    let cell = |i: usize| -> Result<Option<&'b str>, RecordError> {
+        match cells[i] {
+            None => Ok(None),
+            Some((a, b)) => {
+                check_bytes(&buf[a..b]).map(|s| Some(s).filter(|s| i == 0 || !s.is_empty()))
+            }
+        }
+    };
+    let text = cell(0)?.unwrap_or("");
+    let id = cell(1)?.map(str::to_string);
+    Ok(Parsed {
+        has_id: id.is_some(),
+        id: id.unwrap_or_else(|| at.to_string()),
+        source: cell(2)?.map(str::to_string),
+        date: cell(3)?.map(str::to_string),
+        text: Cow::Borrowed(text),
+        at,
+        file,
+    })
 }
 
 fn unreadable(e: &io::Error) -> RecordError {
@@ -969,17 +1462,11 @@ fn text_record(b: Vec<u8>, at: Location, file: u32) -> Result<Record, RecordErro
     })
 }
 
-/// The text of a whole file as one document, without its byte order mark.
+/// The text of a whole file as one document, without its byte order mark (white space only is
+/// an empty document; a file of no bytes at all is no record, see [`RawItem::EmptyFile`]).
 fn text_str(b: &[u8]) -> Result<&str, RecordError> {
-    if b.is_empty() {
-        return Err(RecordError::EmptyFile);
-    }
     let s = check_bytes(b)?;
-    let s = s.strip_prefix('\u{FEFF}').unwrap_or(s);
-    if s.trim().is_empty() {
-        return Err(RecordError::EmptyDocument);
-    }
-    Ok(s)
+    Ok(s.strip_prefix('\u{FEFF}').unwrap_or(s))
 }
 
 fn scalar_field(v: Option<&Value>, name: &str) -> std::result::Result<Option<String>, RecordError> {
@@ -1033,6 +1520,9 @@ fn json_record<'a>(
         let mut de = serde_json::Deserializer::from_str(s);
         let mut found = TopSeed(fields, true).deserialize(&mut de).ok()??;
         de.end().ok()?;
+        if !found.nested.is_empty() {
+            found.resolve_nested(fields).ok()?;
+        }
         if let Some(TextValue::Raw(lit)) = found.text {
             let body = lit.strip_prefix('"')?.strip_suffix('"')?;
             found.text = Some(TextValue::Str(if body.contains('\\') {
@@ -1051,24 +1541,49 @@ fn json_record<'a>(
                 .deserialize(&mut de)
                 .and_then(|top| de.end().map(|()| top))
                 .map_err(|e| json_error(&e, s))?;
-            top.ok_or(RecordError::NotAnObject)?
+            let mut found = top.ok_or(RecordError::NotAnObject)?;
+            if !found.nested.is_empty() {
+                if let Err(e) = found.resolve_nested(fields) {
+                    // Placed in the line, as a whole record read would place it.
+                    return Err(match serde_json::from_str::<Value>(s) {
+                        Err(e) => json_error(&e, s),
+                        Ok(_) => e,
+                    });
+                }
+            }
+            found
         }
     };
     let text = match found.text {
-        None | Some(TextValue::Null) => return Err(RecordError::MissingText(fields.text.clone())),
+        None => {
+            // Cold: the record's keys, to help name the right field.
+            let keys = serde_json::from_str::<Value>(s)
+                .map(|v| value_keys(std::slice::from_ref(&v), MAX_KEYS_SHOWN))
+                .unwrap_or_default();
+            return Err(RecordError::MissingText {
+                field: fields.text.clone(),
+                keys,
+            });
+        }
+        Some(TextValue::Null) => {
+            return Err(RecordError::MissingText {
+                field: fields.text.clone(),
+                keys: Vec::new(),
+            })
+        }
         Some(TextValue::Str(t)) => t,
         Some(TextValue::Other | TextValue::Raw(_)) => {
             return Err(RecordError::TextNotString(fields.text.clone()))
         }
     };
-    if text.trim().is_empty() {
-        return Err(RecordError::EmptyDocument);
-    }
-    let id = scalar_field(found.id.as_ref(), &fields.id)?.unwrap_or_else(|| at.to_string());
+    let own_id = scalar_field(found.id.as_ref(), &fields.id)?;
+    let has_id = own_id.is_some();
+    let id = own_id.unwrap_or_else(|| at.to_string());
     let source = scalar_field(found.source.as_ref(), &fields.source)?;
     let date = scalar_field(found.date.as_ref(), &fields.date)?;
     Ok(Parsed {
         id,
+        has_id,
         source,
         date,
         text,
@@ -1084,6 +1599,122 @@ struct Found<'a> {
     id: Option<Value>,
     source: Option<Value>,
     date: Option<Value>,
+    /// Keys that begin a dotted field name (`body` for `body.text`), with their values as they
+    /// stand in the line: looked into once the whole object is read, for the fields that no key
+    /// names whole.
+    nested: Vec<(Cow<'a, str>, &'a serde_json::value::RawValue)>,
+}
+
+impl Found<'_> {
+    /// Fills the fields that no key named whole from the nested values, the longest key first.
+    fn resolve_nested(&mut self, fields: &Fields) -> Result<(), RecordError> {
+        // The last of repeated keys wins, as in a JSON object read whole.
+        // Every value is parsed (as a record read whole would be), even a repeated key's.
+        let mut parsed: Vec<(&str, Value)> = Vec::new();
+        for (k, raw) in self.nested.iter().rev() {
+            let v = serde_json::from_str(raw.get()).map_err(|e| json_error(&e, raw.get()))?;
+            if parsed.iter().all(|(p, _)| p != k) {
+                parsed.push((k, v));
+            }
+        }
+        // A key that is a field's whole name and also begins a dotted name is among them.
+        let get = |name: &str| -> Option<Value> {
+            if let Some((_, v)) = parsed.iter().find(|(k, _)| *k == name) {
+                return Some(v.clone());
+            }
+            parsed
+                .iter()
+                .filter(|(k, _)| is_prefix_key(k, name))
+                .max_by_key(|(k, _)| k.len())
+                .and_then(|(k, v)| lookup(v, &name[k.len() + 1..]).cloned())
+        };
+        if self.text.is_none() && fields.text.contains('.') {
+            self.text = get(&fields.text).map(|v| match v {
+                Value::Null => TextValue::Null,
+                Value::String(t) => TextValue::Str(Cow::Owned(t)),
+                _ => TextValue::Other,
+            });
+        }
+        for (slot, name) in [
+            (&mut self.id, &fields.id),
+            (&mut self.source, &fields.source),
+            (&mut self.date, &fields.date),
+        ] {
+            if slot.is_none() {
+                *slot = get(name);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether `key` is a proper dotted prefix of `name` (`body` of `body.text`).
+#[inline]
+fn is_prefix_key(key: &str, name: &str) -> bool {
+    name.len() > key.len() && name.as_bytes()[key.len()] == b'.' && name.starts_with(key)
+}
+
+/// The value at a dotted `path` in `v`: the key that is the whole path, or else the longest key
+/// that begins it, looked into for the rest.
+pub fn lookup<'v>(v: &'v Value, path: &str) -> Option<&'v Value> {
+    let obj = v.as_object()?;
+    if let Some(x) = obj.get(path) {
+        return Some(x);
+    }
+    obj.iter()
+        .filter(|(k, _)| is_prefix_key(k, path))
+        .max_by_key(|(k, _)| k.len())
+        .and_then(|(k, x)| lookup(x, &path[k.len() + 1..]))
+}
+
+/// [`lookup`], for changing the value.
+pub fn lookup_mut<'v>(v: &'v mut Value, path: &str) -> Option<&'v mut Value> {
+    let obj = v.as_object_mut()?;
+    if obj.contains_key(path) {
+        return obj.get_mut(path);
+    }
+    let key = obj
+        .keys()
+        .filter(|k| is_prefix_key(k, path))
+        .max_by_key(|k| k.len())?
+        .clone();
+    lookup_mut(obj.get_mut(&key)?, &path[key.len() + 1..])
+}
+
+/// How many keys a message lists at most.
+const MAX_KEYS_SHOWN: usize = 30;
+
+/// The keys of some JSON objects, in order of first appearance, with the keys of nested objects
+/// as dotted paths (`body.text`), at most `max`.
+pub fn value_keys(values: &[Value], max: usize) -> Vec<String> {
+    fn walk(prefix: &str, v: &Value, depth: usize, out: &mut Vec<String>, max: usize) {
+        let Some(obj) = v.as_object() else { return };
+        for (k, x) in obj {
+            if out.len() >= max {
+                return;
+            }
+            let path = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            match x {
+                Value::Object(o) if depth < 3 && !o.is_empty() => {
+                    walk(&path, x, depth + 1, out, max)
+                }
+                _ => {
+                    if !out.contains(&path) {
+                        out.push(path);
+                    }
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for v in values {
+        walk("", v, 0, &mut out, max);
+    }
+    out
 }
 
 enum TextValue<'a> {
@@ -1164,6 +1795,9 @@ impl<'de> de::Visitor<'de> for TopSeed<'_> {
                 } else {
                     map.next_value_seed(TextSeed)?
                 });
+            } else if let Some(k) = key.nested {
+                // Also a field's whole name, maybe: see `resolve_nested`.
+                found.nested.push((k, map.next_value()?));
             } else if key.id || key.source || key.date {
                 let v: Value = map.next_value()?;
                 if key.id {
@@ -1211,40 +1845,59 @@ impl<'de> de::Visitor<'de> for TopSeed<'_> {
     }
 }
 
-/// Which of the named fields a key is.
-struct Key {
+/// Which of the named fields a key is; `nested` holds the key when it begins a dotted name.
+struct Key<'de> {
     text: bool,
     id: bool,
     source: bool,
     date: bool,
+    nested: Option<Cow<'de, str>>,
 }
 
 struct KeySeed<'f>(&'f Fields);
 
 impl<'de> de::DeserializeSeed<'de> for KeySeed<'_> {
-    type Value = Key;
+    type Value = Key<'de>;
 
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Key, D::Error> {
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Key<'de>, D::Error> {
         d.deserialize_any(self)
     }
 }
 
+impl KeySeed<'_> {
+    /// The roles of key `k`, and whether it begins a dotted name (then `key` makes its copy).
+    #[inline]
+    fn key<'de>(&self, k: &str, key: impl FnOnce() -> Cow<'de, str>) -> Key<'de> {
+        let f = self.0;
+        let text = k == f.text;
+        let nested = !text
+            && (is_prefix_key(k, &f.text)
+                || is_prefix_key(k, &f.id)
+                || is_prefix_key(k, &f.source)
+                || is_prefix_key(k, &f.date));
+        Key {
+            text,
+            id: !text && k == f.id,
+            source: !text && k == f.source,
+            date: !text && k == f.date,
+            nested: nested.then(key),
+        }
+    }
+}
+
 impl<'de> de::Visitor<'de> for KeySeed<'_> {
-    type Value = Key;
+    type Value = Key<'de>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("a key")
     }
 
-    fn visit_str<E: de::Error>(self, k: &str) -> Result<Key, E> {
-        let f = self.0;
-        let text = k == f.text;
-        Ok(Key {
-            text,
-            id: !text && k == f.id,
-            source: !text && k == f.source,
-            date: !text && k == f.date,
-        })
+    fn visit_borrowed_str<E: de::Error>(self, k: &'de str) -> Result<Key<'de>, E> {
+        Ok(self.key(k, || Cow::Borrowed(k)))
+    }
+
+    fn visit_str<E: de::Error>(self, k: &str) -> Result<Key<'de>, E> {
+        Ok(self.key(k, || Cow::Owned(k.to_owned())))
     }
 }
 
@@ -1374,20 +2027,37 @@ fn json_record_value(
     let s = check_bytes(b)?;
     let s = s.strip_prefix('\u{FEFF}').unwrap_or(s);
     let mut value: Value = serde_json::from_str(s).map_err(|e| json_error(&e, s))?;
+    let keys = value_keys(std::slice::from_ref(&value), MAX_KEYS_SHOWN);
     let obj = value.as_object_mut().ok_or(RecordError::NotAnObject)?;
     let text = match obj.remove(&fields.text) {
-        None | Some(Value::Null) => return Err(RecordError::MissingText(fields.text.clone())),
+        Some(t) => Some(t),
+        None => lookup(&Value::Object(obj.clone()), &fields.text).cloned(),
+    };
+    let text = match text {
+        None => {
+            return Err(RecordError::MissingText {
+                field: fields.text.clone(),
+                keys,
+            })
+        }
+        Some(Value::Null) => {
+            return Err(RecordError::MissingText {
+                field: fields.text.clone(),
+                keys: Vec::new(),
+            })
+        }
         Some(Value::String(t)) => t,
         Some(_) => return Err(RecordError::TextNotString(fields.text.clone())),
     };
-    if text.trim().is_empty() {
-        return Err(RecordError::EmptyDocument);
-    }
-    let id = scalar_field(obj.get(&fields.id), &fields.id)?.unwrap_or_else(|| at.to_string());
-    let source = scalar_field(obj.get(&fields.source), &fields.source)?;
-    let date = scalar_field(obj.get(&fields.date), &fields.date)?;
+    let obj = Value::Object(obj.clone());
+    let own_id = scalar_field(lookup(&obj, &fields.id), &fields.id)?;
+    let has_id = own_id.is_some();
+    let id = own_id.unwrap_or_else(|| at.to_string());
+    let source = scalar_field(lookup(&obj, &fields.source), &fields.source)?;
+    let date = scalar_field(lookup(&obj, &fields.date), &fields.date)?;
     Ok(Parsed {
         id,
+        has_id,
         source,
         date,
         text: Cow::Owned(text),
@@ -1567,7 +2237,7 @@ mod tests {
                 "missing_text@3",
                 "text_not_string@4",
                 "not_an_object@5",
-                "empty_document@6"
+                "doc"
             ]
         );
         let got = read_all(dir.path(), std::slice::from_ref(&p), OnError::Fail);
@@ -1684,6 +2354,15 @@ mod tests {
             r#"{"text":"a","id":1e400}"#,
             r#"{"text":"a","other":1e400}"#,
             r#"{"text":"a","other":[1,{"b":[null,"\q"]}]}"#,
+            r#"{"body":{"text":"nested","id":3},"meta":{"src":{"name":"s"}},"id":"top"}"#,
+            r#"{"body.text":"exact","body":{"text":"nested"}}"#,
+            r#"{"body":{"text":"nested"},"body.text":"exact"}"#,
+            r#"{"body":{"text":5}}"#,
+            r#"{"body":{"text":null},"text":"flat"}"#,
+            r#"{"body":"not an object","text":"t"}"#,
+            r#"{"body":{"text":"escaped"},"meta":{"src":{"name":1e400}}}"#,
+            r#"{"meta":{"src":{"name":"first"}},"meta":{"src":{"name":"last"}},"text":"t"}"#,
+            r#"{"meta.src":{"name":"longest"},"meta":{"src":{"name":"shorter"}},"text":"t"}"#,
             r#"{"te\u0078t":"escaped key","i\u0064":18446744073709551616}"#,
             r#"{"text":"a"} x"#,
             r#"{"text":"a",}"#,
@@ -1718,6 +2397,17 @@ mod tests {
                 text: "id".into(),
                 ..Fields::default()
             },
+            Fields {
+                text: "body.text".into(),
+                id: "body.id".into(),
+                source: "meta.src.name".into(),
+                date: "meta".into(),
+            },
+            Fields {
+                source: "meta.src.name".into(),
+                id: "body".into(),
+                ..Fields::default()
+            },
         ];
         for fields in &field_sets {
             for line in &lines {
@@ -1730,6 +2420,86 @@ mod tests {
                 assert_eq!(typed, value, "{line} with {fields:?}");
             }
         }
+    }
+
+    #[test]
+    fn dotted_names_reach_nested_fields_and_exact_keys_win() {
+        let fields = Fields {
+            text: "body.text".into(),
+            id: "meta.id".into(),
+            source: "meta.src.name".into(),
+            date: "meta.when".into(),
+        };
+        let at = Location {
+            path: "f.jsonl".into(),
+            line: 1,
+        };
+        let read = |line: &'static str| json_record(line.as_bytes(), at.clone(), &fields, 0);
+        let p = read(
+            r#"{"body":{"text":"nested"},"meta":{"id":7,"src":{"name":"s"},"when":"2015-07-21"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                &*p.text,
+                &*p.id,
+                p.has_id,
+                p.source.as_deref(),
+                p.date.as_deref()
+            ),
+            ("nested", "7", true, Some("s"), Some("2015-07-21"))
+        );
+        // A key that is the whole name wins, before or after the nested object.
+        for line in [
+            r#"{"body.text":"exact","body":{"text":"nested"}}"#,
+            r#"{"body":{"text":"nested"},"body.text":"exact"}"#,
+        ] {
+            assert_eq!(read(line).unwrap().text, "exact", "{line}");
+        }
+        // The longest key that begins the name wins over a shorter one.
+        let p = read(
+            r#"{"body":{"text":"t"},"meta":{"src":{"name":"short"}},"meta.src":{"name":"long"}}"#,
+        )
+        .unwrap();
+        assert_eq!(p.source.as_deref(), Some("long"));
+        assert!(!p.has_id);
+        // A missing text names the record's keys, nested ones as paths.
+        let e = read(r#"{"body":{"title":"t","lead":"l"},"id":1}"#).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "no \"body.text\" field (the record has: body.title, body.lead, id)"
+        );
+        assert_eq!(
+            read(r#"{"body":{"text":["x"]}}"#).unwrap_err(),
+            RecordError::TextNotString("body.text".into())
+        );
+    }
+
+    #[test]
+    fn folder_globs_decide_as_ripgrep_does() {
+        let f =
+            FolderFilter::new(&["*.jsonl", "!drafts/*.jsonl", "/top.md", "**/keep/*.md"]).unwrap();
+        assert_eq!(f.decide("a.jsonl"), Some(true));
+        assert_eq!(f.decide("x/y/a.jsonl"), Some(true), "a name at any depth");
+        assert_eq!(
+            f.decide("drafts/a.jsonl"),
+            Some(false),
+            "the last match wins"
+        );
+        assert_eq!(
+            f.decide("x/drafts/a.jsonl"),
+            Some(true),
+            "a path glob is anchored"
+        );
+        assert_eq!(f.decide("top.md"), Some(true));
+        assert_eq!(f.decide("x/top.md"), None);
+        assert_eq!(f.decide("x/keep/b.md"), Some(true));
+        assert_eq!(f.decide("b.md"), None);
+        assert!(f.any_include);
+        let f = FolderFilter::new(&["!*.md"]).unwrap();
+        assert_eq!(f.decide("README.md"), Some(false));
+        assert!(!f.any_include);
+        assert!(FolderFilter::new(&["a[b"]).is_err());
     }
 
     #[test]
@@ -1755,10 +2525,11 @@ mod tests {
                 .collect();
             for batch in [1, 2, 100] {
                 let mut got = Vec::new();
-                c.read_raw(batch, 1 << 20, on_error, |b| {
+                c.read_raw(&fields, batch, 1 << 20, on_error, |b| {
                     for i in 0..b.items.len() {
                         got.push(match c.parse_raw(&b, i, &fields) {
-                            Ok(p) => format!("{:?}", Entry::Doc(p.into_record())),
+                            Ok(Some(p)) => format!("{:?}", Entry::Doc(p.into_record())),
+                            Ok(None) => continue,
                             Err((at, error)) if on_error == OnError::Skip => {
                                 format!("{:?}", Entry::Skipped { at, error })
                             }
@@ -1797,7 +2568,7 @@ mod tests {
             })
             .collect();
         let mut raw = Vec::new();
-        c.for_each_raw(|at, _| {
+        c.for_each_raw(&fields, |at, _| {
             raw.push(at.clone());
             Ok(())
         })
@@ -1807,6 +2578,6 @@ mod tests {
         for d in &docs {
             assert!(it.any(|r| r == d), "{d} not met");
         }
-        assert_eq!(docs.len(), 3);
+        assert_eq!(docs.len(), 4, "the empty text is a document");
     }
 }

@@ -109,7 +109,8 @@ fn record_without_the_text_field() {
     assert_fails(
         &p,
         &at,
-        "no \"text\" field (name the text field with --text-field)",
+        "no \"text\" field (the record has: id, body); name the text field with --text-field, \
+         or skip bad records and go on with --on-error skip",
     );
     assert_skips(&[&p], 2, "missing_text", 1, &at);
     // Naming the field that record uses makes the two others the bad ones.
@@ -177,38 +178,90 @@ fn nul_byte_in_a_text_file() {
     assert_skips(&[&p], 0, "nul_byte", 1, &shown(&p));
 }
 
+/// An empty file is no error but zero records: the run goes on under the default policy, the
+/// report lists the file in `stats.files_skipped` and a note on stderr says so.
 #[test]
-fn empty_file() {
-    let p = bad("empty.jsonl");
-    assert_fails(&p, &shown(&p), "the file is empty");
-    let good = bad("malformed_json.jsonl");
-    let rep = scan(&["--on-error", "skip"], &[&p, &good]);
-    let s = &report(&rep)["stats"]["skipped"];
-    assert_eq!(s["by_reason"]["empty_file"], 1, "{s}");
-    assert_eq!(
-        s["examples"][0],
-        format!("{}: the file is empty (no records)", shown(&p))
-    );
-}
-
-#[test]
-fn empty_text_file() {
+fn empty_file_is_zero_records() {
     let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("empty.txt");
-    fs::write(&p, "").unwrap();
-    assert_fails(&p, &shown(&p), "the file is empty");
-    assert_skips(&[&p], 0, "empty_file", 1, &shown(&p));
+    let txt = dir.path().join("empty.txt");
+    fs::write(&txt, "").unwrap();
+    let blank_lines = dir.path().join("blank_lines.jsonl");
+    fs::write(&blank_lines, "\n \n\n").unwrap();
+    let gz = dir.path().join("empty.jsonl.gz");
+    fs::write(&gz, gzip(b"")).unwrap();
+    let p = bad("empty.jsonl");
+    let good = bad("empty_document.jsonl");
+    let inputs = [&p, &good, &txt, &blank_lines, &gz];
+    let r = run(syndic()
+        .args(["scan", "-o"])
+        .arg(dir.path().join("r.json"))
+        .args(inputs));
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "syndic: note: 4 files not read (4 empty), first {} (empty)",
+            shown(&p)
+        )),
+        "{}",
+        r.stderr
+    );
+    let rep: Value =
+        serde_json::from_str(&fs::read_to_string(dir.path().join("r.json")).unwrap()).unwrap();
+    let stats = &rep["stats"];
+    assert_eq!(stats["documents"], 3, "{stats}");
+    assert_eq!(stats["skipped"]["total"], 0, "{stats}");
+    assert_eq!(stats["files_read"], 1, "{stats}");
+    let f = &stats["files_skipped"];
+    assert_eq!(f["total"], 4, "{f}");
+    assert_eq!(f["by_reason"]["empty"], 4, "{f}");
+    let paths: Vec<&str> = f["examples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    let want: Vec<String> = [&p, &txt, &blank_lines, &gz]
+        .iter()
+        .map(|p| shown(p))
+        .collect();
+    assert_eq!(paths, want);
+    // Alone, an empty file is a run over no documents.
+    let rep = report(&scan(&[], &[&p]));
+    assert_eq!(rep["stats"]["documents"], 0);
 }
 
+/// A text of white space is a document, not a bad record: counted in `stats.empty_documents`.
 #[test]
-fn empty_document() {
+fn empty_document_is_a_document() {
     let p = bad("empty_document.jsonl");
-    let at = format!("{}:2", shown(&p));
-    assert_fails(&p, &at, "the document is empty");
-    assert_skips(&[&p], 2, "empty_document", 1, &at);
+    let rep = report(&scan(&[], &[&p]));
+    assert_eq!(rep["stats"]["documents"], 3);
+    assert_eq!(rep["stats"]["empty_documents"], 1);
+    assert_eq!(rep["stats"]["skipped"]["total"], 0);
     let blank = bad("blank.txt");
-    assert_fails(&blank, &shown(&blank), "the document is empty");
-    assert_skips(&[&blank], 0, "empty_document", 1, &shown(&blank));
+    let rep = report(&scan(&[], &[&blank]));
+    assert_eq!(rep["stats"]["documents"], 1);
+    assert_eq!(rep["stats"]["empty_documents"], 1);
+}
+
+/// The default policy's message says how to go on past a bad record.
+#[test]
+fn fail_message_says_how_to_skip() {
+    for name in [
+        "malformed_json.jsonl",
+        "invalid_utf8.jsonl",
+        "nul_byte.jsonl",
+    ] {
+        let r = scan(&[], &[&bad(name)]);
+        assert_eq!(r.code, Some(1), "{}", r.stderr);
+        assert!(
+            r.stderr
+                .trim_end()
+                .ends_with("; to skip bad records and go on, use --on-error skip"),
+            "{name}: {}",
+            r.stderr
+        );
+    }
 }
 
 #[test]
@@ -615,7 +668,6 @@ fn skip_counts_every_record_by_reason() {
         by,
         [
             ("duplicate_id", 1),
-            ("empty_document", 1),
             ("invalid_utf8", 1),
             ("malformed_json", 1),
             ("missing_text", 1),
@@ -623,13 +675,14 @@ fn skip_counts_every_record_by_reason() {
         ]
         .map(|(k, v)| (k.to_string(), v))
     );
-    assert_eq!(s["total"], 6);
+    assert_eq!(s["total"], 5);
     let nonblank = fs::read(&p)
         .unwrap()
         .split(|&b| b == b'\n')
         .filter(|l| !l.is_empty())
         .count() as u64;
-    assert_eq!(stats["documents"].as_u64().unwrap() + 6, nonblank);
+    assert_eq!(stats["documents"].as_u64().unwrap() + 5, nonblank);
+    assert_eq!(stats["empty_documents"], 1);
     let at = shown(&p);
     let examples: Vec<&str> = s["examples"]
         .as_array()
@@ -638,7 +691,7 @@ fn skip_counts_every_record_by_reason() {
         .map(|e| e.as_str().unwrap())
         .collect();
     assert_eq!(examples.len(), 5, "the first five");
-    for (e, line) in examples.iter().zip([2, 3, 4, 5, 6]) {
+    for (e, line) in examples.iter().zip([2, 3, 4, 5, 8]) {
         assert!(e.starts_with(&format!("{at}:{line}: ")), "{e}");
     }
 
@@ -659,7 +712,8 @@ fn skip_counts_every_record_by_reason() {
                 .to_string()
         })
         .collect();
-    assert_eq!(ids, ["s1", "s8"]);
+    // The empty document is kept.
+    assert_eq!(ids, ["s1", "s6", "s8"]);
 }
 
 #[test]
@@ -683,7 +737,7 @@ fn the_summary_points_to_skipped_records() {
         .arg(tempfile::tempdir().unwrap().path().join("r.json"))
         .arg(&p));
     assert_eq!(r.code, Some(0), "{}", r.stderr);
-    assert!(r.stderr.contains("6 records skipped"), "{}", r.stderr);
+    assert!(r.stderr.contains("5 records skipped"), "{}", r.stderr);
     assert!(
         r.stderr
             .contains(&format!("first: {}:2: malformed JSON", shown(&p))),

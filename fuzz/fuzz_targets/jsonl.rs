@@ -24,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
     for e in skip.iter().flatten() {
         match e {
             Entry::Doc(r) => {
-                assert!(r.at.line >= 1 && !r.text.trim().is_empty());
+                assert!(r.at.line >= 1);
             }
             Entry::Skipped { at, error } => {
                 let msg = format!("{at}: {error}");

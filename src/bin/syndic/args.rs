@@ -48,21 +48,38 @@ pub enum OnErrorArg {
 
 #[derive(Args)]
 pub struct Pipeline {
-    /// Inputs: JSONL files (.jsonl, .json, .ndjson), text files, folders (walked recursively,
-    /// sorted), any of them .gz or .zst; `-` reads JSONL from stdin.
+    /// Inputs: JSONL files (.jsonl, .json, .ndjson), CSV and TSV files (.csv, .tsv, with a
+    /// header row), text files, folders (walked recursively, sorted), any of them .gz or .zst;
+    /// `-` reads JSONL from stdin. In folders, hidden files and folders (.name) and Hadoop/Spark
+    /// markers (_SUCCESS, _name) are left out, and so are other files beside record files (a
+    /// README.md among .jsonl shards); the report's stats.files_skipped lists them.
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
+    /// Read only the files of folders that GLOB matches, or with `!GLOB` leave out those it
+    /// matches (as ripgrep's --glob; repeatable, the last match wins). A glob without `/`
+    /// matches names at any depth (`-g '*.jsonl.zst'`, `-g '!*.md'`); with `/`, paths from
+    /// the folder named.
+    #[arg(
+        long = "glob",
+        short = 'g',
+        value_name = "GLOB",
+        help_heading = "Input"
+    )]
+    pub globs: Vec<String>,
 
-    /// JSONL field holding the text.
+    /// Field (CSV/TSV column) holding the text. Dots reach nested objects: `body.text`; a key
+    /// that is the whole name, dots included, wins.
     #[arg(long, default_value = "text", help_heading = "Input")]
     pub text_field: String,
-    /// JSONL field holding the document id (default when absent: FILE:LINE).
+    /// Field holding the document id (default when absent: FILE:LINE). A field named here (or
+    /// the date field, with --keep earliest or --max-days) that none of the first 1000 records
+    /// has is an error.
     #[arg(long, default_value = "id", help_heading = "Input")]
     pub id_field: String,
-    /// JSONL field holding the source (site, paper, agency).
+    /// Field holding the source (site, paper, agency).
     #[arg(long, default_value = "source", help_heading = "Input")]
     pub source_field: String,
-    /// JSONL field holding the date (ISO 8601, RFC 2822 or Unix seconds).
+    /// Field holding the date (ISO 8601, RFC 2822 or Unix seconds).
     #[arg(long, default_value = "date", help_heading = "Input")]
     pub date_field: String,
     /// What to do with a record that cannot be read.
@@ -159,6 +176,11 @@ fn parse_size(s: &str) -> Result<u64, String> {
 }
 
 impl Pipeline {
+    /// Which files of the folders named are read.
+    pub fn folder_filter(&self) -> syndic::Result<syndic::read::FolderFilter> {
+        syndic::read::FolderFilter::new(&self.globs)
+    }
+
     pub fn budget(&self) -> syndic::spill::Budget {
         syndic::spill::Budget {
             limit: self.memory_limit,

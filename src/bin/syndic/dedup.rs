@@ -47,7 +47,7 @@ pub fn run(a: Args) -> Result<()> {
         path: shown.clone(),
         source: e,
     };
-    corpus.for_each_raw(|at: &Location, raw: Raw| {
+    corpus.for_each_raw(&cfg.fields, |at: &Location, raw: Raw| {
         // Records the scan skipped have no document: they are counted in the report.
         if next >= scan.docs.len() || &scan.docs[next].at != at {
             return Ok(());
@@ -67,6 +67,7 @@ pub fn run(a: Args) -> Result<()> {
         let line: Vec<u8> = match raw {
             Raw::Line(bytes) if !a.annotate && flagged.is_empty() => bytes.to_vec(),
             raw => {
+                let is_text = matches!(raw, Raw::Text(_));
                 let mut obj: Map<String, Value> = match raw {
                     Raw::Line(bytes) => match serde_json::from_slice(bytes) {
                         Ok(Value::Object(o)) => o,
@@ -78,23 +79,25 @@ pub fn run(a: Args) -> Result<()> {
                         o.insert("text".into(), Value::String(t.to_string()));
                         o
                     }
+                    // A CSV or TSV row: its columns, as strings.
+                    Raw::Row(o) => o,
                 };
-                let field = if matches!(raw, Raw::Text(_)) {
-                    "text"
-                } else {
-                    text_field.as_str()
-                };
+                let field = if is_text { "text" } else { text_field.as_str() };
                 if !flagged.is_empty() {
-                    if let Some(Value::String(t)) = obj.get(field) {
+                    let mut value = Value::Object(obj);
+                    if let Some(Value::String(t)) = syndic::read::lookup_mut(&mut value, field) {
                         let kept: Vec<&str> = t
                             .split('\n')
                             .enumerate()
                             .filter(|(i, _)| flagged.binary_search(&(*i as u32)).is_err())
                             .map(|(_, l)| l)
                             .collect();
-                        let t = kept.join("\n");
-                        obj.insert(field.to_string(), Value::String(t));
+                        *t = kept.join("\n");
                     }
+                    let Value::Object(o) = value else {
+                        unreachable!("an object stays one")
+                    };
+                    obj = o;
                 }
                 if a.annotate {
                     let (cid, dup_of) = match cluster {

@@ -106,6 +106,7 @@ fn print_stdout(text: &str) -> anyhow::Result<()> {
 }
 
 /// The error and its causes, each cause once: the library's messages already quote their source.
+/// Errors that an option can fix end with the option to use.
 fn message(e: &anyhow::Error) -> String {
     let mut msg = e.to_string();
     for cause in e.chain().skip(1) {
@@ -115,13 +116,44 @@ fn message(e: &anyhow::Error) -> String {
             msg.push_str(&c);
         }
     }
+    if let Some(hint) = e.downcast_ref::<syndic::Error>().and_then(hint) {
+        msg.push_str("; ");
+        msg.push_str(&hint);
+    }
     msg
+}
+
+/// The options that fix or work around an error of the library, which names none.
+fn hint(e: &syndic::Error) -> Option<String> {
+    use syndic::error::RecordError as R;
+    use syndic::read::FieldRole;
+    let skip = "or skip bad records and go on with --on-error skip";
+    match e {
+        syndic::Error::Record { kind, .. } => Some(match kind {
+            R::MissingText { .. } | R::TextNotString(_) => {
+                format!("name the text field with --text-field, {skip}")
+            }
+            R::DuplicateId { .. } => {
+                "name another id field with --id-field, or skip repeats with --on-error skip".into()
+            }
+            // Nothing after a broken stream can be read: skipping it keeps what came before.
+            _ => "to skip bad records and go on, use --on-error skip".into(),
+        }),
+        syndic::Error::MissingField { role, .. } => Some(format!(
+            "name the {role} field with --{role}-field{}",
+            match role {
+                FieldRole::Date => " (--keep earliest and --max-days need dates)",
+                _ => "",
+            }
+        )),
+        _ => None,
+    }
 }
 
 /// 2 for usage errors (bad parameters), 1 for everything else.
 fn exit_code(e: &anyhow::Error) -> ExitCode {
     match e.downcast_ref::<syndic::Error>() {
-        Some(syndic::Error::Param(_)) => ExitCode::from(2),
+        Some(syndic::Error::Param(_) | syndic::Error::MissingField { .. }) => ExitCode::from(2),
         Some(syndic::Error::Interrupted) => ExitCode::from(130),
         _ => ExitCode::from(1),
     }

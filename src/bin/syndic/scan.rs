@@ -30,7 +30,7 @@ pub fn scan_with(
     p.init_threads()?;
     let cfg = p.config()?;
     let t0 = Instant::now();
-    let corpus = Corpus::open(&p.inputs)?;
+    let corpus = Corpus::open_with(&p.inputs, &p.folder_filter()?)?;
     let bars = Bars::new(p.quiet);
     let scan = pipeline::scan_within(&corpus, &cfg, p.budget(), &bars)?;
     let run = report::RunInfo {
@@ -42,7 +42,33 @@ pub fn scan_with(
         spilled: scan.spilled.clone(),
     };
     let rep = report::build(&scan, &cfg, run);
+    if !p.quiet {
+        if let Some(note) = files_note(&rep.stats.files_skipped) {
+            eprintln!("{note}");
+        }
+    }
     Ok((corpus, scan, cfg, rep))
+}
+
+/// What was not read, in a line: `syndic: note: 3 files not read (1 empty, 2 hidden): ...`.
+fn files_note(f: &syndic::read::FilesSkipped) -> Option<String> {
+    let first = f.examples.first()?;
+    let reasons: Vec<String> = f
+        .by_reason
+        .iter()
+        .map(|(r, n)| format!("{n} {}", r.replace('_', " ")))
+        .collect();
+    Some(format!(
+        "syndic: note: {} not read ({}), first {} ({}); all in stats.files_skipped",
+        count(f.total, "file", "files"),
+        reasons.join(", "),
+        first.path,
+        first.reason.replace('_', " ")
+    ))
+}
+
+fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 pub fn summary(rep: &report::Report) -> String {
@@ -69,6 +95,12 @@ pub fn summary(rep: &report::Report) -> String {
                 "template",
                 "templates"
             )
+        );
+    }
+    if s.empty_documents > 0 {
+        line += &format!(
+            "; {} (kept, never clustered)",
+            count(s.empty_documents, "empty document", "empty documents")
         );
     }
     if s.skipped.total > 0 {
