@@ -89,12 +89,13 @@ impl AtomicFile {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{name}."))
-            .suffix(".partial")
-            .tempfile_in(&dir)
-            .map_err(err)?;
-        crate::signal::register_temp(tmp.path());
+        let tmp = crate::signal::new_temp(|| {
+            tempfile::Builder::new()
+                .prefix(&format!(".{name}."))
+                .suffix(".partial")
+                .tempfile_in(&dir)
+        })
+        .map_err(err)?;
         Ok(AtomicFile {
             path: path.to_path_buf(),
             inner: Some(Target::Temp(BufWriter::with_capacity(1 << 20, tmp))),
