@@ -28,7 +28,8 @@ use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throug
 use syndic::normalize::normalize_doc;
 use syndic::pipeline::{self, Config, Mask};
 use syndic::shingle::Shingler;
-use syndic::sketch::{Isa, Sketcher};
+use syndic::sketch::Sketcher;
+use syndic::Isa;
 
 const PERMS: usize = 128;
 
@@ -293,7 +294,7 @@ fn interleaved(reps: usize, texts: &[String], cfg: &Config) {
         })
     }));
     for isa in Isa::available() {
-        variants.push((format!("fused_{}", isa_name(isa)), {
+        variants.push((format!("fused_{}", isa.name()), {
             let mut sh = Shingler::default();
             let mut row = vec![0u32; cfg.num_perm];
             Box::new(move |t: &str| {
@@ -386,7 +387,7 @@ fn kernel(c: &mut Criterion) {
         })
     });
     for isa in Isa::available() {
-        g.bench_function(format!("distinct_{}", isa_name(isa)), |b| {
+        g.bench_function(format!("distinct_{}", isa.name()), |b| {
             b.iter(|| {
                 for t in &texts {
                     black_box(sh.for_each_distinct(isa, black_box(t), k, false, |h| {
@@ -396,7 +397,7 @@ fn kernel(c: &mut Criterion) {
             })
         });
         // The first pass's windows: one per word.
-        g.bench_function(format!("anchored_distinct_{}", isa_name(isa)), |b| {
+        g.bench_function(format!("anchored_distinct_{}", isa.name()), |b| {
             b.iter(|| {
                 for t in &texts {
                     black_box(sh.for_each_distinct(isa, black_box(t), k, true, |h| {
@@ -459,7 +460,7 @@ fn kernel(c: &mut Criterion) {
         })
     });
     for isa in Isa::available() {
-        g.bench_function(format!("fused_{}", isa_name(isa)), |b| {
+        g.bench_function(format!("fused_{}", isa.name()), |b| {
             let mut row = vec![0u32; cfg.num_perm];
             b.iter(|| {
                 for t in &texts {
@@ -476,16 +477,6 @@ fn kernel(c: &mut Criterion) {
         });
     }
     g.finish();
-}
-
-fn isa_name(isa: Isa) -> &'static str {
-    match isa {
-        Isa::Portable => "portable",
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => "avx2",
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => "avx512",
-    }
 }
 
 criterion_group! {

@@ -238,13 +238,13 @@ pub fn candidate_pairs_within(
         max_bucket,
         table_bytes,
         &|a, b| Some((a, b)),
-        &|| {},
+        &|| Ok(()),
     )
 }
 
 /// `f(a, b)` for every distinct candidate pair `(a, b)`, `a < b`, keeping the results that are
 /// `Some`, in the order of the pairs; `f` runs in parallel, once per pair. `band_done` is called
-/// as each band is finished.
+/// as each band is finished; an error from it (a cancelled run) stops the work and is returned.
 ///
 /// A pair is a candidate when its signatures agree on every row of some band (and, if that
 /// band's bucket is capped, it is among the pairs the bucket yields). Each pair is handed to `f`
@@ -260,7 +260,7 @@ pub fn filter_candidates<T: Send>(
     max_bucket: usize,
     table_bytes: u64,
     f: &(dyn Fn(u32, u32) -> Option<T> + Sync),
-    band_done: &dyn Fn(),
+    band_done: &dyn Fn() -> Result<()>,
 ) -> Result<(Vec<T>, BandStats)> {
     let at_once = rayon::current_num_threads().clamp(1, banding.bands.max(1));
     let per_table = table_bytes / at_once as u64;
@@ -353,7 +353,7 @@ pub fn filter_candidates<T: Send>(
                 );
             candidates += n;
             kept.extend(results);
-            band_done();
+            band_done()?;
         }
     }
     kept.par_sort_unstable_by_key(|&(pair, _)| pair);
@@ -515,6 +515,7 @@ mod tests {
                 },
                 &|| {
                     bands_done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    Ok(())
                 },
             )
             .unwrap();

@@ -130,7 +130,8 @@ pub enum Error {
         .0
     )]
     Scratch(io::Error),
-    /// The run was interrupted (Ctrl-C).
+    /// The run was cancelled through its [`crate::signal::Cancel`] token (in the CLI: Ctrl-C or
+    /// SIGTERM) and stopped before writing anything.
     #[error("interrupted")]
     Interrupted,
 }

@@ -10,7 +10,7 @@
 //! | normalize | [`normalize`] | [`normalize::NormDoc`], [`normalize::NormalizeOptions`] |
 //! | boilerplate | [`boilerplate`] | [`boilerplate::Boilerplate`], [`boilerplate::Template`], [`boilerplate::LineMask`] |
 //! | shingle | [`shingle`] | [`shingle::Shingler`] |
-//! | sketch | [`sketch`] | [`sketch::Sketcher`], [`sketch::Signatures`], [`sketch::Isa`] |
+//! | sketch | [`sketch`] | [`sketch::Sketcher`], [`sketch::Signatures`] |
 //! | band | [`band`] | [`band::Banding`] |
 //! | verify | [`verify`] | [`verify::VerifyRule`], [`verify::Edge`] |
 //! | cluster | [`cluster`] | [`cluster::UnionFind`], [`cluster::Keep`] |
@@ -19,7 +19,8 @@
 //! [`pipeline`] runs them in order ([`pipeline::scan`] with a [`pipeline::Config`] gives a
 //! [`pipeline::Scan`]; [`pipeline::scan_within`] does the same within a [`spill::Budget`], with
 //! [`spill::TextStore`] and [`spill::Runs`] holding on disk what does not fit); [`output`] writes
-//! files atomically; [`error::Error`] is the one error type.
+//! files atomically; [`error::Error`] is the one error type. The hot loops run with the
+//! instruction set of an [`Isa`] token, detected at run time.
 //!
 //! ```no_run
 //! use syndic::{pipeline, read::Corpus, report};
@@ -38,6 +39,7 @@ pub mod date;
 pub mod error;
 pub mod eval;
 pub mod ingest;
+mod isa;
 pub mod normalize;
 pub mod output;
 pub mod pipeline;
@@ -50,3 +52,4 @@ pub mod spill;
 pub mod verify;
 
 pub use error::{Error, Result};
+pub use isa::Isa;

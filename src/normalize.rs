@@ -24,7 +24,7 @@ use unicode_normalization::UnicodeNormalization;
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::sketch::Isa;
+use crate::isa::{Isa, Kind};
 
 /// Which normalization steps run. All are on by default.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -294,11 +294,12 @@ fn small_entry(bytes: &[u8], i: usize, small: &[u32; 0x800]) -> (u32, usize) {
 
 /// Appends the normalized form of one line (which must not contain `\n`) to `out`.
 pub fn normalize_line_into(line: &str, o: &NormalizeOptions, out: &mut String) {
-    match Isa::detect() {
-        Isa::Portable => line_into::<false>(line, 0, line.len(), o, out),
+    match Isa::detect().kind() {
+        Kind::Portable => line_into::<false>(line, 0, line.len(), o, out),
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `Isa` values other than `Portable` are only made when the CPU has AVX2.
-        Isa::Avx2 | Isa::Avx512 => unsafe { line_into_avx2(line, 0, line.len(), o, out) },
+        // SAFETY: `Isa` kinds other than `Portable` are only made by detection, when the CPU has
+        // AVX2 (and BMI1/2, LZCNT, POPCNT).
+        Kind::Avx2 | Kind::Avx512 => unsafe { line_into_avx2(line, 0, line.len(), o, out) },
     }
 }
 
@@ -612,13 +613,15 @@ pub fn normalize_doc(text: &str, o: &NormalizeOptions) -> NormDoc {
     normalize_doc_isa(Isa::detect(), text, o)
 }
 
-/// [`normalize_doc`] compiled for `isa` (one of [`Isa::available`]): the same result on each.
+/// [`normalize_doc`] compiled for `isa` (any of [`Isa::available`]: the token is only made for
+/// what this CPU runs): the same result on each.
 pub fn normalize_doc_isa(isa: Isa, text: &str, o: &NormalizeOptions) -> NormDoc {
-    match isa {
-        Isa::Portable => doc_body::<false>(text, o),
+    match isa.kind() {
+        Kind::Portable => doc_body::<false>(text, o),
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `Isa` values other than `Portable` are only made when the CPU has AVX2.
-        Isa::Avx2 | Isa::Avx512 => unsafe { doc_avx2(text, o) },
+        // SAFETY: `Isa` kinds other than `Portable` are only made by detection, when the CPU has
+        // AVX2 (and BMI1/2, LZCNT, POPCNT).
+        Kind::Avx2 | Kind::Avx512 => unsafe { doc_avx2(text, o) },
     }
 }
 
@@ -1059,8 +1062,8 @@ mod tests {
                     );
                     let mut fast = String::new();
                     let to = line.len();
-                    match isa {
-                        Isa::Portable => line_into::<false>(&line, 0, to, &o, &mut fast),
+                    match isa.kind() {
+                        Kind::Portable => line_into::<false>(&line, 0, to, &o, &mut fast),
                         #[cfg(target_arch = "x86_64")]
                         // SAFETY: `Isa::available` lists only what this CPU has.
                         _ => unsafe { line_into_avx2(&line, 0, to, &o, &mut fast) },

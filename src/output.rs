@@ -90,14 +90,17 @@ impl AtomicFile {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let prefix = format!(".{name}.");
-        let mut builder = tempfile::Builder::new();
-        builder.prefix(&prefix).suffix(".partial");
-        // Created with 0666 like any file a program writes, so that the umask decides (tempfile's
-        // default is 0600, which would make every output private whatever the user's settings).
-        #[cfg(unix)]
-        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-        let tmp = builder.tempfile_in(&dir).map_err(err)?;
-        crate::signal::register_temp(tmp.path());
+        let tmp = crate::signal::new_temp(|| {
+            let mut builder = tempfile::Builder::new();
+            builder.prefix(&prefix).suffix(".partial");
+            // Created with 0666 like any file a program writes, so that the umask decides
+            // (tempfile's default is 0600, which would make every output private whatever the
+            // user's settings).
+            #[cfg(unix)]
+            builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+            builder.tempfile_in(&dir)
+        })
+        .map_err(err)?;
         Ok(AtomicFile {
             path: path.to_path_buf(),
             inner: Some(Target::Temp(BufWriter::with_capacity(1 << 20, tmp))),

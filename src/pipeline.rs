@@ -133,12 +133,28 @@ impl Config {
     }
 }
 
-/// Progress reporting, implemented by front ends (the CLI draws bars); the library only calls it.
+/// Progress reporting and cancellation, implemented by front ends (the CLI draws bars and stops
+/// on Ctrl-C); the library only calls it.
 pub trait Progress: Sync {
     /// A stage begins; `total` is its number of steps when known.
     fn stage(&self, _name: &str, _total: Option<u64>) {}
     fn advance(&self, _n: u64) {}
     fn done(&self) {}
+    /// Whether the run should stop. Asked at each stage boundary and every few thousand
+    /// documents or bands within a stage (from any thread of the pool); once it says yes, the
+    /// run returns [`Error::Interrupted`]. A [`crate::signal::Cancel`] token answers it.
+    fn cancelled(&self) -> bool {
+        false
+    }
+}
+
+/// `Err(Error::Interrupted)` once `progress` says the run is cancelled.
+pub fn check_cancelled(progress: &dyn Progress) -> Result<()> {
+    if progress.cancelled() {
+        Err(Error::Interrupted)
+    } else {
+        Ok(())
+    }
 }
 
 /// No progress reporting.
@@ -233,14 +249,15 @@ pub fn sketch_all<D: Docs + ?Sized>(
         sketch_into(
             docs, first, active, mask, shingles, cfg, &mut sigs, progress,
         );
-        Ok(())
+        check_cancelled(progress)
     })?;
     progress.done();
     Ok(sigs)
 }
 
 /// Writes the signatures of `docs` (documents `first..first + docs.len()`; only those where
-/// `active` says so) into rows `first..` of `sigs`.
+/// `active` says so) into rows `first..` of `sigs`. Stops early, leaving rows unwritten, when
+/// `progress` says the run is cancelled: the caller checks [`check_cancelled`] after it.
 #[allow(clippy::too_many_arguments)]
 pub fn sketch_into(
     docs: &[NormDoc],
@@ -255,18 +272,23 @@ pub fn sketch_into(
     let k = cfg.num_perm;
     let sketcher = Sketcher::new(k, cfg.seed);
     let end = first + docs.len();
-    sigs.values[first * k..end * k]
+    // `Err` only stops the loop: the caller learns of the cancellation from `progress`.
+    let _stopped = sigs.values[first * k..end * k]
         .par_chunks_mut(k)
         .zip(sigs.sizes[first..end].par_iter_mut())
         .enumerate()
-        .for_each(|(i, (row, size))| {
+        .try_for_each(|(i, (row, size))| {
             let d = first + i;
             if i % 4096 == 4095 {
                 progress.advance(4096);
+                if progress.cancelled() {
+                    return Err(());
+                }
             }
             if active[d] {
                 *size = sketch_doc(&sketcher, &docs[i], d, mask, shingles, cfg.shingle, row);
             }
+            Ok(())
         });
 }
 
@@ -303,11 +325,13 @@ pub fn resketch<D: Docs + ?Sized>(
     mask: Mask,
     cfg: &Config,
     sigs: &mut Signatures,
+    progress: &dyn Progress,
 ) -> Result<()> {
     let k = cfg.num_perm;
     let sketcher = Sketcher::new(k, cfg.seed);
     // A bounded number of rows at a time (a corpus of templates could have many such documents).
     for docs in docs.chunks(1 << 16) {
+        check_cancelled(progress)?;
         let rows: Vec<(Vec<u32>, u32)> = docs
             .par_iter()
             .map(|&d| {
@@ -351,7 +375,10 @@ pub fn near_pairs(
         cfg.max_bucket,
         table_bytes,
         &|a, b| verifier.check(a, b),
-        &|| progress.advance(1),
+        &|| {
+            progress.advance(1);
+            check_cancelled(progress)
+        },
     )?;
     progress.done();
     Ok((edges, stats))
@@ -717,11 +744,14 @@ pub fn scan_within(
     progress: &dyn Progress,
 ) -> Result<Scan> {
     cfg.validate()?;
+    check_cancelled(progress)?;
     let mut timings = Vec::new();
     let mut t = Instant::now();
+    // Each stage's end is also where the run stops when cancelled.
     let mut lap = |name: &str, t: &mut Instant| {
         timings.push((name.to_string(), t.elapsed().as_secs_f64()));
         *t = Instant::now();
+        check_cancelled(progress)
     };
     // Chunks read back are a sixteenth of the texts' share: two are in flight at a time.
     let mut norm = TextStore::new(budget.share(TEXT_SHARE), budget.share(TEXT_SHARE) / 16);
@@ -766,10 +796,11 @@ pub fn scan_within(
                 line_facts.push(doc, &letters, &sentences);
             }
         }
+        check_cancelled(progress)?;
         norm.push(batch)
     })?;
     norm.seal()?;
-    lap("read_normalize_first_sketch", &mut t);
+    lap("read_normalize_first_sketch", &mut t)?;
     let n = ing.docs.len();
     let empty: Vec<bool> = ing.docs.iter().map(|d| d.empty).collect();
     // Empty documents are never clustered: none is the exact duplicate of another (nor of a
@@ -809,7 +840,7 @@ pub fn scan_within(
         .enumerate()
         .map(|(d, &l)| l as usize == d && !empty[d])
         .collect();
-    lap("exact", &mut t);
+    lap("exact", &mut t)?;
 
     let rule = cfg.verify_rule();
     let source = source_ids(&ing.docs);
@@ -856,7 +887,7 @@ pub fn scan_within(
             }
             drop(sigs);
             let story = components(n, &leaders, &edges);
-            lap("first_pass", &mut t);
+            lap("first_pass", &mut t)?;
             progress.stage("boilerplate", None);
             let b = boilerplate::detect_with(
                 &line_facts,
@@ -869,7 +900,7 @@ pub fn scan_within(
                 opts,
             )?;
             progress.done();
-            lap("boilerplate", &mut t);
+            lap("boilerplate", &mut t)?;
             b
         }
     };
@@ -916,7 +947,7 @@ pub fn scan_within(
                 crate::report::count(found.spilled_runs, "spill", "spills")
             ));
         }
-        lap("source_templates_sketch", &mut t);
+        lap("source_templates_sketch", &mut t)?;
         resketch(
             &norm,
             found.documents(),
@@ -926,12 +957,13 @@ pub fn scan_within(
             },
             cfg,
             &mut sigs,
+            progress,
         )?;
-        lap("template_resketch", &mut t);
+        lap("template_resketch", &mut t)?;
         (Some(found), sigs)
     } else {
         let sigs = sketch_all(&norm, &active, lines_only, Shingles::All, cfg, progress)?;
-        lap("sketch", &mut t);
+        lap("sketch", &mut t)?;
         (None, sigs)
     };
     let mask = Mask {
@@ -985,7 +1017,7 @@ pub fn scan_within(
         let count = pairs.len() as u64;
         (add_edges(edges, &pairs, &verifier), count)
     };
-    lap("band_verify", &mut t);
+    lap("band_verify", &mut t)?;
     // Clustering measures each candidate against every member in turn, on one thread: the true
     // sets of the last documents measured are kept.
     let set_cache = std::sync::Mutex::new(verify::SetCache::default());
@@ -1054,7 +1086,7 @@ pub fn scan_within(
             }
         })
         .collect();
-    lap("cluster", &mut t);
+    lap("cluster", &mut t)?;
     if let Some(opts) = &cfg.boilerplate {
         boiler = boilerplate::refine_with(
             &boiler,
@@ -1067,7 +1099,7 @@ pub fn scan_within(
             },
             opts,
         )?;
-        lap("boilerplate_refine", &mut t);
+        lap("boilerplate_refine", &mut t)?;
     }
 
     if let Some(e) = read_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
@@ -1197,7 +1229,7 @@ mod tests {
                 templates: Some(&t),
             };
             let before = sigs.clone();
-            resketch(store, t.documents(), both, &cfg, &mut sigs).unwrap();
+            resketch(store, t.documents(), both, &cfg, &mut sigs, &Quiet).unwrap();
             assert_ne!(before.values[..cfg.num_perm], sigs.values[..cfg.num_perm]);
             let full = sketch_all(store, &active, both, Shingles::All, &cfg, &Quiet).unwrap();
             assert_eq!(sigs, full);

@@ -240,11 +240,9 @@ fn classify(path: PathBuf, name: String) -> SourceFile {
 
 /// Copies a stream that can be read only once (stdin, a pipe) to a temporary file.
 fn spool(from: &mut dyn Read, shown: &Path) -> Result<tempfile::TempPath> {
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".syndic-spool.")
-        .tempfile()
-        .map_err(Error::Scratch)?;
-    crate::signal::register_temp(tmp.path());
+    let mut tmp =
+        crate::signal::new_temp(|| tempfile::Builder::new().prefix(".syndic-spool.").tempfile())
+            .map_err(Error::Scratch)?;
     let mut buf = vec![0u8; 1 << 16];
     loop {
         let n = match from.read(&mut buf) {

@@ -7,7 +7,7 @@
 
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::sketch::{prefetch, Isa};
+use crate::isa::{prefetch, Isa, Kind};
 
 /// Above this many characters a text is deduplicated by sorting in place (see
 /// [`Shingler::shingle_set_unordered`]).
@@ -301,14 +301,15 @@ impl Shingler {
         self.table.resize(cap, 0);
         let table = &mut self.table[..];
         let all = &mut self.all;
-        match isa {
-            Isa::Portable => distinct_body(table, all, text, k, anchored, f),
+        match isa.kind() {
+            Kind::Portable => distinct_body(table, all, text, k, anchored, f),
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: `Isa` values other than `Portable` are only made when the CPU has them.
-            Isa::Avx2 => unsafe { distinct_avx2(table, all, text, k, anchored, f) },
+            // SAFETY: an `Isa` of kind `Avx2` is only made by detection, when the CPU has AVX2
+            // and the rest of x86-64-v3.
+            Kind::Avx2 => unsafe { distinct_avx2(table, all, text, k, anchored, f) },
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: as above.
-            Isa::Avx512 => unsafe { distinct_avx512(table, all, text, k, anchored, f) },
+            // SAFETY: as above, for AVX-512 (which implies x86-64-v3 in `Isa::avx512`).
+            Kind::Avx512 => unsafe { distinct_avx512(table, all, text, k, anchored, f) },
         }
     }
 

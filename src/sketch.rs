@@ -10,7 +10,7 @@
 //!
 //! [`Sketcher::sketch_text`] goes from text to signature in one pass (each window hashed, checked
 //! against the distinct ones so far, and folded into its bin when new), with that loop compiled
-//! for AVX2 as well as for baseline x86-64 and picked at run time ([`Isa`]); the classic
+//! for AVX2 as well as for baseline x86-64 and picked at run time ([`crate::Isa`]); the classic
 //! `num_perm`-hash MinHash is what needs wide vectors (about 3x from AVX2, 8x from AVX-512 in
 //! `benches/kernel.rs`), but it stays several times slower than this kernel even so.
 //!
@@ -20,6 +20,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::isa::{prefetch, Isa};
 use crate::shingle::Shingler;
 
 /// The value a bin holds when the whole set is empty.
@@ -38,67 +39,6 @@ fn splitmix64(mut x: u64) -> u64 {
     x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     x ^ (x >> 31)
-}
-
-/// The instruction sets the hot loops (window hashing, deduplication, bin update) are compiled
-/// for. The choice is made at run time, so one binary runs on any x86-64 and uses the wider
-/// instructions where the CPU has them; every variant gives the same bits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Isa {
-    /// Whatever the build targets (x86-64 baseline: SSE2).
-    Portable,
-    /// AVX2 with BMI1/2, LZCNT, POPCNT, FMA (x86-64-v3).
-    #[cfg(target_arch = "x86_64")]
-    Avx2,
-    /// AVX-512 F/BW/DQ/VL on top of `Avx2` (x86-64-v4).
-    #[cfg(target_arch = "x86_64")]
-    Avx512,
-}
-
-impl Isa {
-    /// The variant to run, detected once: [`Isa::Avx2`] where the CPU has it (measured the
-    /// fastest: the AVX-512 build of the same loop is no faster, see `benches/kernel.rs`),
-    /// else [`Isa::Portable`]; `SYNDIC_NO_SIMD=1` (any value but `0` or empty) forces
-    /// [`Isa::Portable`].
-    #[inline]
-    pub fn detect() -> Isa {
-        static CHOICE: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
-        *CHOICE.get_or_init(|| {
-            let off = std::env::var_os("SYNDIC_NO_SIMD").is_some_and(|v| !v.is_empty() && v != "0");
-            #[cfg(target_arch = "x86_64")]
-            if !off && Isa::available().contains(&Isa::Avx2) {
-                return Isa::Avx2;
-            }
-            let _ = off;
-            Isa::Portable
-        })
-    }
-
-    /// Every variant this CPU runs, portable first.
-    pub fn available() -> Vec<Isa> {
-        #[allow(unused_mut)]
-        let mut v = vec![Isa::Portable];
-        #[cfg(target_arch = "x86_64")]
-        {
-            let v3 = is_x86_feature_detected!("avx2")
-                && is_x86_feature_detected!("bmi1")
-                && is_x86_feature_detected!("bmi2")
-                && is_x86_feature_detected!("lzcnt")
-                && is_x86_feature_detected!("popcnt")
-                && is_x86_feature_detected!("fma");
-            if v3 {
-                v.push(Isa::Avx2);
-                if is_x86_feature_detected!("avx512f")
-                    && is_x86_feature_detected!("avx512bw")
-                    && is_x86_feature_detected!("avx512dq")
-                    && is_x86_feature_detected!("avx512vl")
-                {
-                    v.push(Isa::Avx512);
-                }
-            }
-        }
-        v
-    }
 }
 
 impl Sketcher {
@@ -189,7 +129,9 @@ impl Sketcher {
         self.sketch_text_isa(Isa::detect(), shingler, text, k, anchored, out)
     }
 
-    /// [`Sketcher::sketch_text`] with the loop compiled for `isa` (one of [`Isa::available`]).
+    /// [`Sketcher::sketch_text`] with the loop compiled for `isa` (any of [`Isa::available`]:
+    /// the token is only made for what this CPU runs, so every choice is safe and gives the same
+    /// bits).
     pub fn sketch_text_isa(
         &self,
         isa: Isa,
@@ -214,21 +156,6 @@ impl Sketcher {
         self.sketch_into(shingles, &mut out);
         out
     }
-}
-
-/// Asks the CPU to start loading the cache line of `x` (a hint: it changes no result, and never
-/// faults).
-#[inline(always)]
-pub(crate) fn prefetch<T>(x: &T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch only hints the cache and never faults; SSE is part of x86-64.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-            (x as *const T).cast(),
-        );
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = x;
 }
 
 /// The estimated Jaccard similarity of two signatures: the share of positions that agree.

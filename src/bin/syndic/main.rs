@@ -20,8 +20,11 @@ mod progress;
 mod scan;
 
 use std::process::ExitCode;
+use std::sync::OnceLock;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use syndic::signal::Cancel;
 
 /// Find exact and near-duplicate documents (syndicated copies) in text corpora.
 ///
@@ -86,7 +89,11 @@ fn main() -> ExitCode {
         Command::Params(a) => params::run(a),
     };
     match result {
+        // Finished (every output complete under its final name), even if Ctrl-C came meanwhile.
         Ok(()) => ExitCode::SUCCESS,
+        // Whatever the error, a run that was asked to stop was interrupted: an output cut short
+        // by the handler's removal of temporary files fails for that reason.
+        Err(_) if cancel().is_cancelled() => exit_interrupted(),
         Err(e) => {
             eprintln!("syndic: error: {}", message(&e));
             exit_code(&e)
@@ -169,11 +176,32 @@ fn panic_hook() {
     }));
 }
 
-/// On Ctrl-C or SIGTERM: remove temporary outputs, then stop with the conventional status.
+/// The run's cancellation token (one run per process), which the progress bars answer the
+/// library's checks with.
+pub fn cancel() -> &'static Cancel {
+    static TOKEN: OnceLock<Cancel> = OnceLock::new();
+    TOKEN.get_or_init(Cancel::new)
+}
+
+/// How long the run has to stop by itself after Ctrl-C before the process exits anyway: a run
+/// blocked reading standard input, or busy in a stage that is not checked often, does not stop
+/// at its next check soon enough.
+const GRACE: Duration = Duration::from_secs(2);
+
+/// On Ctrl-C or SIGTERM: cancel the run (which then returns `Error::Interrupted` to `main`);
+/// if it has not stopped after [`GRACE`], remove temporary outputs and exit all the same.
 fn ctrlc_handler() -> Result<(), ctrlc::Error> {
     ctrlc::set_handler(|| {
-        syndic::signal::interrupt();
-        eprintln!("\nsyndic: interrupted; outputs in progress were removed");
-        std::process::exit(130);
+        cancel().cancel();
+        std::thread::sleep(GRACE);
+        exit_interrupted();
     })
+}
+
+/// Removes temporary outputs and exits with the conventional status of an interrupted run. The
+/// list of temporary files stays held until the exit, so none made meanwhile is left behind.
+fn exit_interrupted() -> ! {
+    let _held = syndic::signal::remove_temps_and_hold();
+    eprintln!("\nsyndic: interrupted; outputs in progress were removed");
+    std::process::exit(130)
 }

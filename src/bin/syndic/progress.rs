@@ -63,4 +63,8 @@ impl Progress for Bars {
             b.finish_and_clear();
         }
     }
+
+    fn cancelled(&self) -> bool {
+        crate::cancel().is_cancelled()
+    }
 }
