@@ -1107,7 +1107,7 @@ pub fn scan_within(
     }
     if !boiler.templates.is_empty() {
         template_examples(corpus, cfg, &ing.docs, &mut boiler.templates)?;
-        lap("template_examples", &mut t);
+        lap("template_examples", &mut t)?;
     }
     let in_clusters: u64 = clusters.iter().map(|c| c.members.len() as u64).sum();
     let exact_dups = leaders
