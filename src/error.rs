@@ -130,6 +130,14 @@ pub enum Error {
         .0
     )]
     Scratch(io::Error),
+    /// A record that already has a field that annotating it would write.
+    #[error("{at}: the record already has a field {field:?}, which annotating it would overwrite")]
+    FieldExists { at: Location, field: String },
+    /// The input read a second time (to write records back) is not what the scan read.
+    #[error(
+        "the input changed between the two reads: {found} of {documents} documents found again"
+    )]
+    InputChanged { found: u64, documents: u64 },
     /// The run was cancelled through its [`crate::signal::Cancel`] token (in the CLI: Ctrl-C or
     /// SIGTERM) and stopped before writing anything.
     #[error("interrupted")]

@@ -36,6 +36,7 @@ pub mod band;
 pub mod boilerplate;
 pub mod cluster;
 pub mod date;
+pub mod dedup;
 pub mod error;
 pub mod eval;
 pub mod ingest;

@@ -848,12 +848,30 @@ pub enum Raw<'a> {
     Row(serde_json::Map<String, Value>),
     /// A whole plain-text file.
     Text(&'a str),
+    /// A record that cannot be read at all (no document), and why.
+    Bad(&'a RecordError),
+}
+
+impl Raw<'_> {
+    /// Why this record is no document, for a record that [`Corpus::records`] skipped: parsed
+    /// again the way the scan parsed it. A record that parses was skipped as a duplicate id
+    /// (the only reason the scan finds beyond the record itself).
+    pub fn skip_reason(&self, at: &Location, fields: &Fields) -> &'static str {
+        match self {
+            Raw::Bad(e) => e.reason(),
+            Raw::Line(b) => match json_record(b, at.clone(), fields, 0) {
+                Ok(_) => "duplicate_id",
+                Err(e) => e.reason(),
+            },
+            Raw::Row(_) | Raw::Text(_) => "duplicate_id",
+        }
+    }
 }
 
 impl Corpus {
     /// Calls `f` with every record of every file as raw bytes, in input order, with its
     /// [`Location`] (the same one [`Corpus::records`] gives its documents). Records that cannot
-    /// be read are passed over: they are no documents, and [`Corpus::records`] reported them.
+    /// be read at all come as [`Raw::Bad`], located as messages show them.
     pub fn for_each_raw(
         &self,
         fields: &Fields,
@@ -880,13 +898,16 @@ impl Corpus {
                             .collect();
                         f(&r.at(n), Raw::Row(obj))?
                     }
-                    Ok(Chunk::Text) => {
-                        let s = String::from_utf8_lossy(&r.buf);
-                        let s = s.strip_prefix('\u{FEFF}').unwrap_or(&s);
-                        f(&r.at(0), Raw::Text(s))?
+                    Ok(Chunk::Text) => match text_str(&r.buf) {
+                        Ok(s) => f(&r.at(0), Raw::Text(s))?,
+                        Err(e) => f(&r.at(0), Raw::Bad(&e))?,
+                    },
+                    Err((at, e)) => {
+                        f(&at, Raw::Bad(&e))?;
+                        if r.done {
+                            break;
+                        }
                     }
-                    Err(_) if r.done => break,
-                    Err(_) => continue,
                 }
             }
         }

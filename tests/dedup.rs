@@ -93,7 +93,7 @@ fn output_to_stdout_is_the_same() {
 }
 
 #[test]
-fn annotate_keeps_every_record_and_adds_cluster_id_and_duplicate_of() {
+fn annotate_keeps_every_record_and_adds_cluster_id_size_and_duplicate_of() {
     let fx = Syndication::load();
     let dir = tempfile::tempdir().unwrap();
     let (out, report) = dedup(dir.path(), "annotated", &["--annotate"], &fx.corpus);
@@ -111,19 +111,28 @@ fn annotate_keeps_every_record_and_adds_cluster_id_and_duplicate_of() {
         let id = str_of(orig, "id").to_string();
         let obj = got.as_object_mut().unwrap();
         let cid = obj
-            .remove("cluster_id")
-            .unwrap_or_else(|| panic!("{id}: no cluster_id"));
+            .remove("minhash_cluster_id")
+            .unwrap_or_else(|| panic!("{id}: no minhash_cluster_id"));
+        let size = obj
+            .remove("minhash_cluster_size")
+            .unwrap_or_else(|| panic!("{id}: no minhash_cluster_size"));
         let dup_of = obj
             .remove("duplicate_of")
             .unwrap_or_else(|| panic!("{id}: no duplicate_of"));
         assert_eq!(&got, orig, "{id}: the record is otherwise unchanged");
         match cluster.get(&id) {
             None => {
-                assert_eq!(cid, Value::Null, "{id} is in no cluster");
+                assert_eq!(cid, -1, "{id} is in no cluster");
+                assert_eq!(size, 1, "{id} is in no cluster");
                 assert_eq!(dup_of, Value::Null, "{id} is in no cluster");
             }
             Some(&c) => {
                 let c_id = clusters(&report)[c]["id"].clone();
+                assert_eq!(
+                    size,
+                    clusters(&report)[c]["size"],
+                    "{id}: its cluster's size"
+                );
                 assert_eq!(cid, c_id, "{id}: cluster_id is the report's cluster id");
                 if reps[c] == id {
                     assert_eq!(dup_of, Value::Null, "{id} is a representative");
@@ -241,4 +250,109 @@ fn outputs_get_the_usual_mode_under_the_umask() {
         let mode = std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o640, "{}: {mode:o}", p.display());
     }
+}
+
+/// `--annotate` keeps the records that are no document too (row for row with the input), each
+/// with why it was skipped; without `--annotate` they are left out.
+#[test]
+fn annotate_keeps_skipped_records_with_their_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("mixed.jsonl");
+    let syn = std::fs::read_to_string(fixture("syndication/corpus.jsonl")).unwrap();
+    let mut lines: Vec<String> = syn.lines().take(6).map(str::to_string).collect();
+    lines.insert(2, "{\"id\": \"broken\", \"text\": ".into());
+    lines.insert(4, "[1, 2]".into());
+    lines.push(lines[0].clone()); // a duplicate id
+    lines.push("{\"id\": \"no-text\"}".into());
+    std::fs::write(&corpus, lines.join("\n") + "\n").unwrap();
+    let out = dir.path().join("annotated.jsonl");
+    syndic()
+        .args(["dedup", "-q", "--on-error", "skip", "--annotate", "-o"])
+        .arg(&out)
+        .arg(&corpus)
+        .assert()
+        .success();
+    let rows = read_jsonl(&out);
+    assert_eq!(rows.len(), lines.len(), "one row per input line");
+    let reasons: Vec<Option<&str>> = rows.iter().map(|r| r["skip_reason"].as_str()).collect();
+    let mut want = vec![None; lines.len()];
+    want[2] = Some("malformed_json");
+    want[4] = Some("not_an_object");
+    want[lines.len() - 2] = Some("duplicate_id");
+    want[lines.len() - 1] = Some("missing_text");
+    assert_eq!(reasons, want);
+    assert_eq!(
+        rows[2]["raw"],
+        lines[2].as_str(),
+        "the unreadable line, as a string"
+    );
+    assert_eq!(
+        rows[lines.len() - 1]["id"],
+        "no-text",
+        "a skipped object keeps its fields"
+    );
+    for r in &rows {
+        assert!(r["minhash_cluster_id"].is_i64(), "{r}");
+    }
+    // Without --annotate the skipped records are not written.
+    let clean = dir.path().join("clean.jsonl");
+    syndic()
+        .args(["dedup", "-q", "--on-error", "skip", "-o"])
+        .arg(&clean)
+        .arg(&corpus)
+        .assert()
+        .success();
+    assert!(read_jsonl(&clean)
+        .iter()
+        .all(|r| r.get("skip_reason").is_none()));
+}
+
+/// A record that already has a field `--annotate` writes is an error naming the record and the
+/// field (nothing is overwritten, no output is left); `--annotate-prefix` names other fields.
+#[test]
+fn annotate_refuses_to_overwrite_a_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("has.jsonl");
+    let syn = std::fs::read_to_string(fixture("syndication/corpus.jsonl")).unwrap();
+    let mut recs: Vec<Value> = syn
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    recs[3]["duplicate_of"] = Value::from("theirs");
+    let text: String = recs.iter().map(|r| format!("{r}\n")).collect();
+    std::fs::write(&corpus, text).unwrap();
+    let out = dir.path().join("annotated.jsonl");
+    let got = syndic()
+        .args(["dedup", "-q", "--annotate", "-o"])
+        .arg(&out)
+        .arg(&corpus)
+        .output()
+        .unwrap();
+    assert_eq!(got.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&got.stderr);
+    assert!(
+        err.contains("has.jsonl:4")
+            && err.contains("\"duplicate_of\"")
+            && err.contains("--annotate-prefix"),
+        "{err}"
+    );
+    assert!(!out.exists(), "no output");
+    syndic()
+        .args([
+            "dedup",
+            "-q",
+            "--annotate",
+            "--annotate-prefix",
+            "syndic_",
+            "-o",
+        ])
+        .arg(&out)
+        .arg(&corpus)
+        .assert()
+        .success();
+    let rows = read_jsonl(&out);
+    assert_eq!(rows[3]["duplicate_of"], "theirs", "left as it was");
+    assert!(rows
+        .iter()
+        .all(|r| r["syndic_minhash_cluster_size"].is_u64()));
 }

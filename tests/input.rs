@@ -69,7 +69,8 @@ fn empty_texts_are_documents_that_are_never_clustered() {
     for r in &rows {
         let empty = r["text"].as_str().unwrap().trim().is_empty();
         if empty {
-            assert_eq!(r["cluster_id"], Value::Null, "{r}");
+            assert_eq!(r["minhash_cluster_id"], -1, "{r}");
+            assert_eq!(r["minhash_cluster_size"], 1, "{r}");
             assert_eq!(r["duplicate_of"], Value::Null, "{r}");
         }
     }
@@ -433,7 +434,9 @@ fn csv_columns_ids_and_errors() {
     ]);
     assert_eq!(code, Some(0), "{err}");
     let rows = read_jsonl(&out);
-    assert_eq!(rows.len(), 3);
+    assert_eq!(rows.len(), 4, "annotated: the malformed row too");
+    assert_eq!(rows[2]["skip_reason"], "malformed_row", "{:?}", rows[2]);
+    assert_eq!(rows[3]["body"], "fourth");
     assert_eq!(rows[1]["body"], "second\nover two lines");
     assert_eq!(rows[1]["site"], "b");
     let (code, _, err) = run(&["scan", "-q", arg(&p)]);

@@ -1,13 +1,10 @@
 //! `syndic dedup`: write the corpus back with one document kept per cluster.
 
-use std::io::{self, Write};
 use std::path::PathBuf;
 
 use anyhow::Result;
-use serde_json::{Map, Value};
-use syndic::error::Location;
+use syndic::dedup;
 use syndic::output::Output;
-use syndic::read::Raw;
 
 use crate::args::Pipeline;
 use crate::scan::{scan_with, summary};
@@ -20,10 +17,22 @@ pub struct Args {
     /// `-` for stdout).
     #[arg(short, long, value_name = "FILE.jsonl", help_heading = "Output")]
     pub output: PathBuf,
-    /// Keep every record and add "cluster_id" and "duplicate_of" (the representative's id; null
-    /// for representatives and documents in no cluster) instead of dropping duplicates.
+    /// Keep every record and add "minhash_cluster_id" (the cluster's id in the report, -1 outside
+    /// a cluster), "minhash_cluster_size" (1 outside a cluster) and "duplicate_of" (the id of the
+    /// document kept for it; null for kept documents) instead of dropping duplicates. Records
+    /// that are no document (skipped under --on-error skip) are kept too, with "skip_reason".
+    /// A record that already has one of these fields is an error.
     #[arg(long, help_heading = "Output")]
     pub annotate: bool,
+    /// Put PREFIX before the names of the fields --annotate writes (for records that already
+    /// have fields of those names).
+    #[arg(
+        long,
+        value_name = "PREFIX",
+        requires = "annotate",
+        help_heading = "Output"
+    )]
+    pub annotate_prefix: Option<String>,
     /// Remove the lines flagged as boilerplate from the text field of the records written.
     #[arg(long, help_heading = "Output")]
     pub strip_boilerplate: bool,
@@ -37,109 +46,31 @@ pub fn run(a: Args) -> Result<()> {
         syndic::output::check_target(path)?;
     }
     let (corpus, scan, cfg, rep) = scan_with(&a.pipeline)?;
-    let mut sink = Output::create(&a.output)?;
-    let assign = scan.assignment();
-    let text_field = &cfg.fields.text;
-    let mut next = 0usize;
-    let mut written = 0u64;
-    let shown = sink.shown().to_path_buf();
-    let werr = |e: io::Error| syndic::Error::Output {
-        path: shown.clone(),
-        source: e,
+    let mut out = Output::create(&a.output)?;
+    let opts = dedup::Options {
+        annotate: a.annotate,
+        strip_boilerplate: a.strip_boilerplate,
+        prefix: a.annotate_prefix.unwrap_or_default(),
     };
-    corpus.for_each_raw(&cfg.fields, |at: &Location, raw: Raw| {
-        // Records the scan skipped have no document: they are counted in the report.
-        if next >= scan.docs.len() || &scan.docs[next].at != at {
-            return Ok(());
-        }
-        let d = next;
-        next += 1;
-        let cluster = assign[d];
-        let is_dup = matches!(cluster, Some((_, rep)) if rep as usize != d);
-        if is_dup && !a.annotate {
-            return Ok(());
-        }
-        let flagged = if a.strip_boilerplate {
-            scan.boilerplate.mask.flagged(d)
-        } else {
-            Vec::new()
-        };
-        let line: Vec<u8> = match raw {
-            Raw::Line(bytes) if !a.annotate && flagged.is_empty() => bytes.to_vec(),
-            raw => {
-                let is_text = matches!(raw, Raw::Text(_));
-                let mut obj: Map<String, Value> = match raw {
-                    Raw::Line(bytes) => match serde_json::from_slice(bytes) {
-                        Ok(Value::Object(o)) => o,
-                        _ => return Ok(()), // unreachable: the scan parsed it
-                    },
-                    Raw::Text(t) => {
-                        let mut o = Map::new();
-                        o.insert("id".into(), Value::String(scan.docs[d].id.clone()));
-                        o.insert("text".into(), Value::String(t.to_string()));
-                        o
-                    }
-                    // A CSV or TSV row: its columns, as strings.
-                    Raw::Row(o) => o,
-                };
-                let field = if is_text { "text" } else { text_field.as_str() };
-                if !flagged.is_empty() {
-                    let mut value = Value::Object(obj);
-                    if let Some(Value::String(t)) = syndic::read::lookup_mut(&mut value, field) {
-                        let kept: Vec<&str> = t
-                            .split('\n')
-                            .enumerate()
-                            .filter(|(i, _)| flagged.binary_search(&(*i as u32)).is_err())
-                            .map(|(_, l)| l)
-                            .collect();
-                        *t = kept.join("\n");
-                    }
-                    let Value::Object(o) = value else {
-                        unreachable!("an object stays one")
-                    };
-                    obj = o;
-                }
-                if a.annotate {
-                    let (cid, dup_of) = match cluster {
-                        Some((c, rep)) => (
-                            Value::from(c),
-                            if rep as usize == d {
-                                Value::Null
-                            } else {
-                                Value::String(scan.docs[rep as usize].id.clone())
-                            },
-                        ),
-                        None => (Value::Null, Value::Null),
-                    };
-                    obj.insert("cluster_id".into(), cid);
-                    obj.insert("duplicate_of".into(), dup_of);
-                }
-                serde_json::to_vec(&Value::Object(obj)).expect("serializes")
-            }
-        };
-        sink.write_all(&line).map_err(werr)?;
-        sink.write_all(b"\n").map_err(werr)?;
-        written += 1;
-        Ok(())
-    })?;
-    if next != scan.docs.len() {
-        // Nothing is committed: the partial output is removed when `sink` drops.
-        anyhow::bail!(
-            "the input changed between the two reads: {} of {} found again",
-            next,
-            syndic::report::count(scan.docs.len() as u64, "document", "documents")
-        );
-    }
-    sink.commit()?;
+    let done = dedup::write(&corpus, &scan, &cfg.fields, &opts, &mut out)?;
+    out.commit()?;
     // The report last: when it exists, the run is complete.
     if let Some(path) = &a.report {
         syndic::output::write_atomic(path, rep.to_json().as_bytes())?;
     }
     if !a.pipeline.quiet {
         eprintln!("{}", summary(&rep));
+        let skipped = if done.skipped > 0 {
+            format!(
+                " ({} no document, with its skip_reason)",
+                syndic::report::count(done.skipped, "record is", "records are")
+            )
+        } else {
+            String::new()
+        };
         eprintln!(
-            "syndic: wrote {} to {}",
-            syndic::report::count(written, "record", "records"),
+            "syndic: wrote {} to {}{skipped}",
+            syndic::report::count(done.written, "record", "records"),
             a.output.display()
         );
     }

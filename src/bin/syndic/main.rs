@@ -146,6 +146,11 @@ fn hint(e: &syndic::Error) -> Option<String> {
             // Nothing after a broken stream can be read: skipping it keeps what came before.
             _ => "to skip bad records and go on, use --on-error skip".into(),
         }),
+        syndic::Error::FieldExists { .. } => Some(
+            "put a prefix before the names of the fields written with --annotate-prefix (e.g. \
+             --annotate-prefix syndic_)"
+                .into(),
+        ),
         syndic::Error::MissingField { role, .. } => Some(format!(
             "name the {role} field with --{role}-field{}",
             match role {

@@ -1,0 +1,258 @@
+//! Writing the corpus back after a scan: one document kept per cluster (the cleaned corpus), or
+//! every record with its cluster (annotated), with flagged boilerplate lines removed on request.
+//!
+//! Records are written as they stand in the input, in input order: a JSONL line byte for byte
+//! when nothing in it changes, a CSV/TSV row or a plain-text file as a JSON object. The input is
+//! read a second time ([`Corpus::for_each_raw`]); a record that is not where the scan found it
+//! means the input changed in between, and nothing is committed.
+//!
+//! ```no_run
+//! use syndic::{dedup, output::Output, pipeline, read::Corpus};
+//! let corpus = Corpus::open(&["news.jsonl"])?;
+//! let cfg = pipeline::Config::default();
+//! let scan = pipeline::scan(&corpus, &cfg, &pipeline::Quiet)?;
+//! let mut out = Output::create("clean.jsonl.zst".as_ref())?;
+//! let done = dedup::write(&corpus, &scan, &cfg.fields, &dedup::Options::default(), &mut out)?;
+//! out.commit()?;
+//! println!("{} records kept", done.written);
+//! # Ok::<(), syndic::Error>(())
+//! ```
+
+use std::io::Write;
+
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Location, Result};
+use crate::output::Output;
+use crate::pipeline::Scan;
+use crate::read::{lookup_mut, Corpus, Fields, Raw};
+
+/// What [`write`] writes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Keep every record (skipped ones too) and add the annotation fields, instead of dropping
+    /// the duplicates.
+    pub annotate: bool,
+    /// Remove the lines flagged as boilerplate from the text of the records written.
+    pub strip_boilerplate: bool,
+    /// Put before the names of the annotation fields ([`FIELDS`]), for records that already
+    /// have a field of that name.
+    pub prefix: String,
+}
+
+/// The fields an annotated record gets (the names datatrove's MinHash filter uses for the
+/// first two): the index of its cluster in the report (-1 outside a cluster), the cluster's
+/// size (1 outside a cluster), the id of the document kept for it (null for kept documents) and,
+/// only on records that are no document, why ([`crate::error::RecordError::reason`]).
+pub const FIELDS: [&str; 4] = [
+    "minhash_cluster_id",
+    "minhash_cluster_size",
+    "duplicate_of",
+    "skip_reason",
+];
+
+/// What [`write`] wrote.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Written {
+    /// Records written.
+    pub written: u64,
+    /// Of those, records that are no document (skipped by the scan; only when annotating).
+    pub skipped: u64,
+}
+
+/// Writes the records of `corpus` that `opts` asks for to `out`, one JSON line each, using the
+/// clusters and boilerplate of `scan` (a scan of the same corpus with the same `fields`).
+pub fn write(
+    corpus: &Corpus,
+    scan: &Scan,
+    fields: &Fields,
+    opts: &Options,
+    out: &mut Output,
+) -> Result<Written> {
+    let names: Vec<String> = FIELDS
+        .iter()
+        .map(|f| format!("{}{f}", opts.prefix))
+        .collect();
+    let assign = scan.assignment();
+    let sizes: Vec<usize> = scan.clusters.iter().map(|c| c.members.len()).collect();
+    let mut next = 0usize;
+    let mut done = Written::default();
+    let mut line = Vec::new();
+    corpus.for_each_raw(fields, |at: &Location, raw: Raw| {
+        line.clear();
+        let doc = (next < scan.docs.len() && &scan.docs[next].at == at).then(|| {
+            next += 1;
+            next - 1
+        });
+        let Some(d) = doc else {
+            // No document: counted in the report's stats.skipped; kept only when annotating, so
+            // that rows stay aligned with the input.
+            if !opts.annotate {
+                return Ok(());
+            }
+            let reason = raw.skip_reason(at, fields);
+            let mut obj = match &raw {
+                Raw::Line(b) => match serde_json::from_slice(b) {
+                    Ok(Value::Object(o)) => o,
+                    // Not an object: the line itself, as a string.
+                    _ => {
+                        let mut o = Map::new();
+                        o.insert(
+                            "raw".into(),
+                            Value::String(String::from_utf8_lossy(b).into_owned()),
+                        );
+                        o
+                    }
+                },
+                Raw::Row(o) => o.clone(),
+                Raw::Text(t) => text_object(&at.path, t),
+                Raw::Bad(_) => Map::new(),
+            };
+            annotate(&mut obj, &names, at, (-1, 1, Value::Null))?;
+            obj.insert(names[3].clone(), Value::String(reason.into()));
+            serde_json::to_writer(&mut line, &Value::Object(obj)).expect("serializes");
+            done.skipped += 1;
+            return emit(out, &mut line, &mut done);
+        };
+        let cluster = assign[d];
+        let is_dup = matches!(cluster, Some((_, rep)) if rep as usize != d);
+        if is_dup && !opts.annotate {
+            return Ok(());
+        }
+        let flagged = if opts.strip_boilerplate {
+            scan.boilerplate.mask.flagged(d)
+        } else {
+            Vec::new()
+        };
+        if let Raw::Line(b) = raw {
+            if !opts.annotate && flagged.is_empty() {
+                line.extend_from_slice(b);
+                return emit(out, &mut line, &mut done);
+            }
+        }
+        let (mut obj, field) = match raw {
+            Raw::Line(b) => match serde_json::from_slice(b) {
+                Ok(Value::Object(o)) => (o, fields.text.as_str()),
+                _ => return Err(changed(next, scan)),
+            },
+            Raw::Row(o) => (o, fields.text.as_str()),
+            Raw::Text(t) => (text_object(&scan.docs[d].id, t), "text"),
+            Raw::Bad(_) => return Err(changed(next, scan)),
+        };
+        if !flagged.is_empty() {
+            let mut value = Value::Object(obj);
+            if let Some(Value::String(t)) = lookup_mut(&mut value, field) {
+                *t = strip_lines(t, &flagged);
+            }
+            let Value::Object(o) = value else {
+                unreachable!("an object stays one")
+            };
+            obj = o;
+        }
+        if opts.annotate {
+            let values = match cluster {
+                Some((c, rep)) => (
+                    c as i64,
+                    sizes[c as usize],
+                    if rep as usize == d {
+                        Value::Null
+                    } else {
+                        Value::String(scan.docs[rep as usize].id.clone())
+                    },
+                ),
+                None => (-1, 1, Value::Null),
+            };
+            annotate(&mut obj, &names, at, values)?;
+        }
+        serde_json::to_writer(&mut line, &Value::Object(obj)).expect("serializes");
+        emit(out, &mut line, &mut done)
+    })?;
+    if next != scan.docs.len() {
+        // Nothing is committed: the caller drops `out`, which removes the partial file.
+        return Err(changed(next, scan));
+    }
+    Ok(done)
+}
+
+/// `text` without the lines (0-based, sorted) in `flagged`, the others joined by `\n`.
+pub fn strip_lines(text: &str, flagged: &[u32]) -> String {
+    text.split('\n')
+        .enumerate()
+        .filter(|(i, _)| flagged.binary_search(&(*i as u32)).is_err())
+        .map(|(_, l)| l)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A plain-text document as a record.
+fn text_object(id: &str, text: &str) -> Map<String, Value> {
+    let mut o = Map::new();
+    o.insert("id".into(), Value::String(id.to_string()));
+    o.insert("text".into(), Value::String(text.to_string()));
+    o
+}
+
+/// Adds the cluster id, size and representative to a record that has none of those fields.
+fn annotate(
+    obj: &mut Map<String, Value>,
+    names: &[String],
+    at: &Location,
+    (cluster, size, dup_of): (i64, usize, Value),
+) -> Result<()> {
+    if let Some(name) = names.iter().find(|n| obj.contains_key(n.as_str())) {
+        return Err(Error::FieldExists {
+            at: at.clone(),
+            field: name.clone(),
+        });
+    }
+    obj.insert(names[0].clone(), Value::from(cluster));
+    obj.insert(names[1].clone(), Value::from(size));
+    obj.insert(names[2].clone(), dup_of);
+    Ok(())
+}
+
+fn emit(out: &mut Output, line: &mut Vec<u8>, done: &mut Written) -> Result<()> {
+    line.push(b'\n');
+    out.write_all(line).map_err(|e| out.error(e))?;
+    done.written += 1;
+    Ok(())
+}
+
+fn changed(found: usize, scan: &Scan) -> Error {
+    Error::InputChanged {
+        found: found as u64,
+        documents: scan.docs.len() as u64,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strip_lines_keeps_the_others_in_order() {
+        assert_eq!(strip_lines("a\nb\nc\nd", &[1, 3]), "a\nc");
+        assert_eq!(strip_lines("a\nb", &[]), "a\nb");
+        assert_eq!(strip_lines("a\n\nb", &[0]), "\nb");
+    }
+
+    #[test]
+    fn an_existing_field_is_not_overwritten() {
+        let names: Vec<String> = FIELDS.iter().map(|f| f.to_string()).collect();
+        let at = Location {
+            path: "a.jsonl".into(),
+            line: 3,
+        };
+        let mut obj = Map::new();
+        obj.insert("duplicate_of".into(), Value::from("x"));
+        let e = annotate(&mut obj, &names, &at, (0, 2, Value::Null)).unwrap_err();
+        assert!(
+            e.to_string().contains("a.jsonl:3") && e.to_string().contains("\"duplicate_of\""),
+            "{e}"
+        );
+        assert_eq!(obj["duplicate_of"], "x", "left as it was");
+        let prefixed: Vec<String> = FIELDS.iter().map(|f| format!("syndic_{f}")).collect();
+        annotate(&mut obj, &prefixed, &at, (0, 2, Value::Null)).unwrap();
+        assert_eq!(obj["syndic_minhash_cluster_size"], 2);
+    }
+}
