@@ -35,6 +35,7 @@
 pub mod band;
 pub mod boilerplate;
 pub mod cluster;
+mod config;
 pub mod date;
 pub mod dedup;
 pub mod error;
@@ -52,5 +53,7 @@ pub mod sketch;
 pub mod spill;
 pub mod verify;
 
+pub use config::ConfigBuilder;
 pub use error::{Error, Result};
 pub use isa::Isa;
+pub use pipeline::Config;

@@ -88,38 +88,36 @@ impl Default for Config {
 }
 
 impl Config {
-    /// Checks ranges and consistency; the message names the offending option.
+    /// Checks ranges and consistency; the message names the offending parameter (as a
+    /// [`crate::ConfigBuilder`] method; the command line's options have the same names).
     pub fn validate(&self) -> Result<()> {
         let p = |m: String| Err(Error::Param(m));
         if self.shingle == 0 || self.shingle > 64 {
-            return p(format!("--shingle must be 1..=64, got {}", self.shingle));
+            return p(format!("shingle must be 1..=64, got {}", self.shingle));
         }
         if self.num_perm < 8 || self.num_perm > 4096 {
-            return p(format!(
-                "--num-perm must be 8..=4096, got {}",
-                self.num_perm
-            ));
+            return p(format!("num_perm must be 8..=4096, got {}", self.num_perm));
         }
         if !(self.threshold > 0.0 && self.threshold <= 1.0) {
             return p(format!(
-                "--threshold must be in (0, 1], got {}",
+                "threshold must be in (0, 1], got {}",
                 self.threshold
             ));
         }
         if let Some(c) = self.containment {
             if !(c > 0.0 && c <= 1.0) {
-                return p(format!("--containment must be in (0, 1], got {c}"));
+                return p(format!("containment must be in (0, 1], got {c}"));
             }
         }
         let b = self.banding;
         if b.bands == 0 || b.rows == 0 || b.bands * b.rows > self.num_perm {
             return p(format!(
-                "bands ({}) x rows ({}) must be at least 1 and at most --num-perm ({})",
+                "bands ({}) x rows ({}) must be at least 1 and at most num_perm ({})",
                 b.bands, b.rows, self.num_perm
             ));
         }
         if self.max_bucket == 0 {
-            return p("--max-bucket must be at least 1".into());
+            return p("max_bucket must be at least 1".into());
         }
         Ok(())
     }

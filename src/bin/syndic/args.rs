@@ -188,63 +188,51 @@ impl Pipeline {
     }
 
     pub fn config(&self) -> syndic::Result<Config> {
-        let banding = match (self.bands, self.rows) {
-            (Some(bands), Some(rows)) => Banding { bands, rows },
-            _ => {
-                if !(self.threshold > 0.0 && self.threshold <= 1.0) {
-                    return Err(syndic::Error::Param(format!(
-                        "--threshold must be in (0, 1], got {}",
-                        self.threshold
-                    )));
-                }
-                Banding::for_verification(self.threshold, self.num_perm)
-            }
-        };
-        let cfg = Config {
-            fields: Fields {
+        let builder = Config::builder()
+            .fields(Fields {
                 text: self.text_field.clone(),
                 id: self.id_field.clone(),
                 source: self.source_field.clone(),
                 date: self.date_field.clone(),
-            },
-            on_error: match self.on_error {
+            })
+            .on_error(match self.on_error {
                 OnErrorArg::Fail => OnError::Fail,
                 OnErrorArg::Skip => OnError::Skip,
-            },
-            shingle: self.shingle,
-            num_perm: self.num_perm,
-            seed: self.seed,
-            threshold: self.threshold,
-            banding,
-            containment: (!self.no_containment).then_some(self.containment),
-            min_containment_shingles: self.min_containment_shingles,
-            max_bucket: self.max_bucket,
-            max_days: self.max_days,
-            cluster: match self.cluster {
+            })
+            .shingle(self.shingle)
+            .num_perm(self.num_perm)
+            .seed(self.seed)
+            .threshold(self.threshold)
+            .containment((!self.no_containment).then_some(self.containment))
+            .min_containment_shingles(self.min_containment_shingles)
+            .max_bucket(self.max_bucket)
+            .max_days(self.max_days)
+            .cluster(match self.cluster {
                 ClusterArg::Pivot => syndic::cluster::Method::Pivot,
                 ClusterArg::Components => syndic::cluster::Method::Components,
-            },
-            verify: match self.verify {
+            })
+            .verify(match self.verify {
                 VerifyArg::Estimate => syndic::verify::Mode::Estimate,
                 VerifyArg::Auto => syndic::verify::Mode::Auto,
                 VerifyArg::Exact => syndic::verify::Mode::Exact,
-            },
-            keep: match self.keep {
+            })
+            .keep(match self.keep {
                 KeepArg::First => Keep::First,
                 KeepArg::Longest => Keep::Longest,
                 KeepArg::Earliest => Keep::Earliest,
-            },
-            boilerplate: (!self.no_boilerplate).then(|| BoilerplateOptions {
+            })
+            .boilerplate((!self.no_boilerplate).then(|| BoilerplateOptions {
                 min_docs: self.boilerplate_min_docs,
                 min_stories: self.boilerplate_min_stories,
                 min_story_ratio: self.boilerplate_story_ratio,
                 source_template_docs: self.source_template_docs,
                 ..BoilerplateOptions::default()
-            }),
-            ..Config::default()
-        };
-        cfg.validate()?;
-        Ok(cfg)
+            }));
+        match (self.bands, self.rows) {
+            (Some(bands), Some(rows)) => builder.banding(Banding { bands, rows }),
+            _ => builder,
+        }
+        .build()
     }
 
     /// Sets up the thread pool.

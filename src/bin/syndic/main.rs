@@ -146,6 +146,27 @@ fn hint(e: &syndic::Error) -> Option<String> {
             // Nothing after a broken stream can be read: skipping it keeps what came before.
             _ => "to skip bad records and go on, use --on-error skip".into(),
         }),
+        // The library names a parameter as its builder does (`num_perm`); the option is
+        // `--num-perm`.
+        syndic::Error::Param(m) => {
+            let name: String = m
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                .collect();
+            let known = [
+                "shingle",
+                "num_perm",
+                "threshold",
+                "containment",
+                "max_bucket",
+            ];
+            if name == "bands" {
+                return Some("set them with --bands and --rows, within --num-perm".into());
+            }
+            known
+                .contains(&name.as_str())
+                .then(|| format!("set it with --{}", name.replace('_', "-")))
+        }
         syndic::Error::FieldExists { .. } => Some(
             "put a prefix before the names of the fields written with --annotate-prefix (e.g. \
              --annotate-prefix syndic_)"
