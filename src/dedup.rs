@@ -25,7 +25,7 @@ use serde_json::{Map, Value};
 use crate::error::{Error, Location, Result};
 use crate::output::Output;
 use crate::pipeline::Scan;
-use crate::read::{lookup_mut, Corpus, Fields, Raw};
+use crate::read::{lookup_mut, Corpus, Document, Fields, Raw};
 
 /// What [`write`] writes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -106,6 +106,7 @@ pub fn write(
                 },
                 Raw::Row(o) => o.clone(),
                 Raw::Text(t) => text_object(&at.path, t),
+                Raw::Memory(doc) => memory_object(doc),
                 Raw::Bad(_) => Map::new(),
             };
             annotate(&mut obj, &names, at, (-1, 1, Value::Null))?;
@@ -137,6 +138,7 @@ pub fn write(
             },
             Raw::Row(o) => (o, fields.text.as_str()),
             Raw::Text(t) => (text_object(&scan.docs[d].id, t), "text"),
+            Raw::Memory(doc) => (memory_object(doc), "text"),
             Raw::Bad(_) => return Err(changed(next, scan)),
         };
         if !flagged.is_empty() {
@@ -189,6 +191,18 @@ fn text_object(id: &str, text: &str) -> Map<String, Value> {
     let mut o = Map::new();
     o.insert("id".into(), Value::String(id.to_string()));
     o.insert("text".into(), Value::String(text.to_string()));
+    o
+}
+
+/// A document given in memory as a record: `id` (null when it had none), `text`, `source`,
+/// `date`.
+fn memory_object(doc: &Document) -> Map<String, Value> {
+    let mut o = Map::new();
+    let opt = |v: &Option<String>| v.clone().map_or(Value::Null, Value::String);
+    o.insert("id".into(), opt(&doc.id));
+    o.insert("text".into(), Value::String(doc.text.clone()));
+    o.insert("source".into(), opt(&doc.source));
+    o.insert("date".into(), opt(&doc.date));
     o
 }
 

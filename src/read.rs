@@ -195,7 +195,35 @@ pub struct Corpus {
     pub skipped: Vec<SkippedFile>,
     /// Spooled copies of stdin and of pipes, removed when the corpus drops.
     spools: Vec<tempfile::TempPath>,
+    /// Documents given in memory ([`Corpus::from_documents`]) instead of files.
+    memory: Vec<Document>,
 }
+
+/// A document given in memory ([`Corpus::from_documents`]): the fields a record's options name
+/// are these, whatever [`Fields`] says.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Document {
+    /// Without one, the id is its place: `<memory>:N`, N counted from 1.
+    pub id: Option<String>,
+    pub text: String,
+    pub source: Option<String>,
+    /// ISO 8601, RFC 2822 or Unix seconds.
+    pub date: Option<String>,
+}
+
+impl Document {
+    /// A document with a text and an id.
+    pub fn new(id: impl Into<String>, text: impl Into<String>) -> Document {
+        Document {
+            id: Some(id.into()),
+            text: text.into(),
+            ..Document::default()
+        }
+    }
+}
+
+/// How documents given in memory are located in messages and default ids.
+pub const MEMORY: &str = "<memory>";
 
 impl Drop for Corpus {
     fn drop(&mut self) {
@@ -344,11 +372,39 @@ impl Corpus {
     /// [`Corpus::records`]; what a folder's filter left out is in [`Corpus::skipped`].
     /// Pipes (`<(zcat a.gz)`) are read once into a temporary file, like stdin; they are read
     /// as JSONL unless their name ends in `.txt`.
+    /// A corpus of documents held in memory, in the order given; read like the records of a
+    /// file (the same id checks, empty texts, error policy).
+    ///
+    /// ```
+    /// use syndic::read::{Corpus, Document};
+    /// let corpus = Corpus::from_documents(vec![
+    ///     Document::new("a", "The harbour opens on Monday after two years of work."),
+    ///     Document::new("b", "The harbour opens on Monday after two years of works."),
+    /// ]);
+    /// let scan = syndic::pipeline::scan(&corpus, &syndic::Config::default(), &syndic::pipeline::Quiet)?;
+    /// assert_eq!(scan.docs.len(), 2);
+    /// # Ok::<(), syndic::Error>(())
+    /// ```
+    pub fn from_documents(docs: impl IntoIterator<Item = Document>) -> Corpus {
+        Corpus {
+            files: Vec::new(),
+            skipped: Vec::new(),
+            spools: Vec::new(),
+            memory: docs.into_iter().collect(),
+        }
+    }
+
+    /// The documents given in memory, if this corpus was made from them.
+    pub fn documents(&self) -> &[Document] {
+        &self.memory
+    }
+
     pub fn open_with<P: AsRef<Path>>(inputs: &[P], filter: &FolderFilter) -> Result<Corpus> {
         let mut corpus = Corpus {
             files: Vec::new(),
             skipped: Vec::new(),
             spools: Vec::new(),
+            memory: Vec::new(),
         };
         let mut stdin_seen = false;
         for input in inputs {
@@ -556,6 +612,9 @@ impl Corpus {
                         .map(Parsed::into_record)
                         .map_err(|k| (src_at(src, line, true), k))
                 }
+                RawItem::Memory { index } => {
+                    memory_record(&self.memory[index], index).map(Parsed::into_record)
+                }
                 RawItem::Bad { at, error } => Err((at, error)),
             };
             match got {
@@ -615,12 +674,13 @@ impl Corpus {
     /// from the batch where it can), or the record's location (as messages show it) and why it
     /// is no document; `None` for [`RawItem::EmptyFile`], which is no record.
     pub fn parse_raw<'b>(
-        &self,
+        &'b self,
         batch: &'b RawBatch,
         i: usize,
         fields: &Fields,
     ) -> Result<Option<Parsed<'b>>, (Location, RecordError)> {
         match &batch.items[i] {
+            RawItem::Memory { index } => memory_record(&self.memory[*index], *index).map(Some),
             RawItem::Line {
                 file,
                 line,
@@ -659,6 +719,7 @@ impl Corpus {
     /// whole file).
     pub fn item_at(&self, item: &RawItem) -> Location {
         match item {
+            RawItem::Memory { index } => memory_at(*index),
             RawItem::Line { file, line, .. } | RawItem::Row { file, line, .. } => {
                 src_at(&self.files[*file as usize], *line, true)
             }
@@ -712,6 +773,33 @@ impl Corpus {
     }
 }
 
+/// Where document `index` of a corpus in memory stands.
+fn memory_at(index: usize) -> Location {
+    Location {
+        path: MEMORY.into(),
+        line: index as u64 + 1,
+    }
+}
+
+/// A document given in memory as a parsed record (its text borrowed). Only what a file's record
+/// could not be either is an error: a NUL byte in the text.
+fn memory_record(doc: &Document, index: usize) -> Result<Parsed<'_>, (Location, RecordError)> {
+    let at = memory_at(index);
+    if let Some(i) = memchr::memchr(0, doc.text.as_bytes()) {
+        return Err((at, RecordError::NulByte(i)));
+    }
+    Ok(Parsed {
+        id: doc.id.clone().unwrap_or_else(|| at.to_string()),
+        // The fields are the document's own, whatever the options name: never reported missing.
+        has_id: true,
+        source: doc.source.clone(),
+        date: doc.date.clone(),
+        text: Cow::Borrowed(doc.text.as_str()),
+        at,
+        file: u32::MAX,
+    })
+}
+
 /// A location in a file, as documents carry it (`shown` false) or as messages show it.
 fn src_at(src: &SourceFile, line: u64, shown: bool) -> Location {
     Location {
@@ -740,6 +828,8 @@ pub enum RawItem {
     },
     /// A whole text file.
     Text { file: u32, bytes: Vec<u8> },
+    /// A document given in memory: its index in [`Corpus::documents`].
+    Memory { index: usize },
     /// A CSV or TSV row: its text, id, source and date cells in `buf` of its batch.
     Row {
         file: u32,
@@ -786,6 +876,9 @@ struct RawReader<'a> {
     file_idx: usize,
     current: Option<FileReader>,
     fields: &'a Fields,
+    /// Documents in memory, and the next one.
+    memory: &'a [Document],
+    next_memory: usize,
 }
 
 impl<'a> RawReader<'a> {
@@ -795,11 +888,19 @@ impl<'a> RawReader<'a> {
             file_idx: 0,
             current: None,
             fields,
+            memory: &corpus.memory,
+            next_memory: 0,
         }
     }
 
     /// The next record; a JSONL line's bytes are appended to `buf`.
     fn next_into(&mut self, buf: &mut Vec<u8>) -> Option<RawItem> {
+        if self.next_memory < self.memory.len() {
+            self.next_memory += 1;
+            return Some(RawItem::Memory {
+                index: self.next_memory - 1,
+            });
+        }
         loop {
             if self.current.is_none() {
                 let f = self.files.get(self.file_idx)?;
@@ -850,6 +951,8 @@ pub enum Raw<'a> {
     Text(&'a str),
     /// A record that cannot be read at all (no document), and why.
     Bad(&'a RecordError),
+    /// A document given in memory.
+    Memory(&'a Document),
 }
 
 impl Raw<'_> {
@@ -863,7 +966,8 @@ impl Raw<'_> {
                 Ok(_) => "duplicate_id",
                 Err(e) => e.reason(),
             },
-            Raw::Row(_) | Raw::Text(_) => "duplicate_id",
+            Raw::Memory(d) if d.text.contains('\0') => "nul_byte",
+            Raw::Row(_) | Raw::Text(_) | Raw::Memory(_) => "duplicate_id",
         }
     }
 }
@@ -877,6 +981,9 @@ impl Corpus {
         fields: &Fields,
         mut f: impl FnMut(&Location, Raw) -> Result<()>,
     ) -> Result<()> {
+        for (i, doc) in self.memory.iter().enumerate() {
+            f(&memory_at(i), Raw::Memory(doc))?;
+        }
         for (i, src) in self.files.iter().enumerate() {
             let mut r = FileReader::open(src, i as u32);
             r.fields = fields.clone();
