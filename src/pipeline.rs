@@ -10,7 +10,9 @@
 //!
 //! [`scan`] is what the `scan` and `dedup` commands call; each stage is also a public function so
 //! that tests, benchmarks and later front ends (an incremental index, a distributed run) can
-//! drive them one by one.
+//! drive them one by one. [`scan_within`] is a short sequence of named steps (reading, exact
+//! groups, story labels, boilerplate, final signatures, verified pairs, clusters, refinement,
+//! counts), each over plain data, with a timing lap and a cancellation check between any two.
 
 use std::collections::HashMap;
 

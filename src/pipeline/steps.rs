@@ -692,3 +692,90 @@ pub(crate) fn template_docs(cfg: &Config) -> u32 {
         .as_ref()
         .map_or(0, |o| o.source_template_docs)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+    use crate::pipeline::Quiet;
+
+    /// A corpus of one JSONL file holding `texts` (ids `d0`, `d1`, ...).
+    fn corpus(dir: &tempfile::TempDir, texts: &[&str]) -> Corpus {
+        let path = dir.path().join("docs.jsonl");
+        let lines: Vec<String> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| serde_json::json!({"id": format!("d{i}"), "text": t}).to_string())
+            .collect();
+        std::fs::write(&path, lines.join("\n")).unwrap();
+        Corpus::open(&[path]).unwrap()
+    }
+
+    /// Reading and exact grouping run on their own: copies share the most preferred member as
+    /// leader and only it is active; empty documents (whatever their white space) are their own
+    /// leaders and never active.
+    #[test]
+    fn exact_groups_lead_copies_by_preference_and_leave_empty_documents_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let harbour = "a story about the harbour and the ships that came in";
+        let longer = "a longer story about the harbour and the ships that came in at dawn";
+        let texts = [harbour, "", longer, "  \n ", harbour, longer];
+        let cfg = Config {
+            keep: Keep::First,
+            ..Config::default()
+        };
+        let cx = Context {
+            cfg: &cfg,
+            budget: Budget::UNLIMITED,
+            progress: &Quiet,
+        };
+        let input = read_and_normalize(&corpus(&dir, &texts), cx).unwrap();
+        assert_eq!(input.empty, [false, true, false, true, false, false]);
+        assert_eq!(input.source, [u32::MAX; 6]);
+        assert_eq!(input.first_sigs.sizes.len(), 6);
+        let hashes = input.hashes.clone();
+        let groups = exact_groups(&input.read, hashes, &input.lens, &input.empty, cfg.keep);
+        assert_eq!(groups.leaders, [0, 1, 2, 3, 0, 2]);
+        assert_eq!(groups.active, [true, false, true, false, false, false]);
+        assert_eq!(groups.order, [0, 1, 2, 3, 4, 5]);
+
+        // With the longest kept, the longer copies lead theirs (ties go to the first).
+        let groups = exact_groups(
+            &input.read,
+            input.hashes.clone(),
+            &input.lens,
+            &input.empty,
+            Keep::Longest,
+        );
+        assert_eq!(groups.order[..2], [2, 5]);
+        assert_eq!(groups.leaders, [0, 1, 2, 3, 0, 2]);
+    }
+
+    struct CancelAfter(AtomicBool);
+    impl Progress for CancelAfter {
+        fn cancelled(&self) -> bool {
+            self.0.load(Ordering::Relaxed)
+        }
+    }
+
+    /// Each lap records its stage in order and is where a cancelled run stops; spills are
+    /// noted only when there were some, counted in English.
+    #[test]
+    fn run_log_records_stages_and_stops_a_cancelled_run() {
+        let progress = CancelAfter(AtomicBool::new(false));
+        let mut log = RunLog::new(&progress);
+        log.lap("read").unwrap();
+        log.spills("band tables", 0);
+        log.spills("texts", 1);
+        log.spills("template n-grams", 3);
+        progress.0.store(true, Ordering::Relaxed);
+        assert!(matches!(log.lap("exact"), Err(Error::Interrupted)));
+        let names: Vec<&str> = log.timings.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["read", "exact"]);
+        assert_eq!(
+            log.spilled,
+            ["texts (1 spill)", "template n-grams (3 spills)"]
+        );
+    }
+}
