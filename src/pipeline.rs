@@ -10,17 +10,18 @@
 //!
 //! [`scan`] is what the `scan` and `dedup` commands call; each stage is also a public function so
 //! that tests, benchmarks and later front ends (an incremental index, a distributed run) can
-//! drive them one by one.
+//! drive them one by one. [`scan_within`] is a short sequence of named steps (reading, exact
+//! groups, story labels, boilerplate, final signatures, verified pairs, clusters, refinement,
+//! counts), each over plain data, with a timing lap and a cancellation check between any two.
 
 use std::collections::HashMap;
-use std::time::Instant;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::band::{self, BandStats, Banding};
 use crate::boilerplate::{
-    self, Boilerplate, BoilerplateOptions, DocFacts, LineFacts, LineMask, SourceTemplates, Status,
+    self, Boilerplate, BoilerplateOptions, LineFacts, LineMask, SourceTemplates, Status,
 };
 use crate::cluster::{self, Keep, Method, UnionFind};
 use crate::error::{Error, Result};
@@ -29,7 +30,7 @@ use crate::normalize::{NormDoc, NormalizeOptions};
 use crate::read::{Corpus, Fields, FilesSkipped, OnError};
 use crate::shingle::Shingler;
 use crate::sketch::{Signatures, Sketcher};
-use crate::spill::{Budget, Docs, TextStore};
+use crate::spill::{Budget, Docs};
 use crate::verify::{self, Edge, Verifier, VerifyRule};
 
 /// Everything that decides the result of a run (the report's `params`).
@@ -727,6 +728,13 @@ pub const TEXT_SHARE: u64 = 40;
 pub const TEMPLATE_SHARE: u64 = 15;
 pub const BAND_SHARE: u64 = 10;
 
+mod steps;
+use steps::{
+    build_clusters, detect_boilerplate, exact_groups, final_signatures, final_verifier, finish,
+    read_and_normalize, refine_boilerplate, story_labels, verified_edges, Context, RunLog,
+    TrueSets,
+};
+
 /// Runs every stage over a corpus, in memory.
 pub fn scan(corpus: &Corpus, cfg: &Config, progress: &dyn Progress) -> Result<Scan> {
     scan_within(corpus, cfg, Budget::UNLIMITED, progress)
@@ -743,408 +751,71 @@ pub fn scan_within(
 ) -> Result<Scan> {
     cfg.validate()?;
     check_cancelled(progress)?;
-    let mut timings = Vec::new();
-    let mut t = Instant::now();
-    // Each stage's end is also where the run stops when cancelled.
-    let mut lap = |name: &str, t: &mut Instant| {
-        timings.push((name.to_string(), t.elapsed().as_secs_f64()));
-        *t = Instant::now();
-        check_cancelled(progress)
+    let cx = Context {
+        cfg,
+        budget,
+        progress,
     };
-    // Chunks read back are a sixteenth of the texts' share: two are in flight at a time.
-    let mut norm = TextStore::new(budget.share(TEXT_SHARE), budget.share(TEXT_SHARE) / 16);
-    let mut hashes: Vec<u128> = Vec::new();
-    let mut lens: Vec<u64> = Vec::new();
-    // The first pass's signatures (unmasked, anchored shingles) and the lines' letter bits are
-    // computed on the pool right after each document is normalized, while its text is in cache:
-    // hashing overlaps reading, and a spilled store is not read back for them. Exact duplicates
-    // get their leader's signature (same text, same sketch) and are left out of banding below.
-    let mut first_sigs = Signatures::new(cfg.num_perm, 0);
-    let mut line_facts = LineFacts::default();
-    let sketcher = Sketcher::new(cfg.num_perm, cfg.seed);
-    let per_doc = |doc: &NormDoc| {
-        // Without boilerplate detection there is no first pass and no line statistics.
-        if cfg.boilerplate.is_none() {
-            return (Vec::new(), 0, Vec::new(), Vec::new());
-        }
-        let mut row = vec![crate::sketch::EMPTY; cfg.num_perm];
-        let size = sketch_doc(
-            &sketcher,
-            doc,
-            0,
-            Mask::default(),
-            Shingles::Anchored,
-            cfg.shingle,
-            &mut row,
-        );
-        (
-            row,
-            size,
-            LineFacts::letters(doc),
-            LineFacts::sentences(doc),
-        )
-    };
-    let ing = ingest_with(corpus, cfg, progress, &per_doc, &mut |batch, extras| {
-        hashes.extend(batch.iter().map(|d| d.exact_hash));
-        lens.extend(batch.iter().map(|d| d.chars as u64));
-        if cfg.boilerplate.is_some() {
-            for (doc, (row, size, letters, sentences)) in batch.iter().zip(extras) {
-                first_sigs.values.extend_from_slice(&row);
-                first_sigs.sizes.push(size);
-                line_facts.push(doc, &letters, &sentences);
-            }
-        }
-        check_cancelled(progress)?;
-        norm.push(batch)
-    })?;
-    norm.seal()?;
-    lap("read_normalize_first_sketch", &mut t)?;
-    let n = ing.docs.len();
-    let empty: Vec<bool> = ing.docs.iter().map(|d| d.empty).collect();
-    // Empty documents are never clustered: none is the exact duplicate of another (nor of a
-    // text that normalizes to nothing), and none has a signature (see `active` below).
-    for (h, _) in hashes.iter_mut().zip(&empty).filter(|(_, &e)| e) {
-        *h = EMPTY_HASH;
+    let mut log = RunLog::new(progress);
+    let mut input = read_and_normalize(corpus, cx)?;
+    if input.norm.spilled() {
+        log.spilled.push("texts".to_string());
     }
-    let mut spilled = Vec::new();
-    if norm.spilled() {
-        spilled.push("texts".to_string());
-    }
-    // Pivots are taken in the keep policy's order, so each cluster's pivot is its representative
-    // and every member shares enough text with the document that is kept.
-    let id_rank = {
-        let mut by_id: Vec<u32> = (0..n as u32).collect();
-        by_id.sort_by(|&a, &b| ing.docs[a as usize].id.cmp(&ing.docs[b as usize].id));
-        cluster::ranks(&by_id)
-    };
-    let order = cluster::preference_order(
-        n,
-        cfg.keep,
-        |d| lens[d as usize],
-        |d| ing.dates[d as usize],
-        |d| id_rank[d as usize],
-    );
-    let rank = cluster::ranks(&order);
-    let mut leaders = exact_leaders_by_hash(&hashes, &rank);
-    drop(hashes);
-    for (d, l) in leaders.iter_mut().enumerate() {
-        if empty[d] {
-            *l = d as u32;
-        }
-    }
-    // Documents that are banded and compared: one per exact text, empty ones left out.
-    let active: Vec<bool> = leaders
-        .iter()
-        .enumerate()
-        .map(|(d, &l)| l as usize == d && !empty[d])
-        .collect();
-    lap("exact", &mut t)?;
+    log.lap("read_normalize_first_sketch")?;
+    let hashes = std::mem::take(&mut input.hashes);
+    let groups = exact_groups(&input.read, hashes, &input.lens, &input.empty, cfg.keep);
+    log.lap("exact")?;
 
-    let rule = cfg.verify_rule();
-    let source = source_ids(&ing.docs);
     let mut boiler = match &cfg.boilerplate {
-        None => Boilerplate::none(&norm, Status::Disabled),
+        None => Boilerplate::none(&input.norm, Status::Disabled),
         Some(opts) => {
-            let mut sigs = std::mem::take(&mut first_sigs);
-            for (d, &a) in active.iter().enumerate() {
-                if !a {
-                    sigs.sizes[d] = 0;
-                    sigs.values[d * cfg.num_perm..(d + 1) * cfg.num_perm]
-                        .fill(crate::sketch::EMPTY);
-                }
-            }
-            // Story labels only decide which recurring lines are furniture: a lenient rule errs
-            // towards merging (fewer lines flagged), and the final clusters refine the flags.
-            let lenient = VerifyRule {
-                threshold: rule.threshold * FIRST_PASS_LENIENCY,
-                containment: rule.containment.map(|c| c * FIRST_PASS_LENIENCY),
-                ..rule
-            };
-            let first = Verifier {
-                rule: lenient,
-                sigs: &sigs,
-                window: None,
-                exact: None,
-                mode: verify::Mode::Estimate,
-                cache: None,
-            };
-            // Story labels need the copies of a story, not its most truncated excerpts: banding at
-            // the threshold itself (25 x 5 for 0.5) yields far fewer chance candidates than the
-            // final pass's wider curve (at 200k documents: first pass 1.8 s instead of 3.5 s).
-            let first_cfg = Config {
-                banding: Banding::for_threshold(cfg.threshold, cfg.num_perm),
-                ..cfg.clone()
-            };
-            let (edges, first_stats) =
-                near_pairs(&first, &first_cfg, budget.share(BAND_SHARE), progress)?;
-            if first_stats.spilled_runs > 0 {
-                spilled.push(format!(
-                    "first-pass band tables ({})",
-                    crate::report::count(first_stats.spilled_runs, "spill", "spills")
-                ));
-            }
-            drop(sigs);
-            let story = components(n, &leaders, &edges);
-            lap("first_pass", &mut t)?;
-            progress.stage("boilerplate", None);
-            let b = boilerplate::detect_with(
-                &line_facts,
-                &norm,
-                &DocFacts {
-                    source: &source,
-                    story: &story,
-                    date: &ing.dates,
-                },
-                opts,
-            )?;
-            progress.done();
-            lap("boilerplate", &mut t)?;
+            let stories = story_labels(std::mem::take(&mut input.first_sigs), &groups, cx)?;
+            log.spills("first-pass band tables", stories.spilled_runs);
+            log.lap("first_pass")?;
+            let b = detect_boilerplate(&input, &stories.labels, opts, progress)?;
+            log.lap("boilerplate")?;
             b
         }
     };
-    let line_mask = (boiler.status == Status::Ok).then_some(&boiler.mask);
-    let template_docs = cfg
-        .boilerplate
-        .as_ref()
-        .map_or(0, |o| o.source_template_docs);
-    // The final signatures are taken in the template pass, from the text without its flagged
-    // lines (a spilled corpus is read back once for both); only the documents that turn out to
-    // hold a template n-gram are sketched again without its words.
-    let lines_only = Mask {
-        lines: line_mask,
-        templates: None,
-    };
-    let (templates, sigs) = if template_docs > 0 {
-        let n = norm.doc_count();
-        progress.stage("source templates and sketching", Some(n as u64));
-        let mut sigs = Signatures::new(cfg.num_perm, n);
-        let found = SourceTemplates::find_with(
-            &norm,
-            &active,
-            line_mask,
-            &source,
-            template_docs,
-            budget.share(TEMPLATE_SHARE),
-            &mut |first, docs| {
-                sketch_into(
-                    docs,
-                    first,
-                    &active,
-                    lines_only,
-                    Shingles::All,
-                    cfg,
-                    &mut sigs,
-                    progress,
-                )
-            },
-        )?;
-        progress.done();
-        if found.spilled_runs > 0 {
-            spilled.push(format!(
-                "template n-grams ({})",
-                crate::report::count(found.spilled_runs, "spill", "spills")
-            ));
-        }
-        lap("source_templates_sketch", &mut t)?;
-        resketch(
-            &norm,
-            found.documents(),
-            Mask {
-                lines: line_mask,
-                templates: Some(&found),
-            },
-            cfg,
-            &mut sigs,
-            progress,
-        )?;
-        lap("template_resketch", &mut t)?;
-        (Some(found), sigs)
-    } else {
-        let sigs = sketch_all(&norm, &active, lines_only, Shingles::All, cfg, progress)?;
-        lap("sketch", &mut t)?;
-        (None, sigs)
-    };
+    let lines = (boiler.status == Status::Ok).then_some(&boiler.mask);
+    let (templates, sigs) = final_signatures(&input, &groups.active, lines, cx, &mut log)?;
+
     let mask = Mask {
-        lines: line_mask,
+        lines,
         templates: templates.as_ref(),
     };
-    let window = cfg.max_days.map(|days| verify::DateWindow {
-        dates: &ing.dates,
-        unparsed: &ing.date_unparsed,
-        days,
-    });
-    let read_error: std::sync::Mutex<Option<Error>> = std::sync::Mutex::new(None);
-    let exact_sets = |d: u32, out: &mut Vec<u64>| {
-        SCRATCH.with(|b| {
-            let (shingler, text) = &mut *b.borrow_mut();
-            let got = norm.with_doc(d as usize, |doc| sketch_text(doc, d as usize, mask, text));
-            if let Err(e) = got {
-                text.clear();
-                read_error
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .get_or_insert(e);
-            }
-            shingler.shingle_set(text, cfg.shingle, out);
-        })
-    };
-    let verifier = Verifier {
-        rule,
-        sigs: &sigs,
-        window,
-        exact: Some(&exact_sets as verify::SetSource),
-        mode: cfg.verify,
-        cache: None,
-    };
-    let (edges, band_stats) = near_pairs(&verifier, cfg, budget.share(BAND_SHARE), progress)?;
-    if band_stats.spilled_runs > 0 {
-        spilled.push(format!(
-            "band tables ({})",
-            crate::report::count(band_stats.spilled_runs, "spill", "spills")
-        ));
-    }
-    let (edges, passage_candidates) = if line_facts.is_empty() {
-        (edges, 0)
-    } else {
-        let mut pairs = shared_sentence_pairs(&line_facts, line_mask, &active, cfg.max_bucket);
-        if let Some(t) = &templates {
-            pairs.extend_from_slice(&t.shared_passages);
-            pairs.par_sort_unstable();
-            pairs.dedup();
-        }
-        let count = pairs.len() as u64;
-        (add_edges(edges, &pairs, &verifier), count)
-    };
-    lap("band_verify", &mut t)?;
-    // Clustering measures each candidate against every member in turn, on one thread: the true
-    // sets of the last documents measured are kept.
-    let set_cache = std::sync::Mutex::new(verify::SetCache::default());
-    let cluster_verifier = Verifier {
-        cache: Some(&set_cache),
-        ..verifier
-    };
-    let cluster::Clustering { labels, via } = clusters_via(
-        &leaders,
-        &edges,
-        &|a, b| {
-            a == b || cluster_verifier.overlap(a, b, cluster::COMPATIBLE) >= cluster::COMPATIBLE
-        },
-        // Only orders a pivot's neighbours (quadratic in their number): the estimate whatever
-        // the mode, so that --verify exact does not read each pair's texts for it.
-        &|a, b| {
-            a == b
-                || verify::score(verifier.sigs, a as usize, b as usize).containment
-                    >= cluster::COMPATIBLE
-        },
-        cfg.cluster,
-        &order,
-    );
-    let family = components(n, &leaders, &edges);
-    let clusters: Vec<Cluster> = cluster::groups(&labels)
-        .into_par_iter()
-        .map(|g| {
-            let rep = *g
-                .iter()
-                .min_by_key(|&&d| rank[d as usize])
-                .expect("non-empty cluster");
-            let rl = leaders[rep as usize];
-            let mut group_sizes: HashMap<u32, u32> = HashMap::new();
-            for &d in &g {
-                *group_sizes.entry(leaders[d as usize]).or_default() += 1;
-            }
-            let mut members: Vec<Member> = g
-                .iter()
-                .map(|&d| {
-                    let l = leaders[d as usize];
-                    let same = l == rl;
-                    let s = verifier.score(l, rl);
-                    let (joined_by, via) = if d == rep {
-                        (JoinedBy::Representative, None)
-                    } else if l != d {
-                        (JoinedBy::Exact, Some(l))
-                    } else {
-                        let x = via[d as usize];
-                        (joined_through(&verifier, &edges, d, x), Some(x))
-                    };
-                    Member {
-                        doc: d,
-                        similarity: if same { 1.0 } else { s.jaccard },
-                        containment: if same { 1.0 } else { s.containment },
-                        exact: group_sizes[&l] > 1,
-                        joined_by,
-                        via,
-                    }
-                })
-                .collect();
-            members.sort_by_key(|m| (m.doc != rep, m.doc));
-            Cluster {
-                representative: rep,
-                family: family[g[0] as usize],
-                members,
-            }
-        })
-        .collect();
-    lap("cluster", &mut t)?;
+    let sets = TrueSets::new(&input.norm, mask, cfg.shingle);
+    let exact = |d: u32, out: &mut Vec<u64>| sets.fill(d, out);
+    let verifier = final_verifier(cfg, &sigs, &input.read, &exact);
+    let edges = verified_edges(&verifier, &input.line_facts, mask, &groups.active, cx)?;
+    log.spills("band tables", edges.band.spilled_runs);
+    log.lap("band_verify")?;
+    let clusters = build_clusters(&verifier, &groups, &edges.edges, cfg.cluster);
+    log.lap("cluster")?;
+    let read_back = sets.into_result();
     if let Some(opts) = &cfg.boilerplate {
-        boiler = boilerplate::refine_with(
-            &boiler,
-            &line_facts,
-            &norm,
-            &DocFacts {
-                source: &source,
-                story: &labels,
-                date: &ing.dates,
-            },
-            opts,
-        )?;
-        lap("boilerplate_refine", &mut t)?;
+        boiler = refine_boilerplate(&boiler, &input, &clusters.labels, opts)?;
+        log.lap("boilerplate_refine")?;
     }
 
-    if let Some(e) = read_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
-        return Err(e);
-    }
+    read_back?;
     if !boiler.templates.is_empty() {
-        template_examples(corpus, cfg, &ing.docs, &mut boiler.templates)?;
-        lap("template_examples", &mut t)?;
+        template_examples(corpus, cfg, &input.read.docs, &mut boiler.templates)?;
+        log.lap("template_examples")?;
     }
-    let in_clusters: u64 = clusters.iter().map(|c| c.members.len() as u64).sum();
-    let exact_dups = leaders
-        .iter()
-        .enumerate()
-        .filter(|(d, &l)| l as usize != *d)
-        .count() as u64;
-    let removed = in_clusters - clusters.len() as u64;
-    let stats = Stats {
-        documents: n as u64,
-        empty_documents: empty.iter().filter(|&&e| e).count() as u64,
-        files_read: ing.files_read,
-        files_skipped: ing.files_skipped,
-        skipped: ing.skipped,
-        exact_duplicates: exact_dups,
-        near_duplicates: removed.saturating_sub(exact_dups),
-        clusters: clusters.len() as u64,
-        documents_in_clusters: in_clusters,
-        kept: n as u64 - removed,
-        removed,
-        candidate_pairs: band_stats.candidate_pairs,
-        passage_candidates,
-        verified_pairs: edges.len() as u64,
-        capped_buckets: band_stats.capped_buckets,
-        empty_after_masking: (0..n).filter(|&d| active[d] && !sigs.active(d)).count() as u64,
-        dates_unparsed: ing.dates_unparsed,
-        boilerplate_templates: boiler.templates.len() as u64,
-        boilerplate_lines: boiler.mask.count() as u64,
-        documents_with_boilerplate: (0..n).filter(|&d| boiler.mask.any(d)).count() as u64,
-        source_template_ngrams: templates.as_ref().map_or(0, |t| t.len() as u64),
-    };
+    let scan = finish(
+        input,
+        &groups,
+        clusters.clusters,
+        &edges,
+        &sigs,
+        boiler,
+        templates.as_ref(),
+    );
     Ok(Scan {
-        docs: ing.docs,
-        dates: ing.dates,
-        clusters,
-        boilerplate: boiler,
-        stats,
-        timings,
-        spilled,
+        timings: log.timings,
+        spilled: log.spilled,
+        ..scan
     })
 }
 
@@ -1152,7 +823,7 @@ pub fn scan_within(
 mod tests {
     use super::*;
     use crate::normalize::normalize_doc;
-    use crate::spill::MAX_CHUNK_BYTES;
+    use crate::spill::{TextStore, MAX_CHUNK_BYTES};
 
     /// The final signatures taken during the template pass (lines masked, no template words
     /// left out) and then taken again for the documents holding a template are those of
