@@ -25,11 +25,11 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
+use syndic::isa::Isa;
 use syndic::normalize::normalize_doc;
 use syndic::pipeline::{self, Config, Mask};
 use syndic::shingle::Shingler;
 use syndic::sketch::Sketcher;
-use syndic::Isa;
 
 const PERMS: usize = 128;
 

@@ -41,6 +41,9 @@ fn integrate(f: impl Fn(f64) -> f64, a: f64, b: f64) -> f64 {
 }
 
 impl Banding {
+    /// Where [`Banding::for_verification`] places the S-curve, as a fraction of the threshold.
+    pub const CANDIDATE_FACTOR: f64 = CANDIDATE_FACTOR;
+
     /// Probability that a pair of Jaccard similarity `s` shares at least one band.
     pub fn probability(&self, s: f64) -> f64 {
         1.0 - (1.0 - s.powi(self.rows as i32)).powi(self.bands as i32)

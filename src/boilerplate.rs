@@ -34,8 +34,8 @@ pub struct BoilerplateOptions {
     pub min_story_ratio: f64,
     /// Lines among the first (last) this many non-empty lines of a document count as head (tail).
     pub edge_lines: usize,
-    /// A word n-gram in at least this many documents of one source is template text (see
-    /// [`SourceTemplates`]); 0 turns this off.
+    /// A word n-gram (8 words) in at least this many documents of one source is template text,
+    /// left out of signatures; 0 turns this off.
     pub source_template_docs: u32,
 }
 
@@ -593,7 +593,7 @@ pub enum Position {
 /// One flagged line (all lines sharing its key).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Template {
-    /// `t` and the 16 hex digits of the line key ([`crate::normalize::line_key`]): the same
+    /// `t` and the 16 hex digits of the line's key (its normalized text, digits masked): the same
     /// line gets the same id in every run, at any thread count, and on any corpus.
     pub id: String,
     /// The normalized text of the first flagged occurrence (documents in input order).

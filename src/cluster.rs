@@ -66,8 +66,8 @@ pub enum Method {
     /// templated items (A~B, B~C, ...) becomes one cluster of different stories.
     Components,
     /// Pivot clustering: documents are taken in pivot order; each unassigned one grows a cluster
-    /// along verified pairs to the documents compatible with every member (see
-    /// [`pivot_labels`]), so chains and roundups break.
+    /// along verified pairs to the documents compatible with every member (40% of the smaller
+    /// one's shingles in the larger), so chains and roundups break.
     #[default]
     Pivot,
 }

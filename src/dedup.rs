@@ -27,7 +27,7 @@ use crate::output::Output;
 use crate::pipeline::Scan;
 use crate::read::{lookup_mut, Corpus, Document, Fields, Raw};
 
-/// What [`write`] writes.
+/// What [`write()`] writes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Options {
     /// Keep every record (skipped ones too) and add the annotation fields, instead of dropping
@@ -51,7 +51,7 @@ pub const FIELDS: [&str; 4] = [
     "skip_reason",
 ];
 
-/// What [`write`] wrote.
+/// What [`write()`] wrote.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Written {
     /// Records written.

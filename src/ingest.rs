@@ -15,7 +15,7 @@ use crate::read::{
     Corpus, FieldRole, Fields, FilesSkipped, OnError, RawBatch, SkippedFile, FIELD_CHECK_RECORDS,
 };
 
-/// A document's identity and metadata (its text lives in [`NormDoc`] while the run needs it).
+/// A document's identity and metadata (its normalized text is kept only while the run needs it).
 #[derive(Clone, Debug, PartialEq)]
 pub struct DocMeta {
     pub id: String,
@@ -312,7 +312,7 @@ enum Item<X> {
     EmptyFile(Location),
 }
 
-/// [`ingest`] keeping every normalized document in memory.
+/// `ingest` keeping every normalized document in memory.
 pub fn ingest_all(
     corpus: &Corpus,
     cfg: &Config,

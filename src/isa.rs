@@ -19,7 +19,7 @@ use std::sync::OnceLock;
 /// (or as [`Isa::portable`]), never named into existence:
 ///
 /// ```
-/// use syndic::Isa;
+/// use syndic::isa::Isa;
 /// let best = Isa::detect();
 /// assert!(Isa::available().contains(&best));
 /// assert_eq!(Isa::available()[0], Isa::portable());
@@ -31,13 +31,13 @@ use std::sync::OnceLock;
 /// There is no variant or constructor to pick AVX2 on a CPU without it:
 ///
 /// ```compile_fail,E0599
-/// let isa = syndic::Isa::Avx2; // no such item: `Isa` is not an enum
+/// let isa = syndic::isa::Isa::Avx2; // no such item: `Isa` is not an enum
 /// ```
 ///
 /// ```compile_fail,E0423
 /// // The field is private: no `Isa` can be built, or its variant read, outside the crate.
-/// fn relabel(isa: syndic::Isa) -> syndic::Isa {
-///     syndic::Isa(isa.0)
+/// fn relabel(isa: syndic::isa::Isa) -> syndic::isa::Isa {
+///     syndic::isa::Isa(isa.0)
 /// }
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -1,59 +1,84 @@
-//! syndic finds exact and near-duplicate documents — syndicated copies of one story — in large
+//! syndic finds exact and near-duplicate documents (syndicated copies of one story) in large
 //! text corpora, flags the boilerplate lines that wrap them, and reports clusters as JSON.
 //!
-//! The data flows through one module per stage:
-//!
-//! | stage | module | main types |
-//! |---|---|---|
-//! | read | [`read`] | [`read::Corpus`], [`read::Record`], [`read::Entry`] |
-//! | read + normalize, streamed | [`ingest`] | [`ingest::DocMeta`], [`ingest::Ingested`] |
-//! | normalize | [`normalize`] | [`normalize::NormDoc`], [`normalize::NormalizeOptions`] |
-//! | boilerplate | [`boilerplate`] | [`boilerplate::Boilerplate`], [`boilerplate::Template`], [`boilerplate::LineMask`] |
-//! | shingle | [`shingle`] | [`shingle::Shingler`] |
-//! | sketch | [`sketch`] | [`sketch::Sketcher`], [`sketch::Signatures`] |
-//! | band | [`band`] | [`band::Banding`] |
-//! | verify | [`verify`] | [`verify::VerifyRule`], [`verify::Edge`] |
-//! | cluster | [`cluster`] | [`cluster::UnionFind`], [`cluster::Keep`] |
-//! | report | [`report`] | [`report::Report`] |
-//!
-//! [`pipeline`] runs them in order ([`pipeline::scan`] with a [`pipeline::Config`] gives a
-//! [`pipeline::Scan`]; [`pipeline::scan_within`] does the same within a [`spill::Budget`], with
-//! [`spill::TextStore`] and [`spill::Runs`] holding on disk what does not fit); [`output`] writes
-//! files atomically; [`error::Error`] is the one error type. The hot loops run with the
-//! instruction set of an [`Isa`] token, detected at run time.
+//! A run takes a [`Corpus`] (files and folders with [`Corpus::open`], or documents in memory with
+//! [`Corpus::from_documents`]) and a [`Config`] (from [`Config::builder`]), and gives a [`Scan`]:
+//! the documents, the clusters of copies and the boilerplate found. [`report::build`] turns it
+//! into the JSON [`Report`]; [`dedup::write`] writes the corpus back with one document kept per
+//! cluster, or every record annotated with its cluster.
 //!
 //! ```no_run
-//! use syndic::{pipeline, read::Corpus, report};
-//! let corpus = Corpus::open(&["seeds"])?;
-//! let cfg = pipeline::Config::default();
+//! use syndic::{dedup, output::Output, pipeline, report, Config, Corpus};
+//! let corpus = Corpus::open(&["news.jsonl.gz"])?;
+//! let cfg = Config::builder().threshold(0.5).max_days(Some(3)).build()?;
 //! let scan = pipeline::scan(&corpus, &cfg, &pipeline::Quiet)?;
-//! let report = report::build(&scan, &cfg, Default::default());
-//! println!("{}", report.to_json());
-//! # Ok::<(), syndic::error::Error>(())
+//! println!("{}", report::build(&scan, &cfg, Default::default()).to_json());
+//! let mut out = Output::create("clean.jsonl.zst".as_ref())?;
+//! dedup::write(&corpus, &scan, &cfg.fields, &dedup::Options::default(), &mut out)?;
+//! out.commit()?;
+//! # Ok::<(), syndic::Error>(())
 //! ```
+//!
+//! The stages the data flows through (read, normalize, boilerplate, shingle, sketch, band,
+//! verify, cluster) are internal modules; ARCHITECTURE.md describes them. [`pipeline`] runs
+//! them in order, within a memory [`Budget`] when one is given ([`pipeline::scan_within`]), and
+//! polls the [`pipeline::Progress`] it is given for cancellation ([`Cancel`]). [`Error`] is the
+//! one error type.
 
-pub mod band;
-pub mod boilerplate;
-pub mod cluster;
+/// Declares the stage modules: crate-private, or public (and hidden from the docs) with the
+/// `internals` feature, which the crate's own tests, benches and fuzz targets turn on to measure
+/// and test the stages one by one. Items only those use are dead code without it.
+macro_rules! internal {
+    ($($name:ident),* $(,)?) => {$(
+        #[cfg(feature = "internals")]
+        #[doc(hidden)]
+        pub mod $name;
+        #[cfg(not(feature = "internals"))]
+        #[allow(dead_code)]
+        pub(crate) mod $name;
+    )*};
+}
+
+internal!(
+    band,
+    boilerplate,
+    cluster,
+    date,
+    ingest,
+    normalize,
+    shingle,
+    sketch,
+    spill,
+    verify
+);
+
 mod config;
-pub mod date;
+#[cfg(feature = "internals")]
+#[doc(hidden)]
+pub mod isa;
+#[cfg(not(feature = "internals"))]
+#[allow(dead_code)]
+mod isa;
+
 pub mod dedup;
 pub mod error;
 pub mod eval;
-pub mod ingest;
-mod isa;
-pub mod normalize;
 pub mod output;
 pub mod pipeline;
 pub mod read;
 pub mod report;
-pub mod shingle;
 pub mod signal;
-pub mod sketch;
-pub mod spill;
-pub mod verify;
 
+pub use band::Banding;
+pub use boilerplate::{Boilerplate, BoilerplateOptions, Template};
+pub use cluster::{Keep, Method};
 pub use config::ConfigBuilder;
-pub use error::{Error, Result};
-pub use isa::Isa;
-pub use pipeline::Config;
+pub use error::{Error, Location, RecordError, Result};
+pub use ingest::DocMeta;
+pub use normalize::NormalizeOptions;
+pub use pipeline::{Config, Scan, Stats};
+pub use read::{Corpus, Document, Fields, OnError};
+pub use report::Report;
+pub use signal::Cancel;
+pub use spill::Budget;
+pub use verify::Mode as VerifyMode;

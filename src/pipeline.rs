@@ -25,7 +25,10 @@ use crate::boilerplate::{
 };
 use crate::cluster::{self, Keep, Method, UnionFind};
 use crate::error::{Error, Result};
-pub use crate::ingest::{ingest, ingest_all, ingest_with, DocMeta, Ingested, Skipped};
+#[doc(hidden)] // for the benches
+pub use crate::ingest::ingest_all;
+pub(crate) use crate::ingest::{ingest_with, Ingested};
+pub use crate::ingest::{DocMeta, Skipped};
 use crate::normalize::{NormDoc, NormalizeOptions};
 use crate::read::{Corpus, Fields, FilesSkipped, OnError};
 use crate::shingle::Shingler;
@@ -148,7 +151,7 @@ pub trait Progress: Sync {
 }
 
 /// `Err(Error::Interrupted)` once `progress` says the run is cancelled.
-pub fn check_cancelled(progress: &dyn Progress) -> Result<()> {
+pub(crate) fn check_cancelled(progress: &dyn Progress) -> Result<()> {
     if progress.cancelled() {
         Err(Error::Interrupted)
     } else {
@@ -162,6 +165,7 @@ impl Progress for Quiet {}
 
 /// For each document, the leader of its exact-duplicate group (documents with the same normalized
 /// text): the member of least `rank` (itself if it has no duplicate). Only leaders are sketched.
+#[doc(hidden)] // for the benches: not part of the library's interface
 pub fn exact_leaders(norm: &[NormDoc], rank: &[u32]) -> Vec<u32> {
     let hashes: Vec<u128> = norm.iter().map(|d| d.exact_hash).collect();
     exact_leaders_by_hash(&hashes, rank)
@@ -172,7 +176,7 @@ pub fn exact_leaders(norm: &[NormDoc], rank: &[u32]) -> Vec<u32> {
 const EMPTY_HASH: u128 = 0;
 
 /// [`exact_leaders`] from each document's [`NormDoc::exact_hash`].
-pub fn exact_leaders_by_hash(hashes: &[u128], rank: &[u32]) -> Vec<u32> {
+pub(crate) fn exact_leaders_by_hash(hashes: &[u128], rank: &[u32]) -> Vec<u32> {
     // Sorted by (hash, rank), each group of equal hashes starts with its leader (a sort runs in
     // parallel; a hash map of a million 128-bit keys took most of a second).
     let mut by_hash: Vec<u32> = (0..hashes.len() as u32).collect();
@@ -188,6 +192,7 @@ pub fn exact_leaders_by_hash(hashes: &[u128], rank: &[u32]) -> Vec<u32> {
 
 /// What is left out of the text a signature is computed from.
 #[derive(Clone, Copy, Default)]
+#[doc(hidden)] // for the benches: not part of the library's interface
 pub struct Mask<'a> {
     /// Flagged boilerplate lines.
     pub lines: Option<&'a LineMask>,
@@ -197,6 +202,7 @@ pub struct Mask<'a> {
 
 /// The text a signature is computed from: the document's non-empty, unmasked lines joined by a
 /// space, without the words of template n-grams.
+#[doc(hidden)] // for the benches: not part of the library's interface
 pub fn sketch_text(doc: &NormDoc, d: usize, mask: Mask, buf: &mut String) {
     buf.clear();
     for i in 0..doc.lines() {
@@ -219,10 +225,11 @@ pub fn sketch_text(doc: &NormDoc, d: usize, mask: Mask, buf: &mut String) {
 }
 
 /// The first pass accepts pairs at this fraction of the verification thresholds.
-pub const FIRST_PASS_LENIENCY: f64 = 0.8;
+pub(crate) const FIRST_PASS_LENIENCY: f64 = 0.8;
 
 /// Which windows of the text are shingles.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[doc(hidden)] // for the benches: not part of the library's interface
 pub enum Shingles {
     /// Every k-character window.
     All,
@@ -233,6 +240,7 @@ pub enum Shingles {
 }
 
 /// Signatures of the documents where `active[d]`, with what `mask` says left out.
+#[doc(hidden)] // for the benches: not part of the library's interface
 pub fn sketch_all<D: Docs + ?Sized>(
     norm: &D,
     active: &[bool],
@@ -258,7 +266,7 @@ pub fn sketch_all<D: Docs + ?Sized>(
 /// `active` says so) into rows `first..` of `sigs`. Stops early, leaving rows unwritten, when
 /// `progress` says the run is cancelled: the caller checks [`check_cancelled`] after it.
 #[allow(clippy::too_many_arguments)]
-pub fn sketch_into(
+pub(crate) fn sketch_into(
     docs: &[NormDoc],
     first: usize,
     active: &[bool],
@@ -299,7 +307,7 @@ thread_local! {
 
 /// The signature of document `d` (`doc`), with what `mask` says left out, written to `row`;
 /// returns its shingle-set size. Uses this thread's scratch buffers.
-pub fn sketch_doc(
+pub(crate) fn sketch_doc(
     sketcher: &Sketcher,
     doc: &NormDoc,
     d: usize,
@@ -318,7 +326,7 @@ pub fn sketch_doc(
 /// Sketches documents `docs` (sorted) again into their rows of `sigs`, with what `mask` says
 /// left out: the documents whose text the template words change, after the pass that sketched
 /// every document without them. Each is read on its own (from disk when spilled).
-pub fn resketch<D: Docs + ?Sized>(
+pub(crate) fn resketch<D: Docs + ?Sized>(
     norm: &D,
     docs: &[u32],
     mask: Mask,
@@ -361,7 +369,7 @@ pub fn resketch<D: Docs + ?Sized>(
 
 /// Candidate pairs from banding (the band tables being built hold at most `table_bytes`), each
 /// verified by `verifier`, sorted by `(a, b)`.
-pub fn near_pairs(
+pub(crate) fn near_pairs(
     verifier: &Verifier,
     cfg: &Config,
     table_bytes: u64,
@@ -392,7 +400,7 @@ pub fn near_pairs(
 /// article keeps its paragraphs word for word, but its Jaccard similarity with the whole is far
 /// too low for banding to find it. One key per sentence line is far cheaper than banding more
 /// windows of each text.
-pub fn shared_sentence_pairs(
+pub(crate) fn shared_sentence_pairs(
     facts: &LineFacts,
     mask: Option<&LineMask>,
     active: &[bool],
@@ -425,7 +433,7 @@ pub fn shared_sentence_pairs(
 
 /// `edges` (sorted by `(a, b)`) with the pairs of `pairs` that are not among them and that
 /// `verifier` accepts, sorted by `(a, b)`.
-pub fn add_edges(edges: Vec<Edge>, pairs: &[(u32, u32)], verifier: &Verifier) -> Vec<Edge> {
+pub(crate) fn add_edges(edges: Vec<Edge>, pairs: &[(u32, u32)], verifier: &Verifier) -> Vec<Edge> {
     let known = |a: u32, b: u32| edges.binary_search_by(|e| (e.a, e.b).cmp(&(a, b))).is_ok();
     let new: Vec<Edge> = pairs
         .par_iter()
@@ -443,6 +451,7 @@ pub fn add_edges(edges: Vec<Edge>, pairs: &[(u32, u32)], verifier: &Verifier) ->
 
 /// Connected components over verified edges and exact-duplicate links; each document's label is
 /// the least document of its component.
+#[doc(hidden)] // for the benches: not part of the library's interface
 pub fn components(n: usize, leaders: &[u32], edges: &[Edge]) -> Vec<u32> {
     let mut uf = UnionFind::new(n);
     for (d, &l) in leaders.iter().enumerate() {
@@ -455,27 +464,12 @@ pub fn components(n: usize, leaders: &[u32], edges: &[Edge]) -> Vec<u32> {
 }
 
 /// Cluster labels (each document's label is a document index) from verified edges between exact
-/// leaders; exact duplicates follow their leader. With [`Method::Pivot`], documents are taken as
-/// pivots in `order` (see [`cluster::preference_order`]) and clusters grow along verified edges
-/// to documents `compatible` with every member, the neighbours most `alike` (a cheaper estimate
-/// of compatibility) first (see [`cluster::pivot_labels`]).
-pub fn cluster_labels(
-    leaders: &[u32],
-    edges: &[Edge],
-    compatible: &(dyn Fn(u32, u32) -> bool + Sync),
-    alike: &(dyn Fn(u32, u32) -> bool + Sync),
-    method: Method,
-    order: &[u32],
-) -> Vec<u32> {
-    clusters_via(leaders, edges, compatible, alike, method, order).labels
-}
-
-/// [`cluster_labels`], and for each document the member of its cluster through which it joined
+/// leaders (exact duplicates follow their leader), and for each document the member of its cluster through which it joined
 /// ([`cluster::Clustering::via`]): an exact duplicate through its leader; with
 /// [`Method::Pivot`], a leader through the member whose verified edge queued it; with
 /// [`Method::Components`], a leader through its parent in a breadth-first tree of verified edges
 /// from the representative (see [`cluster::spanning_via`]).
-pub fn clusters_via(
+pub(crate) fn clusters_via(
     leaders: &[u32],
     edges: &[Edge],
     compatible: &(dyn Fn(u32, u32) -> bool + Sync),
@@ -533,7 +527,7 @@ fn joined_through(verifier: &Verifier, edges: &[Edge], d: u32, x: u32) -> Joined
 }
 
 /// Candidates a pivot may weigh as it grows its cluster.
-pub const MAX_GROWTH: usize = 10_000;
+pub(crate) const MAX_GROWTH: usize = 10_000;
 
 /// One member of a reported cluster.
 #[derive(Clone, Debug, PartialEq)]
@@ -611,8 +605,8 @@ pub struct Stats {
     /// Documents `dedup` drops.
     pub removed: u64,
     pub candidate_pairs: u64,
-    /// Pairs of documents that print one sentence line alike (see [`shared_sentence_pairs`]) or
-    /// share a passage (see [`boilerplate::PASSAGE_SAMPLE`]), checked beside the LSH candidates.
+    /// Pairs of documents that print one sentence line alike or share a passage, checked beside
+    /// the LSH candidates.
     pub passage_candidates: u64,
     pub verified_pairs: u64,
     pub capped_buckets: u64,
@@ -653,7 +647,7 @@ impl Scan {
 }
 
 /// Each document's source as a small integer, in order of first appearance (`u32::MAX`: none).
-pub fn source_ids(docs: &[DocMeta]) -> Vec<u32> {
+pub(crate) fn source_ids(docs: &[DocMeta]) -> Vec<u32> {
     let mut ids: HashMap<&str, u32> = HashMap::new();
     docs.iter()
         .map(|d| match &d.source {
@@ -670,7 +664,7 @@ pub fn source_ids(docs: &[DocMeta]) -> Vec<u32> {
 /// flagged line as it stands in the raw text, read again from the corpus (only as far as the
 /// last document needed). The normalized texts cannot give it: normalization folds case,
 /// letters and punctuation, so the sample is not found by a search of the input.
-pub fn template_examples(
+pub(crate) fn template_examples(
     corpus: &Corpus,
     cfg: &Config,
     docs: &[DocMeta],
@@ -724,9 +718,9 @@ fn changed(at: &crate::error::Location) -> Error {
 
 /// Shares of the memory budget, in percent: normalized texts, source-template n-gram keys, band
 /// tables. The rest is for what stays in memory (signatures, metadata, line statistics, pairs).
-pub const TEXT_SHARE: u64 = 40;
-pub const TEMPLATE_SHARE: u64 = 15;
-pub const BAND_SHARE: u64 = 10;
+pub(crate) const TEXT_SHARE: u64 = 40;
+pub(crate) const TEMPLATE_SHARE: u64 = 15;
+pub(crate) const BAND_SHARE: u64 = 10;
 
 mod steps;
 use steps::{

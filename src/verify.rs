@@ -87,7 +87,7 @@ pub enum Mode {
     #[default]
     Estimate,
     /// From the signatures, and on the true shingle sets where the estimate could fall on
-    /// either side of a decision ([`Verifier::uncertain`]).
+    /// either side of a decision (within 3 standard errors of a threshold).
     Auto,
     /// On the true shingle sets, recomputed from the text of both documents.
     Exact,

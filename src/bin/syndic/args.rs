@@ -3,11 +3,11 @@
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use syndic::band::Banding;
-use syndic::boilerplate::BoilerplateOptions;
-use syndic::cluster::Keep;
 use syndic::pipeline::Config;
 use syndic::read::{Fields, OnError};
+use syndic::Banding;
+use syndic::BoilerplateOptions;
+use syndic::Keep;
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum KeepArg {
@@ -172,7 +172,7 @@ pub struct Pipeline {
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
-    syndic::spill::Budget::parse_size(s)
+    syndic::Budget::parse_size(s)
 }
 
 impl Pipeline {
@@ -181,8 +181,8 @@ impl Pipeline {
         syndic::read::FolderFilter::new(&self.globs)
     }
 
-    pub fn budget(&self) -> syndic::spill::Budget {
-        syndic::spill::Budget {
+    pub fn budget(&self) -> syndic::Budget {
+        syndic::Budget {
             limit: self.memory_limit,
         }
     }
@@ -208,13 +208,13 @@ impl Pipeline {
             .max_bucket(self.max_bucket)
             .max_days(self.max_days)
             .cluster(match self.cluster {
-                ClusterArg::Pivot => syndic::cluster::Method::Pivot,
-                ClusterArg::Components => syndic::cluster::Method::Components,
+                ClusterArg::Pivot => syndic::Method::Pivot,
+                ClusterArg::Components => syndic::Method::Components,
             })
             .verify(match self.verify {
-                VerifyArg::Estimate => syndic::verify::Mode::Estimate,
-                VerifyArg::Auto => syndic::verify::Mode::Auto,
-                VerifyArg::Exact => syndic::verify::Mode::Exact,
+                VerifyArg::Estimate => syndic::VerifyMode::Estimate,
+                VerifyArg::Auto => syndic::VerifyMode::Auto,
+                VerifyArg::Exact => syndic::VerifyMode::Exact,
             })
             .keep(match self.keep {
                 KeepArg::First => Keep::First,

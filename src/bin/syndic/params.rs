@@ -2,7 +2,9 @@
 
 use anyhow::Result;
 use serde_json::json;
-use syndic::band::{Banding, CANDIDATE_FACTOR};
+use syndic::Banding;
+
+const CANDIDATE_FACTOR: f64 = Banding::CANDIDATE_FACTOR;
 use syndic::pipeline::Config;
 use syndic::report::count;
 
