@@ -15,6 +15,7 @@
 //! | verify | [`verify`] | [`verify::VerifyRule`], [`verify::Edge`] |
 //! | cluster | [`cluster`] | [`cluster::UnionFind`], [`cluster::Keep`] |
 //! | report | [`report`] | [`report::Report`] |
+//! | visual report | [`html`] | [`html::Page`] |
 //!
 //! [`pipeline`] runs them in order ([`pipeline::scan`] with a [`pipeline::Config`] gives a
 //! [`pipeline::Scan`]; [`pipeline::scan_within`] does the same within a [`spill::Budget`], with
@@ -37,6 +38,7 @@ pub mod cluster;
 pub mod date;
 pub mod error;
 pub mod eval;
+pub mod html;
 pub mod ingest;
 pub mod normalize;
 pub mod output;

@@ -10,7 +10,7 @@ use syndic::output::Output;
 use syndic::read::Raw;
 
 use crate::args::Pipeline;
-use crate::scan::{scan_with, summary};
+use crate::scan::{scan_with, summary, write_html};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -30,10 +30,13 @@ pub struct Args {
     /// Also write the JSON report here.
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub report: Option<PathBuf>,
+    /// Also write a self-contained HTML page to check the clusters by eye.
+    #[arg(long, value_name = "FILE.html", help_heading = "Output")]
+    pub html: Option<PathBuf>,
 }
 
 pub fn run(a: Args) -> Result<()> {
-    for path in std::iter::once(&a.output).chain(&a.report) {
+    for path in std::iter::once(&a.output).chain(&a.report).chain(&a.html) {
         syndic::output::check_target(path)?;
     }
     let (corpus, scan, cfg, rep) = scan_with(&a.pipeline)?;
@@ -128,6 +131,9 @@ pub fn run(a: Args) -> Result<()> {
         );
     }
     sink.commit()?;
+    if let Some(path) = &a.html {
+        write_html(path, &corpus, &scan, &rep)?;
+    }
     // The report last: when it exists, the run is complete.
     if let Some(path) = &a.report {
         syndic::output::write_atomic(path, rep.to_json().as_bytes())?;
