@@ -37,7 +37,10 @@ fn chromium() -> Option<PathBuf> {
 /// host name resolving to nothing, so that any network request would fail.
 fn render(browser: &Path, page: &Path, fragment: &str) -> String {
     let profile = tempfile::tempdir().unwrap();
-    let url = format!("file://{}{fragment}", page.canonicalize().unwrap().display());
+    let url = format!(
+        "file://{}{fragment}",
+        page.canonicalize().unwrap().display()
+    );
     let out = Command::new(browser)
         .args([
             "--headless",
@@ -81,7 +84,10 @@ fn row_ids(dom: &str) -> Vec<u64> {
     let mut ids = Vec::new();
     for (at, _) in dom.match_indices("<a class=\"cluster") {
         let tag = &dom[at..at + dom[at..].find('>').unwrap()];
-        let v = tag.split("data-cluster-id=\"").nth(1).expect("a cluster id");
+        let v = tag
+            .split("data-cluster-id=\"")
+            .nth(1)
+            .expect("a cluster id");
         ids.push(v[..v.find('"').unwrap()].parse().unwrap());
     }
     ids
@@ -165,7 +171,7 @@ fn one_row_per_cluster_and_no_script_error() {
     let table = &dom[dom.find("class=\"templates\"").expect("a template table")..];
     assert_eq!(
         table[..table.find("</table>").unwrap()]
-            .matches("<tr>")
+            .matches("<tr")
             .count(),
         templates.len() + 1
     );
@@ -182,7 +188,10 @@ fn a_deep_link_opens_the_cluster_with_word_diffs_and_boilerplate_marked() {
     assert_eq!(cluster["representative"], "a-wrapped");
     let dom = render(&browser, &page, "#c0");
     assert_ready(&dom);
-    assert!(dom.contains("id=\"view\" data-cluster-id=\"0\""), "cluster 0 not open");
+    assert!(
+        dom.contains("id=\"view\" data-cluster-id=\"0\""),
+        "cluster 0 not open"
+    );
 
     // a-retitled has its own title where the representative has a site header and a date.
     let retitled = card(&dom, "a-retitled");
@@ -229,7 +238,13 @@ fn spelling_variants_are_not_shown_as_edits() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|c| c["members"].as_array().unwrap().iter().any(|m| m["id"] == "b-variant"))
+        .find(|c| {
+            c["members"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m["id"] == "b-variant")
+        })
         .expect("b-variant is in a cluster");
     let dom = render(&browser, &page, &format!("#c{}", c["id"]));
     assert_ready(&dom);
@@ -237,7 +252,10 @@ fn spelling_variants_are_not_shown_as_edits() {
     // only the header is an edit.
     let ins = texts_of(card(&dom, "b-variant"), "ins").join(" ");
     assert!(ins.contains("شبكة الأخبار اليومية"), "{ins}");
-    assert!(ins.split_whitespace().count() <= 8, "variants marked: {ins}");
+    assert!(
+        ins.split_whitespace().count() <= 8,
+        "variants marked: {ins}"
+    );
 }
 
 const HOSTILE: &str = "</script><script>document.body.setAttribute('data-pwned','1')</script><img src=x onerror=\"document.body.setAttribute('data-pwned','2')\"><!-- <b>bold</b>";
@@ -278,7 +296,8 @@ fn markup_in_the_corpus_is_shown_as_text_and_runs_nothing() {
     };
     assert_eq!(scripts(dom.as_bytes()), scripts(&written));
     // It is shown as text: in the table row, in the cluster view, as ids and sources.
-    let shown = "&lt;/script&gt;&lt;script&gt;document.body.setAttribute('data-pwned','1')&lt;/script&gt;";
+    let shown =
+        "&lt;/script&gt;&lt;script&gt;document.body.setAttribute('data-pwned','1')&lt;/script&gt;";
     assert!(dom.matches(shown).count() >= 4, "{dom}");
     assert!(dom.contains("&lt;!-- &lt;b&gt;bold&lt;/b&gt;"));
 }
@@ -353,6 +372,12 @@ fn an_html_target_in_a_missing_folder_fails_before_the_scan() {
         .assert()
         .code(1);
     let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
-    assert!(err.contains("report.html") && err.contains("does not exist"), "{err}");
-    assert!(out.get_output().stdout.is_empty(), "no report when an output cannot be written");
+    assert!(
+        err.contains("report.html") && err.contains("does not exist"),
+        "{err}"
+    );
+    assert!(
+        out.get_output().stdout.is_empty(),
+        "no report when an output cannot be written"
+    );
 }

@@ -3,22 +3,26 @@
 //! [`build`] re-reads the corpus once for the raw texts of the documents in clusters and of the
 //! flagged boilerplate lines, and assembles a [`Page`]:
 //!
-//! - an overview (counts and inline SVG plots drawn here, in [`svg`]);
-//! - the cluster table, drawn by the page's script from a JSON block of one short row per
-//!   cluster (sizes, lowest similarity, sources, family, suspect flags, the representative's first
-//!   line);
+//! - an overview (counts and inline SVG plots drawn here, in `svg`);
+//! - the cluster table, drawn by the page's script from one short row per cluster (size, lowest
+//!   similarity and containment, sources, family, suspect [`flags`], the representative's first
+//!   line, the member ids);
 //! - per cluster, the representative's raw text and each member as a word diff against it
-//!   ([`similar`]'s Unicode word diff, so that whole words are marked) encoded as compact
-//!   operations, with every document's flagged lines. These details are raw-deflated and base64
-//!   encoded in chunks of about [`CHUNK_BYTES`]; the script inflates a chunk and builds a cluster's
-//!   view only when it is opened, so that a page of 200,000 documents stays small and fast;
+//!   (`similar`'s Myers diff over Unicode word tokens compared in normalized form, encoded as
+//!   compact operations), with every document's flagged lines. The script builds a cluster's
+//!   view only when it is opened (`#c123`), so that a page of 200,000 documents stays fast;
 //! - the boilerplate templates with their counts, sources, positions and a raw example.
+//!
+//! The data travel [`pack`]ed: in chunks of about [`CHUNK_BYTES`] of JSON lines, raw-deflated and
+//! embedded as bytes in `<script>` elements of an unknown type (never run) of a windows-1252 page,
+//! inflated by the browser's `DecompressionStream` when needed (gen_news 200k: under 60 MB).
+//! Everything else in the page is ASCII.
 //!
 //! Nothing is fetched: data, script and style are inline, and the page's Content-Security-Policy
 //! (`default-src 'none'`, the script and the style allowed by their SHA-256 hashes) forbids every
-//! other source. Text from the corpus reaches the page only escaped: as HTML text (escaped here),
-//! inside JSON blocks where `<`, `>` and `&` are `\u` escapes (so `</script>` cannot end the block),
-//! inside base64, and in the browser through `textContent`.
+//! other source. Text from the corpus reaches the page only escaped: as HTML text ([`escape`]),
+//! in JSON with `<`, `>`, `&` as `\u` escapes ([`script_json`]), packed (where no `<` byte is
+//! left), and in the browser through `textContent`.
 
 mod svg;
 
@@ -236,20 +240,31 @@ fn tokens<'a>(
 /// strings) and inserted text, adjacent runs of one kind merged. Words equal after normalization
 /// are kept (shown as the representative has them). A pair that takes more than two seconds gets
 /// a correct but coarser diff.
+#[cfg(test)]
 fn diff_ops(old: &str, new: &str, norm: &NormalizeOptions) -> Vec<Op> {
     let mut buf = String::new();
-    let (old_toks, old_keys) = tokens(old, norm, &mut buf);
-    let (new_toks, new_keys) = tokens(new, norm, &mut buf);
+    let old_tokens = tokens(old, norm, &mut buf);
+    diff_tokens(&old_tokens, new, norm, &mut buf)
+}
+
+/// [`diff_ops`] with the representative already cut into tokens.
+fn diff_tokens(
+    (old_toks, old_keys): &(Vec<&str>, Vec<u64>),
+    new: &str,
+    norm: &NormalizeOptions,
+    buf: &mut String,
+) -> Vec<Op> {
+    let (new_toks, new_keys) = tokens(new, norm, buf);
     let deadline = Instant::now() + Duration::from_secs(2);
     let diff = similar::capture_diff_slices_deadline(
         Algorithm::Myers,
-        &old_keys,
+        old_keys,
         &new_keys,
         Some(deadline),
     );
     // Prefix sums over the tokens: UTF-16 offsets in old, byte offsets in new.
     let mut old_at = vec![0usize];
-    for t in &old_toks {
+    for t in old_toks {
         old_at.push(old_at.last().unwrap() + utf16_len(t));
     }
     let mut new_at = vec![0usize];
@@ -412,11 +427,21 @@ fn read_texts(corpus: &Corpus, scan: &Scan, report: &Report) -> Result<Texts> {
     // Members read before their representative wait here.
     let mut pending: Vec<Vec<(u32, String)>> = vec![Vec::new(); n];
     let mut jobs: Vec<(u32, u32, String)> = Vec::new();
+    // Diffs in parallel, the representative of each cluster cut into tokens once.
     let flush = |jobs: &mut Vec<(u32, u32, String)>, t: &mut Texts| {
+        jobs.sort_by_key(|j| j.0);
         let done: Vec<(u32, u32, Vec<Op>)> = jobs
-            .par_drain(..)
-            .map(|(c, m, text)| (c, m, diff_ops(&t.reps[c as usize], &text, norm)))
+            .par_chunk_by(|a, b| a.0 == b.0)
+            .flat_map_iter(|group| {
+                let mut buf = String::new();
+                let rep = tokens(&t.reps[group[0].0 as usize], norm, &mut buf);
+                group
+                    .iter()
+                    .map(|(c, m, text)| (*c, *m, diff_tokens(&rep, text, norm, &mut buf)))
+                    .collect::<Vec<_>>()
+            })
             .collect();
+        jobs.clear();
         for (c, m, ops) in done {
             t.ops[c as usize][m as usize] = ops;
         }

@@ -57,34 +57,36 @@
   var list = $('rows');
 
   function start(text) {
-  rows = JSON.parse(text);
-  hay = rows.map(function (r) { return (r[9].join('\n') + '\n' + r[10].join('\n') + '\n' + r[8]).toLowerCase(); });
+    rows = JSON.parse(text);
+    hay = rows.map(function (r) { return (r[9].join('\n') + '\n' + r[10].join('\n') + '\n' + r[8]).toLowerCase(); });
 
-  // The table: every row built once, then moved (sort) or hidden (filter).
-  var frag = document.createDocumentFragment();
-  rows.forEach(function (r) {
-    var a = el('a', 'cluster');
-    a.href = '#c' + r[0];
-    a.setAttribute('data-cluster-id', String(r[0]));
-    a.setAttribute('role', 'row');
-    a.appendChild(el('span', 'num', String(r[0])));
-    a.appendChild(el('span', 'num', String(r[1])));
-    a.appendChild(el('span', 'num', String(r[2])));
-    a.appendChild(el('span', 'num', fmt(r[3])));
-    a.appendChild(el('span', 'num', fmt(r[4])));
-    a.appendChild(el('span', 'num', r[5] + (r[6] > 1 ? ' (' + r[6] + ')' : '')));
-    var f = el('span');
-    FLAGS.forEach(function (fl) { if (r[7] & fl[0]) f.appendChild(el('span', 'flag', fl[1])); });
-    a.appendChild(f);
-    var first = el('span', 'first');
-    first.dir = 'auto';
-    first.appendChild(bdi(r[8]));
-    a.appendChild(first);
-    els.push(a);
-    frag.appendChild(a);
-  });
-  list.appendChild(frag);
-  order = rows.map(function (_, i) { return i; });
+    // The table: every row built once, then moved (sort) or hidden (filter).
+    var frag = document.createDocumentFragment();
+    rows.forEach(function (r) {
+      var a = el('a', 'cluster');
+      a.href = '#c' + r[0];
+      a.setAttribute('data-cluster-id', String(r[0]));
+      a.setAttribute('role', 'row');
+      a.appendChild(el('span', 'num', String(r[0])));
+      a.appendChild(el('span', 'num', String(r[1])));
+      a.appendChild(el('span', 'num', String(r[2])));
+      a.appendChild(el('span', 'num', fmt(r[3])));
+      a.appendChild(el('span', 'num', fmt(r[4])));
+      a.appendChild(el('span', 'num', r[5] + (r[6] > 1 ? ' (' + r[6] + ')' : '')));
+      var f = el('span');
+      FLAGS.forEach(function (fl) { if (r[7] & fl[0]) f.appendChild(el('span', 'flag', fl[1])); });
+      a.appendChild(f);
+      var first = el('span', 'first');
+      first.dir = 'auto';
+      first.appendChild(bdi(r[8]));
+      a.appendChild(first);
+      els.push(a);
+      frag.appendChild(a);
+    });
+    // Past a few thousand rows, the browser lays out only the rows in view.
+    if (rows.length > 2000) list.classList.add('many');
+    list.appendChild(frag);
+    order = rows.map(function (_, i) { return i; });
   }
 
   var order = [];
