@@ -5,7 +5,8 @@
 //! [`Corpus::from_documents`]) and a [`Config`] (from [`Config::builder`]), and gives a [`Scan`]:
 //! the documents, the clusters of copies and the boilerplate found. [`report::build`] turns it
 //! into the JSON [`Report`]; [`dedup::write`] writes the corpus back with one document kept per
-//! cluster, or every record annotated with its cluster.
+//! cluster, or every record annotated with its cluster; [`html`] writes a page to check the
+//! clusters by eye.
 //!
 //! ```no_run
 //! use syndic::{dedup, output::Output, pipeline, report, Config, Corpus};
@@ -63,6 +64,7 @@ mod isa;
 pub mod dedup;
 pub mod error;
 pub mod eval;
+pub mod html;
 pub mod output;
 pub mod pipeline;
 pub mod read;

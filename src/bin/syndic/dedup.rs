@@ -7,7 +7,7 @@ use syndic::dedup;
 use syndic::output::Output;
 
 use crate::args::Pipeline;
-use crate::scan::{scan_with, summary};
+use crate::scan::{scan_with, summary, write_html};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -36,13 +36,16 @@ pub struct Args {
     /// Remove the lines flagged as boilerplate from the text field of the records written.
     #[arg(long, help_heading = "Output")]
     pub strip_boilerplate: bool,
+    /// Also write a self-contained HTML page to check the clusters by eye.
+    #[arg(long, value_name = "FILE.html", help_heading = "Output")]
+    pub html: Option<PathBuf>,
     /// Also write the JSON report here.
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub report: Option<PathBuf>,
 }
 
 pub fn run(a: Args) -> Result<()> {
-    for path in std::iter::once(&a.output).chain(&a.report) {
+    for path in std::iter::once(&a.output).chain(&a.report).chain(&a.html) {
         syndic::output::check_target(path)?;
     }
     let (corpus, scan, cfg, rep) = scan_with(&a.pipeline)?;
@@ -54,6 +57,9 @@ pub fn run(a: Args) -> Result<()> {
     };
     let done = dedup::write(&corpus, &scan, &cfg.fields, &opts, &mut out)?;
     out.commit()?;
+    if let Some(path) = &a.html {
+        write_html(path, &corpus, &scan, &rep)?;
+    }
     // The report last: when it exists, the run is complete.
     if let Some(path) = &a.report {
         syndic::output::write_atomic(path, rep.to_json().as_bytes())?;

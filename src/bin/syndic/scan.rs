@@ -21,6 +21,24 @@ pub struct Args {
     /// 0; ids as in the report's boilerplate.templates).
     #[arg(long, value_name = "FILE.jsonl", help_heading = "Output")]
     pub annotations: Option<PathBuf>,
+    /// Also write a self-contained HTML page to check the clusters by eye (open it in a
+    /// browser; it works offline).
+    #[arg(long, value_name = "FILE.html", help_heading = "Output")]
+    pub html: Option<PathBuf>,
+}
+
+/// Writes the visual report (re-reading the corpus for the raw texts).
+pub fn write_html(
+    path: &std::path::Path,
+    corpus: &Corpus,
+    scan: &pipeline::Scan,
+    rep: &report::Report,
+) -> Result<()> {
+    let page = syndic::html::build(corpus, scan, rep)?;
+    let mut out = output::Output::create(path)?;
+    page.write_to(&mut out).map_err(|e| out.error(e))?;
+    out.commit()?;
+    Ok(())
 }
 
 /// Runs the pipeline with the CLI's progress bars; returns the scan, the config and the report.
@@ -115,12 +133,15 @@ pub fn summary(rep: &report::Report) -> String {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    for path in a.output.iter().chain(&a.annotations) {
+    for path in a.output.iter().chain(&a.annotations).chain(&a.html) {
         output::check_target(path)?;
     }
-    let (_corpus, scan, _cfg, rep) = scan_with(&a.pipeline)?;
+    let (corpus, scan, _cfg, rep) = scan_with(&a.pipeline)?;
     if let Some(path) = &a.annotations {
         output::write_atomic(path, report::annotations_jsonl(&scan).as_bytes())?;
+    }
+    if let Some(path) = &a.html {
+        write_html(path, &corpus, &scan, &rep)?;
     }
     let json = rep.to_json();
     match &a.output {
