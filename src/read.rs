@@ -131,7 +131,7 @@ pub struct SourceFile {
     /// How it is named in messages: a path the user can open (`<stdin>` for stdin).
     pub shown: String,
     pub format: Format,
-    /// As the file name says; the content decides (see [`open_decompressed`]).
+    /// As the file name says; the content decides (see `decompress`).
     pub compression: Compression,
     /// Why the file cannot be read at all, found while listing a folder (a broken link, a
     /// FIFO or socket): reported as a record of the file, under the error policy.
@@ -1062,24 +1062,6 @@ pub fn read_bytes(
     }
 }
 
-/// Opens a file for reading, decompressing by content: see [`decompress`].
-pub fn open_decompressed(f: &SourceFile) -> Result<Box<dyn BufRead + Send>> {
-    let file = File::open(&f.path).map_err(|e| Error::Input {
-        path: f.path.clone(),
-        source: e,
-    })?;
-    let raw = Box::new(BufReader::with_capacity(1 << 16, file));
-    decompress(raw, f.compression).map(|(r, _)| r).map_err(|k| {
-        Error::record(
-            Location {
-                path: f.shown.clone(),
-                line: 0,
-            },
-            k,
-        )
-    })
-}
-
 /// Bytes asked of a decompressor at a time: what a read that meets a broken stream loses of
 /// the data decoded before the break.
 const DECODED_BUF: usize = 1 << 16;
@@ -1098,7 +1080,7 @@ const UNSUPPORTED: &[(&[u8], &str)] = &[
 /// Wraps a stream in the decompressor its first bytes call for: gzip and zstd streams are
 /// decompressed whatever the file is named; a file named `.gz` or `.zst` that is neither is an
 /// error, and so are the compressed formats syndic does not read (xz, bzip2, zip, lz4, 7z).
-pub fn decompress(
+pub(crate) fn decompress(
     mut raw: Box<dyn BufRead + Send>,
     named: Compression,
 ) -> std::result::Result<(Box<dyn BufRead + Send>, Compression), RecordError> {
@@ -1782,7 +1764,7 @@ fn is_prefix_key(key: &str, name: &str) -> bool {
 
 /// The value at a dotted `path` in `v`: the key that is the whole path, or else the longest key
 /// that begins it, looked into for the rest.
-pub fn lookup<'v>(v: &'v Value, path: &str) -> Option<&'v Value> {
+pub(crate) fn lookup<'v>(v: &'v Value, path: &str) -> Option<&'v Value> {
     let obj = v.as_object()?;
     if let Some(x) = obj.get(path) {
         return Some(x);
@@ -1794,7 +1776,7 @@ pub fn lookup<'v>(v: &'v Value, path: &str) -> Option<&'v Value> {
 }
 
 /// [`lookup`], for changing the value.
-pub fn lookup_mut<'v>(v: &'v mut Value, path: &str) -> Option<&'v mut Value> {
+pub(crate) fn lookup_mut<'v>(v: &'v mut Value, path: &str) -> Option<&'v mut Value> {
     let obj = v.as_object_mut()?;
     if obj.contains_key(path) {
         return obj.get_mut(path);
@@ -1812,7 +1794,7 @@ const MAX_KEYS_SHOWN: usize = 30;
 
 /// The keys of some JSON objects, in order of first appearance, with the keys of nested objects
 /// as dotted paths (`body.text`), at most `max`.
-pub fn value_keys(values: &[Value], max: usize) -> Vec<String> {
+pub(crate) fn value_keys(values: &[Value], max: usize) -> Vec<String> {
     fn walk(prefix: &str, v: &Value, depth: usize, out: &mut Vec<String>, max: usize) {
         let Some(obj) = v.as_object() else { return };
         for (k, x) in obj {

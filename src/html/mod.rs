@@ -13,7 +13,7 @@
 //!   view only when it is opened (`#c123`), so that a page of 200,000 documents stays fast;
 //! - the boilerplate templates with their counts, sources, positions and a raw example.
 //!
-//! The data travel [`pack`]ed: in chunks of about [`CHUNK_BYTES`] of JSON lines, raw-deflated and
+//! The data travel packed: in chunks of about 256 KiB of JSON lines, raw-deflated and
 //! embedded as bytes in `<script>` elements of an unknown type (never run) of a windows-1252 page,
 //! inflated by the browser's `DecompressionStream` when needed (gen_news 200k: under 60 MB).
 //! Everything else in the page is ASCII.
@@ -48,7 +48,7 @@ const CSS: &str = include_str!("report.css");
 const JS: &str = include_str!("report.js");
 
 /// Uncompressed bytes of cluster details per compressed chunk.
-pub const CHUNK_BYTES: usize = 256 << 10;
+pub(crate) const CHUNK_BYTES: usize = 256 << 10;
 
 /// Kept runs of at most this many tokens between two changes are shown as changed.
 const SHORT_KEEP: usize = 3;
@@ -99,7 +99,7 @@ impl Page {
 
 /// Escapes text for HTML text and attribute values of the page (which is ASCII outside its
 /// packed data: other characters become character references).
-pub fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -118,7 +118,7 @@ pub fn escape(s: &str) -> String {
 /// JSON to embed in a `<script>` block, in ASCII: `<`, `>`, `&` (which JSON has only inside
 /// strings) and every non-ASCII character become `\u` escapes, so that no `</script>` or `<!--`
 /// can appear.
-pub fn script_json(v: &impl serde::Serialize) -> String {
+pub(crate) fn script_json(v: &impl serde::Serialize) -> String {
     let s = serde_json::to_string(v).expect("serializes");
     let mut out = String::with_capacity(s.len());
     let mut units = [0u16; 2];
@@ -145,7 +145,7 @@ const ESC: u8 = 0x01;
 /// windows-1252 page, where every byte stands for one character: NUL (read as U+FFFD), CR (read
 /// as LF), `<` (could end the element) and the escape byte itself become the escape byte and the
 /// byte plus 0x40. The first byte says the text encoding: `w` (windows-1256) or `u` (UTF-8).
-pub fn pack(text: &str) -> Vec<u8> {
+pub(crate) fn pack(text: &str) -> Vec<u8> {
     let amp = text.replace('&', "&amp;");
     let (wide, _, _) = encoding_rs::WINDOWS_1256.encode(&amp);
     let (tag, bytes) = if wide.len() < text.len() {
@@ -177,7 +177,7 @@ fn sha256_b64(s: &str) -> String {
 }
 
 /// The Content-Security-Policy of the page: nothing but its own inline script and style.
-pub fn csp() -> String {
+pub(crate) fn csp() -> String {
     format!(
         "default-src 'none'; script-src 'sha256-{}'; style-src 'sha256-{}'; base-uri 'none'; form-action 'none'",
         sha256_b64(JS),
