@@ -20,8 +20,8 @@
 //!
 //! Nothing is fetched: data, script and style are inline, and the page's Content-Security-Policy
 //! (`default-src 'none'`, the script and the style allowed by their SHA-256 hashes) forbids every
-//! other source. Text from the corpus reaches the page only escaped: as HTML text (escaped),
-//! in JSON with `<`, `>`, `&` as `\u` escapes , packed (where no `<` byte is
+//! other source. Text from the corpus reaches the page only escaped: as HTML text,
+//! in JSON with `<`, `>`, `&` as `\u` escapes, packed (where no `<` byte is
 //! left), and in the browser through `textContent`.
 
 mod svg;
@@ -70,7 +70,7 @@ pub mod flags {
 }
 
 /// The page, ready to be written: ASCII markup and, in `<script>` elements of an unknown type
-/// (never run), the packed data ([`pack`]).
+/// (never run), the packed data.
 pub struct Page {
     head: String,
     blobs: Vec<(String, Vec<u8>)>,
