@@ -59,6 +59,9 @@ pub enum RecordError {
     UnsupportedCompression(&'static str),
     #[error("cannot read: {0}")]
     Unreadable(String),
+    /// A Parquet file, or one of its row groups, that cannot be read.
+    #[error("cannot read as Parquet: {0}")]
+    Parquet(String),
     #[error("not a regular file (a FIFO, socket or device inside a folder is not read; remove it or name the files to read)")]
     NotAFile,
     #[error("the record is longer than {} MiB (is a line end missing?)", .0 >> 20)]
@@ -81,6 +84,7 @@ impl RecordError {
             RecordError::Corrupt(_) => "corrupt_stream",
             RecordError::UnsupportedCompression(_) => "unsupported_compression",
             RecordError::Unreadable(_) => "unreadable",
+            RecordError::Parquet(_) => "bad_parquet",
             RecordError::NotAFile => "not_a_file",
             RecordError::TooLarge(_) => "too_large",
         }

@@ -1,4 +1,4 @@
-//! Reading corpora: JSONL, CSV and TSV files, folders of text files, gzip/zstd streams, stdin.
+//! Reading corpora: JSONL, CSV, TSV and Parquet files, folders of text files, gzip/zstd streams, stdin.
 //!
 //! [`Corpus::open`] turns the user's input arguments into an ordered list of [`SourceFile`]s
 //! (folders walked recursively in sorted order; stdin spooled to a temporary file so that a
@@ -16,6 +16,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{Error, Location, RecordError, Result};
+
+mod parquet;
 
 /// What to do with a record that cannot be read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -112,6 +114,8 @@ pub enum Format {
     Csv,
     /// Tab-separated values with a header row naming the columns.
     Tsv,
+    /// Apache Parquet: columns named as CSV's are, read by row group.
+    Parquet,
     /// The whole file is one plain-text document.
     Text,
 }
@@ -253,6 +257,8 @@ fn classify(path: PathBuf, name: String) -> SourceFile {
         Format::Csv
     } else if stem.ends_with(".tsv") {
         Format::Tsv
+    } else if stem.ends_with(".parquet") {
+        Format::Parquet
     } else {
         Format::Text
     };
@@ -306,7 +312,7 @@ fn spool(from: &mut dyn Read, shown: &Path) -> Result<tempfile::TempPath> {
 /// always read.
 ///
 /// In a folder that holds record files (`.jsonl`, `.json`, `.ndjson`, `.csv`, `.tsv`, also
-/// `.gz` or `.zst`), files other than those and `.txt` files (a README.md, logs) are left out
+/// `.gz` or `.zst`, and `.parquet`), files other than those and `.txt` files (a README.md, logs) are left out
 /// unless a glob names them; in a folder without any, every file is one plain-text document.
 #[derive(Clone, Debug, Default)]
 pub struct FolderFilter {
@@ -749,8 +755,8 @@ impl Corpus {
                 Some(RawItem::Row { file, .. }) if header_of != Some(file) => {
                     // A table's columns are its header's.
                     header_of = Some(file);
-                    if let Some(t) = raw.current.as_ref().and_then(|r| r.table.as_ref()) {
-                        let cols = t.header.iter().map(|h| (h.clone(), Value::Null));
+                    if let Some(header) = raw.current.as_ref().and_then(|r| r.header()) {
+                        let cols = header.iter().map(|h| (h.clone(), Value::Null));
                         values.push(Value::Object(cols.collect()));
                     }
                 }
@@ -830,7 +836,8 @@ pub enum RawItem {
     Text { file: u32, bytes: Vec<u8> },
     /// A document given in memory: its index in [`Corpus::documents`].
     Memory { index: usize },
-    /// A CSV or TSV row: its text, id, source and date cells in `buf` of its batch.
+    /// A CSV, TSV or Parquet row: its text, id, source and date cells in `buf` of its batch
+    /// (`line` is a Parquet row's number, from 1).
     Row {
         file: u32,
         line: u64,
@@ -945,7 +952,8 @@ impl<'a> RawReader<'a> {
 pub enum Raw<'a> {
     /// One JSONL line, without its line ending.
     Line(&'a [u8]),
-    /// A CSV or TSV row: each column of the header with its cell, as strings.
+    /// A CSV or TSV row: each column of the header with its cell, as strings; a Parquet row:
+    /// the columns read (text, id, source, date), strings or null.
     Row(serde_json::Map<String, Value>),
     /// A whole plain-text file.
     Text(&'a str),
@@ -993,6 +1001,10 @@ impl Corpus {
                     Ok(Chunk::Empty) => continue,
                     Ok(Chunk::Line(n)) => f(&r.at(n), Raw::Line(trim_line(&r.buf)))?,
                     Ok(Chunk::Row(n, _)) => {
+                        if let Some(p) = &r.parquet {
+                            f(&r.at(n), Raw::Row(p.row_object()))?;
+                            continue;
+                        }
                         let t = r.table.as_ref().expect("a row comes from a table");
                         let obj = t
                             .header
@@ -1166,8 +1178,11 @@ struct FileReader {
     any: bool,
     /// A CSV or TSV file once its header is read.
     table: Option<Table>,
-    /// The columns to find in a CSV or TSV header.
+    /// The columns to find in a CSV or TSV header (or a Parquet schema).
     fields: Fields,
+    /// A Parquet file not yet opened, then being read.
+    parquet_input: Option<parquet::Input>,
+    parquet: Option<Box<parquet::Table>>,
 }
 
 /// A CSV or TSV file being read: its reader, its header, where the named columns are, and the
@@ -1189,6 +1204,11 @@ impl FileReader {
             return r;
         }
         match File::open(&src.path) {
+            Ok(f) if src.format == Format::Parquet => {
+                let mut r = FileReader::empty(src, file);
+                r.parquet_input = Some(parquet::Input::File(f));
+                r
+            }
             Ok(f) => {
                 FileReader::from_reader(src, file, Box::new(BufReader::with_capacity(1 << 16, f)))
             }
@@ -1213,11 +1233,21 @@ impl FileReader {
             any: false,
             table: None,
             fields: Fields::default(),
+            parquet_input: None,
+            parquet: None,
         }
     }
 
-    fn from_reader(src: &SourceFile, file: u32, raw: Box<dyn BufRead + Send>) -> FileReader {
+    fn from_reader(src: &SourceFile, file: u32, mut raw: Box<dyn BufRead + Send>) -> FileReader {
         let mut r = FileReader::empty(src, file);
+        if src.format == Format::Parquet {
+            let mut data = Vec::new();
+            match raw.read_to_end(&mut data) {
+                Ok(_) => r.parquet_input = Some(parquet::Input::Bytes(data.into())),
+                Err(e) => r.pending = Some(unreadable(&e)),
+            }
+            return r;
+        }
         match decompress(raw, src.compression) {
             Ok((reader, c)) => {
                 r.reader = Some(reader);
@@ -1292,12 +1322,16 @@ impl FileReader {
         if self.table.is_some() {
             return self.next_row(buf);
         }
+        if self.src.format == Format::Parquet {
+            return self.next_parquet_row(buf);
+        }
         let Some(reader) = self.reader.as_mut() else {
             self.done = true;
             return Ok(Chunk::End);
         };
         match self.src.format {
             Format::Csv | Format::Tsv => self.next_row(buf),
+            Format::Parquet => unreachable!("read above"),
             Format::Text => {
                 self.done = true;
                 self.buf.clear();
@@ -1347,6 +1381,48 @@ impl FileReader {
 }
 
 impl FileReader {
+    /// The columns of a CSV, TSV or Parquet file once it is open.
+    fn header(&self) -> Option<&[String]> {
+        match (&self.table, &self.parquet) {
+            (Some(t), _) => Some(&t.header),
+            (None, Some(p)) => Some(&p.header),
+            (None, None) => None,
+        }
+    }
+
+    /// The next row of a Parquet file (its footer read first): its text, id, source and date
+    /// cells are appended to `buf`.
+    fn next_parquet_row(&mut self, buf: &mut Vec<u8>) -> Result<Chunk, (Location, RecordError)> {
+        if self.parquet.is_none() {
+            let Some(input) = self.parquet_input.take() else {
+                self.done = true;
+                return Ok(Chunk::End);
+            };
+            match parquet::Table::open(input, &self.fields) {
+                Ok(t) => self.parquet = Some(Box::new(t)),
+                Err(k) => {
+                    self.done = true;
+                    return Err((self.shown_at(0), k));
+                }
+            }
+        }
+        let t = self.parquet.as_mut().expect("opened above");
+        match t.next_row(buf) {
+            None => {
+                self.done = true;
+                Ok(if self.any { Chunk::End } else { Chunk::Empty })
+            }
+            Some(Ok((row, cells))) => {
+                self.any = true;
+                Ok(Chunk::Row(row, cells))
+            }
+            Some(Err((row, k))) => {
+                self.any = true;
+                Err((self.shown_at(row), k))
+            }
+        }
+    }
+
     /// The next row of a CSV or TSV file (its header read first): its text, id, source and
     /// date cells are appended to `buf`.
     fn next_row(&mut self, buf: &mut Vec<u8>) -> Result<Chunk, (Location, RecordError)> {

@@ -49,7 +49,8 @@ pub enum OnErrorArg {
 #[derive(Args)]
 pub struct Pipeline {
     /// Inputs: JSONL files (.jsonl, .json, .ndjson), CSV and TSV files (.csv, .tsv, with a
-    /// header row), text files, folders (walked recursively, sorted), any of them .gz or .zst;
+    /// header row), Parquet files (.parquet), text files, folders (walked recursively, sorted),
+    /// any of them but Parquet .gz or .zst;
     /// `-` reads JSONL from stdin. In folders, hidden files and folders (.name) and Hadoop/Spark
     /// markers (_SUCCESS, _name) are left out, and so are other files beside record files (a
     /// README.md among .jsonl shards); the report's stats.files_skipped lists them.
@@ -67,7 +68,7 @@ pub struct Pipeline {
     )]
     pub globs: Vec<String>,
 
-    /// Field (CSV/TSV column) holding the text. Dots reach nested objects: `body.text`; a key
+    /// Field (CSV/TSV/Parquet column) holding the text. Dots reach nested objects: `body.text`; a key
     /// that is the whole name, dots included, wins.
     #[arg(long, default_value = "text", help_heading = "Input")]
     pub text_field: String,

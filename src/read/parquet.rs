@@ -1,0 +1,277 @@
+//! Parquet files as record files: the text, id, source and date columns of each row, read row
+//! group by row group and batch by batch (only those columns: a projection), so that memory is
+//! bounded by a batch, not by the file.
+
+use std::fs::File;
+
+use arrow_array::cast::AsArray;
+use arrow_array::{Array, ArrayRef, LargeStringArray, RecordBatch, StringArray, StringViewArray};
+use arrow_schema::DataType;
+use bytes::Bytes;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
+    ParquetRecordBatchReaderBuilder,
+};
+use parquet::arrow::ProjectionMask;
+use parquet::errors::ParquetError;
+use parquet::file::reader::ChunkReader;
+use serde_json::{Map, Value};
+
+use super::{Fields, RowCells, MAX_RECORD_BYTES};
+use crate::error::RecordError;
+
+/// Rows decoded at a time.
+const BATCH_ROWS: usize = 1024;
+
+/// Where a Parquet file's bytes are: a file, or bytes in memory (for tests and fuzzing).
+pub(super) enum Input {
+    File(File),
+    Bytes(Bytes),
+}
+
+impl Input {
+    fn metadata(&self) -> Result<ArrowReaderMetadata, ParquetError> {
+        let opts = ArrowReaderOptions::new();
+        match self {
+            Input::File(f) => ArrowReaderMetadata::load(f, opts),
+            Input::Bytes(b) => ArrowReaderMetadata::load(b, opts),
+        }
+    }
+
+    /// A reader of the projected columns of one row group.
+    fn group(
+        &self,
+        meta: &ArrowReaderMetadata,
+        group: usize,
+        mask: &ProjectionMask,
+    ) -> Result<ParquetRecordBatchReader, ParquetError> {
+        fn build<T: ChunkReader + 'static>(
+            input: T,
+            meta: &ArrowReaderMetadata,
+            group: usize,
+            mask: &ProjectionMask,
+        ) -> Result<ParquetRecordBatchReader, ParquetError> {
+            ParquetRecordBatchReaderBuilder::new_with_metadata(input, meta.clone())
+                .with_row_groups(vec![group])
+                .with_projection(mask.clone())
+                .with_batch_size(BATCH_ROWS)
+                .build()
+        }
+        match self {
+            Input::File(f) => build(f.try_clone()?, meta, group, mask),
+            Input::Bytes(b) => build(b.clone(), meta, group, mask),
+        }
+    }
+}
+
+/// A column of the current batch, as strings.
+enum Col {
+    Utf8(StringArray),
+    Large(LargeStringArray),
+    View(StringViewArray),
+}
+
+impl Col {
+    /// String columns as they are; others (numbers, dates, binary holding UTF-8) cast to strings.
+    fn new(a: &ArrayRef) -> Result<Col, String> {
+        Ok(match a.data_type() {
+            DataType::Utf8 => Col::Utf8(a.as_string::<i32>().clone()),
+            DataType::LargeUtf8 => Col::Large(a.as_string::<i64>().clone()),
+            DataType::Utf8View => Col::View(a.as_string_view().clone()),
+            _ => {
+                let s = arrow_cast::cast(a, &DataType::Utf8).map_err(|e| e.to_string())?;
+                Col::Utf8(s.as_string::<i32>().clone())
+            }
+        })
+    }
+
+    /// Row `i`, `None` when null.
+    fn get(&self, i: usize) -> Option<&str> {
+        match self {
+            Col::Utf8(a) => a.is_valid(i).then(|| a.value(i)),
+            Col::Large(a) => a.is_valid(i).then(|| a.value(i)),
+            Col::View(a) => a.is_valid(i).then(|| a.value(i)),
+        }
+    }
+}
+
+/// A Parquet file being read.
+pub(super) struct Table {
+    input: Input,
+    meta: ArrowReaderMetadata,
+    mask: ProjectionMask,
+    /// Every column of the file (its top-level fields), for messages.
+    pub header: Vec<String>,
+    /// The columns read, in the file's order.
+    names: Vec<String>,
+    /// Where the text, id, source and date columns are in `names`.
+    roles: [Option<usize>; 4],
+    next_group: usize,
+    reader: Option<ParquetRecordBatchReader>,
+    /// The current batch's columns (as `names`), its length, and the next row in it.
+    cols: Vec<Col>,
+    len: usize,
+    next: usize,
+    /// The number (from 1) of the last row handed out.
+    row: u64,
+    /// The number of the last row of the current row group.
+    group_end: u64,
+}
+
+impl Table {
+    /// Reads a file's footer and finds the named columns. The text column must be there, as a
+    /// string (or binary) column; the others may be missing.
+    pub(super) fn open(input: Input, fields: &Fields) -> Result<Table, RecordError> {
+        let meta = input
+            .metadata()
+            .map_err(|e| RecordError::Parquet(e.to_string()))?;
+        let schema = meta.schema().clone();
+        let header: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+        let find = |name: &str| header.iter().position(|h| h == name);
+        let found = [
+            find(&fields.text),
+            find(&fields.id),
+            find(&fields.source),
+            find(&fields.date),
+        ];
+        let Some(text) = found[0] else {
+            return Err(RecordError::MissingText {
+                field: fields.text.clone(),
+                keys: header,
+            });
+        };
+        if !matches!(
+            schema.field(text).data_type(),
+            DataType::Utf8
+                | DataType::LargeUtf8
+                | DataType::Utf8View
+                | DataType::Binary
+                | DataType::LargeBinary
+                | DataType::BinaryView
+        ) {
+            return Err(RecordError::TextNotString(fields.text.clone()));
+        }
+        for (i, name) in [(1, &fields.id), (2, &fields.source), (3, &fields.date)] {
+            if let Some(c) = found[i] {
+                if !arrow_cast::can_cast_types(schema.field(c).data_type(), &DataType::Utf8) {
+                    return Err(RecordError::BadField(name.clone()));
+                }
+            }
+        }
+        let mut read: Vec<usize> = found.iter().flatten().copied().collect();
+        read.sort_unstable();
+        read.dedup();
+        let roles = found.map(|c| c.and_then(|c| read.iter().position(|&r| r == c)));
+        let names = read.iter().map(|&c| header[c].clone()).collect();
+        let mask = ProjectionMask::roots(meta.parquet_schema(), read);
+        Ok(Table {
+            input,
+            meta,
+            mask,
+            header,
+            names,
+            roles,
+            next_group: 0,
+            reader: None,
+            cols: Vec::new(),
+            len: 0,
+            next: 0,
+            row: 0,
+            group_end: 0,
+        })
+    }
+
+    /// The next row: its number (from 1) and its text, id, source and date cells, appended to
+    /// `buf` (`None` for a null cell or a missing column). An error is located at a row: a row
+    /// group that cannot be read is one error, and reading goes on with the next one.
+    pub(super) fn next_row(
+        &mut self,
+        buf: &mut Vec<u8>,
+    ) -> Option<Result<(u64, RowCells), (u64, RecordError)>> {
+        loop {
+            if self.next < self.len {
+                let i = self.next;
+                self.next += 1;
+                self.row += 1;
+                let mut cells: RowCells = [None; 4];
+                for (k, (cell, role)) in cells.iter_mut().zip(self.roles).enumerate() {
+                    if let Some(s) = role.and_then(|c| self.cols[c].get(i)) {
+                        if k == 0 && s.len() > MAX_RECORD_BYTES {
+                            return Some(Err((self.row, RecordError::TooLarge(MAX_RECORD_BYTES))));
+                        }
+                        let start = buf.len();
+                        buf.extend_from_slice(s.as_bytes());
+                        *cell = Some((start, buf.len()));
+                    }
+                }
+                return Some(Ok((self.row, cells)));
+            }
+            if let Some(r) = self.reader.as_mut() {
+                let got = match r.next() {
+                    None => {
+                        self.reader = None;
+                        continue;
+                    }
+                    Some(Ok(batch)) => self.take(&batch),
+                    Some(Err(e)) => Err(e.to_string()),
+                };
+                match got {
+                    Ok(()) => continue,
+                    Err(e) => return Some(Err(self.group_failed(e))),
+                }
+            }
+            let groups = self.meta.metadata().row_groups();
+            let g = self.next_group;
+            let group = groups.get(g)?;
+            self.next_group += 1;
+            self.group_end = self.row + group.num_rows().max(0) as u64;
+            match self.input.group(&self.meta, g, &self.mask) {
+                Ok(r) => self.reader = Some(r),
+                Err(e) => return Some(Err(self.group_failed(e.to_string()))),
+            }
+        }
+    }
+
+    /// The rest of the current row group is lost: one error, at its first row not read; the
+    /// rows after it keep their numbers.
+    fn group_failed(&mut self, e: String) -> (u64, RecordError) {
+        let at = self.row + 1;
+        self.reader = None;
+        self.len = 0;
+        self.next = 0;
+        self.row = self.group_end;
+        let n = self.meta.metadata().num_row_groups();
+        let g = self.next_group;
+        (
+            at,
+            RecordError::Parquet(format!("row group {g} of {n}: {e}")),
+        )
+    }
+
+    fn take(&mut self, batch: &RecordBatch) -> Result<(), String> {
+        let mut cols = Vec::with_capacity(self.names.len());
+        for name in &self.names {
+            let a = batch
+                .column_by_name(name)
+                .ok_or_else(|| format!("column {name:?} is missing from a batch"))?;
+            cols.push(Col::new(a).map_err(|e| format!("column {name:?}: {e}"))?);
+        }
+        self.cols = cols;
+        self.len = batch.num_rows();
+        self.next = 0;
+        Ok(())
+    }
+
+    /// The last row handed out, as an object of the columns read (null cells as null).
+    pub(super) fn row_object(&self) -> Map<String, Value> {
+        let i = self.next.saturating_sub(1);
+        self.names
+            .iter()
+            .zip(&self.cols)
+            .map(|(name, c)| {
+                let v = c.get(i).map_or(Value::Null, |s| Value::String(s.into()));
+                (name.clone(), v)
+            })
+            .collect()
+    }
+}
