@@ -112,6 +112,7 @@ impl Adjacency {
     }
 }
 
+#[cfg(test)]
 /// Pivot clustering (a deterministic form of KwikCluster, Ailon, Charikar & Newman 2008) over
 /// `n` nodes and undirected verified `edges`, in which every two members of a cluster are
 /// `compatible`. `order` lists the nodes in the order they may become pivots (nodes absent from
@@ -130,7 +131,7 @@ impl Adjacency {
 /// however they are cut or edited, through whichever member they were verified against: the
 /// pivot (the document kept) is often a longer, combined version that a lightly edited copy
 /// matches only through another copy.
-pub fn pivot_labels(
+pub(crate) fn pivot_labels(
     n: usize,
     edges: &[(u32, u32)],
     order: &[u32],

@@ -11,6 +11,8 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
+mod common;
+
 fn bad(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures/bad")
@@ -410,15 +412,8 @@ fn lines(n: usize) -> Vec<u8> {
     let mut state = 0x9E37_79B9_7F4A_7C15u64;
     let mut out = Vec::new();
     for i in 0..n {
-        let words: Vec<String> = (0..40)
-            .map(|_| {
-                state = state
-                    .wrapping_mul(6_364_136_223_846_793_005)
-                    .wrapping_add(1_442_695_040_888_963_407);
-                format!("w{:x}", state >> 44)
-            })
-            .collect();
-        writeln!(out, "{{\"id\":\"r{i}\",\"text\":\"{}\"}}", words.join(" ")).unwrap();
+        let words = common::random_words(&mut state, 40);
+        writeln!(out, "{{\"id\":\"r{i}\",\"text\":\"{words}\"}}").unwrap();
     }
     out
 }

@@ -226,15 +226,8 @@ fn shard_folder() -> tempfile::TempDir {
     let mut shard = |i: usize| -> String {
         (0..3)
             .map(|j| {
-                let words: Vec<String> = (0..30)
-                    .map(|_| {
-                        state = state
-                            .wrapping_mul(6_364_136_223_846_793_005)
-                            .wrapping_add(1_442_695_040_888_963_407);
-                        format!("w{:x}", state >> 44)
-                    })
-                    .collect();
-                format!("{{\"id\":\"p{i}-{j}\",\"text\":\"{}\"}}\n", words.join(" "))
+                let words = random_words(&mut state, 30);
+                format!("{{\"id\":\"p{i}-{j}\",\"text\":\"{words}\"}}\n")
             })
             .collect()
     };

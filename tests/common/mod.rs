@@ -205,3 +205,18 @@ pub fn real_corpus() -> Option<PathBuf> {
     }
     Some(path)
 }
+
+/// `n` pseudo-random words (`w` and hex digits) from a linear congruential generator whose
+/// `state` the caller keeps: texts that share no passage by chance.
+#[allow(dead_code)]
+pub fn random_words(state: &mut u64, n: usize) -> String {
+    (0..n)
+        .map(|_| {
+            *state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            format!("w{:x}", *state >> 44)
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
