@@ -212,16 +212,19 @@ pub const TEMPLATE_SAMPLE: u64 = 2;
 
 /// One word n-gram in this many (by key, among the counted ones) marks a shared passage: two
 /// documents that hold [`PASSAGE_MIN_SHARED`] or more of the same such n-grams share a passage
-/// (an 80-word excerpt holds about four of its 73 n-grams' marks). These pairs are verified
+/// (an 80-word excerpt holds about nine of its 73 n-grams' marks, so that light edits
+/// seldom leave it fewer than two). These pairs are verified
 /// beside the LSH candidates: an excerpt of a wire story printed inside a roundup or a long
 /// article has a Jaccard similarity with the whole far too low for banding to find it, and the
 /// keys are already counted here, grouped by partition.
-pub const PASSAGE_SAMPLE: u64 = 16;
+pub const PASSAGE_SAMPLE: u64 = 8;
 /// See [`PASSAGE_SAMPLE`]: one shared n-gram may be a quote or a formula.
 pub const PASSAGE_MIN_SHARED: usize = 2;
 /// An n-gram held by more documents than this marks no pairs: it is a formula, or a passage of a
-/// story printed so widely that banding finds its copies (and their pairs would be many).
-pub const PASSAGE_MAX_DOCS: usize = 16;
+/// story printed so widely that its pairs would be many. A wire story a few dozen papers print
+/// still marks its pairs, among them the roundups that print it among other stories, which
+/// banding does not find.
+pub const PASSAGE_MAX_DOCS: usize = 64;
 
 /// The pairs of documents holding one marked n-gram (see [`PASSAGE_SAMPLE`]), one entry per
 /// n-gram they share.

@@ -27,9 +27,10 @@
 //!   Python's integer division does.
 //!
 //! * labelled pairs, `{"a": .., "b": .., "label": "copy" | "rewrite" | "different"}` per line
-//!   ([`LabelledPair`]): [`score_pairs`] counts per label the pairs put in one cluster, and
-//!   gives precision (clustered copy and rewrite pairs over all clustered pairs) and recall over
-//!   the copies and over copies and rewrites.
+//!   ([`LabelledPair`]): [`score_pairs`] counts per label the pairs found (put in one cluster,
+//!   or in different clusters that a report's `links` join: a story printed inside a roundup of
+//!   another cluster), and gives precision (found copy and rewrite pairs over all found pairs)
+//!   and recall over the copies and over copies and rewrites.
 //!
 //! * labelled lines, `{"id": .., "line": .., "label": "furniture" | "content"}` per line
 //!   ([`LabelledLine`]; `line` indexes the document's text split on `\n`, from 0): scored by
@@ -40,7 +41,7 @@
 //! Ids are strings; a number in a JSON field stands for its decimal text, as when syndic reads a
 //! corpus. Errors are [`Error::Input`] naming the file, and the line where there is one.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
@@ -106,6 +107,15 @@ fn scalar(v: &Value) -> Option<String> {
 }
 
 /// `C(x, 2)`.
+/// The pair in increasing order.
+fn ordered(a: String, b: String) -> (String, String) {
+    if a <= b {
+        (a, b)
+    } else {
+        (b, a)
+    }
+}
+
 fn c2(x: u64) -> u64 {
     x * x.saturating_sub(1) / 2
 }
@@ -138,6 +148,11 @@ pub struct Prediction {
     index: HashMap<String, u32>,
     /// The clusters' names: `0`, `1`, ... (their position) for a report, the labels of a TSV.
     names: Vec<String>,
+    /// A report's `links` (verified pairs in different clusters), each pair in id order.
+    links: HashSet<(String, String)>,
+    /// For a member of a report's cluster that repeats another's text (`joined_by: exact`), the
+    /// member it follows: links name only the first of such a group.
+    follows: HashMap<String, String>,
 }
 
 impl Prediction {
@@ -250,6 +265,13 @@ impl Prediction {
                         ),
                     )
                 })?;
+                if let Some(via) = member
+                    .get("joined_via")
+                    .and_then(scalar)
+                    .filter(|_| member.get("joined_by").and_then(Value::as_str) == Some("exact"))
+                {
+                    p.follows.insert(id.clone(), via);
+                }
                 if let Err(before) = p.assign(id.clone(), &n.to_string(), &mut by_name) {
                     return Err(invalid(
                         path,
@@ -257,6 +279,17 @@ impl Prediction {
                     ));
                 }
             }
+        }
+        let links = report.get("links").and_then(Value::as_array);
+        for (n, link) in links.into_iter().flatten().enumerate() {
+            let id = |k| link.get(k).and_then(scalar);
+            let (Some(a), Some(b)) = (id("part"), id("whole")) else {
+                return Err(invalid(
+                    path,
+                    format!("link {n} (from 0) has no \"part\" and \"whole\" ids"),
+                ));
+            };
+            p.links.insert(ordered(a, b));
         }
         Ok(p)
     }
@@ -291,6 +324,26 @@ impl Prediction {
             first_line.entry(id.to_string()).or_insert(n);
         }
         Ok(p)
+    }
+
+    /// Whether a report links the two documents (see [`crate::report::LinkOut`]), directly or
+    /// through the first document of their exact groups.
+    pub fn linked(&self, a: &str, b: &str) -> bool {
+        if self.links.is_empty() {
+            return false;
+        }
+        let lead = |x: &str| {
+            let mut x = x.to_string();
+            // Exact members follow an earlier member, never in a cycle; bounded all the same.
+            for _ in 0..self.follows.len() {
+                match self.follows.get(&x) {
+                    Some(v) => x = v.clone(),
+                    None => break,
+                }
+            }
+            x
+        };
+        self.links.contains(&ordered(lead(a), lead(b)))
     }
 
     /// The cluster of a document, `None` for a singleton.
@@ -709,7 +762,10 @@ pub struct LabelCounts {
     pub pairs: u64,
     /// Of those, pairs in one predicted cluster.
     pub clustered: u64,
-    /// Of those, pairs of which the prediction does not name one document or both.
+    /// Of those, pairs in different clusters that the report links (`links`): found all the
+    /// same.
+    pub linked: u64,
+    /// Of those, pairs not found of which the prediction does not name one document or both.
     pub missing: u64,
 }
 
@@ -719,7 +775,8 @@ pub struct PairScores {
     pub copy: LabelCounts,
     pub rewrite: LabelCounts,
     pub different: LabelCounts,
-    /// Clustered copy and rewrite pairs over all clustered pairs (1 when none is clustered).
+    /// Found (clustered or linked) copy and rewrite pairs over all found pairs (1 when none is
+    /// found).
     pub precision: f64,
     /// Clustered copy pairs over copy pairs (1 without copy pairs).
     pub recall_copy: f64,
@@ -745,6 +802,7 @@ impl PairScores {
             let c = self.counts(l);
             t.pairs += c.pairs;
             t.clustered += c.clustered;
+            t.linked += c.linked;
             t.missing += c.missing;
         }
         t
@@ -758,9 +816,13 @@ pub fn score_pairs(pairs: &[LabelledPair], pred: &Prediction) -> PairScores {
     for p in pairs {
         let c = counts.entry(p.label).or_default();
         c.pairs += 1;
-        match (pred.cluster_of(&p.a), pred.cluster_of(&p.b)) {
-            (Some(x), Some(y)) => c.clustered += u64::from(x == y),
-            _ => c.missing += 1,
+        let (x, y) = (pred.cluster_of(&p.a), pred.cluster_of(&p.b));
+        if x.is_some() && x == y {
+            c.clustered += 1;
+        } else if pred.linked(&p.a, &p.b) {
+            c.linked += 1;
+        } else if x.is_none() || y.is_none() {
+            c.missing += 1;
         }
     }
     let mut take = |l| counts.remove(&l).unwrap_or_default();
@@ -776,9 +838,10 @@ pub fn score_pairs(pairs: &[LabelledPair], pred: &Prediction) -> PairScores {
             1.0
         }
     };
-    let positive = copy.clustered + rewrite.clustered;
-    let precision = frac(positive, positive + different.clustered);
-    let recall_copy = frac(copy.clustered, copy.pairs);
+    let found = |c: &LabelCounts| c.clustered + c.linked;
+    let positive = found(&copy) + found(&rewrite);
+    let precision = frac(positive, positive + found(&different));
+    let recall_copy = frac(found(&copy), copy.pairs);
     let recall_copy_rewrite = frac(positive, copy.pairs + rewrite.pairs);
     PairScores {
         f1: f1(precision, recall_copy_rewrite),
@@ -1169,11 +1232,6 @@ mod tests {
             ("d6", "z"),
             ("d7", "z"),
         ]);
-        let lp = |a: &str, b: &str, label| LabelledPair {
-            a: a.into(),
-            b: b.into(),
-            label,
-        };
         use PairLabel::*;
         let pairs = [
             lp("d1", "d2", Copy),
@@ -1189,6 +1247,7 @@ mod tests {
         let c = |pairs, clustered, missing| LabelCounts {
             pairs,
             clustered,
+            linked: 0,
             missing,
         };
         assert_eq!(s.copy, c(3, 1, 1));
@@ -1202,6 +1261,53 @@ mod tests {
         // The order within a pair does not matter.
         let flipped: Vec<LabelledPair> = pairs.iter().map(|p| lp(&p.b, &p.a, p.label)).collect();
         assert_eq!(score_pairs(&flipped, &p), s);
+    }
+
+    fn lp(a: &str, b: &str, label: PairLabel) -> LabelledPair {
+        LabelledPair {
+            a: a.into(),
+            b: b.into(),
+            label,
+        }
+    }
+
+    #[test]
+    fn linked_pairs_are_found_through_exact_groups() {
+        // d1 and d2 are one cluster, d3 and its exact copy d4 another; the report links d2 (a
+        // story) into d3 (a roundup), and d5 (in no cluster) into d1.
+        let report = r#"{"clusters": [
+            {"members": [{"id": "d1", "joined_by": "representative", "joined_via": null},
+                         {"id": "d2", "joined_by": "jaccard", "joined_via": "d1"}]},
+            {"members": [{"id": "d3", "joined_by": "representative", "joined_via": null},
+                         {"id": "d4", "joined_by": "exact", "joined_via": "d3"}]}],
+            "links": [{"part": "d2", "whole": "d3"}, {"part": "d5", "whole": "d1"}]}"#;
+        let p = Prediction::parse(Path::new("r.json"), report.as_bytes()).unwrap();
+        assert!(p.linked("d2", "d3") && p.linked("d3", "d2"));
+        assert!(p.linked("d4", "d2"), "d4 repeats d3's text");
+        assert!(p.linked("d1", "d5"));
+        assert!(!p.linked("d1", "d3") && !p.linked("d5", "d2") && !p.linked("d1", "d4"));
+        let s = score_pairs(
+            &[
+                lp("d1", "d2", PairLabel::Copy),
+                lp("d2", "d4", PairLabel::Copy),
+                lp("d5", "d1", PairLabel::Copy),
+                lp("d1", "d3", PairLabel::Different),
+                lp("d5", "d3", PairLabel::Copy),
+            ],
+            &p,
+        );
+        let c = |pairs, clustered, linked, missing| LabelCounts {
+            pairs,
+            clustered,
+            linked,
+            missing,
+        };
+        assert_eq!(s.copy, c(4, 1, 2, 1));
+        assert_eq!(s.different, c(1, 0, 0, 0));
+        assert_eq!((s.precision, s.recall_copy), (1.0, 0.75));
+        let bad = r#"{"clusters": [], "links": [{"part": "d2"}]}"#;
+        let e = Prediction::parse(Path::new("r.json"), bad.as_bytes()).unwrap_err();
+        assert!(e.to_string().contains("link 0 (from 0)"), "{e}");
     }
 
     #[test]

@@ -582,6 +582,24 @@ pub struct Cluster {
     pub members: Vec<Member>,
 }
 
+/// A verified pair of documents that are not in one cluster. A document is in one cluster only,
+/// and clusters do not chain: a roundup that prints several stories joins the cluster of one of
+/// them at most, and a long article that quotes a wire story may be in the cluster of its own
+/// copies. The pair that says it holds another cluster's story (or a document of no cluster) is
+/// kept here, so that no verified copy is lost from the report. Only pairs between the leaders of
+/// exact groups are listed; the other members of a group share their leader's links.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Link {
+    /// The document with fewer shingles: the one printed inside the other (ties: the first).
+    pub part: u32,
+    /// The other document.
+    pub whole: u32,
+    /// Estimated Jaccard similarity of the pair.
+    pub similarity: f64,
+    /// Estimated containment of `part` in `whole`.
+    pub containment: f64,
+}
+
 /// Counts of a run (the report's `stats`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Stats {
@@ -609,6 +627,8 @@ pub struct Stats {
     /// the LSH candidates.
     pub passage_candidates: u64,
     pub verified_pairs: u64,
+    /// Verified pairs left in different clusters (the report's `links`).
+    pub links: u64,
     pub capped_buckets: u64,
     /// Documents with no text left to sketch once boilerplate lines are masked.
     pub empty_after_masking: u64,
@@ -625,6 +645,8 @@ pub struct Scan {
     pub docs: Vec<DocMeta>,
     pub dates: Vec<Option<i64>>,
     pub clusters: Vec<Cluster>,
+    /// Verified pairs that the clusters leave apart, in order of `(part, whole)`.
+    pub links: Vec<Link>,
     pub boilerplate: Boilerplate,
     pub stats: Stats,
     /// Seconds per stage, in order (not deterministic: the report's `run` section).

@@ -18,6 +18,9 @@ pub const FORMAT: &str = "syndic-report/2";
 pub struct Report {
     pub format: String,
     pub clusters: Vec<ClusterOut>,
+    /// Verified pairs the clusters leave apart (see [`crate::pipeline::Link`]).
+    #[serde(default)]
+    pub links: Vec<LinkOut>,
     pub boilerplate: BoilerplateOut,
     pub stats: Stats,
     pub params: Config,
@@ -48,6 +51,23 @@ pub struct MemberOut {
     pub joined_by: JoinedBy,
     /// The id of the member it joined through (`None` for the representative).
     pub joined_via: Option<String>,
+}
+
+/// A verified pair of documents in different clusters (or in none): most often a story (`part`)
+/// printed inside a longer article (`whole`, a roundup) that is in another cluster.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LinkOut {
+    /// The smaller document, printed inside the other.
+    pub part: String,
+    /// The id of the cluster `part` is in, if any.
+    pub part_cluster: Option<u32>,
+    /// The larger document.
+    pub whole: String,
+    /// The id of the cluster `whole` is in, if any.
+    pub whole_cluster: Option<u32>,
+    pub similarity: f64,
+    /// Containment of `part` in `whole`.
+    pub containment: f64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -163,6 +183,19 @@ pub fn build(scan: &Scan, cfg: &Config, run: RunInfo) -> Report {
                 .collect(),
         })
         .collect();
+    let assign = scan.assignment();
+    let links = scan
+        .links
+        .iter()
+        .map(|l| LinkOut {
+            part: scan.docs[l.part as usize].id.clone(),
+            part_cluster: assign[l.part as usize].map(|(c, _)| c),
+            whole: scan.docs[l.whole as usize].id.clone(),
+            whole_cluster: assign[l.whole as usize].map(|(c, _)| c),
+            similarity: round4(l.similarity),
+            containment: round4(l.containment),
+        })
+        .collect();
     let mut templates = scan.boilerplate.templates.clone();
     for t in &mut templates {
         t.position_share = round4(t.position_share);
@@ -170,6 +203,7 @@ pub fn build(scan: &Scan, cfg: &Config, run: RunInfo) -> Report {
     Report {
         format: FORMAT.to_string(),
         clusters,
+        links,
         boilerplate: BoilerplateOut {
             status: scan.boilerplate.status,
             lines_flagged: scan.stats.boilerplate_lines,

@@ -161,8 +161,9 @@ fn labelled_pairs() {
             .map(String::from)
             .collect()
     };
-    assert_eq!(cells("copy"), ["3", "1", "1"]);
-    assert_eq!(cells("all"), ["8", "4", "2"]);
+    // pairs, clustered, linked, missing id
+    assert_eq!(cells("copy"), ["3", "1", "0", "1"]);
+    assert_eq!(cells("all"), ["8", "4", "0", "2"]);
     assert!(out.contains("0.5000") && out.contains("0.3333") && out.contains("0.4444"));
 }
 

@@ -203,6 +203,32 @@ fn roundup_does_not_merge_the_stories_it_quotes() {
             assert!(verifies(m), "defaults: a member that is no copy: {m}");
         }
     }
+    // The story whose cluster the digest did not join is linked to it: a link from a document
+    // of that story (the part) to the digest (the whole), never one between the two stories.
+    let links = report["links"].as_array().expect("a links list");
+    let digest_cluster = cluster_with(&report, digest).map(|c| c["id"].clone());
+    let other = stories
+        .iter()
+        .find(|s| cluster_with(&report, &s[0]).map(|c| c["id"].clone()) != digest_cluster)
+        .expect("the digest is in one story's cluster at most");
+    assert!(
+        links.iter().any(|l| l["whole"] == digest
+            && other.iter().any(|id| l["part"] == id.as_str())
+            && l["containment"].as_f64().unwrap() >= 0.7),
+        "defaults: a link from {other:?} into {digest}: {links:?}"
+    );
+    for l in links {
+        let (a, b) = (l["part"].as_str().unwrap(), l["whole"].as_str().unwrap());
+        assert!(
+            a == digest || b == digest,
+            "the stories are linked to the digest only: {l}"
+        );
+        assert_eq!(
+            l["part_cluster"],
+            cluster_with(&report, a).map_or(Value::Null, |c| c["id"].clone())
+        );
+    }
+    assert_eq!(report["stats"]["links"], links.len());
 }
 
 #[test]

@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use super::{
     add_edges, check_cancelled, clusters_via, components, exact_leaders_by_hash, ingest_with,
     joined_through, near_pairs, resketch, shared_sentence_pairs, sketch_all, sketch_doc,
-    sketch_into, sketch_text, source_ids, Cluster, Config, Ingested, JoinedBy, Mask, Member,
+    sketch_into, sketch_text, source_ids, Cluster, Config, Ingested, JoinedBy, Link, Mask, Member,
     Progress, Scan, Shingles, Stats, BAND_SHARE, EMPTY_HASH, FIRST_PASS_LENIENCY, SCRATCH,
     TEMPLATE_SHARE, TEXT_SHARE,
 };
@@ -650,6 +650,7 @@ pub(crate) fn finish(
         .filter(|(d, &l)| l as usize != *d)
         .count() as u64;
     let removed = in_clusters - clusters.len() as u64;
+    let links = links(n, &clusters, &edges.edges, sigs);
     let read = input.read;
     let stats = Stats {
         documents: n as u64,
@@ -666,6 +667,7 @@ pub(crate) fn finish(
         candidate_pairs: edges.band.candidate_pairs,
         passage_candidates: edges.passage_candidates,
         verified_pairs: edges.edges.len() as u64,
+        links: links.len() as u64,
         capped_buckets: edges.band.capped_buckets,
         empty_after_masking: (0..n).filter(|&d| active[d] && !sigs.active(d)).count() as u64,
         dates_unparsed: read.dates_unparsed,
@@ -678,11 +680,46 @@ pub(crate) fn finish(
         docs: read.docs,
         dates: read.dates,
         clusters,
+        links,
         boilerplate: boiler,
         stats,
         timings: Vec::new(),
         spilled: Vec::new(),
     }
+}
+
+/// The verified `edges` whose documents the `clusters` leave apart, each with the smaller
+/// document (fewer shingles in `sigs`) as its part, in order of `(part, whole)`.
+fn links(n: usize, clusters: &[Cluster], edges: &[Edge], sigs: &Signatures) -> Vec<Link> {
+    const NONE: u32 = u32::MAX;
+    let mut cluster_of = vec![NONE; n];
+    for (c, cl) in clusters.iter().enumerate() {
+        for m in &cl.members {
+            cluster_of[m.doc as usize] = c as u32;
+        }
+    }
+    let mut links: Vec<Link> = edges
+        .iter()
+        .filter(|e| {
+            let (x, y) = (cluster_of[e.a as usize], cluster_of[e.b as usize]);
+            x == NONE || x != y
+        })
+        .map(|e| {
+            let (part, whole) = if sigs.sizes[e.b as usize] < sigs.sizes[e.a as usize] {
+                (e.b, e.a)
+            } else {
+                (e.a, e.b)
+            };
+            Link {
+                part,
+                whole,
+                similarity: e.score.jaccard,
+                containment: e.score.containment,
+            }
+        })
+        .collect();
+    links.sort_unstable_by_key(|l| (l.part, l.whole));
+    links
 }
 
 /// The least number of documents of a source for its template n-grams to be looked for (0:

@@ -40,10 +40,12 @@ With labelled pairs:
   mode                \"pairs\"
   report, truth       the files
   labels              {\"copy\", \"rewrite\", \"different\", \"all\"}: each {\"pairs\", \"clustered\" (both in
-                      one cluster), \"missing\" (one id or both in no cluster)}
-  precision           clustered copy and rewrite pairs / all clustered pairs (1 if none)
-  recall_copy         clustered copy pairs / copy pairs (1 if none)
-  recall_copy_rewrite clustered copy and rewrite pairs / copy and rewrite pairs (1 if none)
+                      one cluster), \"linked\" (in different clusters that the report's links
+                      join: a story printed in a roundup), \"missing\" (neither, and one id or
+                      both in no cluster)}; a pair clustered or linked is found
+  precision           found copy and rewrite pairs / all found pairs (1 if none)
+  recall_copy         found copy pairs / copy pairs (1 if none)
+  recall_copy_rewrite found copy and rewrite pairs / copy and rewrite pairs (1 if none)
   f1                  harmonic mean of precision and recall_copy_rewrite
 With labelled lines:
   mode                \"lines\"
@@ -194,8 +196,8 @@ fn labels_table(s: &ClusterScores) -> String {
 
 fn pairs_table(s: &PairScores) -> String {
     let mut out = format!(
-        "{:<10} {:>9} {:>10} {:>11}\n",
-        "label", "pairs", "clustered", "missing id"
+        "{:<10} {:>9} {:>10} {:>7} {:>11}\n",
+        "label", "pairs", "clustered", "linked", "missing id"
     );
     let total = s.total();
     let rows = PairLabel::ALL
@@ -204,8 +206,8 @@ fn pairs_table(s: &PairScores) -> String {
         .chain([("all", &total)]);
     for (name, c) in rows {
         out += &format!(
-            "{name:<10} {:>9} {:>10} {:>11}\n",
-            c.pairs, c.clustered, c.missing
+            "{name:<10} {:>9} {:>10} {:>7} {:>11}\n",
+            c.pairs, c.clustered, c.linked, c.missing
         );
     }
     out.push('\n');
@@ -214,13 +216,13 @@ fn pairs_table(s: &PairScores) -> String {
         (
             "precision",
             f(s.precision),
-            "clustered copy+rewrite / all clustered pairs",
+            "found copy+rewrite / all found (clustered or linked) pairs",
         ),
-        ("recall (copy)", f(s.recall_copy), "clustered / copy pairs"),
+        ("recall (copy)", f(s.recall_copy), "found / copy pairs"),
         (
             "recall (copy+rewrite)",
             f(s.recall_copy_rewrite),
-            "clustered / copy+rewrite pairs",
+            "found / copy+rewrite pairs",
         ),
         ("F1", f(s.f1), "precision and recall (copy+rewrite)"),
     ]);
