@@ -132,8 +132,8 @@ pub fn run(a: Args) -> Result<()> {
         );
         if let Some(path) = &a.removed {
             eprintln!(
-                "syndic: wrote {} removed to {}",
-                syndic::report::count(done.removed, "record", "records"),
+                "syndic: wrote {} to {}",
+                syndic::report::count(done.removed, "removed record", "removed records"),
                 path.display()
             );
         }
