@@ -392,6 +392,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_name_chooses_the_format() {
+        let f = |p: &str| Format::of(Path::new(p));
+        assert_eq!(f("out.parquet").unwrap(), Format::Parquet);
+        assert_eq!(f("OUT.PARQUET").unwrap(), Format::Parquet);
+        assert_eq!(f("out.jsonl.zst").unwrap(), Format::Jsonl);
+        assert_eq!(f("-").unwrap(), Format::Jsonl);
+        let e = f("out.parquet.gz").unwrap_err().to_string();
+        assert!(e.contains("name the file .parquet"), "{e}");
+    }
+
+    #[test]
     fn strip_lines_keeps_the_others_in_order() {
         assert_eq!(strip_lines("a\nb\nc\nd", &[1, 3]), "a\nc");
         assert_eq!(strip_lines("a\nb", &[]), "a\nb");
