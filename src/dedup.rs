@@ -1,10 +1,15 @@
 //! Writing the corpus back after a scan: one document kept per cluster (the cleaned corpus), or
-//! every record with its cluster (annotated), with flagged boilerplate lines removed on request.
+//! every record with its cluster (annotated), with flagged boilerplate lines removed on request;
+//! the records dropped to a second output on request ([`write_split`]); and dolma-style
+//! attribute files that mark duplicates and boilerplate lines instead ([`write_attributes`]).
 //!
-//! Records are written as they stand in the input, in input order: a JSONL line byte for byte
-//! when nothing in it changes, a CSV/TSV row or a plain-text file as a JSON object. The input is
-//! read a second time ([`Corpus::for_each_raw`]); a record that is not where the scan found it
-//! means the input changed in between, and nothing is committed.
+//! The output's name chooses its format ([`Format::of`]). As JSONL, records are written as they
+//! stand in the input, in input order: a JSONL line byte for byte when nothing in it changes, a
+//! CSV/TSV row, a Parquet row (the columns read) or a plain-text file as a JSON object. As
+//! Parquet (a name ending in `.parquet`, from Parquet input), every column of the input is kept
+//! with its type, in its order, and the annotations are appended as columns. The input is read
+//! a second time ([`Corpus::for_each_raw`]); a record that is not where the scan found it means
+//! the input changed in between, and nothing is committed.
 //!
 //! ```no_run
 //! use syndic::{dedup, output::Output, pipeline, read::Corpus};
@@ -18,7 +23,13 @@
 //! # Ok::<(), syndic::Error>(())
 //! ```
 
+mod attributes;
+mod parquet;
+
+pub use attributes::{attribute_path, attribute_paths, write_attributes, BOILERPLATE, DUPLICATE};
+
 use std::io::Write;
+use std::path::Path;
 
 use serde_json::{Map, Value};
 
@@ -58,10 +69,75 @@ pub struct Written {
     pub written: u64,
     /// Of those, records that are no document (skipped by the scan; only when annotating).
     pub skipped: u64,
+    /// Records written to the output of removed records ([`write_split`]): duplicates, and
+    /// records that are no document.
+    pub removed: u64,
+    /// Records that are no document and cannot be read at all (a corrupt stream), so that
+    /// they are in neither output: counted in the report's `stats.skipped`.
+    pub unreadable: u64,
 }
 
-/// Writes the records of `corpus` that `opts` asks for to `out`, one JSON line each, using the
-/// clusters and boilerplate of `scan` (a scan of the same corpus with the same `fields`).
+/// The format of an output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// One JSON object per line (compressed as the name says: `.gz`, `.zst`).
+    Jsonl,
+    /// Apache Parquet (snappy pages): from Parquet input only, every column kept.
+    Parquet,
+}
+
+impl Format {
+    /// The format a file name asks for: Parquet for a name ending in `.parquet`, JSONL for any
+    /// other (and for `-`, stdout). `.parquet.gz` and `.parquet.zst` are errors: Parquet
+    /// compresses its own pages.
+    pub fn of(path: &Path) -> Result<Format> {
+        let name = path.to_string_lossy().to_ascii_lowercase();
+        if name.ends_with(".parquet") {
+            return Ok(Format::Parquet);
+        }
+        if [".parquet.gz", ".parquet.zst"]
+            .iter()
+            .any(|e| name.ends_with(e))
+        {
+            return Err(Error::ParquetOutput {
+                path: path.to_path_buf(),
+                why: "Parquet compresses its own pages (name the file .parquet)".into(),
+            });
+        }
+        Ok(Format::Jsonl)
+    }
+}
+
+/// Checks, before a scan, that the records of `corpus` can be written to `out` (and the removed
+/// ones to `removed`) as `opts` asks: Parquet output needs Parquet input files of one schema
+/// that has none of the annotation columns; both outputs have one format; annotating removes
+/// nothing. [`write_split`] checks the same.
+pub fn check(corpus: &Corpus, opts: &Options, out: &Path, removed: Option<&Path>) -> Result<()> {
+    let format = Format::of(out)?;
+    if let Some(r) = removed {
+        if opts.annotate {
+            return Err(Error::Param(
+                "annotating keeps every record, so there are no removed records to write".into(),
+            ));
+        }
+        if Format::of(r)? != format {
+            return Err(Error::Param(format!(
+                "the removed records are written in the format of the output: name {} and {} \
+                 both .parquet, or neither",
+                out.display(),
+                r.display()
+            )));
+        }
+    }
+    if format == Format::Parquet {
+        parquet::Plan::new(corpus, out, opts)?;
+    }
+    Ok(())
+}
+
+/// Writes the records of `corpus` that `opts` asks for to `out` ([`Format::of`] its name: one
+/// JSON line each, or Parquet rows), using the clusters and boilerplate of `scan` (a scan of
+/// the same corpus with the same `fields`).
 pub fn write(
     corpus: &Corpus,
     scan: &Scan,
@@ -69,12 +145,63 @@ pub fn write(
     opts: &Options,
     out: &mut Output,
 ) -> Result<Written> {
+    write_split(corpus, scan, fields, opts, out, None)
+}
+
+/// [`write()`], and the records it does not write (duplicates, and records that are no
+/// document) to `removed`, as they stand (without stripping boilerplate; the exclusion writer of
+/// datatrove): the two outputs together hold every record of the input. `removed` has the
+/// format of `out`; it needs `opts.annotate` off.
+pub fn write_split(
+    corpus: &Corpus,
+    scan: &Scan,
+    fields: &Fields,
+    opts: &Options,
+    out: &mut Output,
+    removed: Option<&mut Output>,
+) -> Result<Written> {
+    check(
+        corpus,
+        opts,
+        out.shown(),
+        removed.as_ref().map(|r| r.shown()),
+    )?;
+    match Format::of(out.shown())? {
+        Format::Parquet => parquet::write(corpus, scan, fields, opts, out, removed),
+        Format::Jsonl => write_jsonl(corpus, scan, fields, opts, out, removed),
+    }
+}
+
+/// A document's cluster (its index in the report, -1 outside a cluster), the cluster's size (1
+/// outside a cluster) and the id of the document kept for it (`None` when it is the one kept).
+fn cluster_of<'s>(
+    scan: &'s Scan,
+    assign: &[Option<(u32, u32)>],
+    d: usize,
+) -> (i64, i64, Option<&'s str>) {
+    match assign[d] {
+        Some((c, rep)) => (
+            c as i64,
+            scan.clusters[c as usize].members.len() as i64,
+            (rep as usize != d).then(|| scan.docs[rep as usize].id.as_str()),
+        ),
+        None => (-1, 1, None),
+    }
+}
+
+fn write_jsonl(
+    corpus: &Corpus,
+    scan: &Scan,
+    fields: &Fields,
+    opts: &Options,
+    out: &mut Output,
+    mut removed: Option<&mut Output>,
+) -> Result<Written> {
     let names: Vec<String> = FIELDS
         .iter()
         .map(|f| format!("{}{f}", opts.prefix))
         .collect();
     let assign = scan.assignment();
-    let sizes: Vec<usize> = scan.clusters.iter().map(|c| c.members.len()).collect();
     let mut next = 0usize;
     let mut done = Written::default();
     let mut line = Vec::new();
@@ -88,7 +215,10 @@ pub fn write(
             // No document: counted in the report's stats.skipped; kept only when annotating, so
             // that rows stay aligned with the input.
             if !opts.annotate {
-                return Ok(());
+                return match removed.as_deref_mut() {
+                    Some(r) => write_removed(r, &mut line, &raw, &at.path, &mut done),
+                    None => Ok(()),
+                };
             }
             let reason = raw.skip_reason(at, fields);
             let mut obj = match &raw {
@@ -115,10 +245,12 @@ pub fn write(
             done.skipped += 1;
             return emit(out, &mut line, &mut done);
         };
-        let cluster = assign[d];
-        let is_dup = matches!(cluster, Some((_, rep)) if rep as usize != d);
-        if is_dup && !opts.annotate {
-            return Ok(());
+        let (cluster, size, dup_of) = cluster_of(scan, &assign, d);
+        if dup_of.is_some() && !opts.annotate {
+            return match removed.as_deref_mut() {
+                Some(r) => write_removed(r, &mut line, &raw, &scan.docs[d].id, &mut done),
+                None => Ok(()),
+            };
         }
         let flagged = if opts.strip_boilerplate {
             scan.boilerplate.mask.flagged(d)
@@ -152,19 +284,8 @@ pub fn write(
             obj = o;
         }
         if opts.annotate {
-            let values = match cluster {
-                Some((c, rep)) => (
-                    c as i64,
-                    sizes[c as usize],
-                    if rep as usize == d {
-                        Value::Null
-                    } else {
-                        Value::String(scan.docs[rep as usize].id.clone())
-                    },
-                ),
-                None => (-1, 1, Value::Null),
-            };
-            annotate(&mut obj, &names, at, values)?;
+            let dup_of = dup_of.map_or(Value::Null, |id| Value::String(id.into()));
+            annotate(&mut obj, &names, at, (cluster, size, dup_of))?;
         }
         serde_json::to_writer(&mut line, &Value::Object(obj)).expect("serializes");
         emit(out, &mut line, &mut done)
@@ -211,7 +332,7 @@ fn annotate(
     obj: &mut Map<String, Value>,
     names: &[String],
     at: &Location,
-    (cluster, size, dup_of): (i64, usize, Value),
+    (cluster, size, dup_of): (i64, i64, Value),
 ) -> Result<()> {
     if let Some(name) = names.iter().find(|n| obj.contains_key(n.as_str())) {
         return Err(Error::FieldExists {
@@ -222,6 +343,33 @@ fn annotate(
     obj.insert(names[0].clone(), Value::from(cluster));
     obj.insert(names[1].clone(), Value::from(size));
     obj.insert(names[2].clone(), dup_of);
+    Ok(())
+}
+
+/// Writes a record that is not kept to the output of removed records, as it stands (`id`
+/// names a plain-text document); one that cannot be read at all is only counted.
+fn write_removed(
+    out: &mut Output,
+    line: &mut Vec<u8>,
+    raw: &Raw,
+    id: &str,
+    done: &mut Written,
+) -> Result<()> {
+    match raw {
+        Raw::Line(b) => line.extend_from_slice(b),
+        Raw::Row(o) => serde_json::to_writer(&mut *line, o).expect("serializes"),
+        Raw::Text(t) => serde_json::to_writer(&mut *line, &text_object(id, t)).expect("serializes"),
+        Raw::Memory(doc) => {
+            serde_json::to_writer(&mut *line, &memory_object(doc)).expect("serializes")
+        }
+        Raw::Bad(_) => {
+            done.unreadable += 1;
+            return Ok(());
+        }
+    }
+    line.push(b'\n');
+    out.write_all(line).map_err(|e| out.error(e))?;
+    done.removed += 1;
     Ok(())
 }
 
@@ -242,6 +390,17 @@ fn changed(found: usize, scan: &Scan) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_name_chooses_the_format() {
+        let f = |p: &str| Format::of(Path::new(p));
+        assert_eq!(f("out.parquet").unwrap(), Format::Parquet);
+        assert_eq!(f("OUT.PARQUET").unwrap(), Format::Parquet);
+        assert_eq!(f("out.jsonl.zst").unwrap(), Format::Jsonl);
+        assert_eq!(f("-").unwrap(), Format::Jsonl);
+        let e = f("out.parquet.gz").unwrap_err().to_string();
+        assert!(e.contains("name the file .parquet"), "{e}");
+    }
 
     #[test]
     fn strip_lines_keeps_the_others_in_order() {

@@ -142,6 +142,10 @@ pub enum Error {
         "the input changed between the two reads: {found} of {documents} documents found again"
     )]
     InputChanged { found: u64, documents: u64 },
+    /// An output that the input cannot be written as: Parquet output keeps the columns of
+    /// Parquet input, so it needs Parquet files of one schema.
+    #[error("cannot write {} as Parquet: {why}", path.display())]
+    ParquetOutput { path: PathBuf, why: String },
     /// The run was cancelled through its [`crate::signal::Cancel`] token (in the CLI: Ctrl-C or
     /// SIGTERM) and stopped before writing anything.
     #[error("interrupted")]

@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::error::{Error, Location, RecordError, Result};
 
-mod parquet;
+pub(crate) mod parquet;
 
 /// What to do with a record that cannot be read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::{
-    ArrayRef, Int64Array, LargeStringArray, RecordBatch, StringArray, StringViewArray,
+    Array, ArrayRef, Int64Array, LargeStringArray, RecordBatch, StringArray, StringViewArray,
 };
 use arrow_schema::{DataType, Field, Schema};
 use common::*;
@@ -357,4 +357,473 @@ proptest::proptest! {
             }
         }
     }
+}
+
+// ---- Parquet output ------------------------------------------------------------------------
+
+/// The syndication records as Parquet with columns of many types besides the text: a row
+/// number (Int64), a float, a list of strings, a timestamp with a time zone and a struct, in
+/// row groups of 5 rows.
+fn rich_batch(rows: &[Value]) -> RecordBatch {
+    use arrow_array::builder::{ListBuilder, StringBuilder};
+    use arrow_array::{Float64Array, Int32Array, StructArray, TimestampMicrosecondArray};
+    let n = rows.len();
+    let mut tags = ListBuilder::new(StringBuilder::new());
+    for (i, r) in rows.iter().enumerate() {
+        tags.values()
+            .append_value(r["source"].as_str().unwrap_or("none"));
+        if i % 3 == 0 {
+            tags.values().append_value("third");
+        }
+        tags.append(i % 7 != 6);
+    }
+    let inner = StructArray::from(vec![
+        (
+            Arc::new(Field::new("a", DataType::Int32, false)),
+            Arc::new(Int32Array::from_iter_values((0..n as i32).map(|i| i * 10))) as ArrayRef,
+        ),
+        (
+            Arc::new(Field::new("b", DataType::Utf8, true)),
+            Arc::new(StringArray::from_iter(
+                (0..n).map(|i| (i % 2 == 0).then(|| format!("b{i}"))),
+            )) as ArrayRef,
+        ),
+    ]);
+    let ts = TimestampMicrosecondArray::from_iter_values(
+        (0..n as i64).map(|i| 1_446_336_000_000_000 + i * 3_600_000_000),
+    )
+    .with_timezone("UTC");
+    let cols: Vec<(&str, ArrayRef)> = vec![
+        ("n", Arc::new(Int64Array::from_iter_values(0..n as i64))),
+        ("id", column(rows, "id", &DataType::Utf8)),
+        (
+            "score",
+            Arc::new(Float64Array::from_iter_values(
+                (0..n).map(|i| i as f64 / 4.0),
+            )),
+        ),
+        ("text", column(rows, "text", &DataType::LargeUtf8)),
+        ("tags", Arc::new(tags.finish())),
+        ("source", column(rows, "source", &DataType::Utf8View)),
+        ("when", Arc::new(ts)),
+        ("meta", Arc::new(inner)),
+        ("date", column(rows, "date", &DataType::Utf8)),
+    ];
+    RecordBatch::try_from_iter(cols).unwrap()
+}
+
+fn groups_of(rows: usize) -> Option<WriterProperties> {
+    Some(
+        WriterProperties::builder()
+            .set_max_row_group_row_count(Some(rows))
+            .build(),
+    )
+}
+
+/// Every row of a Parquet file, as one batch.
+fn read_parquet(path: &Path) -> RecordBatch {
+    let f = fs::File::open(path).unwrap();
+    let r = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+        .unwrap()
+        .build()
+        .unwrap();
+    let schema = arrow_array::RecordBatchReader::schema(&r);
+    let batches: Vec<RecordBatch> = r.map(Result::unwrap).collect();
+    arrow_select::concat::concat_batches(&schema, &batches).unwrap()
+}
+
+/// The rows `rows` (indexes) of `batch`, in that order.
+fn take_rows(batch: &RecordBatch, rows: &[usize]) -> RecordBatch {
+    let idx = arrow_array::UInt32Array::from_iter_values(rows.iter().map(|&i| i as u32));
+    arrow_select::take::take_record_batch(batch, &idx).unwrap()
+}
+
+/// The strings of a column (null as None).
+fn strings_of(batch: &RecordBatch, name: &str) -> Vec<Option<String>> {
+    let c = arrow_cast::cast(batch.column_by_name(name).unwrap(), &DataType::Utf8).unwrap();
+    let s = c.as_any().downcast_ref::<StringArray>().unwrap();
+    (0..s.len())
+        .map(|i| s.is_valid(i).then(|| s.value(i).to_string()))
+        .collect()
+}
+
+fn ok(args: &[&str]) {
+    let (code, _, err) = run(args);
+    assert_eq!(code, Some(0), "{args:?}: {err}");
+}
+
+/// `dedup in.parquet -o out.parquet` keeps every column with its type and in its order, and the
+/// rows that the JSONL corpus's dedup keeps, in input order; a folder of shards gives the same
+/// single file.
+#[test]
+fn parquet_output_keeps_every_column_and_the_kept_rows() {
+    let rows = corpus();
+    let dir = tempfile::tempdir().unwrap();
+    let input = rich_batch(&rows);
+    let p = dir.path().join("rich.parquet");
+    write_batch(&p, &input, groups_of(5));
+    let out = dir.path().join("out.parquet");
+    ok(&["dedup", "-q", "-o", arg(&out), arg(&p)]);
+    let from_jsonl = dir.path().join("kept.jsonl");
+    ok(&[
+        "dedup",
+        "-q",
+        "-o",
+        arg(&from_jsonl),
+        arg(&fixture("syndication/corpus.jsonl")),
+    ]);
+    let kept_ids: Vec<String> = read_jsonl(&from_jsonl)
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(kept_ids.len() < rows.len());
+    let kept_rows: Vec<usize> = kept_ids
+        .iter()
+        .map(|id| rows.iter().position(|r| r["id"] == id.as_str()).unwrap())
+        .collect();
+    assert!(kept_rows.windows(2).all(|w| w[0] < w[1]), "in input order");
+    let got = read_parquet(&out);
+    assert_eq!(
+        got.schema().fields(),
+        input.schema().fields(),
+        "names, types, order"
+    );
+    let want = take_rows(&input, &kept_rows);
+    assert_eq!(got.columns(), want.columns());
+
+    // Shards in a folder: one file with the same rows.
+    let shards = dir.path().join("shards");
+    fs::create_dir(&shards).unwrap();
+    let half = rows.len() / 2;
+    write_batch(&shards.join("part-0.parquet"), &input.slice(0, half), None);
+    write_batch(
+        &shards.join("part-1.parquet"),
+        &input.slice(half, rows.len() - half),
+        None,
+    );
+    let joined = dir.path().join("joined.parquet");
+    ok(&["dedup", "-q", "-o", arg(&joined), arg(&shards)]);
+    let got = read_parquet(&joined);
+    let want: Vec<usize> = kept_rows.clone();
+    // The ids of rows in the second shard default to nothing different: the id column is there.
+    assert_eq!(got.columns(), take_rows(&input, &want).columns());
+}
+
+/// `--annotate` keeps every row and appends minhash_cluster_id, minhash_cluster_size (Int64)
+/// and duplicate_of (Utf8), with the values that annotated JSONL has for the same records.
+#[test]
+fn parquet_annotations_equal_the_jsonl_ones() {
+    let rows = corpus();
+    let dir = tempfile::tempdir().unwrap();
+    let input = rich_batch(&rows);
+    let p = dir.path().join("rich.parquet");
+    write_batch(&p, &input, groups_of(4));
+    let out = dir.path().join("annotated.parquet");
+    ok(&["dedup", "-q", "--annotate", "-o", arg(&out), arg(&p)]);
+    let jsonl = dir.path().join("annotated.jsonl");
+    ok(&[
+        "dedup",
+        "-q",
+        "--annotate",
+        "-o",
+        arg(&jsonl),
+        arg(&fixture("syndication/corpus.jsonl")),
+    ]);
+    let want = read_jsonl(&jsonl);
+    let got = read_parquet(&out);
+    let schema = got.schema();
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    let mut expect: Vec<&str> = input
+        .schema_ref()
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect();
+    expect.extend(["minhash_cluster_id", "minhash_cluster_size", "duplicate_of"]);
+    assert_eq!(names, expect);
+    assert_eq!(schema.field(names.len() - 3).data_type(), &DataType::Int64);
+    assert_eq!(schema.field(names.len() - 2).data_type(), &DataType::Int64);
+    assert_eq!(schema.field(names.len() - 1).data_type(), &DataType::Utf8);
+    let n = input.num_columns();
+    assert_eq!(&got.columns()[..n], input.columns(), "every row, unchanged");
+    let int = |c: usize| -> Vec<i64> {
+        let a = got.column(c).as_any().downcast_ref::<Int64Array>().unwrap();
+        a.values().to_vec()
+    };
+    let (cid, size, dup) = (int(n), int(n + 1), strings_of(&got, "duplicate_of"));
+    assert!(cid.iter().any(|&c| c >= 0) && dup.iter().any(Option::is_some));
+    for (i, w) in want.iter().enumerate() {
+        assert_eq!(Some(cid[i]), w["minhash_cluster_id"].as_i64(), "row {i}");
+        assert_eq!(Some(size[i]), w["minhash_cluster_size"].as_i64(), "row {i}");
+        assert_eq!(dup[i].as_deref(), w["duplicate_of"].as_str(), "row {i}");
+    }
+}
+
+/// A column that annotating would write is an error naming the file and the column (no output
+/// is left); `--annotate-prefix` names other columns. Rows that are no document (a NUL byte in
+/// the text, a duplicate id) are kept with a skip_reason column under --on-error skip.
+#[test]
+fn parquet_annotations_refuse_existing_columns_and_give_skip_reasons() {
+    let rows = corpus();
+    let dir = tempfile::tempdir().unwrap();
+    let mut with_dup = rows.clone();
+    for r in &mut with_dup {
+        r["duplicate_of"] = Value::from("theirs");
+    }
+    let p = dir.path().join("has.parquet");
+    write_parquet(
+        &p,
+        &with_dup,
+        &["id", "text", "duplicate_of"],
+        DataType::Utf8,
+        None,
+    );
+    let out = dir.path().join("a.parquet");
+    let (code, _, err) = run(&["dedup", "-q", "--annotate", "-o", arg(&out), arg(&p)]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains(&format!("{}: ", p.display()))
+            && err.contains("\"duplicate_of\"")
+            && err.contains("--annotate-prefix"),
+        "{err}"
+    );
+    assert!(!out.exists());
+    ok(&[
+        "dedup",
+        "-q",
+        "--annotate",
+        "--annotate-prefix",
+        "syndic_",
+        "-o",
+        arg(&out),
+        arg(&p),
+    ]);
+    let got = read_parquet(&out);
+    assert_eq!(got.num_columns(), 6);
+    assert_eq!(
+        strings_of(&got, "duplicate_of")[0].as_deref(),
+        Some("theirs")
+    );
+    assert!(got.column_by_name("syndic_minhash_cluster_id").is_some());
+
+    // Skipped rows, with their reasons.
+    let mut bad = rows[..6].to_vec();
+    bad[2]["text"] = Value::from("a NUL \0 byte");
+    bad.push(rows[0].clone());
+    let p = dir.path().join("bad.parquet");
+    write_parquet(&p, &bad, ALL, DataType::Utf8, None);
+    let out = dir.path().join("bad-annotated.parquet");
+    ok(&[
+        "dedup",
+        "-q",
+        "--on-error",
+        "skip",
+        "--annotate",
+        "-o",
+        arg(&out),
+        arg(&p),
+    ]);
+    let got = read_parquet(&out);
+    assert_eq!(got.num_rows(), bad.len());
+    let reasons = strings_of(&got, "skip_reason");
+    let mut want = vec![None; bad.len()];
+    want[2] = Some("nul_byte".to_string());
+    want[6] = Some("duplicate_id".to_string());
+    assert_eq!(reasons, want);
+    // Without --annotate they are left out (and written with --removed).
+    let kept = dir.path().join("bad-kept.parquet");
+    let gone = dir.path().join("bad-gone.parquet");
+    ok(&[
+        "dedup",
+        "-q",
+        "--on-error",
+        "skip",
+        "-o",
+        arg(&kept),
+        "--removed",
+        arg(&gone),
+        arg(&p),
+    ]);
+    assert_eq!(
+        read_parquet(&kept).num_rows() + read_parquet(&gone).num_rows(),
+        bad.len()
+    );
+    assert_eq!(
+        strings_of(&read_parquet(&gone), "text")[0].as_deref(),
+        Some("a NUL \0 byte")
+    );
+}
+
+/// `--removed` writes the rows dedup drops: with the kept rows, the input (as Parquet, and as
+/// JSONL line for line).
+#[test]
+fn kept_and_removed_rows_are_the_input() {
+    let rows = corpus();
+    let dir = tempfile::tempdir().unwrap();
+    let input = rich_batch(&rows);
+    let p = dir.path().join("rich.parquet");
+    write_batch(&p, &input, groups_of(5));
+    let (kept, gone) = (dir.path().join("k.parquet"), dir.path().join("r.parquet"));
+    ok(&[
+        "dedup",
+        "-q",
+        "-o",
+        arg(&kept),
+        "--removed",
+        arg(&gone),
+        arg(&p),
+    ]);
+    let (k, r) = (read_parquet(&kept), read_parquet(&gone));
+    assert!(k.num_rows() > 0 && r.num_rows() > 0);
+    assert_eq!(r.schema().fields(), input.schema().fields());
+    let both = arrow_select::concat::concat_batches(&input.schema(), [&k, &r]).unwrap();
+    // Back in input order by the row number column.
+    let n = both
+        .column(0)
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .unwrap();
+    let mut order: Vec<usize> = (0..both.num_rows()).collect();
+    order.sort_by_key(|&i| n.value(i));
+    assert_eq!(take_rows(&both, &order).columns(), input.columns());
+
+    let corpus = fixture("syndication/corpus.jsonl");
+    let (kept, gone) = (dir.path().join("k.jsonl"), dir.path().join("r.jsonl"));
+    ok(&[
+        "dedup",
+        "-q",
+        "-o",
+        arg(&kept),
+        "--removed",
+        arg(&gone),
+        arg(&corpus),
+    ]);
+    let lines = |p: &Path| -> Vec<String> {
+        fs::read_to_string(p)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+    let mut all = lines(&kept);
+    all.extend(lines(&gone));
+    all.sort();
+    let mut want = lines(&corpus);
+    want.sort();
+    assert_eq!(all, want, "byte for byte");
+}
+
+/// `--strip-boilerplate` rewrites the text column of Parquet output as it rewrites JSONL texts.
+#[test]
+fn parquet_output_strips_boilerplate_like_jsonl() {
+    let rows = read_jsonl(&fixture("boilerplate/corpus.jsonl"));
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("b.parquet");
+    write_parquet(&p, &rows, ALL, DataType::Utf8View, groups_of(3));
+    let out = dir.path().join("b-clean.parquet");
+    ok(&[
+        "dedup",
+        "-q",
+        "--strip-boilerplate",
+        "-o",
+        arg(&out),
+        arg(&p),
+    ]);
+    let jsonl = dir.path().join("b-clean.jsonl");
+    ok(&[
+        "dedup",
+        "-q",
+        "--strip-boilerplate",
+        "-o",
+        arg(&jsonl),
+        arg(&fixture("boilerplate/corpus.jsonl")),
+    ]);
+    let want = read_jsonl(&jsonl);
+    let got = read_parquet(&out);
+    assert_eq!(got.schema().field(3).data_type(), &DataType::Utf8View);
+    let texts = strings_of(&got, "text");
+    assert_eq!(texts.len(), want.len());
+    let mut changed = 0;
+    for (t, w) in texts.iter().zip(&want) {
+        assert_eq!(t.as_deref(), w["text"].as_str(), "{}", w["id"]);
+        let orig = rows.iter().find(|r| r["id"] == w["id"]).unwrap();
+        changed += usize::from(orig["text"] != w["text"]);
+    }
+    assert!(changed > 0, "some lines were stripped");
+}
+
+/// Output formats that the input cannot be written in are errors that say what to do, before
+/// the scan, and leave no output.
+#[test]
+fn parquet_output_mismatches_are_clear_errors() {
+    let rows = corpus();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.parquet");
+    let jsonl = fixture("syndication/corpus.jsonl");
+    let (code, _, err) = run(&["dedup", "-q", "-o", arg(&out), arg(&jsonl)]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "cannot write {} as Parquet: {} is not Parquet",
+            out.display(),
+            jsonl.display()
+        )) && err.contains("name the output .jsonl"),
+        "{err}"
+    );
+    // Shards of two schemas.
+    let shards = dir.path().join("shards");
+    fs::create_dir(&shards).unwrap();
+    write_parquet(
+        &shards.join("a.parquet"),
+        &rows[..5],
+        ALL,
+        DataType::Utf8,
+        None,
+    );
+    write_parquet(
+        &shards.join("b.parquet"),
+        &rows[5..],
+        ALL,
+        DataType::LargeUtf8,
+        None,
+    );
+    let (code, _, err) = run(&["dedup", "-q", "-o", arg(&out), arg(&shards)]);
+    assert_eq!(code, Some(1), "{err}");
+    let b = shards.join("b.parquet");
+    assert!(
+        err.contains(&format!("{} does not have the columns of", b.display()))
+            && err.contains("column 1 is \"id\" (LargeUtf8) there but \"id\" (Utf8)"),
+        "{err}"
+    );
+    // Compressed Parquet, a removed file of another format, --removed with --annotate.
+    let a = shards.join("a.parquet");
+    let gz = dir.path().join("out.parquet.gz");
+    let (code, _, err) = run(&["dedup", "-q", "-o", arg(&gz), arg(&a)]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("Parquet compresses its own pages"), "{err}");
+    let r = dir.path().join("removed.jsonl");
+    let (code, _, err) = run(&[
+        "dedup",
+        "-q",
+        "-o",
+        arg(&out),
+        "--removed",
+        arg(&r),
+        arg(&a),
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("both .parquet, or neither"), "{err}");
+    let (code, _, err) = run(&[
+        "dedup",
+        "-q",
+        "--annotate",
+        "-o",
+        arg(&out),
+        "--removed",
+        arg(&r),
+        arg(&a),
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--removed"), "{err}");
+    assert!(!out.exists() && !r.exists() && !gz.exists());
 }

@@ -275,3 +275,53 @@ impl Table {
             .collect()
     }
 }
+
+/// The text, id, source and date cells of a whole batch (all columns read), for writing a
+/// Parquet file back: the text of a row, and why a row is no document.
+pub(crate) struct BatchCells {
+    cols: [Option<Col>; 4],
+}
+
+impl BatchCells {
+    /// The columns of `batch` that `fields` name (a missing one is none; the text column was
+    /// checked by the scan).
+    pub(crate) fn new(batch: &RecordBatch, fields: &Fields) -> Result<BatchCells, String> {
+        let mut cols: [Option<Col>; 4] = [None, None, None, None];
+        for (c, name) in
+            cols.iter_mut()
+                .zip([&fields.text, &fields.id, &fields.source, &fields.date])
+        {
+            if let Some(a) = batch.column_by_name(name) {
+                *c = Some(Col::new(a).map_err(|e| format!("column {name:?}: {e}"))?);
+            }
+        }
+        Ok(BatchCells { cols })
+    }
+
+    /// The text of row `i` (`None` when null).
+    pub(crate) fn text(&self, i: usize) -> Option<&str> {
+        self.cols[0].as_ref().and_then(|c| c.get(i))
+    }
+
+    /// Why row `i`, which the scan found at `at` and did not make a document, is none: read
+    /// again as the scan read it ([`Table::next_row`], then `row_record`). A row that reads is a
+    /// duplicate id, the only reason found beyond the row itself.
+    pub(crate) fn skip_reason(&self, i: usize, at: super::Location) -> &'static str {
+        let mut buf = Vec::new();
+        let mut cells: RowCells = [None; 4];
+        for (k, (cell, col)) in cells.iter_mut().zip(&self.cols).enumerate() {
+            if let Some(s) = col.as_ref().and_then(|c| c.get(i)) {
+                if k == 0 && s.len() > MAX_RECORD_BYTES {
+                    return RecordError::TooLarge(MAX_RECORD_BYTES).reason();
+                }
+                let start = buf.len();
+                buf.extend_from_slice(s.as_bytes());
+                *cell = Some((start, buf.len()));
+            }
+        }
+        match super::row_record(&buf, &cells, at, 0) {
+            Ok(_) => "duplicate_id",
+            Err(e) => e.reason(),
+        }
+    }
+}

@@ -60,7 +60,9 @@ const DEDUP_EXAMPLES: &str = "Examples:
   syndic dedup corpus.jsonl -o clean.jsonl
   syndic dedup corpus.jsonl.gz -o clean.jsonl.zst --strip-boilerplate --report report.json
   syndic dedup corpus.jsonl -o annotated.jsonl --annotate
-  syndic dedup news.jsonl --keep earliest --max-days 3 -o clean.jsonl";
+  syndic dedup news.jsonl --keep earliest --max-days 3 -o clean.jsonl
+  syndic dedup shards/ -o clean.parquet --removed removed.parquet
+  syndic dedup documents/ -o clean.jsonl.gz --attributes attributes/syndic";
 
 #[derive(Subcommand)]
 enum Command {

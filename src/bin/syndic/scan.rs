@@ -45,10 +45,20 @@ pub fn write_html(
 pub fn scan_with(
     p: &Pipeline,
 ) -> Result<(Corpus, pipeline::Scan, pipeline::Config, report::Report)> {
+    scan_checked(p, |_| Ok(()))
+}
+
+/// [`scan_with`], running `check` on the corpus before the scan (so that what cannot be
+/// written fails at once, not after a long scan).
+pub fn scan_checked(
+    p: &Pipeline,
+    check: impl FnOnce(&Corpus) -> syndic::Result<()>,
+) -> Result<(Corpus, pipeline::Scan, pipeline::Config, report::Report)> {
     p.init_threads()?;
     let cfg = p.config()?;
     let t0 = Instant::now();
     let corpus = Corpus::open_with(&p.inputs, &p.folder_filter()?)?;
+    check(&corpus)?;
     let bars = Bars::new(p.quiet);
     let scan = pipeline::scan_within(&corpus, &cfg, p.budget(), &bars)?;
     let run = report::RunInfo {
