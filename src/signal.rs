@@ -27,6 +27,8 @@
 //! run: [`remove_temps`] removes them (a front end's panic hook), and [`remove_temps_and_hold`]
 //! also keeps new ones from being recorded while the process exits.
 
+use std::cell::Cell;
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -259,4 +261,34 @@ mod tests {
         // Per run: a fresh token is not touched by another run's cancellation.
         assert!(!Cancel::new().is_cancelled());
     }
+}
+
+thread_local! {
+    /// How many [`catch_decoder_panic`] calls the current thread is inside.
+    static CATCHING: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Runs `f`, a call into a third-party decoder, and turns a panic inside it into an error
+/// message. parquet 59 panics on some damaged pages instead of returning an error
+/// (apache/arrow-rs#10722, fixed in parquet 60, which the Python binding's Arrow bridge does not
+/// take yet): a damaged file is bad input, to be named like any other, not a bug of syndic.
+pub(crate) fn catch_decoder_panic<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
+    CATCHING.with(|c| c.set(c.get() + 1));
+    let got = std::panic::catch_unwind(AssertUnwindSafe(f));
+    CATCHING.with(|c| c.set(c.get() - 1));
+    got.map_err(|p| {
+        let why = p
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".to_string());
+        format!("the decoder failed on damaged data ({why})")
+    })
+}
+
+/// Whether a panic on the current thread is about to be caught and reported as an error (it is
+/// inside a decoder call the library guards): a front end's panic hook then stays silent and
+/// removes nothing.
+pub fn panic_is_caught() -> bool {
+    CATCHING.with(|c| c.get() > 0)
 }

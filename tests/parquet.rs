@@ -359,6 +359,50 @@ proptest::proptest! {
     }
 }
 
+/// A damaged page on which parquet 59's decoder panics (a dictionary index bit width out of
+/// range, apache/arrow-rs#10722; found by the property test above): the row group is one
+/// skipped record naming the file, and no panic leaves the reader.
+#[test]
+fn a_page_that_panics_the_decoder_is_a_skipped_record() {
+    use syndic::read::{read_bytes, Entry, Fields, OnError};
+    let mut hit = small_file(7, true);
+    let start = ((hit.len() - 1) as f64 * 0.12579562291626642) as usize;
+    hit[start] = 1;
+    hit[start + 1] = 33;
+    let skip = read_bytes("p.parquet", &hit, &Fields::default(), OnError::Skip);
+    let skipped: Vec<_> = skip
+        .iter()
+        .filter_map(|e| match e {
+            Ok(Entry::Skipped { error, .. }) => Some(error.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        skipped.iter().any(|e| e.contains("damaged")),
+        "a skipped record says the data is damaged: {skipped:?}"
+    );
+    let fail = read_bytes("p.parquet", &hit, &Fields::default(), OnError::Fail);
+    assert!(fail.iter().any(|e| e.is_err()), "fail stops at the damage");
+
+    // The command: the row group is counted as skipped, no "internal error", exit 0.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("damaged.parquet");
+    std::fs::write(&path, &hit).unwrap();
+    let out = syndic()
+        .args(["scan", "-q", "--on-error", "skip"])
+        .arg(&path)
+        .assert()
+        .success();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(!stderr.contains("internal error"), "{stderr}");
+    let report = parse_json(&out.get_output().stdout, "the report");
+    assert!(
+        report["stats"]["skipped"]["total"].as_u64().unwrap() >= 1,
+        "{}",
+        report["stats"]
+    );
+}
+
 // ---- Parquet output ------------------------------------------------------------------------
 
 /// The syndication records as Parquet with columns of many types besides the text: a row

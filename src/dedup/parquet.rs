@@ -257,8 +257,13 @@ pub(super) fn write(
             .build()
             .map_err(|e| shown(0, e.to_string()))?;
         let mut row = 0u64;
-        for batch in reader {
-            let batch = batch.map_err(|e| shown(row + 1, e.to_string()))?;
+        let mut reader = reader;
+        loop {
+            let batch = match crate::signal::catch_decoder_panic(|| reader.next()) {
+                Ok(None) => break,
+                Ok(Some(b)) => b.map_err(|e| shown(row + 1, e.to_string()))?,
+                Err(e) => return Err(shown(row + 1, e)),
+            };
             let cells = BatchCells::new(&batch, fields).map_err(|e| shown(row + 1, e))?;
             let n = batch.num_rows();
             let mut keep = Vec::with_capacity(n);

@@ -122,8 +122,8 @@ impl Table {
     /// Reads a file's footer and finds the named columns. The text column must be there, as a
     /// string (or binary) column; the others may be missing.
     pub(super) fn open(input: Input, fields: &Fields) -> Result<Table, RecordError> {
-        let meta = input
-            .metadata()
+        let meta = crate::signal::catch_decoder_panic(|| input.metadata())
+            .map_err(RecordError::Parquet)?
             .map_err(|e| RecordError::Parquet(e.to_string()))?;
         let schema = meta.schema().clone();
         let header: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
@@ -207,13 +207,14 @@ impl Table {
                 return Some(Ok((self.row, cells)));
             }
             if let Some(r) = self.reader.as_mut() {
-                let got = match r.next() {
-                    None => {
+                let got = match crate::signal::catch_decoder_panic(|| r.next()) {
+                    Ok(None) => {
                         self.reader = None;
                         continue;
                     }
-                    Some(Ok(batch)) => self.take(&batch),
-                    Some(Err(e)) => Err(e.to_string()),
+                    Ok(Some(Ok(batch))) => self.take(&batch),
+                    Ok(Some(Err(e))) => Err(e.to_string()),
+                    Err(e) => Err(e),
                 };
                 match got {
                     Ok(()) => continue,
@@ -225,9 +226,11 @@ impl Table {
             let group = groups.get(g)?;
             self.next_group += 1;
             self.group_end = self.row + group.num_rows().max(0) as u64;
-            match self.input.group(&self.meta, g, &self.mask) {
-                Ok(r) => self.reader = Some(r),
-                Err(e) => return Some(Err(self.group_failed(e.to_string()))),
+            let (input, meta, mask) = (&self.input, &self.meta, &self.mask);
+            match crate::signal::catch_decoder_panic(|| input.group(meta, g, mask)) {
+                Ok(Ok(r)) => self.reader = Some(r),
+                Ok(Err(e)) => return Some(Err(self.group_failed(e.to_string()))),
+                Err(e) => return Some(Err(self.group_failed(e))),
             }
         }
     }

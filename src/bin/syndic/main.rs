@@ -198,6 +198,9 @@ fn exit_code(e: &anyhow::Error) -> ExitCode {
 fn panic_hook() {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
+        if syndic::signal::panic_is_caught() {
+            return; // a damaged input's decoder failed: the library reports it as an error
+        }
         syndic::signal::remove_temps();
         eprintln!("syndic: internal error (a bug in syndic; please report it with the input that caused it)");
         default(info);
