@@ -6,7 +6,8 @@
 #
 # Needs python3 (with venv and pip: maturin and pyarrow come from PyPI) and
 # ../shared/corpus/gen_news.py; the corpus is generated once under $WORK (default /tmp), the
-# venv is $VENV (default $WORK/syndic-bench-venv). The table is read from the JSONL with
+# venv is $VENV (default $WORK/syndic-bench-venv); BIN names a release build of the command
+# instead of building one. The table is read from the JSONL with
 # pyarrow.json before the timed runs (not timed): the Python time is the call
 # `syndic.scan(table)`, report included; the command's is the process, reading the JSONL and
 # writing its report to a file.
@@ -20,8 +21,10 @@ CORPUS=$WORK/gn$DOCS
 VENV=${VENV:-$WORK/syndic-bench-venv}
 
 [ -f "$CORPUS/corpus.jsonl" ] || python3 "$GEN" --docs "$DOCS" --seed 7 --out "$CORPUS"
-(cd "$ROOT" && cargo build --release --locked --quiet)
-BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/syndic
+if [ -z "${BIN:-}" ]; then
+  (cd "$ROOT" && cargo build --release --locked --quiet)
+  BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/syndic
+fi
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/pip" install --quiet maturin pyarrow
 "$VENV/bin/pip" install --quiet --force-reinstall --no-deps "$ROOT/python"
