@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use crate::error::{Error, Location, RecordError, Result};
 
+mod batches;
 pub(crate) mod parquet;
 
 /// What to do with a record that cannot be read.
@@ -201,6 +202,9 @@ pub struct Corpus {
     spools: Vec<tempfile::TempPath>,
     /// Documents given in memory ([`Corpus::from_documents`]) instead of files.
     memory: Vec<Document>,
+    /// Arrow record batches given in memory ([`Corpus::from_arrow`]): their rows come after
+    /// `memory`, numbered on from it.
+    arrow: Option<batches::Batches>,
 }
 
 /// A document given in memory ([`Corpus::from_documents`]): the fields a record's options name
@@ -397,6 +401,85 @@ impl Corpus {
             skipped: Vec::new(),
             spools: Vec::new(),
             memory: docs.into_iter().collect(),
+            arrow: None,
+        }
+    }
+
+    /// A corpus of the rows of Arrow record batches held in memory (a table a binding was given
+    /// through the Arrow C stream interface), in order. The text, id, source and date are the
+    /// columns that `fields` names (pass the run's [`Config::fields`](crate::Config)): read as
+    /// a Parquet file's columns are (string, large string or string view text, or binary
+    /// holding UTF-8; the other columns cast to strings when they are not), the rows then as
+    /// its rows (a null text is an empty document; without an id the id is `<memory>:N`, N
+    /// the row from 1). The texts are read where they are, not copied.
+    ///
+    /// A schema without the text column, or with columns of the wrong type, is an
+    /// [`Error::Record`] at `<memory>`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use arrow_array::{RecordBatch, StringArray};
+    /// use syndic::{pipeline, read::Corpus, Config};
+    /// let text = StringArray::from(vec![
+    ///     "The harbour opens on Monday after two years of work.",
+    ///     "The harbour opens on Monday after two years of works.",
+    /// ]);
+    /// let batch = RecordBatch::try_from_iter([("text", Arc::new(text) as _)]).unwrap();
+    /// let cfg = Config::default();
+    /// let corpus = Corpus::from_arrow(&batch.schema(), vec![batch.clone()], &cfg.fields)?;
+    /// let scan = pipeline::scan(&corpus, &cfg, &pipeline::Quiet)?;
+    /// assert_eq!(scan.docs[1].id, "<memory>:2");
+    /// # Ok::<(), syndic::Error>(())
+    /// ```
+    pub fn from_arrow(
+        schema: &arrow_schema::Schema,
+        batches: Vec<arrow_array::RecordBatch>,
+        fields: &Fields,
+    ) -> Result<Corpus> {
+        let b = batches::Batches::new(schema, batches, fields).map_err(|kind| {
+            let at = Location {
+                path: MEMORY.into(),
+                line: 0,
+            };
+            Error::record(at, kind)
+        })?;
+        Ok(Corpus {
+            files: Vec::new(),
+            skipped: Vec::new(),
+            spools: Vec::new(),
+            memory: Vec::new(),
+            arrow: Some(b),
+        })
+    }
+
+    /// The number of records held in memory: documents, then Arrow rows.
+    fn memory_len(&self) -> usize {
+        self.memory.len() + self.arrow.as_ref().map_or(0, |b| b.len())
+    }
+
+    /// Record `index` of those held in memory, parsed (its text borrowed).
+    fn memory_parsed(&self, index: usize) -> Result<Parsed<'_>, (Location, RecordError)> {
+        match (self.memory.get(index), &self.arrow) {
+            (Some(doc), _) => memory_record(doc, index),
+            (None, Some(b)) => {
+                let at = memory_at(index);
+                let cells = b.cells(index - self.memory.len());
+                if let Err(e) = batches::Batches::check(&cells) {
+                    return Err((at, e));
+                }
+                // As `row_record`: empty id, source or date cells are none.
+                let [text, id, source, date] = cells.map(|c| c.filter(|s| !s.is_empty()));
+                Ok(Parsed {
+                    has_id: id.is_some(),
+                    id: id.map_or_else(|| at.to_string(), str::to_string),
+                    source: source.map(str::to_string),
+                    date: date.map(str::to_string),
+                    text: Cow::Borrowed(text.unwrap_or("")),
+                    at,
+                    file: u32::MAX,
+                })
+            }
+            (None, None) => unreachable!("index {index} past the records in memory"),
         }
     }
 
@@ -411,6 +494,7 @@ impl Corpus {
             skipped: Vec::new(),
             spools: Vec::new(),
             memory: Vec::new(),
+            arrow: None,
         };
         let mut stdin_seen = false;
         for input in inputs {
@@ -618,9 +702,7 @@ impl Corpus {
                         .map(Parsed::into_record)
                         .map_err(|k| (src_at(src, line, true), k))
                 }
-                RawItem::Memory { index } => {
-                    memory_record(&self.memory[index], index).map(Parsed::into_record)
-                }
+                RawItem::Memory { index } => self.memory_parsed(index).map(Parsed::into_record),
                 RawItem::Bad { at, error } => Err((at, error)),
             };
             match got {
@@ -686,7 +768,7 @@ impl Corpus {
         fields: &Fields,
     ) -> Result<Option<Parsed<'b>>, (Location, RecordError)> {
         match &batch.items[i] {
-            RawItem::Memory { index } => memory_record(&self.memory[*index], *index).map(Some),
+            RawItem::Memory { index } => self.memory_parsed(*index).map(Some),
             RawItem::Line {
                 file,
                 line,
@@ -751,6 +833,14 @@ impl Corpus {
                     if let Ok(v) = serde_json::from_slice::<Value>(&buf[start..end]) {
                         values.push(v);
                     }
+                }
+                Some(RawItem::Memory { index }) if index >= self.memory.len() => {
+                    // Arrow rows: the columns of the batches.
+                    if let Some(b) = &self.arrow {
+                        let cols = b.header.iter().map(|h| (h.clone(), Value::Null));
+                        values.push(Value::Object(cols.collect()));
+                    }
+                    break;
                 }
                 Some(RawItem::Row { file, .. }) if header_of != Some(file) => {
                     // A table's columns are its header's.
@@ -834,7 +924,8 @@ pub enum RawItem {
     },
     /// A whole text file.
     Text { file: u32, bytes: Vec<u8> },
-    /// A document given in memory: its index in [`Corpus::documents`].
+    /// A record given in memory: its index among the documents ([`Corpus::documents`]), then
+    /// the Arrow rows ([`Corpus::from_arrow`]) numbered on from them.
     Memory { index: usize },
     /// A CSV, TSV or Parquet row: its text, id, source and date cells in `buf` of its batch
     /// (`line` is a Parquet row's number, from 1).
@@ -883,8 +974,8 @@ struct RawReader<'a> {
     file_idx: usize,
     current: Option<FileReader>,
     fields: &'a Fields,
-    /// Documents in memory, and the next one.
-    memory: &'a [Document],
+    /// Records in memory (documents, then Arrow rows), and the next one.
+    memory: usize,
     next_memory: usize,
 }
 
@@ -895,14 +986,14 @@ impl<'a> RawReader<'a> {
             file_idx: 0,
             current: None,
             fields,
-            memory: &corpus.memory,
+            memory: corpus.memory_len(),
             next_memory: 0,
         }
     }
 
     /// The next record; a JSONL line's bytes are appended to `buf`.
     fn next_into(&mut self, buf: &mut Vec<u8>) -> Option<RawItem> {
-        if self.next_memory < self.memory.len() {
+        if self.next_memory < self.memory {
             self.next_memory += 1;
             return Some(RawItem::Memory {
                 index: self.next_memory - 1,
@@ -991,6 +1082,12 @@ impl Corpus {
     ) -> Result<()> {
         for (i, doc) in self.memory.iter().enumerate() {
             f(&memory_at(i), Raw::Memory(doc))?;
+        }
+        if let Some(b) = &self.arrow {
+            for row in 0..b.len() {
+                let i = self.memory.len() + row;
+                f(&memory_at(i), Raw::Row(b.row_object(row)))?;
+            }
         }
         for (i, src) in self.files.iter().enumerate() {
             let mut r = FileReader::open(src, i as u32);

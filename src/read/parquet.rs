@@ -65,7 +65,7 @@ impl Input {
 }
 
 /// A column of the current batch, as strings.
-enum Col {
+pub(super) enum Col {
     Utf8(StringArray),
     Large(LargeStringArray),
     View(StringViewArray),
@@ -73,7 +73,7 @@ enum Col {
 
 impl Col {
     /// String columns as they are; others (numbers, dates, binary holding UTF-8) cast to strings.
-    fn new(a: &ArrayRef) -> Result<Col, String> {
+    pub(super) fn new(a: &ArrayRef) -> Result<Col, String> {
         Ok(match a.data_type() {
             DataType::Utf8 => Col::Utf8(a.as_string::<i32>().clone()),
             DataType::LargeUtf8 => Col::Large(a.as_string::<i64>().clone()),
@@ -86,7 +86,7 @@ impl Col {
     }
 
     /// Row `i`, `None` when null.
-    fn get(&self, i: usize) -> Option<&str> {
+    pub(super) fn get(&self, i: usize) -> Option<&str> {
         match self {
             Col::Utf8(a) => a.is_valid(i).then(|| a.value(i)),
             Col::Large(a) => a.is_valid(i).then(|| a.value(i)),

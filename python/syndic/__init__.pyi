@@ -1,0 +1,83 @@
+"""Type stubs of syndic (the extension module syndic._native)."""
+
+import os
+from typing import Any, Iterable, Mapping, Sequence, Union
+
+__version__: str
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+class SyndicError(Exception):
+    """A scan that could not run: a record that cannot be read (the message names its file and
+    line, or `<memory>:N` for the N-th record given in memory), a file that cannot be opened,
+    scratch space that cannot be used."""
+
+class Report:
+    """The result of a scan: the JSON report (as `syndic scan` writes it) and one row per
+    document. Pickles."""
+
+    @property
+    def clusters(self) -> list[dict[str, Any]]:
+        """The clusters of copies: [{"id", "representative", "family", "size", "members"}]."""
+    @property
+    def boilerplate(self) -> dict[str, Any]:
+        """The boilerplate found: {"status", "lines_flagged", "documents_with_flags", "templates"}."""
+    @property
+    def stats(self) -> dict[str, Any]:
+        """Counts: documents, exact and near duplicates, clusters, kept, skipped records, ..."""
+    @property
+    def params(self) -> dict[str, Any]:
+        """Every parameter that decided the result."""
+    @property
+    def run(self) -> dict[str, Any]:
+        """What may differ between runs: version, threads, seconds, seconds per stage."""
+    def to_json(self) -> str:
+        """The JSON report, as `syndic scan` writes it."""
+    def to_arrow(self) -> Any:
+        """One row per document in input order, as an Arrow table exporting
+        `__arrow_c_stream__` (pass it to pyarrow.table, polars.DataFrame): id,
+        minhash_cluster_id (-1 outside a cluster), minhash_cluster_size (1 outside a cluster),
+        duplicate_of (the kept document's id; null when kept), keep, boilerplate_lines."""
+    def __len__(self) -> int:
+        """The number of documents."""
+
+def scan(
+    data: Union[PathLike, Sequence[PathLike], Iterable[Mapping[str, Any]], Any],
+    *,
+    text: str = "text",
+    id: str = "id",
+    source: str | None = None,
+    date: str | None = None,
+    glob: str | Sequence[str] = ...,
+    on_error: str = "fail",
+    shingle: int = 7,
+    num_perm: int = 128,
+    threshold: float = 0.5,
+    bands: int | None = None,
+    rows: int | None = None,
+    containment: float | None = 0.7,
+    no_containment: bool = False,
+    min_containment_shingles: int = 100,
+    max_days: int | None = None,
+    verify: str = "estimate",
+    cluster: str = "pivot",
+    max_bucket: int = 200,
+    seed: int = 0,
+    no_boilerplate: bool = False,
+    boilerplate_min_docs: int = 5,
+    boilerplate_min_stories: int = 5,
+    boilerplate_story_ratio: float = 0.5,
+    source_template_docs: int = 3,
+    keep: str = "longest",
+    threads: int | None = None,
+    memory_limit: str | int | None = None,
+) -> Report:
+    """Finds exact and near-duplicate documents in `data`: a path or a list of paths (any
+    input `syndic scan` reads), an iterable of dicts, or any object exporting Arrow data
+    (`__arrow_c_stream__`: pyarrow Table or RecordBatchReader, polars DataFrame), whose texts
+    are read in place. The keyword arguments are `syndic scan`'s options by their long names,
+    checked as the command line checks them (ValueError, TypeError). Runs with the GIL
+    released; Ctrl-C raises KeyboardInterrupt; a bad record raises SyndicError naming its file
+    and line."""
+
+def _report_from_state(state: bytes) -> Report: ...
