@@ -490,7 +490,7 @@ struct State {
 
 /// The result of a scan: the JSON report (as `syndic scan` writes it) and one row per document.
 ///
-/// `clusters`, `boilerplate`, `stats`, `params` and `run` are the report's sections as plain
+/// `clusters`, `links`, `boilerplate`, `stats`, `params` and `run` are the report's sections as plain
 /// Python values (lists, dicts, str, int, float, bool, None); `to_json()` is the report's text;
 /// `to_arrow()` the rows. A Report pickles.
 #[pyclass(module = "syndic", frozen)]
@@ -529,6 +529,14 @@ impl Report {
     #[getter]
     fn clusters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.section(py, "clusters")
+    }
+
+    /// Verified copies the clusters leave apart (a story printed inside a roundup of another
+    /// cluster): `[{"part", "part_cluster", "whole", "whole_cluster", "similarity",
+    /// "containment"}]`.
+    #[getter]
+    fn links<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.section(py, "links")
     }
 
     /// The boilerplate found: `{"status", "lines_flagged", "documents_with_flags", "templates"}`.

@@ -20,6 +20,9 @@ class Report:
     def clusters(self) -> list[dict[str, Any]]:
         """The clusters of copies: [{"id", "representative", "family", "size", "members"}]."""
     @property
+    def links(self) -> list[dict[str, Any]]:
+        """Verified copies the clusters leave apart: [{"part", "part_cluster", "whole", ...}]."""
+    @property
     def boilerplate(self) -> dict[str, Any]:
         """The boilerplate found: {"status", "lines_flagged", "documents_with_flags", "templates"}."""
     @property

@@ -49,6 +49,7 @@ def test_a_path_gives_the_command_lines_report(in_fixtures, name):
     assert without_run(json.loads(r.to_json())) == golden(name)
     want = golden(name)
     assert r.clusters == want["clusters"]
+    assert r.links == want["links"]
     assert r.boilerplate == want["boilerplate"]
     assert r.stats == want["stats"]
     assert r.params == want["params"]
