@@ -62,6 +62,8 @@ pub mod isa;
 mod isa;
 
 pub mod dedup;
+#[cfg(feature = "distributed")]
+pub mod distributed;
 pub mod error;
 pub mod eval;
 pub mod html;
