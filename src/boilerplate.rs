@@ -610,11 +610,6 @@ impl SourceTemplates {
             spilled_runs: 0,
         }
     }
-
-    /// The template keys, sorted.
-    pub(crate) fn keys(&self) -> &[u64] {
-        &self.keys
-    }
 }
 
 /// The shared passages of `pairs` (one entry per marked n-gram two documents share, any

@@ -429,7 +429,12 @@ impl Run<'_> {
         };
         let plan: Plan = {
             let sends = plans
-                .map(|p| p.into_iter().enumerate().map(|(q, p)| (q, encode(&p))).collect())
+                .map(|p| {
+                    p.into_iter()
+                        .enumerate()
+                        .map(|(q, p)| (q, encode(&p)))
+                        .collect()
+                })
                 .unwrap_or_default();
             let mut got: Vec<(usize, Plan)> = self.exchange(sends)?;
             got.pop().expect("a plan from process 0").1
@@ -546,7 +551,10 @@ impl Run<'_> {
                 });
                 d += 1;
                 if docs.len() == PIECE {
-                    sends.push((0, encode(&FileWire::Docs(*f as u32, std::mem::take(&mut docs)))));
+                    sends.push((
+                        0,
+                        encode(&FileWire::Docs(*f as u32, std::mem::take(&mut docs))),
+                    ));
                 }
             }
             if !docs.is_empty() {
@@ -575,7 +583,8 @@ impl Run<'_> {
         let k = cfg.num_perm;
         let nfiles = corpus.files.len();
         let mut docs: Vec<Vec<DocWire>> = (0..nfiles).map(|_| Vec::new()).collect();
-        let mut ends: Vec<Option<(usize, Skipped, Vec<SkippedFile>)>> = (0..nfiles).map(|_| None).collect();
+        let mut ends: Vec<Option<(usize, Skipped, Vec<SkippedFile>)>> =
+            (0..nfiles).map(|_| None).collect();
         for (from, w) in got {
             match w {
                 FileWire::Docs(f, mut d) => docs[f as usize].append(&mut d),
@@ -609,7 +618,10 @@ impl Run<'_> {
         let mut seen: HashMap<String, Location> = HashMap::new();
         for (f, file_docs) in docs.into_iter().enumerate() {
             let (from, skipped, files_skipped) = ends[f].take().ok_or_else(|| {
-                Error::Distributed(format!("process {} sent no end for file {f}", f % self.net.peers()))
+                Error::Distributed(format!(
+                    "process {} sent no end for file {f}",
+                    f % self.net.peers()
+                ))
             })?;
             spans.push(Span {
                 first: read.docs.len() as u32,
@@ -712,7 +724,10 @@ impl Run<'_> {
             asks[s.process].push((d, s.local + (d - s.first)));
         }
         let sends = if self.leader() {
-            asks.iter().enumerate().map(|(q, a)| (q, encode(a))).collect()
+            asks.iter()
+                .enumerate()
+                .map(|(q, a)| (q, encode(a)))
+                .collect()
         } else {
             Vec::new()
         };
@@ -821,7 +836,14 @@ impl Run<'_> {
         let min_docs = template_docs(cfg);
         let mut templates = None;
         let sigs = if min_docs == 0 {
-            sketch_all(norm, &plan.active, lines_only, Shingles::All, cfg, cx.progress)?
+            sketch_all(
+                norm,
+                &plan.active,
+                lines_only,
+                Shingles::All,
+                cfg,
+                cx.progress,
+            )?
         } else {
             // The corpus's index of each local document.
             let mut global = Vec::with_capacity(n);
@@ -836,13 +858,28 @@ impl Run<'_> {
                     let d = first + i;
                     if plan.active[d] {
                         let mut out = Vec::new();
-                        SourceTemplates::doc_keys_tagged(doc, d, global[d], mask.as_ref(), &mut out);
+                        SourceTemplates::doc_keys_tagged(
+                            doc,
+                            d,
+                            global[d],
+                            mask.as_ref(),
+                            &mut out,
+                        );
                         for k in out {
                             keys[key_process(k.key(), peers)].push(k);
                         }
                     }
                 }
-                sketch_into(docs, first, &plan.active, lines_only, Shingles::All, cfg, &mut sigs, cx.progress);
+                sketch_into(
+                    docs,
+                    first,
+                    &plan.active,
+                    lines_only,
+                    Shingles::All,
+                    cfg,
+                    &mut sigs,
+                    cx.progress,
+                );
                 crate::pipeline::check_cancelled(cx.progress)
             })?;
             log.lap("source_templates_sketch")?;
@@ -1020,7 +1057,11 @@ impl<'a> Fetched<'a> {
 
     /// The documents asked for and not here, sorted and distinct.
     fn missing(&self) -> Vec<u32> {
-        let mut m = self.missing.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut m = self
+            .missing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         m.sort_unstable();
         m.dedup();
         m

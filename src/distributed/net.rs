@@ -240,7 +240,9 @@ fn connect(addresses: &[String], me: usize, timeout: Duration) -> Result<Vec<Opt
             stream.set_nodelay(true).map_err(net_error)?;
             sockets[p] = Some(stream);
         }
-        let accepted = accepting.join().unwrap_or_else(|p| std::panic::resume_unwind(p))?;
+        let accepted = accepting
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))?;
         for (p, s) in accepted {
             sockets[p] = Some(s);
         }
@@ -282,8 +284,8 @@ impl Net {
             .collect();
         let hooks = Hooks::default();
         let local = ProcessBuilder::new_typed_vector(1, hooks.refill.clone(), hooks.spill.clone());
-        let (builders, comms) = initialize_networking_from_sockets(local, sockets, me, 1, hooks)
-            .map_err(net_error)?;
+        let (builders, comms) =
+            initialize_networking_from_sockets(local, sockets, me, 1, hooks).map_err(net_error)?;
         let builders = builders.into_iter().map(AllocatorBuilder::Tcp).collect();
         let (to_worker, commands) = mpsc::channel::<Vec<(usize, Vec<u8>)>>();
         let (replies, from_worker) = mpsc::channel();
@@ -313,8 +315,12 @@ impl Net {
                                     .or_default()
                                     .append(data);
                             });
-                            *o.borrow_mut() =
-                                frontier.frontier().iter().min().copied().unwrap_or(u64::MAX);
+                            *o.borrow_mut() = frontier
+                                .frontier()
+                                .iter()
+                                .min()
+                                .copied()
+                                .unwrap_or(u64::MAX);
                         },
                     );
                 });

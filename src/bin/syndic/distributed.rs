@@ -18,17 +18,32 @@ pub struct DistArgs {
     /// process, process 0 first. Start every process with the same inputs, options and FILE,
     /// each with its own --process; each reads its share of the input files, and process 0
     /// writes the report (the same as one process would write, outside "run").
-    #[arg(long, value_name = "FILE", requires = "process", help_heading = "Several processes")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "process",
+        help_heading = "Several processes"
+    )]
     pub hosts: Option<PathBuf>,
     /// This process's line in the hosts file, from 0.
-    #[arg(long, value_name = "I", requires = "hosts", help_heading = "Several processes")]
+    #[arg(
+        long,
+        value_name = "I",
+        requires = "hosts",
+        help_heading = "Several processes"
+    )]
     pub process: Option<usize>,
     /// Run N processes of this scan on this host (on free loopback ports), each with -j
     /// threads; exits non-zero if any fails.
     #[arg(long, value_name = "N", conflicts_with = "hosts", value_parser = clap::value_parser!(u16).range(1..), help_heading = "Several processes")]
     pub local: Option<u16>,
     /// Seconds to wait for every other process to be up and connected.
-    #[arg(long, value_name = "SECS", default_value_t = 30, help_heading = "Several processes")]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 30,
+        help_heading = "Several processes"
+    )]
     pub connect_timeout: u64,
 }
 
@@ -82,7 +97,7 @@ pub fn scan(
 /// `--local N`: runs this command as N processes of this binary on loopback ports (a hosts
 /// file in a temporary folder), and waits for them all. When one fails, the others stop by
 /// themselves (their peer is gone); any left after a minute are killed.
-pub fn run_local(n: u16, _a: &DistArgs) -> Result<()> {
+pub fn run_local(n: u16, quiet: bool) -> Result<()> {
     let n = n as usize;
     let dir = tempfile::tempdir().context("cannot make a temporary folder for the hosts file")?;
     // Free ports: bound, noted, released just before the processes bind them.
@@ -109,7 +124,7 @@ pub fn run_local(n: u16, _a: &DistArgs) -> Result<()> {
             .arg(&hosts)
             .arg("--process")
             .arg(i.to_string());
-        if i > 0 {
+        if i > 0 && !quiet {
             // One set of progress bars (process 0's).
             cmd.arg("--quiet");
         }
@@ -157,7 +172,11 @@ pub fn run_local(n: u16, _a: &DistArgs) -> Result<()> {
         })
         .collect();
     if !failed.is_empty() {
-        bail!("{} of {n} processes failed: {}", failed.len(), failed.join(", "));
+        bail!(
+            "{} of {n} processes failed: {}",
+            failed.len(),
+            failed.join(", ")
+        );
     }
     Ok(())
 }

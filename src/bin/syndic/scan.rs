@@ -136,7 +136,7 @@ pub fn summary(rep: &report::Report) -> String {
 
 pub fn run(a: Args) -> Result<()> {
     if let Some(n) = a.distributed.local {
-        return crate::distributed::run_local(n, &a.distributed);
+        return crate::distributed::run_local(n, a.pipeline.quiet);
     }
     let cluster = a.distributed.cluster()?;
     let leader = cluster.as_ref().is_none_or(|c| c.process == 0);
