@@ -1136,3 +1136,57 @@ impl Docs for BlankDocs {
         self.0.clone()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A hosts file: blank lines and comments left out, every other line `host:port`; the
+    /// process must be one of its lines.
+    #[test]
+    fn hosts_files_list_host_port_lines_and_name_what_is_wrong() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hosts");
+        std::fs::write(&path, "# the run\n10.0.0.1:7000\n\n  10.0.0.2:7000 \n").unwrap();
+        let c = Cluster::from_hosts_file(&path, 1).unwrap();
+        assert_eq!(c.hosts, ["10.0.0.1:7000", "10.0.0.2:7000"]);
+        assert_eq!(c.process, 1);
+        assert_eq!(c.connect_timeout, CONNECT_TIMEOUT);
+        let e = Cluster::from_hosts_file(&path, 2).unwrap_err().to_string();
+        assert!(
+            e.contains("process 2 is not in") && e.contains("2 processes"),
+            "{e}"
+        );
+        std::fs::write(&path, "10.0.0.1:7000\nhost-without-port\n").unwrap();
+        let e = Cluster::from_hosts_file(&path, 0).unwrap_err().to_string();
+        assert!(
+            e.contains("line 2") && e.contains("host-without-port"),
+            "{e}"
+        );
+    }
+
+    /// The sampled template keys are even: the process that counts a key is taken from other
+    /// bits, so that every process counts a share.
+    #[test]
+    fn template_keys_spread_over_every_process() {
+        for peers in [2usize, 3, 4] {
+            let mut counts = vec![0u32; peers];
+            for i in 0..30_000u64 {
+                let key = xxhash_rust::xxh3::xxh3_64(&i.to_le_bytes()) & !1;
+                counts[key_process(key, peers)] += 1;
+            }
+            let least = *counts.iter().min().unwrap() as f64;
+            assert!(least > 0.9 * 30_000.0 / peers as f64, "{peers}: {counts:?}");
+        }
+    }
+
+    /// A blank stand-in has the document's number of lines, all empty.
+    #[test]
+    fn blank_documents_have_the_lines_of_the_document_all_empty() {
+        for n in [0u32, 1, 4] {
+            let d = blank(n);
+            assert_eq!(d.lines(), n.max(1) as usize);
+            assert!((0..d.lines()).all(|i| d.line(i).is_empty()));
+        }
+    }
+}

@@ -42,13 +42,42 @@ pub struct Args {
     /// Also write the JSON report here.
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub report: Option<PathBuf>,
+    #[command(flatten)]
+    pub distributed: crate::distributed::DistArgs,
+    /// In a run over several processes, process 0 writes the whole output (the other processes
+    /// write nothing). Needed with --hosts and --local: one output shard per process is not
+    /// written yet.
+    #[arg(long, help_heading = "Several processes")]
+    pub single_output: bool,
 }
 
 pub fn run(a: Args) -> Result<()> {
-    for path in std::iter::once(&a.output).chain(&a.report).chain(&a.html) {
-        syndic::output::check_target(path)?;
+    let several = a.distributed.local.is_some() || a.distributed.hosts.is_some();
+    if several && !a.single_output {
+        return Err(syndic::Error::Param(
+            "dedup over several processes writes one output from process 0: add --single-output \
+             (one shard per process is not written yet)"
+                .into(),
+        )
+        .into());
     }
-    let (corpus, scan, cfg, rep) = scan_with(&a.pipeline)?;
+    if let Some(n) = a.distributed.local {
+        return crate::distributed::run_local(n, a.pipeline.quiet);
+    }
+    let cluster = a.distributed.cluster()?;
+    if cluster.as_ref().is_none_or(|c| c.process == 0) {
+        for path in std::iter::once(&a.output).chain(&a.report).chain(&a.html) {
+            syndic::output::check_target(path)?;
+        }
+    }
+    let got = match &cluster {
+        None => Some(scan_with(&a.pipeline)?),
+        Some(c) => crate::distributed::scan(&a.pipeline, c)?,
+    };
+    // Only process 0 of a distributed run writes.
+    let Some((corpus, scan, cfg, rep)) = got else {
+        return Ok(());
+    };
     let mut out = Output::create(&a.output)?;
     let opts = dedup::Options {
         annotate: a.annotate,
