@@ -42,6 +42,9 @@ use crate::error::{Error, Result};
 /// index and the number of processes (a peer started with another hosts file is refused).
 const MAGIC: u64 = 0x5359_4e44_4943_0001;
 
+/// What one process sends or receives in one exchange: `(process, bytes)`.
+type Batch = Vec<(usize, Vec<u8>)>;
+
 /// One message: destination process, source process, sequence number within the epoch, bytes.
 type Msg = (u64, u64, u64, Vec<u8>);
 
@@ -256,8 +259,8 @@ fn connect(addresses: &[String], me: usize, timeout: Duration) -> Result<Vec<Opt
 pub(crate) struct Net {
     addresses: Vec<String>,
     me: usize,
-    to_worker: Option<mpsc::Sender<Vec<(usize, Vec<u8>)>>>,
-    from_worker: mpsc::Receiver<Vec<(usize, Vec<u8>)>>,
+    to_worker: Option<mpsc::Sender<Batch>>,
+    from_worker: mpsc::Receiver<Batch>,
     worker: Option<timely::communication::WorkerGuards<()>>,
     comms: Option<CommsGuard>,
     sent: Arc<AtomicU64>,
@@ -287,7 +290,7 @@ impl Net {
         let (builders, comms) =
             initialize_networking_from_sockets(local, sockets, me, 1, hooks).map_err(net_error)?;
         let builders = builders.into_iter().map(AllocatorBuilder::Tcp).collect();
-        let (to_worker, commands) = mpsc::channel::<Vec<(usize, Vec<u8>)>>();
+        let (to_worker, commands) = mpsc::channel::<Batch>();
         let (replies, from_worker) = mpsc::channel();
         let commands = Mutex::new(Some(commands));
         let replies = Mutex::new(Some(replies));
@@ -371,7 +374,7 @@ impl Net {
     /// One epoch: sends each `(process, bytes)` and returns what every process sent this one,
     /// as `(process, bytes)` in order of sender, then of sending. Every process must call it
     /// the same number of times (with nothing to send, too).
-    pub fn exchange(&mut self, sends: Vec<(usize, Vec<u8>)>) -> Result<Vec<(usize, Vec<u8>)>> {
+    pub fn exchange(&mut self, sends: Batch) -> Result<Batch> {
         let sent = self
             .to_worker
             .as_ref()
