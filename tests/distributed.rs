@@ -260,3 +260,35 @@ fn a_process_outside_the_hosts_file_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("process 5 is not in"));
 }
+
+#[test]
+fn dedup_over_two_processes_writes_the_one_process_output_from_process_0() {
+    let c = Corpus::new();
+    let one = c.out("one.jsonl");
+    syndic()
+        .arg("dedup")
+        .args(c.args())
+        .args(["-o", arg(&one)])
+        .assert()
+        .success();
+    let two = c.out("two.jsonl");
+    syndic()
+        .arg("dedup")
+        .args(c.args())
+        .args(["--local", "2", "--single-output", "-o", arg(&two)])
+        .timeout(DEADLINE)
+        .assert()
+        .success();
+    let (one, two) = (std::fs::read(&one).unwrap(), std::fs::read(&two).unwrap());
+    assert!(!one.is_empty());
+    assert!(one == two, "the outputs differ");
+    // One shard per process is not written yet: said, not guessed.
+    let out = syndic()
+        .arg("dedup")
+        .args(c.args())
+        .args(["--local", "2", "-o", arg(&c.out("shards.jsonl"))])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--single-output"));
+}

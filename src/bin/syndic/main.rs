@@ -55,6 +55,8 @@ const SCAN_EXAMPLES: &str = "Examples:
   syndic scan news.csv --text-field body --id-field url -o report.json
   syndic scan news.jsonl --on-error skip --max-days 3 --annotations lines.jsonl -o report.json
   syndic scan big.jsonl.zst --memory-limit 4G -o report.json
+  syndic scan shards/ -o report.json --hosts hosts.txt --process 0
+  syndic scan shards/ -o report.json --local 4 -j 2
   cat part-*.jsonl | syndic scan - > report.json";
 
 const DEDUP_EXAMPLES: &str = "Examples:
