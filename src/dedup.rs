@@ -69,18 +69,49 @@ pub fn write(
     opts: &Options,
     out: &mut Output,
 ) -> Result<Written> {
+    let assign = scan.assignment();
+    let sizes: Vec<usize> = scan.clusters.iter().map(|c| c.members.len()).collect();
+    write_with(corpus, &scan.docs, fields, opts, out, &|d| Fate {
+        cluster: assign[d].map(|(c, rep)| {
+            let rep = (rep as usize != d).then(|| scan.docs[rep as usize].id.clone());
+            (c as i64, sizes[c as usize], rep)
+        }),
+        flagged: if opts.strip_boilerplate {
+            scan.boilerplate.mask.flagged(d)
+        } else {
+            Vec::new()
+        },
+    })
+}
+
+/// What becomes of one document: its cluster (index in the report, size, and the id of the
+/// document kept for it unless it is that document) and its flagged lines when they are
+/// stripped.
+pub(crate) struct Fate {
+    pub cluster: Option<(i64, usize, Option<String>)>,
+    pub flagged: Vec<u32>,
+}
+
+/// [`write`] over documents `docs` (those `corpus` holds, in order), each document's fate from
+/// `fate`: a process of a distributed run writes its own files' records this way.
+pub(crate) fn write_with(
+    corpus: &Corpus,
+    docs: &[crate::ingest::DocMeta],
+    fields: &Fields,
+    opts: &Options,
+    out: &mut Output,
+    fate: &dyn Fn(usize) -> Fate,
+) -> Result<Written> {
     let names: Vec<String> = FIELDS
         .iter()
         .map(|f| format!("{}{f}", opts.prefix))
         .collect();
-    let assign = scan.assignment();
-    let sizes: Vec<usize> = scan.clusters.iter().map(|c| c.members.len()).collect();
     let mut next = 0usize;
     let mut done = Written::default();
     let mut line = Vec::new();
     corpus.for_each_raw(fields, |at: &Location, raw: Raw| {
         line.clear();
-        let doc = (next < scan.docs.len() && &scan.docs[next].at == at).then(|| {
+        let doc = (next < docs.len() && &docs[next].at == at).then(|| {
             next += 1;
             next - 1
         });
@@ -115,16 +146,11 @@ pub fn write(
             done.skipped += 1;
             return emit(out, &mut line, &mut done);
         };
-        let cluster = assign[d];
-        let is_dup = matches!(cluster, Some((_, rep)) if rep as usize != d);
+        let Fate { cluster, flagged } = fate(d);
+        let is_dup = matches!(cluster, Some((_, _, Some(_))));
         if is_dup && !opts.annotate {
             return Ok(());
         }
-        let flagged = if opts.strip_boilerplate {
-            scan.boilerplate.mask.flagged(d)
-        } else {
-            Vec::new()
-        };
         if let Raw::Line(b) = raw {
             if !opts.annotate && flagged.is_empty() {
                 line.extend_from_slice(b);
@@ -134,12 +160,12 @@ pub fn write(
         let (mut obj, field) = match raw {
             Raw::Line(b) => match serde_json::from_slice(b) {
                 Ok(Value::Object(o)) => (o, fields.text.as_str()),
-                _ => return Err(changed(next, scan)),
+                _ => return Err(changed(next, docs)),
             },
             Raw::Row(o) => (o, fields.text.as_str()),
-            Raw::Text(t) => (text_object(&scan.docs[d].id, t), "text"),
+            Raw::Text(t) => (text_object(&docs[d].id, t), "text"),
             Raw::Memory(doc) => (memory_object(doc), "text"),
-            Raw::Bad(_) => return Err(changed(next, scan)),
+            Raw::Bad(_) => return Err(changed(next, docs)),
         };
         if !flagged.is_empty() {
             let mut value = Value::Object(obj);
@@ -153,15 +179,7 @@ pub fn write(
         }
         if opts.annotate {
             let values = match cluster {
-                Some((c, rep)) => (
-                    c as i64,
-                    sizes[c as usize],
-                    if rep as usize == d {
-                        Value::Null
-                    } else {
-                        Value::String(scan.docs[rep as usize].id.clone())
-                    },
-                ),
+                Some((c, size, rep)) => (c, size, rep.map_or(Value::Null, Value::String)),
                 None => (-1, 1, Value::Null),
             };
             annotate(&mut obj, &names, at, values)?;
@@ -169,9 +187,9 @@ pub fn write(
         serde_json::to_writer(&mut line, &Value::Object(obj)).expect("serializes");
         emit(out, &mut line, &mut done)
     })?;
-    if next != scan.docs.len() {
+    if next != docs.len() {
         // Nothing is committed: the caller drops `out`, which removes the partial file.
-        return Err(changed(next, scan));
+        return Err(changed(next, docs));
     }
     Ok(done)
 }
@@ -232,10 +250,10 @@ fn emit(out: &mut Output, line: &mut Vec<u8>, done: &mut Written) -> Result<()> 
     Ok(())
 }
 
-fn changed(found: usize, scan: &Scan) -> Error {
+fn changed(found: usize, docs: &[crate::ingest::DocMeta]) -> Error {
     Error::InputChanged {
         found: found as u64,
-        documents: scan.docs.len() as u64,
+        documents: docs.len() as u64,
     }
 }
 

@@ -262,7 +262,7 @@ fn a_process_outside_the_hosts_file_is_a_usage_error() {
 }
 
 #[test]
-fn dedup_over_two_processes_writes_the_one_process_output_from_process_0() {
+fn dedup_over_several_processes_writes_the_one_process_output_whole_or_in_shards() {
     let c = Corpus::new();
     let one = c.out("one.jsonl");
     syndic()
@@ -282,13 +282,42 @@ fn dedup_over_two_processes_writes_the_one_process_output_from_process_0() {
     let (one, two) = (std::fs::read(&one).unwrap(), std::fs::read(&two).unwrap());
     assert!(!one.is_empty());
     assert!(one == two, "the outputs differ");
-    // One shard per process is not written yet: said, not guessed.
-    let out = syndic()
+    // Without --single-output, each process writes its own files' records to OUT.I.jsonl:
+    // together the one-process output, each shard in the one-process order.
+    let shards = c.out("shards.jsonl");
+    syndic()
         .arg("dedup")
         .args(c.args())
-        .args(["--local", "2", "-o", arg(&c.out("shards.jsonl"))])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--single-output"));
+        .args(["--local", "3", "--annotate", "-o", arg(&shards)])
+        .timeout(DEADLINE)
+        .assert()
+        .success();
+    let annotated = c.out("annotated.jsonl");
+    syndic()
+        .arg("dedup")
+        .args(c.args())
+        .args(["--annotate", "-o", arg(&annotated)])
+        .assert()
+        .success();
+    let one = std::fs::read_to_string(&annotated).unwrap();
+    let one: Vec<&str> = one.lines().collect();
+    let mut all = Vec::new();
+    for i in 0..3 {
+        let shard = std::fs::read_to_string(c.out(&format!("shards.{i}.jsonl"))).unwrap();
+        let lines: Vec<String> = shard.lines().map(String::from).collect();
+        let mut rest = one.iter();
+        assert!(
+            lines.iter().all(|l| rest.any(|o| o == l)),
+            "shard {i} is not in the one-process order"
+        );
+        all.extend(lines);
+    }
+    assert!(!c.out("shards.jsonl").exists());
+    let mut one_sorted: Vec<String> = one.iter().map(|l| l.to_string()).collect();
+    one_sorted.sort();
+    all.sort();
+    assert!(
+        all == one_sorted,
+        "the shards are not the one-process output"
+    );
 }

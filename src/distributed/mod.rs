@@ -38,6 +38,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use crate::boilerplate::{
     self, Boilerplate, DocFacts, DocKey, LineFacts, LineMask, SourceTemplates, Status,
 };
+use crate::dedup;
 use crate::error::{Error, Location, RecordError, Result};
 use crate::ingest::{ingest_with, DocMeta, Ingested, Skipped};
 use crate::normalize::NormDoc;
@@ -126,6 +127,67 @@ pub fn scan_within(
     budget: Budget,
     progress: &dyn Progress,
 ) -> Result<Outcome> {
+    drive(cluster, corpus, cfg, budget, progress, |_, _, _| Ok(()))
+}
+
+/// What [`dedup_within`] wrote.
+pub struct Deduped {
+    pub outcome: Outcome,
+    /// The records this process wrote to its shard.
+    pub written: dedup::Written,
+}
+
+/// [`scan_within`], then each process writes the records of its own files (files `p`,
+/// `p + n`, ... in order) to `out`, its shard of the output, each record as [`dedup::write`]
+/// writes it for the whole corpus: together the shards hold the one-process output.
+pub fn dedup_within(
+    cluster: &Cluster,
+    corpus: &Corpus,
+    cfg: &Config,
+    budget: Budget,
+    progress: &dyn Progress,
+    opts: &dedup::Options,
+    out: &mut crate::output::Output,
+) -> Result<Deduped> {
+    let mut written = dedup::Written::default();
+    let outcome = drive(
+        cluster,
+        corpus,
+        cfg,
+        budget,
+        progress,
+        |run, scan, parts| {
+            let fates = run.scatter_fates(scan, opts)?;
+            let mut first = 0;
+            for (part, read) in parts.iter().zip(&run.local.files) {
+                let docs = &read.docs;
+                let w = dedup::write_with(part, docs, &cfg.fields, opts, out, &|d| {
+                    let (c, size, rep, flagged) = fates[first + d].clone();
+                    dedup::Fate {
+                        cluster: (c >= 0).then_some((c, size as usize, rep)),
+                        flagged,
+                    }
+                })?;
+                written.written += w.written;
+                written.skipped += w.skipped;
+                first += docs.len();
+            }
+            Ok(())
+        },
+    )?;
+    Ok(Deduped { outcome, written })
+}
+
+/// Runs the scan, then `after` on every process (with the scan on process 0, and this
+/// process's files) before the processes part.
+fn drive(
+    cluster: &Cluster,
+    corpus: &Corpus,
+    cfg: &Config,
+    budget: Budget,
+    progress: &dyn Progress,
+    after: impl FnOnce(&mut Run, Option<&Scan>, &[Corpus]) -> Result<()>,
+) -> Result<Outcome> {
     cfg.validate()?;
     if cfg.verify != verify::Mode::Estimate {
         return Err(Error::Distributed(
@@ -166,8 +228,10 @@ pub fn scan_within(
         own,
         local,
         lines: Vec::new(),
+        spans: Vec::new(),
     };
     let scan = run.scan(corpus, cx, &mut log)?;
+    after(&mut run, scan.as_ref(), &parts)?;
     let bytes_sent = net.bytes_sent();
     net.finish()?;
     Ok(Outcome {
@@ -239,6 +303,9 @@ struct Plan {
     /// Each document's source (all documents), when templates are looked for.
     source: Vec<u32>,
 }
+
+/// A document's fate in `dedup` (see [`Run::scatter_fates`]).
+type FateWire = (i64, u32, Option<String>, Vec<u32>);
 
 /// Documents per message of a gather (a message is held whole in memory on both ends).
 const PIECE: usize = 4096;
@@ -354,6 +421,8 @@ struct Run<'a> {
     local: Local,
     /// Process 0: lines of each document of the corpus.
     lines: Vec<u32>,
+    /// Process 0: where each file's documents are.
+    spans: Vec<Span>,
 }
 
 impl Run<'_> {
@@ -377,6 +446,7 @@ impl Run<'_> {
         let gathered = if self.leader() {
             let (input, spans, lines) = self.join_files(corpus, got)?;
             self.lines = lines;
+            self.spans = spans.clone();
             Some((input, spans))
         } else {
             None
@@ -504,6 +574,54 @@ impl Run<'_> {
             ));
         }
         Ok(result)
+    }
+
+    /// Every process: the fate of each of its documents (cluster index or -1, cluster size,
+    /// the id of the document kept for it unless it is that one, flagged lines to strip), from
+    /// process 0's scan.
+    fn scatter_fates(
+        &mut self,
+        scan: Option<&Scan>,
+        opts: &dedup::Options,
+    ) -> Result<Vec<FateWire>> {
+        let sends = match scan {
+            Some(scan) => {
+                let assign = scan.assignment();
+                let sizes: Vec<u32> = scan
+                    .clusters
+                    .iter()
+                    .map(|c| c.members.len() as u32)
+                    .collect();
+                let mut fates: Vec<Vec<FateWire>> = vec![Vec::new(); self.net.peers()];
+                for s in &self.spans {
+                    let range = s.first as usize..(s.first + s.count) as usize;
+                    for (d, &a) in assign.iter().enumerate().take(range.end).skip(range.start) {
+                        let (c, size, rep) = match a {
+                            Some((c, rep)) => (
+                                c as i64,
+                                sizes[c as usize],
+                                (rep as usize != d).then(|| scan.docs[rep as usize].id.clone()),
+                            ),
+                            None => (-1, 1, None),
+                        };
+                        let flagged = if opts.strip_boilerplate {
+                            scan.boilerplate.mask.flagged(d)
+                        } else {
+                            Vec::new()
+                        };
+                        fates[s.process].push((c, size, rep, flagged));
+                    }
+                }
+                fates
+                    .iter()
+                    .enumerate()
+                    .map(|(q, f)| (q, encode(f)))
+                    .collect()
+            }
+            None => Vec::new(),
+        };
+        let mut got: Vec<(usize, Vec<FateWire>)> = self.exchange(sends)?;
+        Ok(got.pop().map(|g| g.1).unwrap_or_default())
     }
 
     /// This process's messages to process 0 with what it read, file by file.

@@ -45,26 +45,20 @@ pub struct Args {
     #[command(flatten)]
     pub distributed: crate::distributed::DistArgs,
     /// In a run over several processes, process 0 writes the whole output (the other processes
-    /// write nothing). Needed with --hosts and --local: one output shard per process is not
-    /// written yet.
+    /// write nothing). Without it, each process writes the records of its own input files to
+    /// a shard: OUT with the process index before the extension (clean.1.jsonl.zst).
     #[arg(long, help_heading = "Several processes")]
     pub single_output: bool,
 }
 
 pub fn run(a: Args) -> Result<()> {
-    let several = a.distributed.local.is_some() || a.distributed.hosts.is_some();
-    if several && !a.single_output {
-        return Err(syndic::Error::Param(
-            "dedup over several processes writes one output from process 0: add --single-output \
-             (one shard per process is not written yet)"
-                .into(),
-        )
-        .into());
-    }
     if let Some(n) = a.distributed.local {
         return crate::distributed::run_local(n, a.pipeline.quiet);
     }
     let cluster = a.distributed.cluster()?;
+    if let Some(c) = cluster.as_ref().filter(|_| !a.single_output) {
+        return run_shard(&a, c);
+    }
     if cluster.as_ref().is_none_or(|c| c.process == 0) {
         for path in std::iter::once(&a.output).chain(&a.report).chain(&a.html) {
             syndic::output::check_target(path)?;
@@ -107,6 +101,74 @@ pub fn run(a: Args) -> Result<()> {
             "syndic: wrote {} to {}{skipped}",
             syndic::report::count(done.written, "record", "records"),
             a.output.display()
+        );
+    }
+    Ok(())
+}
+
+/// `OUT` with `process` before its extension: `clean.jsonl.zst` → `clean.1.jsonl.zst`.
+pub fn shard_path(out: &std::path::Path, process: usize) -> PathBuf {
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let cut = name
+        .char_indices()
+        .skip(1)
+        .find(|&(_, c)| c == '.')
+        .map(|(i, _)| i);
+    let shard = match cut {
+        Some(i) => format!("{}.{process}{}", &name[..i], &name[i..]),
+        None => format!("{name}.{process}"),
+    };
+    out.with_file_name(shard)
+}
+
+/// One process of a distributed `dedup` writing its shard; process 0 also writes the report
+/// and the page.
+fn run_shard(a: &Args, c: &syndic::distributed::Cluster) -> Result<()> {
+    let shard = shard_path(&a.output, c.process);
+    let leader = c.process == 0;
+    syndic::output::check_target(&shard)?;
+    if leader {
+        for path in a.report.iter().chain(&a.html) {
+            syndic::output::check_target(path)?;
+        }
+    }
+    let p = &a.pipeline;
+    p.init_threads()?;
+    let cfg = p.config()?;
+    let t0 = std::time::Instant::now();
+    let corpus = syndic::read::Corpus::open_with(&p.inputs, &p.folder_filter()?)?;
+    let bars = crate::progress::Bars::new(p.quiet);
+    let opts = dedup::Options {
+        annotate: a.annotate,
+        strip_boilerplate: a.strip_boilerplate,
+        prefix: a.annotate_prefix.clone().unwrap_or_default(),
+    };
+    let mut out = Output::create(&shard)?;
+    let done =
+        syndic::distributed::dedup_within(c, &corpus, &cfg, p.budget(), &bars, &opts, &mut out)?;
+    out.commit()?;
+    crate::distributed::note_bytes(c, &done.outcome);
+    if let Some(scan) = done.outcome.scan {
+        let rep = crate::distributed::report_of(p, &cfg, &scan, t0);
+        if let Some(path) = &a.html {
+            write_html(path, &corpus, &scan, &rep)?;
+        }
+        if let Some(path) = &a.report {
+            syndic::output::write_atomic(path, rep.to_json().as_bytes())?;
+        }
+        if !p.quiet {
+            eprintln!("{}", summary(&rep));
+        }
+    }
+    if !p.quiet {
+        eprintln!(
+            "syndic: process {} wrote {} to {}",
+            c.process,
+            syndic::report::count(done.written.written, "record", "records"),
+            shard.display()
         );
     }
     Ok(())

@@ -71,6 +71,16 @@ pub fn scan(
     let corpus = Corpus::open_with(&p.inputs, &p.folder_filter()?)?;
     let bars = Bars::new(p.quiet);
     let out = distributed::scan_within(cluster, &corpus, &cfg, p.budget(), &bars)?;
+    note_bytes(cluster, &out);
+    let Some(scan) = out.scan else {
+        return Ok(None);
+    };
+    let rep = report_of(p, &cfg, &scan, t0);
+    Ok(Some((corpus, scan, cfg, rep)))
+}
+
+/// The line each process prints: what it read and sent.
+pub fn note_bytes(cluster: &Cluster, out: &distributed::Outcome) {
     eprintln!(
         "syndic: process {} of {}: {} documents read, {} bytes sent to the other processes ({:.0} per document read)",
         cluster.process,
@@ -79,9 +89,15 @@ pub fn scan(
         out.bytes_sent,
         out.bytes_sent as f64 / out.documents.max(1) as f64
     );
-    let Some(scan) = out.scan else {
-        return Ok(None);
-    };
+}
+
+/// The report of process 0's scan.
+pub fn report_of(
+    p: &Pipeline,
+    cfg: &pipeline::Config,
+    scan: &pipeline::Scan,
+    t0: Instant,
+) -> report::Report {
     let run = report::RunInfo {
         version: env!("CARGO_PKG_VERSION").to_string(),
         threads: rayon::current_num_threads(),
@@ -90,8 +106,7 @@ pub fn scan(
         memory_limit: p.memory_limit,
         spilled: scan.spilled.clone(),
     };
-    let rep = report::build(&scan, &cfg, run);
-    Ok(Some((corpus, scan, cfg, rep)))
+    report::build(scan, cfg, run)
 }
 
 /// `--local N`: runs this command as N processes of this binary on loopback ports (a hosts
