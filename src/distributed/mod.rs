@@ -139,7 +139,9 @@ pub struct Deduped {
 
 /// [`scan_within`], then each process writes the records of its own files (files `p`,
 /// `p + n`, ... in order) to `out`, its shard of the output, each record as [`dedup::write`]
-/// writes it for the whole corpus: together the shards hold the one-process output.
+/// writes it for the whole corpus: together the shards hold the one-process output. Each
+/// process commits its shard before the processes part, so that once any returns, every
+/// shard is complete.
 pub fn dedup_within(
     cluster: &Cluster,
     corpus: &Corpus,
@@ -147,7 +149,7 @@ pub fn dedup_within(
     budget: Budget,
     progress: &dyn Progress,
     opts: &dedup::Options,
-    out: &mut crate::output::Output,
+    mut out: crate::output::Output,
 ) -> Result<Deduped> {
     let mut written = dedup::Written::default();
     let outcome = drive(
@@ -161,7 +163,7 @@ pub fn dedup_within(
             let mut first = 0;
             for (part, read) in parts.iter().zip(&run.local.files) {
                 let docs = &read.docs;
-                let w = dedup::write_with(part, docs, &cfg.fields, opts, out, &|d| {
+                let w = dedup::write_with(part, docs, &cfg.fields, opts, &mut out, &|d| {
                     let (c, size, rep, flagged) = fates[first + d].clone();
                     dedup::Fate {
                         cluster: (c >= 0).then_some((c, size as usize, rep)),
@@ -172,7 +174,7 @@ pub fn dedup_within(
                 written.skipped += w.skipped;
                 first += docs.len();
             }
-            Ok(())
+            out.commit()
         },
     )?;
     Ok(Deduped { outcome, written })

@@ -146,10 +146,8 @@ fn run_shard(a: &Args, c: &syndic::distributed::Cluster) -> Result<()> {
         strip_boilerplate: a.strip_boilerplate,
         prefix: a.annotate_prefix.clone().unwrap_or_default(),
     };
-    let mut out = Output::create(&shard)?;
-    let done =
-        syndic::distributed::dedup_within(c, &corpus, &cfg, p.budget(), &bars, &opts, &mut out)?;
-    out.commit()?;
+    let out = Output::create(&shard)?;
+    let done = syndic::distributed::dedup_within(c, &corpus, &cfg, p.budget(), &bars, &opts, out)?;
     crate::distributed::note_bytes(c, &done.outcome);
     if let Some(scan) = done.outcome.scan {
         let rep = crate::distributed::report_of(p, &cfg, &scan, t0);
