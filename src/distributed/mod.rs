@@ -17,6 +17,7 @@
 //!     ◀─ to each process: the template keys and its documents holding one
 //! every process: sketches those documents again ─▶ gather to 0: final signatures
 //! process 0: band, verify, cluster, refine the flags (sample lines fetched again), report
+//!     ─▶ dedup: each process gets its documents' fates and writes its files' records
 //! ```
 //!
 //! Process 0 returns the [`Scan`]; the others return nothing once process 0 has it. The scan
