@@ -563,6 +563,70 @@ impl SourceTemplates {
     }
 }
 
+/// For a run over several processes (`crate::distributed`): the pieces of
+/// [`SourceTemplates::find_with`] that run where the data is.
+#[cfg(feature = "distributed")]
+impl SourceTemplates {
+    /// Appends the sampled keys of document `doc` (`d` in `mask`), tagged with `tag` (its index
+    /// in the whole corpus), to `out`.
+    pub(crate) fn doc_keys_tagged(
+        doc: &NormDoc,
+        d: usize,
+        tag: u32,
+        mask: Option<&LineMask>,
+        out: &mut Vec<DocKey>,
+    ) {
+        let (mut bytes, mut keys) = (Vec::new(), Vec::new());
+        let start = out.len();
+        doc_keys(doc, d, mask, &mut bytes, &mut keys, out);
+        for k in &mut out[start..] {
+            *k = DocKey::new(k.key(), tag);
+        }
+    }
+
+    /// The template keys and their holders (as `count_templates`), and the passage pairs (as
+    /// `passage_pairs`) of keys that hold every entry of each of their keys.
+    pub(crate) fn count_part(
+        keys: &mut [DocKey],
+        min_docs: u32,
+        source: &[u32],
+    ) -> (Vec<u64>, Vec<u32>, Vec<(u32, u32)>) {
+        let pairs = passage_pairs(keys);
+        let (templates, holders) = count_templates(keys, min_docs, source);
+        (templates, holders, pairs)
+    }
+
+    /// Templates from their keys (sorted), the documents holding them (sorted) and the shared
+    /// passages.
+    pub(crate) fn from_parts(
+        keys: Vec<u64>,
+        docs: Vec<u32>,
+        shared_passages: Vec<(u32, u32)>,
+    ) -> Self {
+        let (filter, filter_shift) = prefilter(&keys);
+        SourceTemplates {
+            keys,
+            filter,
+            filter_shift,
+            docs,
+            shared_passages,
+            spilled_runs: 0,
+        }
+    }
+}
+
+/// The shared passages of `pairs` (one entry per marked n-gram two documents share, any
+/// order): as [`SourceTemplates::find_with`] keeps them.
+#[cfg(feature = "distributed")]
+pub(crate) fn shared_passages(mut pairs: Vec<(u32, u32)>) -> Vec<(u32, u32)> {
+    pairs.par_sort_unstable();
+    pairs
+        .chunk_by(|a, b| a == b)
+        .filter(|run| run.len() >= PASSAGE_MIN_SHARED)
+        .map(|run| run[0])
+        .collect()
+}
+
 /// A one-hash bit filter of the template keys: key `k` sets bit `k >> shift` (its top bits; the
 /// sampled keys are even). Empty when there are no keys.
 fn prefilter(keys: &[u64]) -> (Vec<u64>, u32) {
@@ -708,6 +772,16 @@ impl LineFacts {
     /// of it.
     pub fn push(&mut self, doc: &NormDoc, letters: &[bool], sentences: &[bool]) {
         self.keys.extend_from_slice(&doc.line_keys);
+        self.letters.extend(letters.iter().copied());
+        self.sentences.extend(sentences.iter().copied());
+        self.offsets.push(self.keys.len() as u64);
+    }
+
+    /// Adds one document at the end from its line keys and the two flags of each line (a run
+    /// over several processes gathers them).
+    #[cfg(feature = "distributed")]
+    pub(crate) fn push_parts(&mut self, keys: &[u64], letters: &[bool], sentences: &[bool]) {
+        self.keys.extend_from_slice(keys);
         self.letters.extend(letters.iter().copied());
         self.sentences.extend(sentences.iter().copied());
         self.offsets.push(self.keys.len() as u64);

@@ -168,8 +168,43 @@ pub fn write_split(
     )?;
     match Format::of(out.shown())? {
         Format::Parquet => parquet::write(corpus, scan, fields, opts, out, removed),
-        Format::Jsonl => write_jsonl(corpus, scan, fields, opts, out, removed),
+        Format::Jsonl => {
+            let assign = scan.assignment();
+            let fate = |d: usize| {
+                let (c, size, dup_of) = cluster_of(scan, &assign, d);
+                Fate {
+                    cluster: (c, size, dup_of.map(str::to_string)),
+                    flagged: if opts.strip_boilerplate {
+                        scan.boilerplate.mask.flagged(d)
+                    } else {
+                        Vec::new()
+                    },
+                }
+            };
+            write_jsonl(corpus, &scan.docs, fields, opts, out, removed, &fate)
+        }
     }
+}
+
+/// What becomes of one document: its cluster (index in the report, -1 outside a cluster), the
+/// cluster's size (1 outside a cluster) and the id of the document kept for it (`None` when it
+/// is the one kept), and its flagged lines when they are stripped.
+pub(crate) struct Fate {
+    pub cluster: (i64, i64, Option<String>),
+    pub flagged: Vec<u32>,
+}
+
+/// [`write()`] (JSONL) over documents `docs` (those `corpus` holds, in order), each document's
+/// fate from `fate`: a process of a distributed run writes its own files' records this way.
+pub(crate) fn write_with(
+    corpus: &Corpus,
+    docs: &[crate::ingest::DocMeta],
+    fields: &Fields,
+    opts: &Options,
+    out: &mut Output,
+    fate: &dyn Fn(usize) -> Fate,
+) -> Result<Written> {
+    write_jsonl(corpus, docs, fields, opts, out, None, fate)
 }
 
 /// A document's cluster (its index in the report, -1 outside a cluster), the cluster's size (1
@@ -191,23 +226,23 @@ fn cluster_of<'s>(
 
 fn write_jsonl(
     corpus: &Corpus,
-    scan: &Scan,
+    docs: &[crate::ingest::DocMeta],
     fields: &Fields,
     opts: &Options,
     out: &mut Output,
     mut removed: Option<&mut Output>,
+    fate: &dyn Fn(usize) -> Fate,
 ) -> Result<Written> {
     let names: Vec<String> = FIELDS
         .iter()
         .map(|f| format!("{}{f}", opts.prefix))
         .collect();
-    let assign = scan.assignment();
     let mut next = 0usize;
     let mut done = Written::default();
     let mut line = Vec::new();
     corpus.for_each_raw(fields, |at: &Location, raw: Raw| {
         line.clear();
-        let doc = (next < scan.docs.len() && &scan.docs[next].at == at).then(|| {
+        let doc = (next < docs.len() && &docs[next].at == at).then(|| {
             next += 1;
             next - 1
         });
@@ -245,18 +280,16 @@ fn write_jsonl(
             done.skipped += 1;
             return emit(out, &mut line, &mut done);
         };
-        let (cluster, size, dup_of) = cluster_of(scan, &assign, d);
+        let Fate {
+            cluster: (cluster, size, dup_of),
+            flagged,
+        } = fate(d);
         if dup_of.is_some() && !opts.annotate {
             return match removed.as_deref_mut() {
-                Some(r) => write_removed(r, &mut line, &raw, &scan.docs[d].id, &mut done),
+                Some(r) => write_removed(r, &mut line, &raw, &docs[d].id, &mut done),
                 None => Ok(()),
             };
         }
-        let flagged = if opts.strip_boilerplate {
-            scan.boilerplate.mask.flagged(d)
-        } else {
-            Vec::new()
-        };
         if let Raw::Line(b) = raw {
             if !opts.annotate && flagged.is_empty() {
                 line.extend_from_slice(b);
@@ -266,12 +299,12 @@ fn write_jsonl(
         let (mut obj, field) = match raw {
             Raw::Line(b) => match serde_json::from_slice(b) {
                 Ok(Value::Object(o)) => (o, fields.text.as_str()),
-                _ => return Err(changed(next, scan)),
+                _ => return Err(changed(next, docs)),
             },
             Raw::Row(o) => (o, fields.text.as_str()),
-            Raw::Text(t) => (text_object(&scan.docs[d].id, t), "text"),
+            Raw::Text(t) => (text_object(&docs[d].id, t), "text"),
             Raw::Memory(doc) => (memory_object(doc), "text"),
-            Raw::Bad(_) => return Err(changed(next, scan)),
+            Raw::Bad(_) => return Err(changed(next, docs)),
         };
         if !flagged.is_empty() {
             let mut value = Value::Object(obj);
@@ -284,15 +317,15 @@ fn write_jsonl(
             obj = o;
         }
         if opts.annotate {
-            let dup_of = dup_of.map_or(Value::Null, |id| Value::String(id.into()));
+            let dup_of = dup_of.map_or(Value::Null, Value::String);
             annotate(&mut obj, &names, at, (cluster, size, dup_of))?;
         }
         serde_json::to_writer(&mut line, &Value::Object(obj)).expect("serializes");
         emit(out, &mut line, &mut done)
     })?;
-    if next != scan.docs.len() {
+    if next != docs.len() {
         // Nothing is committed: the caller drops `out`, which removes the partial file.
-        return Err(changed(next, scan));
+        return Err(changed(next, docs));
     }
     Ok(done)
 }
@@ -380,10 +413,10 @@ fn emit(out: &mut Output, line: &mut Vec<u8>, done: &mut Written) -> Result<()> 
     Ok(())
 }
 
-fn changed(found: usize, scan: &Scan) -> Error {
+fn changed(found: usize, docs: &[crate::ingest::DocMeta]) -> Error {
     Error::InputChanged {
         found: found as u64,
-        documents: scan.docs.len() as u64,
+        documents: docs.len() as u64,
     }
 }
 

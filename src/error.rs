@@ -150,6 +150,17 @@ pub enum Error {
     /// SIGTERM) and stopped before writing anything.
     #[error("interrupted")]
     Interrupted,
+    /// A run over several processes whose peer stopped, could not be reached, or was started
+    /// with another hosts file (`process` is its line in the hosts file, from 0).
+    #[error("process {process} ({address}): {message}")]
+    Peer {
+        process: usize,
+        address: String,
+        message: String,
+    },
+    /// A run over several processes that cannot be split this way (its message says why).
+    #[error("{0}")]
+    Distributed(String),
 }
 
 impl Error {

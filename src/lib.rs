@@ -24,7 +24,8 @@
 //! verify, cluster) are internal modules; ARCHITECTURE.md describes them. [`pipeline`] runs
 //! them in order, within a memory [`Budget`] when one is given ([`pipeline::scan_within`]), and
 //! polls the [`pipeline::Progress`] it is given for cancellation ([`Cancel`]). [`Error`] is the
-//! one error type.
+//! one error type. With the `distributed` feature, `distributed` runs the same scan over several
+//! processes and hosts (on timely-dataflow), with the same report.
 
 /// Declares the stage modules: crate-private, or public (and hidden from the docs) with the
 /// `internals` feature, which the crate's own tests, benches and fuzz targets turn on to measure
@@ -62,6 +63,8 @@ pub mod isa;
 mod isa;
 
 pub mod dedup;
+#[cfg(feature = "distributed")]
+pub mod distributed;
 pub mod error;
 pub mod eval;
 pub mod html;

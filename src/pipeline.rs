@@ -744,7 +744,7 @@ pub(crate) const TEXT_SHARE: u64 = 40;
 pub(crate) const TEMPLATE_SHARE: u64 = 15;
 pub(crate) const BAND_SHARE: u64 = 10;
 
-mod steps;
+pub(crate) mod steps;
 use steps::{
     build_clusters, detect_boilerplate, exact_groups, final_signatures, final_verifier, finish,
     read_and_normalize, refine_boilerplate, story_labels, verified_edges, Context, RunLog,

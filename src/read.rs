@@ -371,6 +371,23 @@ fn is_document_file(name: &str) -> bool {
 }
 
 impl Corpus {
+    /// The corpus of file `i` alone (a process of a distributed run reads its share file by
+    /// file); `None` for stdin, pipes, documents and Arrow batches in memory, which only this
+    /// process has.
+    #[cfg(feature = "distributed")]
+    pub(crate) fn one_file(&self, i: usize) -> Option<Corpus> {
+        if !self.spools.is_empty() || !self.memory.is_empty() || self.arrow.is_some() {
+            return None;
+        }
+        Some(Corpus {
+            files: vec![self.files[i].clone()],
+            skipped: Vec::new(),
+            spools: Vec::new(),
+            memory: Vec::new(),
+            arrow: None,
+        })
+    }
+
     /// [`Corpus::open_with`] with the default [`FolderFilter`].
     pub fn open<P: AsRef<Path>>(inputs: &[P]) -> Result<Corpus> {
         Corpus::open_with(inputs, &FolderFilter::default())

@@ -131,7 +131,7 @@ pub fn write_attributes(corpus: &Corpus, scan: &Scan, fields: &Fields, dir: &Pat
     corpus.for_each_raw(fields, |at: &Location, raw: Raw| {
         let k = (file..corpus.files.len())
             .find(|&k| corpus.files[k].name == at.path)
-            .ok_or_else(|| changed(next, scan))?;
+            .ok_or_else(|| changed(next, &scan.docs))?;
         if k > file || cur.is_none() {
             if k > file {
                 advance(&mut cur, &mut file, k)?;
@@ -152,7 +152,7 @@ pub fn write_attributes(corpus: &Corpus, scan: &Scan, fields: &Fields, dir: &Pat
             let lines = if flagged.is_empty() {
                 Vec::new()
             } else {
-                let text = raw_text(&raw, fields).ok_or_else(|| changed(next, scan))?;
+                let text = raw_text(&raw, fields).ok_or_else(|| changed(next, &scan.docs))?;
                 line_spans(&text, &flagged)
                     .into_iter()
                     .map(|(a, b)| json!([a, b, 1.0]))
@@ -168,7 +168,7 @@ pub fn write_attributes(corpus: &Corpus, scan: &Scan, fields: &Fields, dir: &Pat
         out.write_all(&line).map_err(|e| out.error(e))
     })?;
     if next != scan.docs.len() {
-        return Err(changed(next, scan));
+        return Err(changed(next, &scan.docs));
     }
     advance(&mut cur, &mut file, corpus.files.len())?;
     Ok(paths.len() as u64)

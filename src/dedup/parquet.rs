@@ -337,7 +337,7 @@ pub(super) fn write(
     }
     if next != scan.docs.len() {
         // Nothing is committed: the caller drops the outputs, which removes the partial files.
-        return Err(super::changed(next, scan));
+        return Err(super::changed(next, &scan.docs));
     }
     done.written = kept.finish()?;
     if let Some(g) = gone {

@@ -63,33 +63,70 @@ pub struct Args {
     /// Also write the JSON report here.
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub report: Option<PathBuf>,
+    #[command(flatten)]
+    pub distributed: crate::distributed::DistArgs,
+    /// In a run over several processes, process 0 writes the whole output (the other processes
+    /// write nothing). Without it, each process writes the records of its own input files to
+    /// a shard: OUT with the process index before the extension (clean.1.jsonl.zst).
+    #[arg(long, help_heading = "Several processes")]
+    pub single_output: bool,
 }
 
 pub fn run(a: Args) -> Result<()> {
-    for path in std::iter::once(&a.output)
-        .chain(&a.removed)
-        .chain(&a.report)
-        .chain(&a.html)
-    {
-        syndic::output::check_target(path)?;
+    if let Some(n) = a.distributed.local {
+        return crate::distributed::run_local(n, a.pipeline.quiet);
     }
-    if let Some(dir) = &a.attributes {
-        std::fs::create_dir_all(dir).map_err(|e| syndic::Error::Output {
-            path: dir.clone(),
-            source: e,
-        })?;
+    let cluster = a.distributed.cluster()?;
+    if let Some(c) = cluster.as_ref().filter(|_| !a.single_output) {
+        if a.removed.is_some() || a.attributes.is_some() {
+            anyhow::bail!(
+                "--removed and --attributes are written from one process: add --single-output"
+            );
+        }
+        if dedup::Format::of(&a.output)? == dedup::Format::Parquet {
+            anyhow::bail!("Parquet output is written from one process: add --single-output");
+        }
+        return run_shard(&a, c);
+    }
+    if cluster.as_ref().is_none_or(|c| c.process == 0) {
+        for path in std::iter::once(&a.output)
+            .chain(&a.removed)
+            .chain(&a.report)
+            .chain(&a.html)
+        {
+            syndic::output::check_target(path)?;
+        }
+        if let Some(dir) = &a.attributes {
+            std::fs::create_dir_all(dir).map_err(|e| syndic::Error::Output {
+                path: dir.clone(),
+                source: e,
+            })?;
+        }
     }
     let opts = dedup::Options {
         annotate: a.annotate,
         strip_boilerplate: a.strip_boilerplate,
         prefix: a.annotate_prefix.unwrap_or_default(),
     };
-    let (corpus, scan, cfg, rep) = scan_checked(&a.pipeline, |corpus| {
+    let check = |corpus: &syndic::Corpus| {
         if let Some(dir) = &a.attributes {
             dedup::attribute_paths(corpus, dir)?;
         }
         dedup::check(corpus, &opts, &a.output, a.removed.as_deref())
-    })?;
+    };
+    let got = match &cluster {
+        None => Some(scan_checked(&a.pipeline, check)?),
+        Some(c) => {
+            let corpus =
+                syndic::Corpus::open_with(&a.pipeline.inputs, &a.pipeline.folder_filter()?)?;
+            check(&corpus)?;
+            crate::distributed::scan(&a.pipeline, c)?
+        }
+    };
+    // Only process 0 of a distributed run writes.
+    let Some((corpus, scan, cfg, rep)) = got else {
+        return Ok(());
+    };
     let mut out = Output::create(&a.output)?;
     let mut removed = a.removed.as_deref().map(Output::create).transpose()?;
     let done = dedup::write_split(
@@ -151,6 +188,72 @@ pub fn run(a: Args) -> Result<()> {
                 dir.display()
             );
         }
+    }
+    Ok(())
+}
+
+/// `OUT` with `process` before its extension: `clean.jsonl.zst` → `clean.1.jsonl.zst`.
+pub fn shard_path(out: &std::path::Path, process: usize) -> PathBuf {
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let cut = name
+        .char_indices()
+        .skip(1)
+        .find(|&(_, c)| c == '.')
+        .map(|(i, _)| i);
+    let shard = match cut {
+        Some(i) => format!("{}.{process}{}", &name[..i], &name[i..]),
+        None => format!("{name}.{process}"),
+    };
+    out.with_file_name(shard)
+}
+
+/// One process of a distributed `dedup` writing its shard; process 0 also writes the report
+/// and the page.
+fn run_shard(a: &Args, c: &syndic::distributed::Cluster) -> Result<()> {
+    let shard = shard_path(&a.output, c.process);
+    let leader = c.process == 0;
+    syndic::output::check_target(&shard)?;
+    if leader {
+        for path in a.report.iter().chain(&a.html) {
+            syndic::output::check_target(path)?;
+        }
+    }
+    let p = &a.pipeline;
+    p.init_threads()?;
+    let cfg = p.config()?;
+    let t0 = std::time::Instant::now();
+    let corpus = syndic::read::Corpus::open_with(&p.inputs, &p.folder_filter()?)?;
+    let bars = crate::progress::Bars::new(p.quiet);
+    let opts = dedup::Options {
+        annotate: a.annotate,
+        strip_boilerplate: a.strip_boilerplate,
+        prefix: a.annotate_prefix.clone().unwrap_or_default(),
+    };
+    let out = Output::create(&shard)?;
+    let done = syndic::distributed::dedup_within(c, &corpus, &cfg, p.budget(), &bars, &opts, out)?;
+    crate::distributed::note_bytes(c, &done.outcome);
+    if let Some(scan) = done.outcome.scan {
+        let rep = crate::distributed::report_of(p, &cfg, &scan, t0);
+        if let Some(path) = &a.html {
+            write_html(path, &corpus, &scan, &rep)?;
+        }
+        if let Some(path) = &a.report {
+            syndic::output::write_atomic(path, rep.to_json().as_bytes())?;
+        }
+        if !p.quiet {
+            eprintln!("{}", summary(&rep));
+        }
+    }
+    if !p.quiet {
+        eprintln!(
+            "syndic: process {} wrote {} to {}",
+            c.process,
+            syndic::report::count(done.written.written, "record", "records"),
+            shard.display()
+        );
     }
     Ok(())
 }

@@ -14,6 +14,7 @@ macro_rules! outln {
 
 mod args;
 mod dedup;
+mod distributed;
 mod eval;
 mod params;
 mod progress;
@@ -54,6 +55,8 @@ const SCAN_EXAMPLES: &str = "Examples:
   syndic scan news.csv --text-field body --id-field url -o report.json
   syndic scan news.jsonl --on-error skip --max-days 3 --annotations lines.jsonl -o report.json
   syndic scan big.jsonl.zst --memory-limit 4G -o report.json
+  syndic scan shards/ -o report.json --hosts hosts.txt --process 0
+  syndic scan shards/ -o report.json --local 4 -j 2
   cat part-*.jsonl | syndic scan - > report.json";
 
 const DEDUP_EXAMPLES: &str = "Examples:
@@ -202,6 +205,14 @@ fn panic_hook() {
             return; // a damaged input's decoder failed: the library reports it as an error
         }
         syndic::signal::remove_temps();
+        // A run over several processes whose peer stopped: timely's threads stop by panicking,
+        // and the run's error names the peer.
+        if std::thread::current()
+            .name()
+            .is_some_and(|n| n.starts_with("timely:"))
+        {
+            return;
+        }
         eprintln!("syndic: internal error (a bug in syndic; please report it with the input that caused it)");
         default(info);
     }));

@@ -23,6 +23,7 @@ impl Bars {
 
 impl Progress for Bars {
     fn stage(&self, name: &str, total: Option<u64>) {
+        pause_for_tests(name);
         if !self.enabled {
             return;
         }
@@ -66,5 +67,17 @@ impl Progress for Bars {
 
     fn cancelled(&self) -> bool {
         crate::cancel().is_cancelled()
+    }
+}
+
+/// For the tests of runs over several processes (tests/distributed.rs): with
+/// `SYNDIC_TEST_PAUSE_AT=STAGE` in its environment, the process stops for good when stage STAGE
+/// begins (saying so on stderr), so that a test can kill it at a known point of the run.
+fn pause_for_tests(stage: &str) {
+    if std::env::var_os("SYNDIC_TEST_PAUSE_AT").is_some_and(|s| s == stage) {
+        eprintln!("syndic: paused at {stage} (SYNDIC_TEST_PAUSE_AT)");
+        loop {
+            std::thread::sleep(Duration::from_secs(3600));
+        }
     }
 }

@@ -25,6 +25,8 @@ pub struct Args {
     /// browser; it works offline).
     #[arg(long, value_name = "FILE.html", help_heading = "Output")]
     pub html: Option<PathBuf>,
+    #[command(flatten)]
+    pub distributed: crate::distributed::DistArgs,
 }
 
 /// Writes the visual report (re-reading the corpus for the raw texts).
@@ -143,10 +145,24 @@ pub fn summary(rep: &report::Report) -> String {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    for path in a.output.iter().chain(&a.annotations).chain(&a.html) {
-        output::check_target(path)?;
+    if let Some(n) = a.distributed.local {
+        return crate::distributed::run_local(n, a.pipeline.quiet);
     }
-    let (corpus, scan, _cfg, rep) = scan_with(&a.pipeline)?;
+    let cluster = a.distributed.cluster()?;
+    let leader = cluster.as_ref().is_none_or(|c| c.process == 0);
+    if leader {
+        for path in a.output.iter().chain(&a.annotations).chain(&a.html) {
+            output::check_target(path)?;
+        }
+    }
+    let got = match &cluster {
+        None => Some(scan_with(&a.pipeline)?),
+        Some(c) => crate::distributed::scan(&a.pipeline, c)?,
+    };
+    // Only process 0 of a distributed run writes.
+    let Some((corpus, scan, _cfg, rep)) = got else {
+        return Ok(());
+    };
     if let Some(path) = &a.annotations {
         output::write_atomic(path, report::annotations_jsonl(&scan).as_bytes())?;
     }

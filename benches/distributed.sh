@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# One scan over two processes against one process on gen_news 200k: wall time of
+# `--local 2 -j 1` (2 processes x 1 thread, over loopback) against `-j 2` (1 process x 2
+# threads), interleaved, medians of ROUNDS; the bytes each process sent its peer per document
+# (the processes print them on stderr); and whether the two reports are the same outside `run`.
+#
+#   benches/distributed.sh [DOCS] [ROUNDS] [FILES]   (defaults: 200000 documents, 3 rounds, 8 files)
+#
+# gen_news writes one corpus.jsonl; a run over several processes splits whole files, so the
+# corpus is cut into FILES files (in order, at line ends) and both runs read the same files.
+# The corpus is generated once under $WORK (default /tmp).
+set -euo pipefail
+DOCS=${1:-200000}
+ROUNDS=${2:-3}
+FILES=${3:-8}
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+WORK=${WORK:-/tmp}
+GEN=${GEN:-$ROOT/../shared/corpus/gen_news.py}
+CORPUS=$WORK/gn$DOCS
+PARTS=$WORK/gn$DOCS-parts$FILES
+OUT=$(mktemp -d)
+trap 'rm -rf "$OUT"' EXIT
+
+[ -f "$CORPUS/corpus.jsonl" ] || python3 "$GEN" --docs "$DOCS" --seed 7 --out "$CORPUS"
+if [ ! -d "$PARTS" ]; then
+  mkdir -p "$PARTS.tmp"
+  split -n "l/$FILES" -d -a 2 --additional-suffix=.jsonl "$CORPUS/corpus.jsonl" "$PARTS.tmp/part"
+  mv "$PARTS.tmp" "$PARTS"
+fi
+(cd "$ROOT" && cargo build --release --quiet)
+BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/syndic
+cat "$PARTS"/*.jsonl > /dev/null # warm the page cache
+
+for r in $(seq "$ROUNDS"); do
+  /usr/bin/time -f "%e" -o "$OUT/t1" "$BIN" scan -q -j 2 "$PARTS"/*.jsonl -o "$OUT/one.json"
+  /usr/bin/time -f "%e" -o "$OUT/t2" "$BIN" scan -q --local 2 -j 1 "$PARTS"/*.jsonl \
+    -o "$OUT/two.json" 2> "$OUT/err"
+  grep 'bytes sent' "$OUT/err" | sed 's/^/  /'
+  grep -o 'process [0-9]* of [0-9]*: [0-9]* documents read, [0-9]* bytes' "$OUT/err" \
+    | awk '{print $2, $5, $8}' >> "$OUT/bytes"
+  echo "round $r: 1 process x 2 threads $(cat "$OUT/t1") s; 2 processes x 1 thread $(cat "$OUT/t2") s"
+  echo "$(cat "$OUT/t1") $(cat "$OUT/t2")" >> "$OUT/times"
+done
+
+python3 - "$OUT" <<'EOF'
+import json, statistics, sys
+out = sys.argv[1]
+times = [tuple(map(float, l.split())) for l in open(f"{out}/times")]
+one = statistics.median(t[0] for t in times)
+two = statistics.median(t[1] for t in times)
+print(f"median: 1 process x 2 threads {one:.2f} s; 2 processes x 1 thread {two:.2f} s; "
+      f"ratio {two / one:.2f}x")
+by = {}
+for l in open(f"{out}/bytes"):
+    p, docs, sent = l.split()
+    by.setdefault(p, []).append((int(docs), int(sent)))
+total_docs = None
+for p, runs in sorted(by.items()):
+    docs = runs[0][0]
+    sent = statistics.median(s for _, s in runs)
+    print(f"process {p}: read {docs} documents, sent {sent / 1e6:.1f} MB "
+          f"({sent / docs:.0f} bytes per document it read)")
+a = json.load(open(f"{out}/one.json")); a.pop("run")
+b = json.load(open(f"{out}/two.json")); b.pop("run")
+print("reports outside run:", "identical" if a == b else "DIFFERENT")
+stages = json.load(open(f"{out}/two.json"))["run"]["stages"]
+print("process 0's stages (last run):", ", ".join(f"{k} {v:.2f}" for k, v in stages.items())
+      if isinstance(stages, dict) else stages)
+EOF

@@ -1,0 +1,1313 @@
+//! One scan across several processes (on one host or many), with the report of a scan in one
+//! process.
+//!
+//! Every process is started with the same inputs (as on a shared file system) and the same
+//! hosts file; process `p` of `n` reads the files `i` with `i % n == p`, whole. The steps of
+//! [`crate::pipeline`] run where their data is, and the data moves between the steps over
+//! timely-dataflow ([`net`]):
+//!
+//! ```text
+//! every process: read, normalize, first-pass sketch, line facts of its files
+//!     ─▶ gather to 0: metadata, hashes, first-pass signatures, line facts, per file
+//! process 0: global order (files in order), exact groups, story labels, boilerplate flags
+//!     ◀─▶ the texts of the templates' sample lines fetched from their owners
+//!     ─▶ to each process: its documents' active flags and flagged lines, the sources
+//! every process: template n-gram keys of its documents + final sketch
+//!     ─▶ keys exchanged by key; each process counts its keys ─▶ gather to 0: templates, pairs
+//!     ◀─ to each process: the template keys and its documents holding one
+//! every process: sketches those documents again ─▶ gather to 0: final signatures
+//! process 0: band, verify, cluster, refine the flags (sample lines fetched again), report
+//!     ─▶ dedup: each process gets its documents' fates and writes its files' records
+//! ```
+//!
+//! Process 0 returns the [`Scan`]; the others return nothing once process 0 has it. The scan
+//! equals [`crate::pipeline::scan_within`]'s over the same inputs outside its `run` section: the
+//! global document order is the files' order, boilerplate statistics are counted over every
+//! document before any flag is decided, and the template keys are counted by key over all
+//! processes. ARCHITECTURE.md says what this first version gathers to process 0 and what would
+//! replace it past one machine's memory.
+
+mod net;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+use crate::boilerplate::{
+    self, Boilerplate, DocFacts, DocKey, LineFacts, LineMask, SourceTemplates, Status,
+};
+use crate::dedup;
+use crate::error::{Error, Location, RecordError, Result};
+use crate::ingest::{ingest_with, DocMeta, Ingested, Skipped};
+use crate::normalize::NormDoc;
+use crate::pipeline::steps::{
+    build_clusters, exact_groups, final_verifier, finish, story_labels, template_docs,
+    verified_edges, Context, Ingest, RunLog, TrueSets,
+};
+use crate::pipeline::{
+    resketch, sketch_all, sketch_doc, sketch_into, source_ids, template_examples, Config, Mask,
+    Progress, Scan, Shingles, TEXT_SHARE,
+};
+use crate::read::{Corpus, FilesSkipped, SkippedFile};
+use crate::sketch::{self, Signatures, Sketcher};
+use crate::spill::{Budget, Docs, TextStore, MAX_CHUNK_BYTES};
+use crate::verify;
+
+/// The processes of a run and which one this is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cluster {
+    /// `host:port` of each process, in order (process 0 first).
+    pub hosts: Vec<String>,
+    /// This process's index in `hosts`.
+    pub process: usize,
+    /// How long to wait for every peer to be up and connected.
+    pub connect_timeout: Duration,
+}
+
+/// The default of [`Cluster::connect_timeout`].
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Cluster {
+    /// Reads a hosts file: one `host:port` per line, process 0 first; blank lines and lines
+    /// starting with `#` are left out.
+    pub fn from_hosts_file(path: &Path, process: usize) -> Result<Cluster> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Input {
+            path: path.into(),
+            source,
+        })?;
+        let hosts: Vec<String> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(String::from)
+            .collect();
+        for (i, h) in hosts.iter().enumerate() {
+            if !h.contains(':') {
+                return Err(Error::Param(format!(
+                    "{}: line {} is {h:?}, not host:port",
+                    path.display(),
+                    i + 1
+                )));
+            }
+        }
+        if process >= hosts.len() {
+            return Err(Error::Param(format!(
+                "process {process} is not in {} ({} processes, numbered from 0)",
+                path.display(),
+                hosts.len()
+            )));
+        }
+        Ok(Cluster {
+            hosts,
+            process,
+            connect_timeout: CONNECT_TIMEOUT,
+        })
+    }
+}
+
+/// What a process of a distributed run gives back.
+pub struct Outcome {
+    /// The scan, on process 0.
+    pub scan: Option<Scan>,
+    /// Documents this process read.
+    pub documents: u64,
+    /// Bytes this process wrote to its peers' connections.
+    pub bytes_sent: u64,
+}
+
+/// Runs this process's part of a scan over several processes (see the module's notes); every
+/// process calls it with the same corpus, config and cluster (but its own index). Fails on
+/// every process when one of them fails or cannot be reached: the error names it.
+pub fn scan_within(
+    cluster: &Cluster,
+    corpus: &Corpus,
+    cfg: &Config,
+    budget: Budget,
+    progress: &dyn Progress,
+) -> Result<Outcome> {
+    drive(cluster, corpus, cfg, budget, progress, |_, _, _| Ok(()))
+}
+
+/// What [`dedup_within`] wrote.
+pub struct Deduped {
+    pub outcome: Outcome,
+    /// The records this process wrote to its shard.
+    pub written: dedup::Written,
+}
+
+/// [`scan_within`], then each process writes the records of its own files (files `p`,
+/// `p + n`, ... in order) to `out`, its shard of the output, each record as [`dedup::write`]
+/// writes it for the whole corpus: together the shards hold the one-process output. Each
+/// process commits its shard before the processes part, so that once any returns, every
+/// shard is complete.
+pub fn dedup_within(
+    cluster: &Cluster,
+    corpus: &Corpus,
+    cfg: &Config,
+    budget: Budget,
+    progress: &dyn Progress,
+    opts: &dedup::Options,
+    mut out: crate::output::Output,
+) -> Result<Deduped> {
+    let mut written = dedup::Written::default();
+    let outcome = drive(
+        cluster,
+        corpus,
+        cfg,
+        budget,
+        progress,
+        |run, scan, parts| {
+            let fates = run.scatter_fates(scan, opts)?;
+            let mut first = 0;
+            for (part, read) in parts.iter().zip(&run.local.files) {
+                let docs = &read.docs;
+                let w = dedup::write_with(part, docs, &cfg.fields, opts, &mut out, &|d| {
+                    let (c, size, rep, flagged) = fates[first + d].clone();
+                    dedup::Fate {
+                        cluster: (c, size as i64, rep),
+                        flagged,
+                    }
+                })?;
+                written.written += w.written;
+                written.skipped += w.skipped;
+                first += docs.len();
+            }
+            out.commit()
+        },
+    )?;
+    Ok(Deduped { outcome, written })
+}
+
+/// Runs the scan, then `after` on every process (with the scan on process 0, and this
+/// process's files) before the processes part.
+fn drive(
+    cluster: &Cluster,
+    corpus: &Corpus,
+    cfg: &Config,
+    budget: Budget,
+    progress: &dyn Progress,
+    after: impl FnOnce(&mut Run, Option<&Scan>, &[Corpus]) -> Result<()>,
+) -> Result<Outcome> {
+    cfg.validate()?;
+    if cfg.verify != verify::Mode::Estimate {
+        return Err(Error::Distributed(
+            "a run over several processes verifies on the signatures only (--verify estimate)"
+                .into(),
+        ));
+    }
+    let own: Vec<usize> = (0..corpus.files.len())
+        .filter(|i| i % cluster.hosts.len() == cluster.process)
+        .collect();
+    let parts: Vec<Corpus> = own
+        .iter()
+        .map(|&i| corpus.one_file(i))
+        .collect::<Option<_>>()
+        .ok_or_else(|| {
+            Error::Distributed(
+                "a run over several processes reads files (not stdin nor documents in memory)"
+                    .into(),
+            )
+        })?;
+    let mut net = net::Net::start(
+        cluster.hosts.clone(),
+        cluster.process,
+        cluster.connect_timeout,
+    )?;
+    let cx = Context {
+        cfg,
+        budget,
+        progress,
+    };
+    let mut log = RunLog::new(progress);
+    let local = read_local(&parts, cx)?;
+    log.lap("read_normalize_first_sketch")?;
+    let documents = local.norm.doc_count() as u64;
+    let mut run = Run {
+        net: &mut net,
+        cfg,
+        own,
+        local,
+        lines: Vec::new(),
+        spans: Vec::new(),
+    };
+    let scan = run.scan(corpus, cx, &mut log)?;
+    after(&mut run, scan.as_ref(), &parts)?;
+    let bytes_sent = net.bytes_sent();
+    net.finish()?;
+    Ok(Outcome {
+        scan: scan.map(|s| Scan {
+            timings: log.timings,
+            spilled: log.spilled,
+            ..s
+        }),
+        documents,
+        bytes_sent,
+    })
+}
+
+/// One document's facts as process 0 needs them (the text stays where it was read).
+#[derive(Serialize, Deserialize)]
+struct DocWire {
+    id: String,
+    source: Option<String>,
+    date: Option<String>,
+    path: String,
+    line: u64,
+    chars: u64,
+    empty: bool,
+    date_value: Option<i64>,
+    date_unparsed: bool,
+    hash: u128,
+    len: u64,
+    /// Lines of its text.
+    lines: u32,
+    first_size: u32,
+    first_sig: Vec<u32>,
+    line_keys: Vec<u64>,
+    letters: Vec<bool>,
+    sentences: Vec<bool>,
+}
+
+/// What a process sends process 0 of each file it read: its documents in pieces, then its
+/// counts.
+#[derive(Serialize, Deserialize)]
+enum FileWire {
+    Docs(u32, Vec<DocWire>),
+    End {
+        file: u32,
+        skipped: Skipped,
+        files_skipped: Vec<SkippedFile>,
+    },
+}
+
+/// A normalized text, fetched by process 0.
+#[derive(Serialize, Deserialize)]
+struct NormWire {
+    doc: u32,
+    text: String,
+    line_starts: Vec<u32>,
+    line_keys: Vec<u64>,
+    exact_hash: u128,
+    chars: u32,
+}
+
+/// What process 0 tells each process before the final sketch.
+#[derive(Serialize, Deserialize)]
+struct Plan {
+    /// The index in the corpus of the first document of each of the process's files.
+    firsts: Vec<u32>,
+    /// Whether each of its documents is sketched.
+    active: Vec<bool>,
+    /// Its flagged lines, as (document, line), when the flags are used.
+    flagged: Option<Vec<(u32, u32)>>,
+    /// Each document's source (all documents), when templates are looked for.
+    source: Vec<u32>,
+}
+
+/// A document's fate in `dedup` (see [`Run::scatter_fates`]).
+type FateWire = (i64, u32, Option<String>, Vec<u32>);
+
+/// Documents per message of a gather (a message is held whole in memory on both ends).
+const PIECE: usize = 4096;
+
+fn encode<T: Serialize>(x: &T) -> Vec<u8> {
+    bincode::serialize(x).expect("plain data serializes")
+}
+
+fn decode<T: DeserializeOwned>(from: usize, b: &[u8]) -> Result<T> {
+    bincode::deserialize(b).map_err(|e| {
+        Error::Distributed(format!(
+            "a message from process {from} cannot be read ({e}): are all processes the same \
+             syndic version?"
+        ))
+    })
+}
+
+/// What a process read of its files.
+struct Local {
+    /// Per file read (in order): the documents' metadata and the file's counts.
+    files: Vec<Ingested>,
+    norm: TextStore,
+    hashes: Vec<u128>,
+    lens: Vec<u64>,
+    /// Lines of each document.
+    lines: Vec<u32>,
+    first_sigs: Signatures,
+    line_facts: LineFacts,
+}
+
+/// Reads and normalizes each of `parts` in turn, as [`crate::pipeline::steps`]'
+/// `read_and_normalize` does the whole corpus (the same values per document), keeping what
+/// each file read apart: process 0 joins the files of every process in the corpus's order.
+fn read_local(parts: &[Corpus], cx: Context) -> Result<Local> {
+    let Context {
+        cfg,
+        budget,
+        progress,
+    } = cx;
+    let mut norm = TextStore::new(budget.share(TEXT_SHARE), budget.share(TEXT_SHARE) / 16);
+    let mut hashes = Vec::new();
+    let mut lens = Vec::new();
+    let mut first_sigs = Signatures::new(cfg.num_perm, 0);
+    let mut line_facts = LineFacts::default();
+    let sketcher = Sketcher::new(cfg.num_perm, cfg.seed);
+    let per_doc = |doc: &NormDoc| {
+        if cfg.boilerplate.is_none() {
+            return (Vec::new(), 0, Vec::new(), Vec::new());
+        }
+        let mut row = vec![sketch::EMPTY; cfg.num_perm];
+        let size = sketch_doc(
+            &sketcher,
+            doc,
+            0,
+            Mask::default(),
+            Shingles::Anchored,
+            cfg.shingle,
+            &mut row,
+        );
+        (
+            row,
+            size,
+            LineFacts::letters(doc),
+            LineFacts::sentences(doc),
+        )
+    };
+    let mut files = Vec::with_capacity(parts.len());
+    for part in parts {
+        let read = ingest_with(part, cfg, progress, &per_doc, &mut |batch, extras| {
+            hashes.extend(batch.iter().map(|d| d.exact_hash));
+            lens.extend(batch.iter().map(|d| d.chars as u64));
+            if cfg.boilerplate.is_some() {
+                for (doc, (row, size, letters, sentences)) in batch.iter().zip(extras) {
+                    first_sigs.values.extend_from_slice(&row);
+                    first_sigs.sizes.push(size);
+                    line_facts.push(doc, &letters, &sentences);
+                }
+            }
+            norm.push(batch)
+        })?;
+        files.push(read);
+    }
+    norm.seal()?;
+    let lines = norm.line_counts();
+    Ok(Local {
+        files,
+        norm,
+        hashes,
+        lens,
+        lines,
+        first_sigs,
+        line_facts,
+    })
+}
+
+/// A file of the corpus as process 0 sees it: where its documents are in the corpus and on
+/// the process that read it.
+#[derive(Clone, Copy)]
+struct Span {
+    first: u32,
+    count: u32,
+    process: usize,
+    /// Index of its first document on that process.
+    local: u32,
+}
+
+/// The state of one process's part of a run.
+struct Run<'a> {
+    net: &'a mut net::Net,
+    cfg: &'a Config,
+    /// The files this process read, in order.
+    own: Vec<usize>,
+    local: Local,
+    /// Process 0: lines of each document of the corpus.
+    lines: Vec<u32>,
+    /// Process 0: where each file's documents are.
+    spans: Vec<Span>,
+}
+
+impl Run<'_> {
+    fn leader(&self) -> bool {
+        self.net.me() == 0
+    }
+
+    /// See [`exchange`].
+    fn exchange<T: DeserializeOwned>(
+        &mut self,
+        sends: Vec<(usize, Vec<u8>)>,
+    ) -> Result<Vec<(usize, T)>> {
+        exchange(self.net, sends)
+    }
+
+    fn scan(&mut self, corpus: &Corpus, cx: Context, log: &mut RunLog) -> Result<Option<Scan>> {
+        let cfg = self.cfg;
+        // 1. Gather each file's documents to process 0, which puts them in the corpus's order.
+        let sends = self.file_facts();
+        let got: Vec<(usize, FileWire)> = self.exchange(sends)?;
+        let gathered = if self.leader() {
+            let (input, spans, lines) = self.join_files(corpus, got)?;
+            self.lines = lines;
+            self.spans = spans.clone();
+            Some((input, spans))
+        } else {
+            None
+        };
+        log.lap("gather_documents")?;
+
+        // 2. Process 0: exact groups, story labels and the boilerplate flags (the texts of
+        // the templates' sample lines fetched from the processes that hold them).
+        let mut state = None;
+        if let Some((input, spans)) = gathered {
+            let mut input = input;
+            let hashes = std::mem::take(&mut input.hashes);
+            let groups = exact_groups(&input.read, hashes, &input.lens, &input.empty, cfg.keep);
+            log.lap("exact")?;
+            state = Some((input, spans, groups));
+        }
+        let mut boiler = None;
+        if let Some(opts) = &cfg.boilerplate {
+            let mut wanted = Vec::new();
+            let mut stories = None;
+            if let Some((input, _, groups)) = &mut state {
+                let s = story_labels(std::mem::take(&mut input.first_sigs), groups, cx)?;
+                log.spills("first-pass band tables", s.spilled_runs);
+                log.lap("first_pass")?;
+                let probe = Fetched::new(&self.lines, HashMap::new());
+                detect(input, &s.labels, opts, &probe)?;
+                wanted = probe.missing();
+                stories = Some(s.labels);
+            }
+            let spans = state.as_ref().map(|s| s.1.clone()).unwrap_or_default();
+            let texts = self.fetch(&spans, &wanted)?;
+            if let (Some((input, _, _)), Some(story)) = (&state, stories) {
+                let docs = Fetched::new(&self.lines, texts);
+                boiler = Some(detect(input, &story, opts, &docs)?);
+                docs.check()?;
+                log.lap("boilerplate")?;
+            }
+        } else if state.is_some() {
+            boiler = Some(Boilerplate::none(
+                &BlankDocs(self.lines.clone()),
+                Status::Disabled,
+            ));
+        }
+
+        // 3. The final signatures, sketched where the texts are, with the template n-grams
+        // counted by key across the processes.
+        let plans = match (&state, &boiler) {
+            (Some((input, spans, groups)), Some(b)) => Some(self.plans(input, spans, groups, b)),
+            _ => None,
+        };
+        let plan: Plan = {
+            let sends = plans
+                .map(|p| {
+                    p.into_iter()
+                        .enumerate()
+                        .map(|(q, p)| (q, encode(&p)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let mut got: Vec<(usize, Plan)> = self.exchange(sends)?;
+            got.pop().expect("a plan from process 0").1
+        };
+        let (templates, sigs) = self.final_signatures(&plan, &state, cx, log)?;
+
+        // 4. Process 0: band, verify, cluster, refine the flags; the report's counts.
+        let gathered_sigs = sigs;
+        let mut result = None;
+        let mut refine = None;
+        if let (Some((input, spans, groups)), Some(b), Some(sigs)) =
+            (&state, boiler.as_ref(), gathered_sigs.as_ref())
+        {
+            let lines = (b.status == Status::Ok).then_some(&b.mask);
+            let mask = Mask {
+                lines,
+                templates: templates.as_ref(),
+            };
+            let sets = TrueSets::new(&input.norm, mask, cfg.shingle);
+            let exact = |d: u32, out: &mut Vec<u64>| sets.fill(d, out);
+            let verifier = final_verifier(cfg, sigs, &input.read, &exact);
+            let edges = verified_edges(&verifier, &input.line_facts, mask, &groups.active, cx)?;
+            log.spills("band tables", edges.band.spilled_runs);
+            log.lap("band_verify")?;
+            let clusters = build_clusters(&verifier, groups, &edges.edges, cfg.cluster);
+            log.lap("cluster")?;
+            sets.into_result()?;
+            refine = Some((spans.clone(), clusters, edges));
+        }
+        let mut boiler = boiler;
+        if let Some(opts) = &cfg.boilerplate {
+            let mut wanted = Vec::new();
+            if let (Some((input, _, _)), Some((_, clusters, _)), Some(b)) =
+                (&state, &refine, &boiler)
+            {
+                let probe = Fetched::new(&self.lines, HashMap::new());
+                refine_flags(b, input, &clusters.labels, opts, &probe)?;
+                wanted = probe.missing();
+            }
+            let spans = refine.as_ref().map(|r| r.0.clone()).unwrap_or_default();
+            let texts = self.fetch(&spans, &wanted)?;
+            if let (Some((input, _, _)), Some((_, clusters, _)), Some(b)) =
+                (&state, &refine, &boiler)
+            {
+                let docs = Fetched::new(&self.lines, texts);
+                let refined = refine_flags(b, input, &clusters.labels, opts, &docs)?;
+                docs.check()?;
+                boiler = Some(refined);
+                log.lap("boilerplate_refine")?;
+            }
+        }
+        if let (Some((input, _, groups)), Some((_, clusters, edges)), Some(mut b), Some(sigs)) =
+            (state, refine, boiler, gathered_sigs)
+        {
+            if !b.templates.is_empty() {
+                template_examples(corpus, cfg, &input.read.docs, &mut b.templates)?;
+                log.lap("template_examples")?;
+            }
+            result = Some(finish(
+                input,
+                &groups,
+                clusters.clusters,
+                &edges,
+                &sigs,
+                b,
+                templates.as_ref(),
+            ));
+        }
+        Ok(result)
+    }
+
+    /// Every process: the fate of each of its documents (cluster index or -1, cluster size,
+    /// the id of the document kept for it unless it is that one, flagged lines to strip), from
+    /// process 0's scan.
+    fn scatter_fates(
+        &mut self,
+        scan: Option<&Scan>,
+        opts: &dedup::Options,
+    ) -> Result<Vec<FateWire>> {
+        let sends = match scan {
+            Some(scan) => {
+                let assign = scan.assignment();
+                let sizes: Vec<u32> = scan
+                    .clusters
+                    .iter()
+                    .map(|c| c.members.len() as u32)
+                    .collect();
+                let mut fates: Vec<Vec<FateWire>> = vec![Vec::new(); self.net.peers()];
+                for s in &self.spans {
+                    let range = s.first as usize..(s.first + s.count) as usize;
+                    for (d, &a) in assign.iter().enumerate().take(range.end).skip(range.start) {
+                        let (c, size, rep) = match a {
+                            Some((c, rep)) => (
+                                c as i64,
+                                sizes[c as usize],
+                                (rep as usize != d).then(|| scan.docs[rep as usize].id.clone()),
+                            ),
+                            None => (-1, 1, None),
+                        };
+                        let flagged = if opts.strip_boilerplate {
+                            scan.boilerplate.mask.flagged(d)
+                        } else {
+                            Vec::new()
+                        };
+                        fates[s.process].push((c, size, rep, flagged));
+                    }
+                }
+                fates
+                    .iter()
+                    .enumerate()
+                    .map(|(q, f)| (q, encode(f)))
+                    .collect()
+            }
+            None => Vec::new(),
+        };
+        let mut got: Vec<(usize, Vec<FateWire>)> = self.exchange(sends)?;
+        Ok(got.pop().map(|g| g.1).unwrap_or_default())
+    }
+
+    /// This process's messages to process 0 with what it read, file by file.
+    fn file_facts(&mut self) -> Vec<(usize, Vec<u8>)> {
+        let l = &self.local;
+        let k = self.cfg.num_perm;
+        let boiler = self.cfg.boilerplate.is_some();
+        let mut sends = Vec::new();
+        let mut d = 0usize;
+        for (f, read) in self.own.iter().zip(&l.files) {
+            let n = read.docs.len();
+            let mut docs = Vec::with_capacity(n.min(PIECE));
+            for (i, meta) in read.docs.iter().enumerate() {
+                let (line_keys, letters, sentences, first_sig, first_size) = if boiler {
+                    let (keys, letters) = l.line_facts.doc(d);
+                    let (_, sentences) = l.line_facts.doc_sentences(d);
+                    (
+                        keys.to_vec(),
+                        letters.iter().map(|b| *b).collect(),
+                        sentences.iter().map(|b| *b).collect(),
+                        l.first_sigs.values[d * k..(d + 1) * k].to_vec(),
+                        l.first_sigs.sizes[d],
+                    )
+                } else {
+                    Default::default()
+                };
+                docs.push(DocWire {
+                    id: meta.id.clone(),
+                    source: meta.source.clone(),
+                    date: meta.date.clone(),
+                    path: meta.at.path.clone(),
+                    line: meta.at.line,
+                    chars: meta.chars,
+                    empty: meta.empty,
+                    date_value: read.dates[i],
+                    date_unparsed: read.date_unparsed[i],
+                    hash: l.hashes[d],
+                    lines: l.lines[d],
+                    len: l.lens[d],
+                    first_size,
+                    first_sig,
+                    line_keys,
+                    letters,
+                    sentences,
+                });
+                d += 1;
+                if docs.len() == PIECE {
+                    sends.push((
+                        0,
+                        encode(&FileWire::Docs(*f as u32, std::mem::take(&mut docs))),
+                    ));
+                }
+            }
+            if !docs.is_empty() {
+                sends.push((0, encode(&FileWire::Docs(*f as u32, docs))));
+            }
+            sends.push((
+                0,
+                encode(&FileWire::End {
+                    file: *f as u32,
+                    skipped: read.skipped.clone(),
+                    files_skipped: read.files_skipped.examples.clone(),
+                }),
+            ));
+        }
+        sends
+    }
+
+    /// Process 0: the corpus's documents in order from every process's files (see
+    /// [`Run::file_facts`]), as reading the whole corpus in one process gives them.
+    fn join_files(
+        &self,
+        corpus: &Corpus,
+        got: Vec<(usize, FileWire)>,
+    ) -> Result<(Ingest, Vec<Span>, Vec<u32>)> {
+        let cfg = self.cfg;
+        let k = cfg.num_perm;
+        let nfiles = corpus.files.len();
+        let mut docs: Vec<Vec<DocWire>> = (0..nfiles).map(|_| Vec::new()).collect();
+        let mut ends: Vec<Option<(usize, Skipped, Vec<SkippedFile>)>> =
+            (0..nfiles).map(|_| None).collect();
+        for (from, w) in got {
+            match w {
+                FileWire::Docs(f, mut d) => docs[f as usize].append(&mut d),
+                FileWire::End {
+                    file,
+                    skipped,
+                    files_skipped,
+                } => ends[file as usize] = Some((from, skipped, files_skipped)),
+            }
+        }
+        let mut read = Ingested {
+            docs: Vec::new(),
+            dates: Vec::new(),
+            dates_unparsed: 0,
+            date_unparsed: Vec::new(),
+            skipped: Skipped::default(),
+            files_read: 0,
+            files_skipped: FilesSkipped::default(),
+        };
+        for f in &corpus.skipped {
+            read.files_skipped.add(f.clone());
+        }
+        let mut hashes = Vec::new();
+        let mut lens = Vec::new();
+        let mut empty = Vec::new();
+        let mut lines = Vec::new();
+        let mut first_sigs = Signatures::new(k, 0);
+        let mut line_facts = LineFacts::default();
+        let mut spans = Vec::with_capacity(nfiles);
+        let mut local_next = vec![0u32; self.net.peers()];
+        let mut seen: HashMap<String, Location> = HashMap::new();
+        for (f, file_docs) in docs.into_iter().enumerate() {
+            let (from, skipped, files_skipped) = ends[f].take().ok_or_else(|| {
+                Error::Distributed(format!(
+                    "process {} sent no end for file {f}",
+                    f % self.net.peers()
+                ))
+            })?;
+            spans.push(Span {
+                first: read.docs.len() as u32,
+                count: file_docs.len() as u32,
+                process: from,
+                local: local_next[from],
+            });
+            local_next[from] += file_docs.len() as u32;
+            // The counts of reading, as one process adds them in the files' order.
+            read.skipped.total += skipped.total;
+            for (r, n) in skipped.by_reason {
+                *read.skipped.by_reason.entry(r).or_default() += n;
+            }
+            for e in skipped.examples {
+                if read.skipped.examples.len() < 5 {
+                    read.skipped.examples.push(e);
+                }
+            }
+            for s in files_skipped {
+                read.files_skipped.add(s);
+            }
+            for w in file_docs {
+                let at = Location {
+                    path: w.path,
+                    line: w.line,
+                };
+                // Each process checked the ids within each file; ids across files are checked
+                // here. A duplicate is an error whatever --on-error says: skipping it would
+                // renumber the documents every process has numbered already.
+                if let Some(first) = seen.get(&w.id) {
+                    return Err(Error::record(
+                        at,
+                        RecordError::DuplicateId {
+                            id: w.id,
+                            first: first.clone(),
+                        },
+                    ));
+                }
+                seen.insert(w.id.clone(), at.clone());
+                read.dates_unparsed += w.date_unparsed as u64;
+                read.date_unparsed.push(w.date_unparsed);
+                read.dates.push(w.date_value);
+                hashes.push(w.hash);
+                lens.push(w.len);
+                empty.push(w.empty);
+                lines.push(w.lines);
+                if cfg.boilerplate.is_some() {
+                    first_sigs.values.extend_from_slice(&w.first_sig);
+                    first_sigs.sizes.push(w.first_size);
+                    line_facts.push_parts(&w.line_keys, &w.letters, &w.sentences);
+                }
+                read.docs.push(DocMeta {
+                    id: w.id,
+                    source: w.source,
+                    date: w.date,
+                    at,
+                    chars: w.chars,
+                    empty: w.empty,
+                });
+            }
+        }
+        read.files_read = nfiles as u64
+            - read
+                .files_skipped
+                .by_reason
+                .get("empty")
+                .copied()
+                .unwrap_or(0);
+        if read.docs.len() >= u32::MAX as usize {
+            return Err(Error::Param(
+                "more than 4 billion documents in one run: split the corpus".into(),
+            ));
+        }
+        let source = source_ids(&read.docs);
+        let mut norm = TextStore::new(u64::MAX, MAX_CHUNK_BYTES);
+        norm.seal()?;
+        Ok((
+            Ingest {
+                read,
+                norm,
+                hashes,
+                lens,
+                empty,
+                source,
+                first_sigs,
+                line_facts,
+            },
+            spans,
+            lines,
+        ))
+    }
+
+    /// Every process: fetches the normalized texts of documents `wanted` (process 0's list;
+    /// empty elsewhere) from the processes that read them. Two exchanges on every process.
+    fn fetch(&mut self, spans: &[Span], wanted: &[u32]) -> Result<HashMap<u32, NormDoc>> {
+        // Requests: (document in the corpus, document on its process).
+        let mut asks: Vec<Vec<(u32, u32)>> = vec![Vec::new(); self.net.peers()];
+        for &d in wanted {
+            let s = spans[spans.partition_point(|s| s.first + s.count <= d)];
+            asks[s.process].push((d, s.local + (d - s.first)));
+        }
+        let sends = if self.leader() {
+            asks.iter()
+                .enumerate()
+                .map(|(q, a)| (q, encode(a)))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let got: Vec<(usize, Vec<(u32, u32)>)> = self.exchange(sends)?;
+        let mut replies = Vec::new();
+        for (_, asked) in got {
+            for (d, local) in asked {
+                self.local.norm.visit_doc(local as usize, &mut |doc| {
+                    replies.push(NormWire {
+                        doc: d,
+                        text: doc.text.clone(),
+                        line_starts: doc.line_starts.clone(),
+                        line_keys: doc.line_keys.clone(),
+                        exact_hash: doc.exact_hash,
+                        chars: doc.chars,
+                    })
+                })?;
+            }
+        }
+        let sends = if replies.is_empty() {
+            Vec::new()
+        } else {
+            vec![(0, encode(&replies))]
+        };
+        let got: Vec<(usize, Vec<NormWire>)> = self.exchange(sends)?;
+        Ok(got
+            .into_iter()
+            .flat_map(|(_, r)| r)
+            .map(|w| {
+                (
+                    w.doc,
+                    NormDoc {
+                        text: w.text,
+                        line_starts: w.line_starts,
+                        line_keys: w.line_keys,
+                        exact_hash: w.exact_hash,
+                        chars: w.chars,
+                    },
+                )
+            })
+            .collect())
+    }
+
+    /// Process 0: what each process needs to sketch its documents.
+    fn plans(
+        &self,
+        input: &Ingest,
+        spans: &[Span],
+        groups: &crate::pipeline::steps::Groups,
+        b: &Boilerplate,
+    ) -> Vec<Plan> {
+        let with_templates = template_docs(self.cfg) > 0;
+        let flags = b.status == Status::Ok;
+        let mut plans: Vec<Plan> = (0..self.net.peers())
+            .map(|_| Plan {
+                firsts: Vec::new(),
+                active: Vec::new(),
+                flagged: flags.then(Vec::new),
+                source: if with_templates {
+                    input.source.clone()
+                } else {
+                    Vec::new()
+                },
+            })
+            .collect();
+        for s in spans {
+            let p = &mut plans[s.process];
+            let base = p.active.len() as u32;
+            p.firsts.push(s.first);
+            for d in s.first..s.first + s.count {
+                p.active.push(groups.active[d as usize]);
+                if let Some(f) = &mut p.flagged {
+                    for line in b.mask.flagged(d as usize) {
+                        f.push((base + d - s.first, line));
+                    }
+                }
+            }
+        }
+        plans
+    }
+
+    /// Every process: the final signatures of its documents, with the templates counted over
+    /// all of them; process 0 gets the templates and every signature, in the corpus's order.
+    #[allow(clippy::type_complexity)]
+    fn final_signatures(
+        &mut self,
+        plan: &Plan,
+        state: &Option<(Ingest, Vec<Span>, crate::pipeline::steps::Groups)>,
+        cx: Context,
+        log: &mut RunLog,
+    ) -> Result<(Option<SourceTemplates>, Option<Signatures>)> {
+        let cfg = self.cfg;
+        let norm = &self.local.norm;
+        let n = norm.doc_count();
+        let mask = plan.flagged.as_ref().map(|flagged| {
+            let mut m = LineMask::new(norm.line_counts().into_iter().map(|c| c as usize));
+            for &(d, line) in flagged {
+                m.set(d as usize, line as usize);
+            }
+            m
+        });
+        let lines_only = Mask {
+            lines: mask.as_ref(),
+            templates: None,
+        };
+        let min_docs = template_docs(cfg);
+        let mut templates = None;
+        let sigs = if min_docs == 0 {
+            sketch_all(
+                norm,
+                &plan.active,
+                lines_only,
+                Shingles::All,
+                cfg,
+                cx.progress,
+            )?
+        } else {
+            // The corpus's index of each local document.
+            let mut global = Vec::with_capacity(n);
+            for (read, &first) in self.local.files.iter().zip(&plan.firsts) {
+                global.extend(first..first + read.docs.len() as u32);
+            }
+            let peers = self.net.peers();
+            let mut sigs = Signatures::new(cfg.num_perm, n);
+            let mut keys: Vec<Vec<DocKey>> = vec![Vec::new(); peers];
+            norm.each_chunk(&mut |first, docs| {
+                for (i, doc) in docs.iter().enumerate() {
+                    let d = first + i;
+                    if plan.active[d] {
+                        let mut out = Vec::new();
+                        SourceTemplates::doc_keys_tagged(
+                            doc,
+                            d,
+                            global[d],
+                            mask.as_ref(),
+                            &mut out,
+                        );
+                        for k in out {
+                            keys[key_process(k.key(), peers)].push(k);
+                        }
+                    }
+                }
+                sketch_into(
+                    docs,
+                    first,
+                    &plan.active,
+                    lines_only,
+                    Shingles::All,
+                    cfg,
+                    &mut sigs,
+                    cx.progress,
+                );
+                crate::pipeline::check_cancelled(cx.progress)
+            })?;
+            log.lap("source_templates_sketch")?;
+            let sends = keys
+                .into_iter()
+                .enumerate()
+                .map(|(q, ks)| {
+                    let flat: Vec<(u64, u32)> = ks.iter().map(|k| (k.key(), k.doc())).collect();
+                    (q, encode(&flat))
+                })
+                .collect();
+            let got: Vec<(usize, Vec<(u64, u32)>)> = exchange(self.net, sends)?;
+            let mut mine: Vec<DocKey> = got
+                .into_iter()
+                .flat_map(|(_, ks)| ks)
+                .map(|(k, d)| DocKey::new(k, d))
+                .collect();
+            let counted = SourceTemplates::count_part(&mut mine, min_docs, &plan.source);
+            drop(mine);
+            let got: Vec<(usize, (Vec<u64>, Vec<u32>, Vec<(u32, u32)>))> =
+                exchange(self.net, vec![(0, encode(&counted))])?;
+            log.lap("template_count")?;
+            // Process 0: the templates, and each process's documents that hold one.
+            let sends = match state {
+                Some((_, spans, _)) => {
+                    let (mut keys, mut holders, mut pairs) = (Vec::new(), Vec::new(), Vec::new());
+                    for (_, (k, h, p)) in got {
+                        keys.extend(k);
+                        holders.extend(h);
+                        pairs.extend(p);
+                    }
+                    keys.sort_unstable();
+                    holders.sort_unstable();
+                    holders.dedup();
+                    let mut by_process: Vec<Vec<u32>> = vec![Vec::new(); peers];
+                    for &d in &holders {
+                        let s = spans[spans.partition_point(|s| s.first + s.count <= d)];
+                        by_process[s.process].push(s.local + (d - s.first));
+                    }
+                    let sends = by_process
+                        .iter()
+                        .enumerate()
+                        .map(|(q, h)| (q, encode(&(keys.clone(), h.clone()))))
+                        .collect();
+                    templates = Some(SourceTemplates::from_parts(
+                        keys,
+                        holders,
+                        boilerplate::shared_passages(pairs),
+                    ));
+                    sends
+                }
+                None => Vec::new(),
+            };
+            let mut got: Vec<(usize, (Vec<u64>, Vec<u32>))> = exchange(self.net, sends)?;
+            let (keys, holders) = got.pop().expect("templates from process 0").1;
+            let here = SourceTemplates::from_parts(keys, holders, Vec::new());
+            let both = Mask {
+                lines: mask.as_ref(),
+                templates: Some(&here),
+            };
+            resketch(norm, here.documents(), both, cfg, &mut sigs, cx.progress)?;
+            log.lap("template_resketch")?;
+            sigs
+        };
+        if min_docs == 0 {
+            log.lap("sketch")?;
+        }
+        // Gather the signatures to process 0, file by file.
+        let k = cfg.num_perm;
+        let mut sends = Vec::new();
+        let mut d = 0;
+        for (read, &first) in self.local.files.iter().zip(&plan.firsts) {
+            let count = read.docs.len();
+            for start in (0..count).step_by(PIECE) {
+                let end = (start + PIECE).min(count);
+                let piece: (u32, Vec<u32>, Vec<u32>) = (
+                    first + start as u32,
+                    sigs.sizes[d + start..d + end].to_vec(),
+                    sigs.values[(d + start) * k..(d + end) * k].to_vec(),
+                );
+                sends.push((0, encode(&piece)));
+            }
+            d += count;
+        }
+        drop(sigs);
+        let got: Vec<(usize, (u32, Vec<u32>, Vec<u32>))> = exchange(self.net, sends)?;
+        let all = state.as_ref().map(|(input, _, _)| {
+            let total = input.read.docs.len();
+            let mut all = Signatures::new(k, total);
+            for (_, (first, sizes, values)) in got {
+                let f = first as usize;
+                all.sizes[f..f + sizes.len()].copy_from_slice(&sizes);
+                all.values[f * k..(f + sizes.len()) * k].copy_from_slice(&values);
+            }
+            all
+        });
+        log.lap("gather_signatures")?;
+        Ok((templates, all))
+    }
+}
+
+/// Sends every `(process, message)` and returns the messages sent to this one, decoded.
+fn exchange<T: DeserializeOwned>(
+    net: &mut net::Net,
+    sends: Vec<(usize, Vec<u8>)>,
+) -> Result<Vec<(usize, T)>> {
+    let got = net.exchange(sends)?;
+    got.into_iter()
+        .map(|(from, b)| Ok((from, decode(from, &b)?)))
+        .collect()
+}
+
+/// The process that counts template key `key` (its middle bits: the sampled keys are even and
+/// the filter reads the top ones).
+fn key_process(key: u64, peers: usize) -> usize {
+    ((key >> 24) % peers as u64) as usize
+}
+
+fn detect(
+    input: &Ingest,
+    story: &[u32],
+    opts: &boilerplate::BoilerplateOptions,
+    docs: &Fetched,
+) -> Result<Boilerplate> {
+    boilerplate::detect_with(
+        &input.line_facts,
+        docs,
+        &DocFacts {
+            source: &input.source,
+            story,
+            date: &input.read.dates,
+        },
+        opts,
+    )
+}
+
+fn refine_flags(
+    prev: &Boilerplate,
+    input: &Ingest,
+    story: &[u32],
+    opts: &boilerplate::BoilerplateOptions,
+    docs: &Fetched,
+) -> Result<Boilerplate> {
+    boilerplate::refine_with(
+        prev,
+        &input.line_facts,
+        docs,
+        &DocFacts {
+            source: &input.source,
+            story,
+            date: &input.read.dates,
+        },
+        opts,
+    )
+}
+
+/// The texts process 0 has of the documents held elsewhere: those fetched, and blank ones (as
+/// many empty lines) for the others, whose numbers it notes. Boilerplate detection reads only
+/// the sample line of each template: it runs once with none fetched to learn which documents
+/// those are, and again with them (the same flags: the samples only order the templates).
+struct Fetched<'a> {
+    lines: &'a [u32],
+    docs: HashMap<u32, NormDoc>,
+    missing: Mutex<Vec<u32>>,
+}
+
+impl<'a> Fetched<'a> {
+    fn new(lines: &'a [u32], docs: HashMap<u32, NormDoc>) -> Self {
+        Fetched {
+            lines,
+            docs,
+            missing: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The documents asked for and not here, sorted and distinct.
+    fn missing(&self) -> Vec<u32> {
+        let mut m = self
+            .missing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        m.sort_unstable();
+        m.dedup();
+        m
+    }
+
+    /// An error if a document was asked for and not here.
+    fn check(&self) -> Result<()> {
+        match self.missing().first() {
+            None => Ok(()),
+            Some(d) => Err(Error::Distributed(format!(
+                "the text of document {d} was not fetched from its process"
+            ))),
+        }
+    }
+}
+
+fn blank(lines: u32) -> NormDoc {
+    let n = lines.max(1) as usize;
+    NormDoc {
+        text: "\n".repeat(n - 1),
+        line_starts: (0..n as u32).collect(),
+        line_keys: vec![0; n],
+        exact_hash: 0,
+        chars: 0,
+    }
+}
+
+impl Docs for Fetched<'_> {
+    fn doc_count(&self) -> usize {
+        self.lines.len()
+    }
+    fn each_chunk(&self, _: &mut dyn FnMut(usize, &[NormDoc]) -> Result<()>) -> Result<()> {
+        Err(Error::Distributed(
+            "process 0 does not hold the texts of the corpus".into(),
+        ))
+    }
+    fn visit_doc(&self, d: usize, f: &mut dyn FnMut(&NormDoc)) -> Result<()> {
+        match self.docs.get(&(d as u32)) {
+            Some(doc) => f(doc),
+            None => {
+                self.missing
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(d as u32);
+                f(&blank(self.lines[d]))
+            }
+        }
+        Ok(())
+    }
+    fn lines_per_doc(&self) -> Vec<u32> {
+        self.lines.to_vec()
+    }
+}
+
+/// Line counts standing for documents whose texts are not needed.
+struct BlankDocs(Vec<u32>);
+
+impl Docs for BlankDocs {
+    fn doc_count(&self) -> usize {
+        self.0.len()
+    }
+    fn each_chunk(&self, _: &mut dyn FnMut(usize, &[NormDoc]) -> Result<()>) -> Result<()> {
+        Err(Error::Distributed(
+            "process 0 does not hold the texts of the corpus".into(),
+        ))
+    }
+    fn visit_doc(&self, d: usize, f: &mut dyn FnMut(&NormDoc)) -> Result<()> {
+        f(&blank(self.0[d]));
+        Ok(())
+    }
+    fn lines_per_doc(&self) -> Vec<u32> {
+        self.0.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A hosts file: blank lines and comments left out, every other line `host:port`; the
+    /// process must be one of its lines.
+    #[test]
+    fn hosts_files_list_host_port_lines_and_name_what_is_wrong() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hosts");
+        std::fs::write(&path, "# the run\n10.0.0.1:7000\n\n  10.0.0.2:7000 \n").unwrap();
+        let c = Cluster::from_hosts_file(&path, 1).unwrap();
+        assert_eq!(c.hosts, ["10.0.0.1:7000", "10.0.0.2:7000"]);
+        assert_eq!(c.process, 1);
+        assert_eq!(c.connect_timeout, CONNECT_TIMEOUT);
+        let e = Cluster::from_hosts_file(&path, 2).unwrap_err().to_string();
+        assert!(
+            e.contains("process 2 is not in") && e.contains("2 processes"),
+            "{e}"
+        );
+        std::fs::write(&path, "10.0.0.1:7000\nhost-without-port\n").unwrap();
+        let e = Cluster::from_hosts_file(&path, 0).unwrap_err().to_string();
+        assert!(
+            e.contains("line 2") && e.contains("host-without-port"),
+            "{e}"
+        );
+    }
+
+    /// The sampled template keys are even: the process that counts a key is taken from other
+    /// bits, so that every process counts a share.
+    #[test]
+    fn template_keys_spread_over_every_process() {
+        for peers in [2usize, 3, 4] {
+            let mut counts = vec![0u32; peers];
+            for i in 0..30_000u64 {
+                let key = xxhash_rust::xxh3::xxh3_64(&i.to_le_bytes()) & !1;
+                counts[key_process(key, peers)] += 1;
+            }
+            let least = *counts.iter().min().unwrap() as f64;
+            assert!(least > 0.9 * 30_000.0 / peers as f64, "{peers}: {counts:?}");
+        }
+    }
+
+    /// A blank stand-in has the document's number of lines, all empty.
+    #[test]
+    fn blank_documents_have_the_lines_of_the_document_all_empty() {
+        for n in [0u32, 1, 4] {
+            let d = blank(n);
+            assert_eq!(d.lines(), n.max(1) as usize);
+            assert!((0..d.lines()).all(|i| d.line(i).is_empty()));
+        }
+    }
+}

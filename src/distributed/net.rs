@@ -1,0 +1,425 @@
+//! The processes' connections and the one timely dataflow that carries every exchange.
+//!
+//! Connection setup is ours, not timely's: timely's own retries forever (a peer that never
+//! starts hangs the others) and prints to stdout. Here each process listens on its address and
+//! connects to every process of lower index, retrying until a deadline, so the start order does
+//! not matter and a peer that cannot be reached is named. The connected sockets are handed to
+//! timely (`initialize_networking_from_sockets`), wrapped to count the bytes sent and to note
+//! which peer's connection broke.
+//!
+//! The dataflow is one input, exchanged by destination process, collected at the other end; one
+//! epoch per exchange. The driver's stages run on the calling thread (on the rayon pool) and
+//! hand each exchange to the timely worker thread through a channel: timely moves the bytes and
+//! tells when every process has sent all of an epoch's, the stages stay plain functions over
+//! borrowed data.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream, ToSocketAddrs};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use timely::communication::allocator::zero_copy::initialize::{
+    initialize_networking_from_sockets, CommsGuard,
+};
+use timely::communication::allocator::zero_copy::stream::Stream;
+use timely::communication::allocator::{AllocatorBuilder, ProcessBuilder};
+use timely::communication::Hooks;
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::operators::generic::operator::Operator;
+use timely::dataflow::operators::Input;
+use timely::dataflow::InputHandle;
+use timely::WorkerConfig;
+
+use crate::error::{Error, Result};
+
+/// Written first on every connection: "syndic" and a version of this protocol, the sender's
+/// index and the number of processes (a peer started with another hosts file is refused).
+const MAGIC: u64 = 0x5359_4e44_4943_0001;
+
+/// What one process sends or receives in one exchange: `(process, bytes)`.
+type Batch = Vec<(usize, Vec<u8>)>;
+
+/// One message: destination process, source process, sequence number within the epoch, bytes.
+type Msg = (u64, u64, u64, Vec<u8>);
+
+/// What this process knows of its peers' connections: the first broken one (for the message).
+#[derive(Default)]
+struct Broken(Mutex<Option<(usize, String)>>);
+
+impl Broken {
+    fn note(&self, peer: usize, what: String) {
+        let mut b = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        b.get_or_insert((peer, what));
+    }
+}
+
+/// A connection to one peer as timely sees it: counts the bytes written and notes a broken
+/// connection (a read or write error, or the end of the stream).
+struct Counted {
+    stream: TcpStream,
+    peer: usize,
+    sent: Arc<AtomicU64>,
+    broken: Arc<Broken>,
+}
+
+impl Read for Counted {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.stream.read(buf) {
+            Ok(0) if !buf.is_empty() => {
+                // Also the end of a clean shutdown: only read when timely has failed.
+                self.broken
+                    .note(self.peer, "its connection closed".to_string());
+                Ok(0)
+            }
+            Err(e) => {
+                self.broken.note(self.peer, format!("reading failed: {e}"));
+                Err(e)
+            }
+            ok => ok,
+        }
+    }
+}
+
+impl Write for Counted {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self.stream.write(buf) {
+            Ok(n) => {
+                self.sent.fetch_add(n as u64, Ordering::Relaxed);
+                Ok(n)
+            }
+            Err(e) => {
+                self.broken.note(self.peer, format!("writing failed: {e}"));
+                Err(e)
+            }
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.stream.flush()
+    }
+}
+
+impl Stream for Counted {
+    fn try_clone(&self) -> io::Result<Self> {
+        Ok(Counted {
+            stream: self.stream.try_clone()?,
+            peer: self.peer,
+            sent: Arc::clone(&self.sent),
+            broken: Arc::clone(&self.broken),
+        })
+    }
+    fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        self.stream.set_nonblocking(nonblocking)
+    }
+    fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.stream.shutdown(how)
+    }
+}
+
+fn net_error(e: io::Error) -> Error {
+    Error::Distributed(format!("network: {e}"))
+}
+
+fn peer_error(addresses: &[String], peer: usize, what: impl std::fmt::Display) -> Error {
+    Error::Peer {
+        process: peer,
+        address: addresses[peer].clone(),
+        message: what.to_string(),
+    }
+}
+
+/// Connects to every other process: accepts the connections of the processes after this one,
+/// connects to those before it (retrying until `timeout`), whatever order they start in.
+fn connect(addresses: &[String], me: usize, timeout: Duration) -> Result<Vec<Option<TcpStream>>> {
+    let n = addresses.len();
+    let deadline = Instant::now() + timeout;
+    let listener = TcpListener::bind(&addresses[me]).map_err(|e| {
+        Error::Param(format!(
+            "cannot listen on {} (process {me} in the hosts file): {e}",
+            addresses[me]
+        ))
+    })?;
+    listener.set_nonblocking(true).map_err(net_error)?;
+    let hello = |s: &mut TcpStream| -> io::Result<()> {
+        let mut b = Vec::with_capacity(24);
+        for x in [MAGIC, me as u64, n as u64] {
+            b.extend_from_slice(&x.to_le_bytes());
+        }
+        s.write_all(&b)
+    };
+    let read_hello = |s: &mut TcpStream| -> io::Result<(u64, u64, u64)> {
+        let mut b = [0u8; 24];
+        s.read_exact(&mut b)?;
+        let w = |i: usize| u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+        Ok((w(0), w(1), w(2)))
+    };
+    let mut sockets: Vec<Option<TcpStream>> = (0..n).map(|_| None).collect();
+    // Connect to each lower process in turn, retrying while it is not up yet.
+    std::thread::scope(|s| -> Result<()> {
+        let accepting = s.spawn(|| -> Result<Vec<(usize, TcpStream)>> {
+            let mut got = Vec::new();
+            while got.len() < n - me - 1 {
+                match listener.accept() {
+                    Ok((mut stream, _)) => {
+                        stream.set_nonblocking(false).map_err(net_error)?;
+                        stream
+                            .set_read_timeout(Some(Duration::from_secs(10)))
+                            .map_err(net_error)?;
+                        let (magic, from, peers) = match read_hello(&mut stream) {
+                            Ok(h) => h,
+                            Err(_) => continue, // not one of ours (a port scan, a health check)
+                        };
+                        if magic != MAGIC || from as usize <= me || from as usize >= n {
+                            continue;
+                        }
+                        if peers as usize != n {
+                            return Err(peer_error(
+                                addresses,
+                                from as usize,
+                                format!("it was started with {peers} processes, this one with {n} (the hosts files differ)"),
+                            ));
+                        }
+                        stream.set_read_timeout(None).map_err(net_error)?;
+                        stream.set_nodelay(true).map_err(net_error)?;
+                        got.retain(|(p, _)| *p != from as usize);
+                        got.push((from as usize, stream));
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        if Instant::now() > deadline {
+                            let missing = (me + 1..n)
+                                .find(|p| !got.iter().any(|(q, _)| q == p))
+                                .expect("a missing peer");
+                            return Err(peer_error(
+                                addresses,
+                                missing,
+                                format!(
+                                    "it did not connect within {} s (is it started, with the same hosts file?)",
+                                    timeout.as_secs()
+                                ),
+                            ));
+                        }
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    Err(e) => return Err(net_error(e)),
+                }
+            }
+            Ok(got)
+        });
+        for (p, address) in addresses.iter().enumerate().take(me) {
+            let stream = loop {
+                let attempt = address
+                    .to_socket_addrs()
+                    .and_then(|mut a| {
+                        a.next().ok_or_else(|| {
+                            io::Error::new(io::ErrorKind::NotFound, "no address for the host")
+                        })
+                    })
+                    .and_then(|a| {
+                        TcpStream::connect_timeout(&a, Duration::from_secs(2)).and_then(|mut s| {
+                            hello(&mut s)?;
+                            Ok(s)
+                        })
+                    });
+                match attempt {
+                    Ok(s) => break s,
+                    Err(e) if Instant::now() > deadline => {
+                        return Err(peer_error(
+                            addresses,
+                            p,
+                            format!(
+                                "cannot connect within {} s ({e}; is it started, with the same hosts file?)",
+                                timeout.as_secs()
+                            ),
+                        ))
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(100)),
+                }
+            };
+            stream.set_nodelay(true).map_err(net_error)?;
+            sockets[p] = Some(stream);
+        }
+        let accepted = accepting
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))?;
+        for (p, s) in accepted {
+            sockets[p] = Some(s);
+        }
+        Ok(())
+    })?;
+    Ok(sockets)
+}
+
+/// This process's end of a run over several processes: exchanges bytes with the others, one
+/// epoch at a time.
+pub(crate) struct Net {
+    addresses: Vec<String>,
+    me: usize,
+    to_worker: Option<mpsc::Sender<Batch>>,
+    from_worker: mpsc::Receiver<Batch>,
+    worker: Option<timely::communication::WorkerGuards<()>>,
+    comms: Option<CommsGuard>,
+    sent: Arc<AtomicU64>,
+    broken: Arc<Broken>,
+}
+
+impl Net {
+    /// Connects to the other processes (see [`connect`]) and starts the timely worker.
+    pub fn start(addresses: Vec<String>, me: usize, timeout: Duration) -> Result<Net> {
+        let sockets = connect(&addresses, me, timeout)?;
+        let sent = Arc::new(AtomicU64::new(0));
+        let broken = Arc::new(Broken::default());
+        let sockets: Vec<Option<Counted>> = sockets
+            .into_iter()
+            .enumerate()
+            .map(|(peer, s)| {
+                s.map(|stream| Counted {
+                    stream,
+                    peer,
+                    sent: Arc::clone(&sent),
+                    broken: Arc::clone(&broken),
+                })
+            })
+            .collect();
+        let hooks = Hooks::default();
+        let local = ProcessBuilder::new_typed_vector(1, hooks.refill.clone(), hooks.spill.clone());
+        let (builders, comms) =
+            initialize_networking_from_sockets(local, sockets, me, 1, hooks).map_err(net_error)?;
+        let builders = builders.into_iter().map(AllocatorBuilder::Tcp).collect();
+        let (to_worker, commands) = mpsc::channel::<Batch>();
+        let (replies, from_worker) = mpsc::channel();
+        let commands = Mutex::new(Some(commands));
+        let replies = Mutex::new(Some(replies));
+        let worker = timely::execute::execute_from(
+            builders,
+            Box::new(()),
+            WorkerConfig::default(),
+            move |worker| {
+                let commands = commands.lock().expect("one worker").take().expect("once");
+                let replies = replies.lock().expect("one worker").take().expect("once");
+                let me = worker.index() as u64;
+                let mut input = InputHandle::<u64, CapacityContainerBuilder<Vec<Msg>>>::new();
+                // What arrived, by epoch, and the least epoch still open at the collector.
+                let got: Rc<RefCell<BTreeMap<u64, Vec<Msg>>>> = Rc::default();
+                let open: Rc<RefCell<u64>> = Rc::default();
+                let (g, o) = (Rc::clone(&got), Rc::clone(&open));
+                worker.dataflow::<u64, _, _>(|scope| {
+                    scope.input_from(&mut input).sink(
+                        Exchange::new(|m: &Msg| m.0),
+                        "collect",
+                        move |(input, frontier)| {
+                            input.for_each(|cap, data| {
+                                g.borrow_mut()
+                                    .entry(cap.least().copied().unwrap_or(0))
+                                    .or_default()
+                                    .append(data);
+                            });
+                            *o.borrow_mut() = frontier
+                                .frontier()
+                                .iter()
+                                .min()
+                                .copied()
+                                .unwrap_or(u64::MAX);
+                        },
+                    );
+                });
+                for sends in commands {
+                    let epoch = *input.time();
+                    for (seq, (dest, bytes)) in sends.into_iter().enumerate() {
+                        input.send((dest as u64, me, seq as u64, bytes));
+                    }
+                    input.advance_to(epoch + 1);
+                    while *open.borrow() <= epoch {
+                        worker.step_or_park(Some(Duration::from_millis(50)));
+                    }
+                    let mut msgs = got.borrow_mut().remove(&epoch).unwrap_or_default();
+                    msgs.sort_unstable_by_key(|m| (m.1, m.2));
+                    let out = msgs.into_iter().map(|m| (m.1 as usize, m.3)).collect();
+                    if replies.send(out).is_err() {
+                        break;
+                    }
+                }
+            },
+        )
+        .map_err(|e| Error::Param(format!("cannot start timely: {e}")))?;
+        Ok(Net {
+            addresses,
+            me,
+            to_worker: Some(to_worker),
+            from_worker,
+            worker: Some(worker),
+            comms: Some(comms),
+            sent,
+            broken,
+        })
+    }
+
+    pub fn me(&self) -> usize {
+        self.me
+    }
+
+    pub fn peers(&self) -> usize {
+        self.addresses.len()
+    }
+
+    /// Bytes this process has written to its peers' connections so far.
+    pub fn bytes_sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+
+    /// One epoch: sends each `(process, bytes)` and returns what every process sent this one,
+    /// as `(process, bytes)` in order of sender, then of sending. Every process must call it
+    /// the same number of times (with nothing to send, too).
+    pub fn exchange(&mut self, sends: Batch) -> Result<Batch> {
+        let sent = self
+            .to_worker
+            .as_ref()
+            .expect("a running exchange")
+            .send(sends);
+        match sent.ok().and_then(|_| self.from_worker.recv().ok()) {
+            Some(got) => Ok(got),
+            None => Err(self.failure()),
+        }
+    }
+
+    /// The error of a run whose timely worker stopped: names the peer whose connection broke.
+    fn failure(&mut self) -> Error {
+        // The worker has stopped (it panicked on the broken connection); its threads are not
+        // joined: a panicked network thread would panic the join.
+        std::mem::forget(self.worker.take());
+        std::mem::forget(self.comms.take());
+        let b = self.broken.0.lock().unwrap_or_else(|p| p.into_inner());
+        match &*b {
+            Some((peer, what)) => peer_error(
+                &self.addresses,
+                *peer,
+                format!("{what}: the process stopped or became unreachable"),
+            ),
+            None => Error::Param("the exchange between processes stopped".into()),
+        }
+    }
+
+    /// Ends the run: waits until every process has ended it (so that none exits before the
+    /// others have all they need), and closes the connections cleanly.
+    pub fn finish(mut self) -> Result<()> {
+        drop(self.to_worker.take());
+        let joined = self.worker.take().expect("a worker").join();
+        if joined.iter().any(|r| r.is_err()) {
+            return Err(self.failure());
+        }
+        drop(self.comms.take());
+        Ok(())
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        // An error path: leave the threads (the process is about to exit with the error).
+        std::mem::forget(self.worker.take());
+        std::mem::forget(self.comms.take());
+    }
+}

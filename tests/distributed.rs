@@ -1,0 +1,323 @@
+//! One scan over several processes on loopback (`--hosts`/`--process`, `--local`): the report
+//! is the one-process report outside `run`, and a peer that dies or never starts stops the
+//! others with its name.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// A corpus of several files in a temporary folder: the 2,000 generated news articles (sources,
+/// boilerplate, clusters) cut into five JSONL files, the boilerplate fixture (dates), the
+/// syndication fixture as CSV, an empty file and a file with a bad record (read with
+/// `--on-error skip`, so that the counts of skipped records and files are joined too).
+struct Corpus {
+    dir: tempfile::TempDir,
+    files: Vec<PathBuf>,
+}
+
+impl Corpus {
+    fn new() -> Corpus {
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = String::new();
+        let gz = std::fs::File::open(fixture("bench/news2k.jsonl.gz")).unwrap();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(gz), &mut text).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let mut files = Vec::new();
+        for (i, part) in lines.chunks(lines.len().div_ceil(5)).enumerate() {
+            let path = dir.path().join(format!("news-{i}.jsonl"));
+            std::fs::write(&path, part.join("\n") + "\n").unwrap();
+            files.push(path);
+            if i == 1 {
+                let empty = dir.path().join("empty.jsonl");
+                std::fs::write(&empty, "").unwrap();
+                files.push(empty);
+            }
+            if i == 2 {
+                let bad = dir.path().join("bad.jsonl");
+                std::fs::write(
+                    &bad,
+                    "{\"id\": \"ok-1\", \"text\": \"a short text of its own\"}\n{not json\n",
+                )
+                .unwrap();
+                files.push(bad);
+            }
+        }
+        files.insert(1, fixture("boilerplate/corpus.jsonl"));
+        files.push(fixture("syndication/corpus.csv"));
+        Corpus { dir, files }
+    }
+
+    fn args(&self) -> Vec<String> {
+        let mut a: Vec<String> = self.files.iter().map(|p| arg(p).to_string()).collect();
+        a.extend(["--on-error", "skip", "-q"].map(String::from));
+        a
+    }
+
+    fn out(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// The one-process report.
+    fn single(&self) -> String {
+        let out = self.out("single.json");
+        syndic()
+            .arg("scan")
+            .args(self.args())
+            .args(["-o", arg(&out)])
+            .assert()
+            .success();
+        report_without_run(&out)
+    }
+}
+
+/// A report as text without its `run` section (the order of the rest kept as written).
+fn report_without_run(path: &Path) -> String {
+    let bytes = std::fs::read(path).unwrap();
+    serde_json::to_string_pretty(&without_run(parse_json(&bytes, "the report"))).unwrap()
+}
+
+/// A hosts file of `n` free loopback ports.
+fn hosts(dir: &Path, n: usize) -> (PathBuf, Vec<String>) {
+    let listeners: Vec<std::net::TcpListener> = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let addrs: Vec<String> = listeners
+        .iter()
+        .map(|l| l.local_addr().unwrap().to_string())
+        .collect();
+    let path = dir.join(format!("hosts{n}"));
+    std::fs::write(&path, addrs.join("\n") + "\n").unwrap();
+    (path, addrs)
+}
+
+fn process(args: &[String], hosts: &Path, i: usize, extra: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_syndic"));
+    c.current_dir(root())
+        .env_remove("RAYON_NUM_THREADS")
+        .arg("scan")
+        .args(args)
+        .args(["--hosts", arg(hosts), "--process", &i.to_string()])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    c
+}
+
+/// Waits for `child` at most until `deadline` (killing it then, so that no test hangs); its
+/// exit status and stderr.
+fn wait(mut child: Child, deadline: Instant) -> (std::process::ExitStatus, String) {
+    let mut err = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut err, &mut s).unwrap();
+        s
+    });
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("a process did not stop before the test's deadline");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    (status, reader.join().unwrap())
+}
+
+/// A generous bound on any one test, so that a hang fails instead of blocking CI.
+const DEADLINE: Duration = Duration::from_secs(240);
+
+#[test]
+fn reports_of_two_and_three_processes_are_the_one_process_report() {
+    let c = Corpus::new();
+    let single = c.single();
+    assert!(single.contains("\"clusters\""), "{single}");
+    // Thread counts differ between the processes and from the one-process run.
+    for (n, threads) in [(2, ["1", "2", "1"]), (3, ["2", "1", "1"])] {
+        let (hosts, _) = hosts(c.dir.path(), n);
+        let out = c.out(&format!("report{n}.json"));
+        let deadline = Instant::now() + DEADLINE;
+        // Started last to first: connection setup does not depend on the order.
+        let children: Vec<Child> = (0..n)
+            .rev()
+            .map(|i| {
+                process(&c.args(), &hosts, i, &["-j", threads[i], "-o", arg(&out)])
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for child in children {
+            let (status, err) = wait(child, deadline);
+            assert!(status.success(), "{n} processes: {err}");
+            assert!(err.contains("bytes sent"), "{err}");
+        }
+        assert_eq!(
+            report_without_run(&out),
+            single,
+            "the report of {n} processes differs from one process's"
+        );
+        // Only process 0 writes; nothing else is left beside the report.
+        let stray: Vec<_> = std::fs::read_dir(c.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.contains("report") && !n.ends_with(".json"))
+            .collect();
+        assert!(stray.is_empty(), "{stray:?}");
+    }
+}
+
+#[test]
+fn local_runs_the_processes_itself() {
+    let c = Corpus::new();
+    let single = c.single();
+    let out = c.out("local.json");
+    syndic()
+        .arg("scan")
+        .args(c.args())
+        .args(["--local", "3", "-j", "1", "-o", arg(&out)])
+        .timeout(DEADLINE)
+        .assert()
+        .success();
+    assert_eq!(report_without_run(&out), single);
+}
+
+#[test]
+fn a_killed_peer_stops_the_others_with_its_name_and_no_report() {
+    let c = Corpus::new();
+    let (hosts, addrs) = hosts(c.dir.path(), 3);
+    let out = c.out("killed.json");
+    let deadline = Instant::now() + DEADLINE;
+    let others: Vec<Child> = [0, 2]
+        .iter()
+        .map(|&i| {
+            process(&c.args(), &hosts, i, &["-o", arg(&out)])
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    // Process 1 connects, then stops at the start of reading until it is killed.
+    let mut victim = process(&c.args(), &hosts, 1, &["-o", arg(&out)])
+        .env("SYNDIC_TEST_PAUSE_AT", "reading")
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(victim.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("paused at reading") {
+        line.clear();
+        assert!(
+            err.read_line(&mut line).unwrap() > 0,
+            "process 1 ended before pausing"
+        );
+    }
+    victim.kill().unwrap(); // SIGKILL
+    victim.wait().unwrap();
+    for (child, i) in others.into_iter().zip([0, 2]) {
+        let (status, err) = wait(child, deadline);
+        assert!(!status.success(), "process {i} succeeded without its peer");
+        let named = format!("process 1 ({})", addrs[1]);
+        assert!(
+            err.contains(&named),
+            "process {i} does not name its dead peer ({named}):\n{err}"
+        );
+        assert!(!err.contains("internal error"), "{err}");
+    }
+    assert!(!out.exists(), "a report was written without process 1");
+}
+
+#[test]
+fn a_peer_that_never_starts_is_named_once_the_connect_timeout_passes() {
+    let c = Corpus::new();
+    let (hosts, addrs) = hosts(c.dir.path(), 2);
+    let out = c.out("alone.json");
+    let child = process(
+        &c.args(),
+        &hosts,
+        0,
+        &["--connect-timeout", "2", "-o", arg(&out)],
+    )
+    .spawn()
+    .unwrap();
+    let (status, err) = wait(child, Instant::now() + DEADLINE);
+    assert!(!status.success());
+    assert!(
+        err.contains(&format!("process 1 ({})", addrs[1])) && err.contains("within 2 s"),
+        "{err}"
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn a_process_outside_the_hosts_file_is_a_usage_error() {
+    let c = Corpus::new();
+    let (hosts, _) = hosts(c.dir.path(), 2);
+    let out = process(&c.args(), &hosts, 5, &[]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("process 5 is not in"));
+}
+
+#[test]
+fn dedup_over_several_processes_writes_the_one_process_output_whole_or_in_shards() {
+    let c = Corpus::new();
+    let one = c.out("one.jsonl");
+    syndic()
+        .arg("dedup")
+        .args(c.args())
+        .args(["-o", arg(&one)])
+        .assert()
+        .success();
+    let two = c.out("two.jsonl");
+    syndic()
+        .arg("dedup")
+        .args(c.args())
+        .args(["--local", "2", "--single-output", "-o", arg(&two)])
+        .timeout(DEADLINE)
+        .assert()
+        .success();
+    let (one, two) = (std::fs::read(&one).unwrap(), std::fs::read(&two).unwrap());
+    assert!(!one.is_empty());
+    assert!(one == two, "the outputs differ");
+    // Without --single-output, each process writes its own files' records to OUT.I.jsonl:
+    // together the one-process output, each shard in the one-process order.
+    let shards = c.out("shards.jsonl");
+    syndic()
+        .arg("dedup")
+        .args(c.args())
+        .args(["--local", "3", "--annotate", "-o", arg(&shards)])
+        .timeout(DEADLINE)
+        .assert()
+        .success();
+    let annotated = c.out("annotated.jsonl");
+    syndic()
+        .arg("dedup")
+        .args(c.args())
+        .args(["--annotate", "-o", arg(&annotated)])
+        .assert()
+        .success();
+    let one = std::fs::read_to_string(&annotated).unwrap();
+    let one: Vec<&str> = one.lines().collect();
+    let mut all = Vec::new();
+    for i in 0..3 {
+        let shard = std::fs::read_to_string(c.out(&format!("shards.{i}.jsonl"))).unwrap();
+        let lines: Vec<String> = shard.lines().map(String::from).collect();
+        let mut rest = one.iter();
+        assert!(
+            lines.iter().all(|l| rest.any(|o| o == l)),
+            "shard {i} is not in the one-process order"
+        );
+        all.extend(lines);
+    }
+    assert!(!c.out("shards.jsonl").exists());
+    let mut one_sorted: Vec<String> = one.iter().map(|l| l.to_string()).collect();
+    one_sorted.sort();
+    all.sort();
+    assert!(
+        all == one_sorted,
+        "the shards are not the one-process output"
+    );
+}
