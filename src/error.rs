@@ -142,6 +142,10 @@ pub enum Error {
         "the input changed between the two reads: {found} of {documents} documents found again"
     )]
     InputChanged { found: u64, documents: u64 },
+    /// An index folder that cannot be used as asked: not an index, another version, other
+    /// parameters, a missing or damaged file, a writer already at work.
+    #[error("index {}: {msg}", path.display())]
+    Index { path: PathBuf, msg: String },
     /// The run was cancelled through its [`crate::signal::Cancel`] token (in the CLI: Ctrl-C or
     /// SIGTERM) and stopped before writing anything.
     #[error("interrupted")]

@@ -65,6 +65,7 @@ pub mod dedup;
 pub mod error;
 pub mod eval;
 pub mod html;
+pub mod index;
 pub mod output;
 pub mod pipeline;
 pub mod read;

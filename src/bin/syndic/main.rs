@@ -15,6 +15,7 @@ macro_rules! outln {
 mod args;
 mod dedup;
 mod eval;
+mod index;
 mod params;
 mod progress;
 mod scan;
@@ -73,6 +74,9 @@ enum Command {
     /// Score a report against ground truth: story labels or labelled pairs.
     #[command(after_help = eval::EXAMPLES)]
     Eval(eval::Args),
+    /// An incremental index on disk: add batches, check new documents, export the report.
+    #[command(after_help = index::EXAMPLES)]
+    Index(index::Args),
     /// Show the LSH banding a scan would use and its S-curve.
     #[command(after_help = params::EXAMPLES)]
     Params(params::Args),
@@ -87,6 +91,7 @@ fn main() -> ExitCode {
         Command::Dedup(a) => dedup::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Params(a) => params::run(a),
+        Command::Index(a) => index::run(a),
     };
     match result {
         // Finished (every output complete under its final name), even if Ctrl-C came meanwhile.
