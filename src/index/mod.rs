@@ -203,7 +203,10 @@ impl Manifest {
     /// folder.
     fn write(&self, dir: &Path) -> Result<()> {
         let body = serde_json::to_string_pretty(self).expect("manifest serializes");
-        let text = format!("{body}\nxxh3:{}\n", hex(xxhash_rust::xxh3::xxh3_64(body.as_bytes())));
+        let text = format!(
+            "{body}\nxxh3:{}\n",
+            hex(xxhash_rust::xxh3::xxh3_64(body.as_bytes()))
+        );
         segment::write_file(&dir.join(MANIFEST), text.as_bytes())?;
         sync_dir(dir)
     }
@@ -364,12 +367,16 @@ impl Index {
         let mut tries = 0;
         loop {
             match Index::open_once(dir) {
-                Err(Error::Index { .. }) if tries < 3 && {
-                    tries += 1;
-                    Manifest::read(dir)
-                        .map(|m| m.files().any(|f| !dir.join(&f.file).exists()))
-                        .unwrap_or(false)
-                } => continue,
+                Err(Error::Index { .. })
+                    if tries < 3 && {
+                        tries += 1;
+                        Manifest::read(dir)
+                            .map(|m| m.files().any(|f| !dir.join(&f.file).exists()))
+                            .unwrap_or(false)
+                    } =>
+                {
+                    continue
+                }
                 r => return r,
             }
         }
@@ -599,9 +606,10 @@ impl Index {
         if self.tombs.contains(&seq) {
             return None;
         }
-        self.segs.iter().enumerate().find_map(|(si, s)| {
-            s.find_seq(seq).map(|d| (si, d))
-        })
+        self.segs
+            .iter()
+            .enumerate()
+            .find_map(|(si, s)| s.find_seq(seq).map(|d| (si, d)))
     }
 
     /// The answer for a document with matches `hits` (sorted best first); `batch` names the
@@ -664,7 +672,12 @@ impl Index {
     /// Adds the documents of `corpus` in one commit, and returns the new state. Ids already in
     /// the index, or repeated in the batch, are refused as a scan refuses repeated ids: an
     /// error naming the record, or (with [`OnError::Skip`]) counted and left out.
-    pub fn add(&self, corpus: &Corpus, fields: &Fields, on_error: OnError) -> Result<(Index, Added)> {
+    pub fn add(
+        &self,
+        corpus: &Corpus,
+        fields: &Fields,
+        on_error: OnError,
+    ) -> Result<(Index, Added)> {
         let _lock = lock(&self.dir)?;
         let base = self.latest()?;
         base.add_locked(corpus, fields, on_error)
@@ -680,7 +693,12 @@ impl Index {
         }
     }
 
-    fn add_locked(&self, corpus: &Corpus, fields: &Fields, on_error: OnError) -> Result<(Index, Added)> {
+    fn add_locked(
+        &self,
+        corpus: &Corpus,
+        fields: &Fields,
+        on_error: OnError,
+    ) -> Result<(Index, Added)> {
         let cfg = self.cfg().clone();
         let (recs, mut skipped) = self.records(corpus, fields, on_error)?;
         // Ids: unique in the batch and new to the index.

@@ -173,7 +173,10 @@ pub(crate) fn encode(num_perm: usize, docs: &[DocData]) -> Vec<u8> {
     out[..8].copy_from_slice(MAGIC);
     out[8..12].copy_from_slice(&(num_perm as u32).to_le_bytes());
     out[16..24].copy_from_slice(&(n as u64).to_le_bytes());
-    for (s, body) in [recs, heap, text, sigs, bands, ids, lines].iter().enumerate() {
+    for (s, body) in [recs, heap, text, sigs, bands, ids, lines]
+        .iter()
+        .enumerate()
+    {
         align8(&mut out);
         let at = 24 + s * 16;
         let off = out.len() as u64;
@@ -243,7 +246,10 @@ impl Segment {
         let u64_at = |at: usize| u64::from_le_bytes(map[at..at + 8].try_into().unwrap());
         let np = u32::from_le_bytes(map[8..12].try_into().unwrap()) as usize;
         if np != num_perm {
-            return Err(damaged(path, "signature length differs from the manifest's"));
+            return Err(damaged(
+                path,
+                "signature length differs from the manifest's",
+            ));
         }
         let docs = u64_at(16) as usize;
         let mut secs = [(0, 0); SECTIONS];
@@ -264,7 +270,10 @@ impl Segment {
             || secs[Sec::Bands as usize].1 % ENTRY != 0
             || secs[Sec::Lines as usize].1 % ENTRY != 0
         {
-            return Err(damaged(path, "section sizes do not match the document count"));
+            return Err(damaged(
+                path,
+                "section sizes do not match the document count",
+            ));
         }
         let name = path
             .file_name()
@@ -406,9 +415,8 @@ impl Segment {
             }
         }
         (lo..n).map_while(move |i| {
-            (key_at(i) == key).then(|| {
-                u32::from_le_bytes(e[i * ENTRY + 8..i * ENTRY + 12].try_into().unwrap())
-            })
+            (key_at(i) == key)
+                .then(|| u32::from_le_bytes(e[i * ENTRY + 8..i * ENTRY + 12].try_into().unwrap()))
         })
     }
 
