@@ -19,6 +19,7 @@ mod index;
 mod params;
 mod progress;
 mod scan;
+mod serve;
 
 use std::process::ExitCode;
 use std::sync::OnceLock;
@@ -77,6 +78,9 @@ enum Command {
     /// An incremental index on disk: add batches, check new documents, export the report.
     #[command(after_help = index::EXAMPLES)]
     Index(index::Args),
+    /// Serve an index over HTTP: POST /check, /add, /delete, /expire; GET /stats, /healthz.
+    #[command(after_help = serve::EXAMPLES)]
+    Serve(serve::Args),
     /// Show the LSH banding a scan would use and its S-curve.
     #[command(after_help = params::EXAMPLES)]
     Params(params::Args),
@@ -92,6 +96,7 @@ fn main() -> ExitCode {
         Command::Eval(a) => eval::run(a),
         Command::Params(a) => params::run(a),
         Command::Index(a) => index::run(a),
+        Command::Serve(a) => serve::run(a),
     };
     match result {
         // Finished (every output complete under its final name), even if Ctrl-C came meanwhile.
