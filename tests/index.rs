@@ -216,7 +216,7 @@ mod split {
             .iter()
             .flat_map(|f| read_jsonl(&fixture(f)))
             .map(|v| Document {
-                id: Some(format!("{}", v["id"].as_str().unwrap())),
+                id: Some(v["id"].as_str().unwrap().to_string()),
                 text: v["text"].as_str().unwrap().to_string(),
                 source: v["source"].as_str().map(str::to_string),
                 date: v["date"].as_str().map(str::to_string),

@@ -948,9 +948,8 @@ impl Index {
         let mut groups: Vec<Vec<usize>> = Vec::new();
         let mut keep: Vec<usize> = Vec::new();
         for (i, (_, s)) in segs.iter().enumerate() {
-            let dd = (0..s.len())
-                .filter(|&d| tombs.contains(&s.rec(d).seq))
-                .count();
+            // Deleted documents of the segment (found by seq: no pass over its records).
+            let dd = tombs.iter().filter(|&&t| s.find_seq(t).is_some()).count();
             if dd == s.len() {
                 for d in 0..s.len() {
                     tombs.remove(&s.rec(d).seq);

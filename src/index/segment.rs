@@ -99,7 +99,7 @@ pub(crate) struct Rec {
 }
 
 fn align8(v: &mut Vec<u8>) {
-    while !v.len().is_multiple_of(8) {
+    while v.len() % 8 != 0 {
         v.push(0);
     }
 }
