@@ -61,7 +61,7 @@ const LOCK: &str = "LOCK";
 /// Segments of one size tier (a power of this many documents) merge when this many gather.
 const MERGE_FACTOR: usize = 8;
 /// zstd level of the stored texts.
-const TEXT_LEVEL: i32 = 3;
+const TEXT_LEVEL: i32 = 1;
 
 /// A file the manifest names, with what it must hold.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -873,8 +873,7 @@ impl Index {
                 date: p.date,
                 date_unparsed: p.date_unparsed,
                 empty: p.empty,
-                text_z: zstd::bulk::compress(r.text.as_bytes(), TEXT_LEVEL)
-                    .expect("zstd compresses in memory"),
+                text_z: compress(r.text.as_bytes()),
                 id: r.id,
                 source: r.source,
                 date_raw: r.date,
@@ -1168,6 +1167,21 @@ impl Index {
         let (next, _) = base.commit(m, false, Some(tombs))?;
         Ok((next, n))
     }
+}
+
+/// `text` compressed for storing, with this thread's reused zstd context.
+fn compress(text: &[u8]) -> Vec<u8> {
+    thread_local! {
+        static CCTX: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    CCTX.with(|c| {
+        let mut c = c.borrow_mut();
+        let cctx = c.get_or_insert_with(|| {
+            zstd::bulk::Compressor::new(TEXT_LEVEL).expect("a zstd context")
+        });
+        cctx.compress(text).expect("zstd compresses in memory")
+    })
 }
 
 /// Best match first: higher similarity, then containment, then earlier added.
