@@ -25,20 +25,23 @@ T=$WORK/news/truth.jsonl
 rm -rf "$WORK/parts" && mkdir -p "$WORK/parts"
 split -n l/9 -d --additional-suffix=.jsonl "$C" "$WORK/parts/part-"
 
-now() { date +%s.%N; }
-scan_s=(); add_s=()
+# Wall seconds and CPU seconds (user + sys: less sensitive to a shared machine) of a command.
+timed() { /usr/bin/time -f "%e %U %S" -a -o "$WORK/times" "$@"; }
+sum() { awk '{w += $1; c += $2 + $3} END {printf "%.3f %.3f\n", w, c}' "$WORK/times"; }
+scan_w=(); scan_c=(); add_w=(); add_c=()
 for r in $(seq "$RUNS"); do
-  t=$(now); "$BIN" scan "$C" -q -o "$WORK/scan.json"; scan_s+=("$(echo "$(now) - $t" | bc)")
-  rm -rf "$WORK/idx"
-  t=$(now)
-  "$BIN" index create "$WORK/idx" -q
-  for p in "$WORK"/parts/part-*.jsonl; do "$BIN" index add "$WORK/idx" "$p" -q; done
-  add_s+=("$(echo "$(now) - $t" | bc)")
+  : > "$WORK/times"; timed "$BIN" scan "$C" -q -o "$WORK/scan.json"
+  read -r w c < <(sum); scan_w+=("$w"); scan_c+=("$c")
+  rm -rf "$WORK/idx"; : > "$WORK/times"
+  timed "$BIN" index create "$WORK/idx" -q
+  for p in "$WORK"/parts/part-*.jsonl; do timed "$BIN" index add "$WORK/idx" "$p" -q; done
+  read -r w c < <(sum); add_w+=("$w"); add_c+=("$c")
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-ms=$(median "${scan_s[@]}"); ma=$(median "${add_s[@]}")
-echo "scan of $N: ${scan_s[*]} s (median $ms)"
-echo "create + 9 adds: ${add_s[*]} s (median $ma); ratio $(echo "scale=2; $ma / $ms" | bc); $(echo "$N / $ma" | bc) docs/s"
+msw=$(median "${scan_w[@]}"); msc=$(median "${scan_c[@]}"); maw=$(median "${add_w[@]}"); mac=$(median "${add_c[@]}")
+echo "scan of $N: wall ${scan_w[*]} s (median $msw), cpu ${scan_c[*]} s (median $msc)"
+echo "create + 9 adds: wall ${add_w[*]} s (median $maw), cpu ${add_c[*]} s (median $mac)"
+echo "adds / scan: wall $(echo "scale=2; $maw / $msw" | bc), cpu $(echo "scale=2; $mac / $msc" | bc); $(echo "$N / $maw" | bc) docs/s added"
 
 "$BIN" index export "$WORK/idx" -q -o "$WORK/export.json"
 python3 - "$WORK/scan.json" > "$WORK/scan_labels.jsonl" <<'PY'
