@@ -58,6 +58,8 @@ pub const FORMAT: &str = "syndic-index";
 pub const VERSION: u32 = 1;
 const MANIFEST: &str = "MANIFEST";
 const LOCK: &str = "LOCK";
+/// How long a writer waits for another to release the index.
+const LOCK_WAIT_MS: u64 = 10_000;
 /// Segments of one size tier (a power of this many documents) merge when this many gather.
 const MERGE_FACTOR: usize = 8;
 /// zstd level of the stored texts.
@@ -558,22 +560,45 @@ impl Index {
         }
     }
 
-    /// The indexed documents (deleted ones left out) that `p` is a copy of.
-    fn lookup(&self, p: &Prep) -> Vec<Hit> {
-        if p.size == 0 {
-            return Vec::new();
-        }
+    /// For each of `preps`, the indexed documents (deleted ones left out) it is a copy of.
+    /// Candidates come from one pass over each segment's band postings for the whole batch.
+    fn lookup(&self, preps: &[Prep]) -> Vec<Vec<Hit>> {
         let cfg = self.cfg();
-        let rule = cfg.verify_rule();
-        let mut cands: Vec<(u32, u32)> = Vec::new();
-        for &key in &p.band_keys {
-            for (si, seg) in self.segs.iter().enumerate() {
-                // As in a scan, a bucket past max_bucket is not compared whole.
-                cands.extend(seg.band(key).take(cfg.max_bucket).map(|d| (si as u32, d)));
-            }
-        }
-        cands.sort_unstable();
+        let mut keys: Vec<(u64, u32)> = preps
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.size > 0)
+            .flat_map(|(i, p)| p.band_keys.iter().map(move |&k| (k, i as u32)))
+            .collect();
+        keys.par_sort_unstable();
+        // (query, segment, document); as in a scan, a bucket past max_bucket is not compared
+        // whole.
+        let mut cands: Vec<(u32, u32, u32)> = self
+            .segs
+            .par_iter()
+            .enumerate()
+            .flat_map_iter(|(si, seg)| {
+                let mut out = Vec::new();
+                seg.band_join(&keys, cfg.max_bucket, &mut out);
+                out.into_iter().map(move |(q, d)| (q, si as u32, d))
+            })
+            .collect();
+        drop(keys);
+        cands.par_sort_unstable();
         cands.dedup();
+        (0..preps.len())
+            .into_par_iter()
+            .map(|q| {
+                let from = cands.partition_point(|c| c.0 < q as u32);
+                let to = cands.partition_point(|c| c.0 <= q as u32);
+                self.verify(&preps[q], cands[from..to].iter().map(|c| (c.1, c.2)))
+            })
+            .collect()
+    }
+
+    /// The candidates `(segment, document)` that `p` is a copy of.
+    fn verify(&self, p: &Prep, cands: impl Iterator<Item = (u32, u32)>) -> Vec<Hit> {
+        let rule = self.cfg().verify_rule();
         let mut hits = Vec::new();
         for (si, d) in cands {
             let seg = &self.segs[si as usize];
@@ -657,11 +682,12 @@ impl Index {
     pub fn check(&self, corpus: &Corpus, fields: &Fields, on_error: OnError) -> Result<Checked> {
         let (recs, skipped) = self.records(corpus, fields, on_error)?;
         let preps = self.prepare(&recs);
+        let hits = self.lookup(&preps);
+        drop(preps);
         let results = recs
             .into_par_iter()
-            .zip(preps)
-            .map(|(r, p)| {
-                let mut hits = self.lookup(&p);
+            .zip(hits)
+            .map(|(r, mut hits)| {
                 sort_hits(&mut hits);
                 self.answer(r.id, &hits, &|_| None)
             })
@@ -747,7 +773,7 @@ impl Index {
 
         // Matches among the indexed documents (in parallel), then among the batch's earlier
         // documents (in order: each joins the cluster of its best match).
-        let index_hits: Vec<Vec<Hit>> = preps.par_iter().map(|p| self.lookup(p)).collect();
+        let index_hits = self.lookup(&preps);
         let rule = cfg.verify_rule();
         let mut buckets: HashMap<u64, Vec<u32>> = HashMap::new();
         let mut clusters: Vec<u64> = Vec::with_capacity(preps.len());
@@ -1277,12 +1303,24 @@ fn lock(dir: &Path) -> Result<WriteLock> {
     #[cfg(target_os = "linux")]
     {
         use std::os::fd::AsRawFd;
-        // SAFETY: flock on a file descriptor this function owns; released when it is closed.
-        let r = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-        if r != 0 {
+        // Another writer may be finishing (or a process forked a moment ago, not yet exec'ed,
+        // may still share a descriptor of a lock just released): wait for it a while.
+        let mut waited = 0;
+        let locked = loop {
+            // SAFETY: flock on a file descriptor this function owns; released when it is closed.
+            if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+                break true;
+            }
+            if waited >= LOCK_WAIT_MS {
+                break false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            waited += 20;
+        };
+        if !locked {
             return Err(index_err(
                 dir,
-                "another process is changing the index (its LOCK is held); try again when it is done",
+                "another process is changing the index (its LOCK is held after 10 s); try again when it is done",
             ));
         }
     }

@@ -453,9 +453,43 @@ impl Segment {
         })
     }
 
-    /// The documents with band key `key`.
+    /// The documents with band key `key` (the batch path is [`Segment::band_join`]).
+    #[cfg(test)]
     pub fn band(&self, key: u64) -> impl Iterator<Item = u32> + '_ {
         self.postings(Sec::Bands, key)
+    }
+
+    /// For sorted `(key, query)` pairs, writes `(query, document)` for the documents under each
+    /// key in the band postings (at most `cap` a key). One pass: each key's place is found by
+    /// galloping from the last one, so a batch's keys cost O(q log(n/q)) and read the postings
+    /// in order, where a search per key would cost O(q log n) scattered reads.
+    pub fn band_join(&self, keys: &[(u64, u32)], cap: usize, out: &mut Vec<(u32, u32)>) {
+        let e = self.entries(Sec::Bands);
+        let n = e.len() / ENTRY;
+        let key_at = |i: usize| u64::from_le_bytes(e[i * ENTRY..i * ENTRY + 8].try_into().unwrap());
+        let doc_at =
+            |i: usize| u32::from_le_bytes(e[i * ENTRY + 8..i * ENTRY + 12].try_into().unwrap());
+        let mut pos = 0;
+        let mut i = 0;
+        while i < keys.len() && pos < n {
+            let key = keys[i].0;
+            // Every entry before `lo` is less than `key`.
+            let (mut lo, mut bound) = (pos, 1);
+            while lo + bound <= n && key_at(lo + bound - 1) < key {
+                lo += bound;
+                bound *= 2;
+            }
+            let hi = (lo + bound).min(n);
+            pos = lo + lower_bound(hi - lo, key, |j| key_at(lo + j));
+            let mut end = pos;
+            while end < n && end - pos < cap && key_at(end) == key {
+                end += 1;
+            }
+            while i < keys.len() && keys[i].0 == key {
+                out.extend((pos..end).map(|d| (keys[i].1, doc_at(d))));
+                i += 1;
+            }
+        }
     }
 
     /// The documents holding a line with key `key`.
@@ -574,6 +608,43 @@ mod tests {
                     assert_eq!(lower_bound(n, p, |i| keys[i]), want, "n {n} key {p}");
                 }
             }
+        }
+    }
+
+    /// The batch join finds, per key, the first `cap` documents a search per key finds.
+    #[test]
+    fn band_join_matches_search_per_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let docs: Vec<DocData> = (0..40)
+            .map(|s| DocData {
+                band_keys: vec![s % 5, 1000 + s, u64::MAX - (s % 3)],
+                ..doc(s, &format!("d{s}"))
+            })
+            .collect();
+        let path = dir.path().join("s.syx");
+        write_file(&path, &encode(8, &docs)).unwrap();
+        let seg = Segment::open(&path, 8).unwrap();
+        let mut keys: Vec<(u64, u32)> = vec![
+            (0, 0),
+            (3, 1),
+            (3, 2),
+            (7, 3),
+            (1010, 4),
+            (u64::MAX, 5),
+            (u64::MAX - 2, 6),
+            (2000, 7),
+        ];
+        keys.sort_unstable();
+        for cap in [1, 3, 100] {
+            let mut got = Vec::new();
+            seg.band_join(&keys, cap, &mut got);
+            let mut want: Vec<(u32, u32)> = keys
+                .iter()
+                .flat_map(|&(k, q)| seg.band(k).take(cap).map(move |d| (q, d)))
+                .collect();
+            got.sort_unstable();
+            want.sort_unstable();
+            assert_eq!(got, want, "cap {cap}");
         }
     }
 
