@@ -266,3 +266,38 @@ fn readers_answer_during_an_add() {
     let (_, h) = send("GET", &format!("{url}/healthz"), None, None);
     assert_eq!(h["documents"], 1523);
 }
+
+/// Eight clients sending checks at once all get answers, and the same answers as one client.
+#[test]
+fn concurrent_clients_get_answers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let idx = tmp.path().join("idx");
+    let corpus = fixture("syndication/corpus.jsonl");
+    index_with(&idx, &corpus);
+    let s = serve(&idx, &[]);
+    let docs = documents(&corpus);
+    let bodies: Vec<String> = docs
+        .iter()
+        .map(|d| json!({"documents": [d]}).to_string())
+        .collect();
+    let want: Vec<Value> = bodies
+        .iter()
+        .map(|b| send("POST", &format!("{}/check", s.url), Some(b), None).1)
+        .collect();
+    let clients: Vec<_> = (0..8)
+        .map(|c| {
+            let (url, bodies, want) = (s.url.clone(), bodies.clone(), want.clone());
+            std::thread::spawn(move || {
+                for i in 0..60 {
+                    let k = (c * 7 + i) % bodies.len();
+                    let (st, v) = send("POST", &format!("{url}/check"), Some(&bodies[k]), None);
+                    assert_eq!(st, 200, "{v}");
+                    assert_eq!(v, want[k]);
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().unwrap();
+    }
+}
