@@ -146,6 +146,10 @@ pub enum Error {
     /// Parquet input, so it needs Parquet files of one schema.
     #[error("cannot write {} as Parquet: {why}", path.display())]
     ParquetOutput { path: PathBuf, why: String },
+    /// An index folder that cannot be used as asked: not an index, another version, other
+    /// parameters, a missing or damaged file, a writer already at work.
+    #[error("index {}: {msg}", path.display())]
+    Index { path: PathBuf, msg: String },
     /// The run was cancelled through its [`crate::signal::Cancel`] token (in the CLI: Ctrl-C or
     /// SIGTERM) and stopped before writing anything.
     #[error("interrupted")]

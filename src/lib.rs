@@ -68,6 +68,7 @@ pub mod distributed;
 pub mod error;
 pub mod eval;
 pub mod html;
+pub mod index;
 pub mod output;
 pub mod pipeline;
 pub mod read;

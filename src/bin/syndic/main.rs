@@ -16,9 +16,11 @@ mod args;
 mod dedup;
 mod distributed;
 mod eval;
+mod index;
 mod params;
 mod progress;
 mod scan;
+mod serve;
 
 use std::process::ExitCode;
 use std::sync::OnceLock;
@@ -78,6 +80,12 @@ enum Command {
     /// Score a report against ground truth: story labels or labelled pairs.
     #[command(after_help = eval::EXAMPLES)]
     Eval(eval::Args),
+    /// An incremental index on disk: add batches, check new documents, export the report.
+    #[command(after_help = index::EXAMPLES)]
+    Index(index::Args),
+    /// Serve an index over HTTP: POST /check, /add, /delete, /expire; GET /stats, /healthz.
+    #[command(after_help = serve::EXAMPLES)]
+    Serve(serve::Args),
     /// Show the LSH banding a scan would use and its S-curve.
     #[command(after_help = params::EXAMPLES)]
     Params(params::Args),
@@ -92,6 +100,8 @@ fn main() -> ExitCode {
         Command::Dedup(a) => dedup::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Params(a) => params::run(a),
+        Command::Index(a) => index::run(a),
+        Command::Serve(a) => serve::run(a),
     };
     match result {
         // Finished (every output complete under its final name), even if Ctrl-C came meanwhile.

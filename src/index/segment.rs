@@ -1,0 +1,688 @@
+//! One immutable segment file: the documents of one add (or of one merge), everything the index
+//! needs of each in fixed-width tables and sorted postings, read through a memory map.
+//!
+//! Layout (all integers little-endian; every section starts at a multiple of 8):
+//!
+//! ```text
+//! header (256 bytes): magic "SYNDSEG1", num_perm u32, pad u32, docs u64,
+//!                     then (offset u64, length u64) of each section below
+//! recs   docs x 72 bytes: seq u64, cluster u64, exact hash u128, date i64 (i64::MIN: none),
+//!        heap offset u64, text offset u64, text length u32, flags u32, set size u32, gen u32
+//! heap   per document: id, source, raw date, each as u32 length (u32::MAX: none) + UTF-8
+//! text   per document: the raw text, one zstd frame
+//! sigs   docs x num_perm u32: the final signature (furniture lines left out)
+//! bands  sorted (band key u64, document u32) of every active document and band
+//! ids    sorted (xxh3 of the id u64, document u32)
+//! lines  sorted (line key u64, document u32), each distinct non-empty line key of a document
+//! ```
+//!
+//! The format is hand-written because it is the product: fixed-width tables and sorted postings
+//! are what lets a check touch a few pages of a large index, and an add write only its own.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+
+use memmap2::Mmap;
+use xxhash_rust::xxh3::xxh3_64;
+
+use super::fail_point;
+use crate::error::{Error, Result};
+
+const MAGIC: &[u8; 8] = b"SYNDSEG1";
+const HEADER: usize = 256;
+const REC: usize = 72;
+const ENTRY: usize = 12;
+const SECTIONS: usize = 7;
+/// A string absent (no source, no date).
+const NONE: u32 = u32::MAX;
+/// A date absent.
+const NO_DATE: i64 = i64::MIN;
+
+#[derive(Clone, Copy)]
+enum Sec {
+    Recs = 0,
+    Heap,
+    Text,
+    Sigs,
+    Bands,
+    Ids,
+    Lines,
+}
+
+const FLAG_EMPTY: u32 = 1;
+const FLAG_DATE_UNPARSED: u32 = 2;
+
+/// One document as a segment holds it, in memory (to write a segment, or as read back for a
+/// merge).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct DocData {
+    /// Place in the index's order of addition (the export's document order).
+    pub seq: u64,
+    /// The `seq` of the representative of its cluster when it was added (itself when alone).
+    pub cluster: u64,
+    pub hash: u128,
+    pub date: Option<i64>,
+    pub date_unparsed: bool,
+    pub empty: bool,
+    pub id: String,
+    pub source: Option<String>,
+    pub date_raw: Option<String>,
+    /// The raw text, zstd-compressed.
+    pub text_z: Vec<u8>,
+    /// The final signature (all `sketch::EMPTY` when inactive).
+    pub sig: Vec<u32>,
+    /// Shingle-set size of the signed text; 0: the document is never matched.
+    pub size: u32,
+    /// The furniture generation the signature was taken with.
+    pub gen: u32,
+    /// One key per band (none when inactive).
+    pub band_keys: Vec<u64>,
+    /// Distinct non-empty line keys.
+    pub line_keys: Vec<u64>,
+}
+
+/// The fixed-width part of one document.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Rec {
+    pub seq: u64,
+    pub cluster: u64,
+    pub hash: u128,
+    pub date: Option<i64>,
+    pub date_unparsed: bool,
+    pub empty: bool,
+    pub size: u32,
+    pub gen: u32,
+    heap: u64,
+    text: u64,
+    text_len: u32,
+}
+
+fn align8(v: &mut Vec<u8>) {
+    while v.len() % 8 != 0 {
+        v.push(0);
+    }
+}
+
+fn put_str(v: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        None => v.extend_from_slice(&NONE.to_le_bytes()),
+        Some(s) => {
+            v.extend_from_slice(&(s.len() as u32).to_le_bytes());
+            v.extend_from_slice(s.as_bytes());
+        }
+    }
+}
+
+fn put_entries(v: &mut Vec<u8>, mut e: Vec<(u64, u32)>) {
+    e.sort_unstable();
+    for (k, d) in e {
+        v.extend_from_slice(&k.to_le_bytes());
+        v.extend_from_slice(&d.to_le_bytes());
+    }
+}
+
+/// The bytes of a segment holding `docs` (in `seq` order).
+pub(crate) fn encode(num_perm: usize, docs: &[DocData]) -> Vec<u8> {
+    let n = docs.len();
+    let mut heap = Vec::new();
+    let mut text = Vec::new();
+    let mut recs = Vec::with_capacity(n * REC);
+    for d in docs {
+        let heap_off = heap.len() as u64;
+        put_str(&mut heap, Some(&d.id));
+        put_str(&mut heap, d.source.as_deref());
+        put_str(&mut heap, d.date_raw.as_deref());
+        let text_off = text.len() as u64;
+        text.extend_from_slice(&d.text_z);
+        let flags = (d.empty as u32 * FLAG_EMPTY) | (d.date_unparsed as u32 * FLAG_DATE_UNPARSED);
+        recs.extend_from_slice(&d.seq.to_le_bytes());
+        recs.extend_from_slice(&d.cluster.to_le_bytes());
+        recs.extend_from_slice(&d.hash.to_le_bytes());
+        recs.extend_from_slice(&d.date.unwrap_or(NO_DATE).to_le_bytes());
+        recs.extend_from_slice(&heap_off.to_le_bytes());
+        recs.extend_from_slice(&text_off.to_le_bytes());
+        recs.extend_from_slice(&(d.text_z.len() as u32).to_le_bytes());
+        recs.extend_from_slice(&flags.to_le_bytes());
+        recs.extend_from_slice(&d.size.to_le_bytes());
+        recs.extend_from_slice(&d.gen.to_le_bytes());
+    }
+    let mut sigs = Vec::with_capacity(n * num_perm * 4);
+    for d in docs {
+        debug_assert_eq!(d.sig.len(), num_perm);
+        for v in &d.sig {
+            sigs.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    let mut bands = Vec::new();
+    let mut ids = Vec::new();
+    let mut lines = Vec::new();
+    let mut be = Vec::new();
+    let mut ie = Vec::with_capacity(n);
+    let mut le = Vec::new();
+    for (i, d) in docs.iter().enumerate() {
+        be.extend(d.band_keys.iter().map(|&k| (k, i as u32)));
+        ie.push((xxh3_64(d.id.as_bytes()), i as u32));
+        le.extend(d.line_keys.iter().map(|&k| (k, i as u32)));
+    }
+    put_entries(&mut bands, be);
+    put_entries(&mut ids, ie);
+    put_entries(&mut lines, le);
+
+    let mut out = vec![0u8; HEADER];
+    out[..8].copy_from_slice(MAGIC);
+    out[8..12].copy_from_slice(&(num_perm as u32).to_le_bytes());
+    out[16..24].copy_from_slice(&(n as u64).to_le_bytes());
+    for (s, body) in [recs, heap, text, sigs, bands, ids, lines]
+        .iter()
+        .enumerate()
+    {
+        align8(&mut out);
+        let at = 24 + s * 16;
+        let off = out.len() as u64;
+        out[at..at + 8].copy_from_slice(&off.to_le_bytes());
+        out[at + 8..at + 16].copy_from_slice(&(body.len() as u64).to_le_bytes());
+        out.extend_from_slice(body);
+    }
+    out
+}
+
+/// Writes `bytes` to `path` durably: to a temporary file beside it, synced, then renamed (the
+/// folder is synced by the commit that names the file). Returns the xxh3 checksum.
+pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<u64> {
+    let err = |e| Error::Output {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let tmp = path.with_extension("tmp");
+    fail_point("create")?;
+    let mut f = File::create(&tmp).map_err(err)?;
+    // Written in two halves so that a fail point can stop it half way.
+    let half = bytes.len() / 2;
+    f.write_all(&bytes[..half]).map_err(err)?;
+    fail_point("write")?;
+    f.write_all(&bytes[half..]).map_err(err)?;
+    fail_point("fsync")?;
+    f.sync_all().map_err(err)?;
+    drop(f);
+    fail_point("rename")?;
+    std::fs::rename(&tmp, path).map_err(err)?;
+    Ok(xxh3_64(bytes))
+}
+
+/// The first of `n` sorted keys (`key_at`) that is not less than `key`. Keys are hashes, spread
+/// evenly: interpolation finds the place in a few probes where bisection takes log2(n) (each a
+/// likely cache miss in a large map); bisection finishes when the range is small or the guesses
+/// stop closing in.
+fn lower_bound(n: usize, key: u64, key_at: impl Fn(usize) -> u64) -> usize {
+    // Invariant: keys before `lo` are less than `key`, keys from `hi` on are not.
+    let (mut lo, mut hi) = (0usize, n);
+    let mut guesses = 0;
+    while hi - lo > 16 && guesses < 8 {
+        guesses += 1;
+        let (a, b) = (key_at(lo), key_at(hi - 1));
+        if key <= a {
+            return lo;
+        }
+        if key > b {
+            return hi;
+        }
+        // a < key <= b: somewhere in (lo, hi - 1].
+        let span = (b - a) as u128;
+        let at = lo + (((key - a) as u128 * (hi - 1 - lo) as u128) / span) as usize;
+        let at = at.clamp(lo + 1, hi - 1);
+        if key_at(at) < key {
+            lo = at + 1;
+        } else {
+            // key_at(at) >= key: the answer is at `at` or before; look just before it.
+            if at > lo && key_at(at - 1) < key {
+                return at;
+            }
+            hi = at;
+        }
+    }
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        if key_at(mid) < key {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
+/// A segment file, mapped.
+pub(crate) struct Segment {
+    /// The file's name in the index folder.
+    pub name: String,
+    map: Mmap,
+    docs: usize,
+    num_perm: usize,
+    secs: [(usize, usize); SECTIONS],
+}
+
+fn damaged(path: &Path, what: &str) -> Error {
+    Error::Index {
+        path: path.to_path_buf(),
+        msg: format!("damaged segment: {what} (run `syndic index verify`)"),
+    }
+}
+
+impl Segment {
+    /// Maps the segment at `path` and checks its header (not its checksum: `verify` does).
+    pub fn open(path: &Path, num_perm: usize) -> Result<Segment> {
+        let file = File::open(path).map_err(|e| Error::Index {
+            path: path.to_path_buf(),
+            msg: format!("cannot open a segment the manifest names: {e}"),
+        })?;
+        // SAFETY: segment files are never written after their rename; the index's writer only
+        // makes new files and removes old ones (a removed file stays mapped until unmapped).
+        let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::Index {
+            path: path.to_path_buf(),
+            msg: format!("cannot map: {e}"),
+        })?;
+        if map.len() < HEADER || &map[..8] != MAGIC {
+            return Err(damaged(path, "not a syndic segment"));
+        }
+        let u64_at = |at: usize| u64::from_le_bytes(map[at..at + 8].try_into().unwrap());
+        let np = u32::from_le_bytes(map[8..12].try_into().unwrap()) as usize;
+        if np != num_perm {
+            return Err(damaged(
+                path,
+                "signature length differs from the manifest's",
+            ));
+        }
+        let docs = u64_at(16) as usize;
+        let mut secs = [(0, 0); SECTIONS];
+        for (s, sec) in secs.iter_mut().enumerate() {
+            let off = u64_at(24 + s * 16) as usize;
+            let len = u64_at(24 + s * 16 + 8) as usize;
+            if off % 8 != 0 || off.checked_add(len).is_none_or(|end| end > map.len()) {
+                return Err(damaged(path, "a section lies outside the file"));
+            }
+            *sec = (off, len);
+        }
+        let want = [
+            (Sec::Recs, docs * REC),
+            (Sec::Sigs, docs * num_perm * 4),
+            (Sec::Ids, docs * ENTRY),
+        ];
+        if want.iter().any(|&(s, len)| secs[s as usize].1 != len)
+            || secs[Sec::Bands as usize].1 % ENTRY != 0
+            || secs[Sec::Lines as usize].1 % ENTRY != 0
+        {
+            return Err(damaged(
+                path,
+                "section sizes do not match the document count",
+            ));
+        }
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Ok(Segment {
+            name,
+            map,
+            docs,
+            num_perm,
+            secs,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.docs
+    }
+
+    fn sec(&self, s: Sec) -> &[u8] {
+        let (off, len) = self.secs[s as usize];
+        &self.map[off..off + len]
+    }
+
+    pub fn rec(&self, i: usize) -> Rec {
+        let r = &self.sec(Sec::Recs)[i * REC..(i + 1) * REC];
+        let u64_at = |at: usize| u64::from_le_bytes(r[at..at + 8].try_into().unwrap());
+        let u32_at = |at: usize| u32::from_le_bytes(r[at..at + 4].try_into().unwrap());
+        let date = u64_at(32) as i64;
+        let flags = u32_at(60);
+        Rec {
+            seq: u64_at(0),
+            cluster: u64_at(8),
+            hash: u128::from_le_bytes(r[16..32].try_into().unwrap()),
+            date: (date != NO_DATE).then_some(date),
+            heap: u64_at(40),
+            text: u64_at(48),
+            text_len: u32_at(56),
+            date_unparsed: flags & FLAG_DATE_UNPARSED != 0,
+            empty: flags & FLAG_EMPTY != 0,
+            size: u32_at(64),
+            gen: u32_at(68),
+        }
+    }
+
+    /// The id, source and raw date of document `i`.
+    pub fn strings(&self, i: usize) -> Result<(String, Option<String>, Option<String>)> {
+        let heap = self.sec(Sec::Heap);
+        let mut at = self.rec(i).heap as usize;
+        let mut next = || -> Option<Option<String>> {
+            let len = u32::from_le_bytes(heap.get(at..at + 4)?.try_into().ok()?);
+            at += 4;
+            if len == NONE {
+                return Some(None);
+            }
+            let s = std::str::from_utf8(heap.get(at..at + len as usize)?).ok()?;
+            at += len as usize;
+            Some(Some(s.to_string()))
+        };
+        match (next(), next(), next()) {
+            (Some(Some(id)), Some(source), Some(date)) => Ok((id, source, date)),
+            _ => Err(self.damaged("a document's id, source or date")),
+        }
+    }
+
+    /// The id of document `i`.
+    pub fn id(&self, i: usize) -> Result<String> {
+        Ok(self.strings(i)?.0)
+    }
+
+    /// The raw text of document `i`, compressed.
+    pub fn text_z(&self, i: usize) -> Result<&[u8]> {
+        let r = self.rec(i);
+        self.sec(Sec::Text)
+            .get(r.text as usize..r.text as usize + r.text_len as usize)
+            .ok_or_else(|| self.damaged("a document's text lies outside the file"))
+    }
+
+    /// The raw text of document `i`.
+    pub fn text(&self, i: usize) -> Result<String> {
+        let raw = zstd::decode_all(self.text_z(i)?)
+            .map_err(|_| self.damaged("a document's text does not decompress"))?;
+        String::from_utf8(raw).map_err(|_| self.damaged("a document's text is not UTF-8"))
+    }
+
+    /// The signature of document `i`.
+    pub fn sig(&self, i: usize) -> &[u32] {
+        let bytes = &self.sec(Sec::Sigs)[i * self.num_perm * 4..(i + 1) * self.num_perm * 4];
+        #[cfg(target_endian = "little")]
+        {
+            // SAFETY: the map starts at a page boundary and the section at a multiple of 8
+            // (checked on open), so the bytes are aligned for u32; any bit pattern is a u32, and
+            // on a little-endian target the stored LE values read as themselves.
+            unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<u32>(), self.num_perm) }
+        }
+        #[cfg(not(target_endian = "little"))]
+        compile_error!("the index's segment files are read in place on little-endian targets only")
+    }
+
+    /// The document added as `seq`, if this segment holds it (documents are in `seq` order).
+    pub fn find_seq(&self, seq: u64) -> Option<usize> {
+        let (mut lo, mut hi) = (0, self.docs);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            let s = self.rec(mid).seq;
+            if s == seq {
+                return Some(mid);
+            }
+            if s < seq {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        None
+    }
+
+    /// Bytes of the compressed texts.
+    pub fn text_bytes(&self) -> usize {
+        self.secs[Sec::Text as usize].1
+    }
+
+    fn entries(&self, s: Sec) -> &[u8] {
+        self.sec(s)
+    }
+
+    /// The documents under `key` in a postings section, in order.
+    fn postings(&self, s: Sec, key: u64) -> impl Iterator<Item = u32> + '_ {
+        let e = self.entries(s);
+        let n = e.len() / ENTRY;
+        let key_at = |i: usize| u64::from_le_bytes(e[i * ENTRY..i * ENTRY + 8].try_into().unwrap());
+        let lo = lower_bound(n, key, key_at);
+        (lo..n).map_while(move |i| {
+            (key_at(i) == key)
+                .then(|| u32::from_le_bytes(e[i * ENTRY + 8..i * ENTRY + 12].try_into().unwrap()))
+        })
+    }
+
+    /// The documents with band key `key` (the batch path is [`Segment::band_join`]).
+    #[cfg(test)]
+    pub fn band(&self, key: u64) -> impl Iterator<Item = u32> + '_ {
+        self.postings(Sec::Bands, key)
+    }
+
+    /// For sorted `(key, query)` pairs, writes `(query, document)` for the documents under each
+    /// key in the band postings (at most `cap` a key). One pass: each key's place is found by
+    /// galloping from the last one, so a batch's keys cost O(q log(n/q)) and read the postings
+    /// in order, where a search per key would cost O(q log n) scattered reads.
+    pub fn band_join(&self, keys: &[(u64, u32)], cap: usize, out: &mut Vec<(u32, u32)>) {
+        let e = self.entries(Sec::Bands);
+        let n = e.len() / ENTRY;
+        let key_at = |i: usize| u64::from_le_bytes(e[i * ENTRY..i * ENTRY + 8].try_into().unwrap());
+        let doc_at =
+            |i: usize| u32::from_le_bytes(e[i * ENTRY + 8..i * ENTRY + 12].try_into().unwrap());
+        let mut pos = 0;
+        let mut i = 0;
+        while i < keys.len() && pos < n {
+            let key = keys[i].0;
+            // Every entry before `lo` is less than `key`.
+            let (mut lo, mut bound) = (pos, 1);
+            while lo + bound <= n && key_at(lo + bound - 1) < key {
+                lo += bound;
+                bound *= 2;
+            }
+            let hi = (lo + bound).min(n);
+            pos = lo + lower_bound(hi - lo, key, |j| key_at(lo + j));
+            let mut end = pos;
+            while end < n && end - pos < cap && key_at(end) == key {
+                end += 1;
+            }
+            while i < keys.len() && keys[i].0 == key {
+                out.extend((pos..end).map(|d| (keys[i].1, doc_at(d))));
+                i += 1;
+            }
+        }
+    }
+
+    /// The documents holding a line with key `key`.
+    pub fn line(&self, key: u64) -> impl Iterator<Item = u32> + '_ {
+        self.postings(Sec::Lines, key)
+    }
+
+    /// The document with id `id`, if this segment holds it.
+    pub fn find_id(&self, id: &str) -> Result<Option<u32>> {
+        for d in self.postings(Sec::Ids, xxh3_64(id.as_bytes())) {
+            if self.id(d as usize)? == id {
+                return Ok(Some(d));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The distinct line keys of document `i`... are not stored per document; merges read
+    /// every line posting once instead.
+    pub fn line_entries(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
+        self.entries(Sec::Lines).chunks_exact(ENTRY).map(|c| {
+            (
+                u64::from_le_bytes(c[..8].try_into().unwrap()),
+                u32::from_le_bytes(c[8..].try_into().unwrap()),
+            )
+        })
+    }
+
+    /// The band keys of every document, from the postings.
+    pub fn band_entries(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
+        self.entries(Sec::Bands).chunks_exact(ENTRY).map(|c| {
+            (
+                u64::from_le_bytes(c[..8].try_into().unwrap()),
+                u32::from_le_bytes(c[8..].try_into().unwrap()),
+            )
+        })
+    }
+
+    fn damaged(&self, what: &str) -> Error {
+        damaged(Path::new(&self.name), what)
+    }
+
+    /// Document `i` whole, as written (its band and line keys from `bands` and `lines`, as
+    /// gathered by the caller from the postings).
+    pub fn doc(&self, i: usize, band_keys: Vec<u64>, line_keys: Vec<u64>) -> Result<DocData> {
+        let r = self.rec(i);
+        let (id, source, date_raw) = self.strings(i)?;
+        Ok(DocData {
+            seq: r.seq,
+            cluster: r.cluster,
+            hash: r.hash,
+            date: r.date,
+            date_unparsed: r.date_unparsed,
+            empty: r.empty,
+            id,
+            source,
+            date_raw,
+            text_z: self.text_z(i)?.to_vec(),
+            sig: self.sig(i).to_vec(),
+            size: r.size,
+            gen: r.gen,
+            band_keys,
+            line_keys,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(seq: u64, id: &str) -> DocData {
+        DocData {
+            seq,
+            cluster: seq,
+            hash: seq as u128 * 77,
+            date: (seq % 2 == 0).then_some(seq as i64 * 1000),
+            date_unparsed: seq == 3,
+            empty: false,
+            id: id.to_string(),
+            source: (seq % 3 == 0).then(|| format!("src{seq}")),
+            date_raw: Some("2024-01-01".into()),
+            text_z: zstd::encode_all(format!("text of {id}").as_bytes(), 3).unwrap(),
+            sig: (0..8).map(|v| v * seq as u32).collect(),
+            size: 10 + seq as u32,
+            gen: 1,
+            band_keys: vec![seq % 2, 100 + seq],
+            line_keys: vec![7, seq],
+        }
+    }
+
+    /// Interpolation search finds the lower bound bisection finds, on even and on clumped keys.
+    #[test]
+    fn lower_bound_matches_bisection() {
+        let mut x = 1u64;
+        for n in [0usize, 1, 2, 17, 100, 1000] {
+            for clumped in [false, true] {
+                let mut keys: Vec<u64> = (0..n)
+                    .map(|i| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        if clumped {
+                            (i as u64 / 7) * 3
+                        } else {
+                            x
+                        }
+                    })
+                    .collect();
+                keys.sort_unstable();
+                let mut probes: Vec<u64> = keys.clone();
+                probes.extend([0, 1, u64::MAX, u64::MAX - 1, 5, 6]);
+                probes.extend(keys.iter().map(|k| k.wrapping_add(1)));
+                for p in probes {
+                    let want = keys.partition_point(|&k| k < p);
+                    assert_eq!(lower_bound(n, p, |i| keys[i]), want, "n {n} key {p}");
+                }
+            }
+        }
+    }
+
+    /// The batch join finds, per key, the first `cap` documents a search per key finds.
+    #[test]
+    fn band_join_matches_search_per_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let docs: Vec<DocData> = (0..40)
+            .map(|s| DocData {
+                band_keys: vec![s % 5, 1000 + s, u64::MAX - (s % 3)],
+                ..doc(s, &format!("d{s}"))
+            })
+            .collect();
+        let path = dir.path().join("s.syx");
+        write_file(&path, &encode(8, &docs)).unwrap();
+        let seg = Segment::open(&path, 8).unwrap();
+        let mut keys: Vec<(u64, u32)> = vec![
+            (0, 0),
+            (3, 1),
+            (3, 2),
+            (7, 3),
+            (1010, 4),
+            (u64::MAX, 5),
+            (u64::MAX - 2, 6),
+            (2000, 7),
+        ];
+        keys.sort_unstable();
+        for cap in [1, 3, 100] {
+            let mut got = Vec::new();
+            seg.band_join(&keys, cap, &mut got);
+            let mut want: Vec<(u32, u32)> = keys
+                .iter()
+                .flat_map(|&(k, q)| seg.band(k).take(cap).map(move |d| (q, d)))
+                .collect();
+            got.sort_unstable();
+            want.sort_unstable();
+            assert_eq!(got, want, "cap {cap}");
+        }
+    }
+
+    /// A segment reads back what was written: records, strings, texts, signatures and every
+    /// posting list, with ids found by value.
+    #[test]
+    fn round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let docs: Vec<DocData> = (0..5).map(|s| doc(s, &format!("d{s}"))).collect();
+        let path = dir.path().join("s.syx");
+        write_file(&path, &encode(8, &docs)).unwrap();
+        let seg = Segment::open(&path, 8).unwrap();
+        assert_eq!(seg.len(), 5);
+        for (i, d) in docs.iter().enumerate() {
+            let mut bands: Vec<u64> = seg
+                .band_entries()
+                .filter(|e| e.1 == i as u32)
+                .map(|e| e.0)
+                .collect();
+            bands.sort_unstable();
+            let mut lines: Vec<u64> = seg
+                .line_entries()
+                .filter(|e| e.1 == i as u32)
+                .map(|e| e.0)
+                .collect();
+            lines.sort_unstable();
+            let mut want = d.clone();
+            want.band_keys.sort_unstable();
+            want.line_keys.sort_unstable();
+            assert_eq!(seg.doc(i, bands, lines).unwrap(), want);
+            assert_eq!(seg.text(i).unwrap(), format!("text of d{i}"));
+            assert_eq!(seg.find_id(&d.id).unwrap(), Some(i as u32));
+        }
+        assert_eq!(seg.band(0).collect::<Vec<_>>(), [0, 2, 4]);
+        assert_eq!(seg.line(7).count(), 5);
+        assert_eq!(seg.find_id("nope").unwrap(), None);
+        assert!(Segment::open(&path, 16).is_err());
+        std::fs::write(&path, b"garbage").unwrap();
+        assert!(Segment::open(&path, 8).is_err());
+    }
+}
