@@ -1,4 +1,6 @@
-//! The Python binding of syndic: `syndic.scan(data, **params) -> Report`.
+//! The Python binding of syndic: `syndic.scan(data, **params) -> Report` and
+//! `syndic.dedup(data, **params)`, which gives back the kept rows of what it was given (or writes
+//! the kept records of files with the library's [`syndic::dedup`] writers).
 //!
 //! Only what Python needs is here: turning Python values into a [`syndic::Corpus`] (paths, an
 //! iterable of dicts, or any object exporting Arrow data through the C stream interface, whose
@@ -7,13 +9,14 @@
 //! wakes every few milliseconds to let Python handle Ctrl-C, which cancels the run), and holding
 //! the result: the JSON report and one row per document.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arrow_array::builder::{ListBuilder, UInt32Builder};
 use arrow_array::{ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyKeyboardInterrupt, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -21,10 +24,11 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use pyo3_arrow::{PyRecordBatchReader, PyTable};
 use serde::{Deserialize, Serialize};
+use syndic::output::Output;
 use syndic::read::{FolderFilter, MEMORY};
 use syndic::{
-    pipeline, report, Banding, BoilerplateOptions, Budget, Cancel, Config, Corpus, Document, Error,
-    Fields, Keep, Location, Method, OnError, RecordError, VerifyMode,
+    dedup as write, pipeline, report, Banding, BoilerplateOptions, Budget, Cancel, Config, Corpus,
+    Document, Error, Fields, Keep, Location, Method, OnError, RecordError, VerifyMode,
 };
 
 create_exception!(
@@ -153,7 +157,7 @@ fn opt<T>(v: &Bound<PyAny>, f: impl FnOnce(&Bound<PyAny>) -> PyResult<T>) -> PyR
 
 /// The configuration of a scan from the field names and the command line's options by name,
 /// checked as the command line checks them (the ranges by the library, with its messages).
-fn run_params(fields: Fields, params: Option<&Bound<PyDict>>) -> PyResult<Run> {
+fn run_params(func: &str, fields: Fields, params: Option<&Bound<PyDict>>) -> PyResult<Run> {
     let mut b = Config::builder().fields(fields);
     let mut run = Run {
         cfg: Config::default(),
@@ -228,7 +232,7 @@ fn run_params(fields: Fields, params: Option<&Bound<PyDict>>) -> PyResult<Run> {
             })
             .collect();
         return Err(PyTypeError::new_err(format!(
-            "scan() got unexpected parameters: {}{}; the parameters are the options of `syndic scan`: {}",
+            "{func}() got unexpected parameters: {}{}; the parameters are the options of `syndic scan`: {}",
             unknown.join(", "),
             if close.is_empty() {
                 String::new()
@@ -321,11 +325,16 @@ fn record_err(at: Location, kind: RecordError) -> PyErr {
 
 /// Documents from an iterable of dicts (or other mappings): the text a string, the id a string
 /// or a number (`<memory>:N` without one), the source and date strings or numbers.
-fn documents(data: &Bound<PyAny>, fields: &Fields) -> PyResult<Vec<Document>> {
+fn documents<'py>(
+    data: &Bound<'py, PyAny>,
+    fields: &Fields,
+    mut given: Option<&mut Vec<Bound<'py, PyAny>>>,
+) -> PyResult<Vec<Document>> {
     let mut docs = Vec::new();
+    let func = if given.is_some() { "dedup" } else { "scan" };
     let iter = data.try_iter().map_err(|_| {
         PyTypeError::new_err(format!(
-            "scan() takes a path, a list of paths, an iterable of dicts or an object exporting Arrow data (__arrow_c_stream__), got {}",
+            "{func}() takes a path, a list of paths, an iterable of dicts or an object exporting Arrow data (__arrow_c_stream__), got {}",
             type_name(data)
         ))
     })?;
@@ -376,25 +385,43 @@ fn documents(data: &Bound<PyAny>, fields: &Fields) -> PyResult<Vec<Document>> {
             source: field_str(get(&fields.source)?, &fields.source, &at)?,
             date: field_str(get(&fields.date)?, &fields.date, &at)?,
         });
+        if let Some(g) = given.as_deref_mut() {
+            g.push(rec);
+        }
     }
     Ok(docs)
 }
 
-/// The corpus `data` stands for.
-fn input(data: &Bound<PyAny>, fields: &Fields) -> PyResult<Input> {
+/// The records given in memory, as given: what `dedup` returns the kept ones of.
+enum Given<'py> {
+    /// Paths, or nothing kept (`scan`).
+    Nothing,
+    /// The Arrow stream's schema and batches (the corpus reads the same arrays).
+    Arrow(SchemaRef, Vec<RecordBatch>),
+    /// The dicts (or other mappings), in order.
+    Dicts(Vec<Bound<'py, PyAny>>),
+}
+
+/// The corpus `data` stands for (and, with `keep`, the records given in memory).
+fn input<'py>(
+    data: &Bound<'py, PyAny>,
+    fields: &Fields,
+    keep: bool,
+) -> PyResult<(Input, Given<'py>)> {
     if let Some(p) = as_path(data) {
-        return Ok(Input::Paths(vec![p]));
+        return Ok((Input::Paths(vec![p]), Given::Nothing));
     }
     if data.is_instance_of::<PyList>() || data.is_instance_of::<PyTuple>() {
         let items: Vec<Bound<PyAny>> = data.try_iter()?.collect::<PyResult<_>>()?;
         let paths: Vec<PathBuf> = items.iter().filter_map(as_path).collect();
         if !items.is_empty() && paths.len() == items.len() {
-            return Ok(Input::Paths(paths));
+            return Ok((Input::Paths(paths), Given::Nothing));
         }
         if !paths.is_empty() {
-            return Err(PyTypeError::new_err(
-                "scan() takes a list of paths or a list of dicts, not a mix",
-            ));
+            return Err(PyTypeError::new_err(format!(
+                "{}() takes a list of paths or a list of dicts, not a mix",
+                if keep { "dedup" } else { "scan" }
+            )));
         }
     }
     if data.hasattr("__arrow_c_stream__")? {
@@ -406,11 +433,23 @@ fn input(data: &Bound<PyAny>, fields: &Fields) -> PyResult<Input> {
             .map_err(|e| {
                 SyndicError::new_err(format!("{MEMORY}: cannot read the Arrow stream: {e}"))
             })?;
+        // Cloning batches clones pointers to their arrays, not the data.
+        let given = if keep {
+            Given::Arrow(schema.clone(), batches.clone())
+        } else {
+            Given::Nothing
+        };
         let corpus = Corpus::from_arrow(&schema, batches, fields).map_err(py_err)?;
-        return Ok(Input::Memory(Box::new(corpus)));
+        return Ok((Input::Memory(Box::new(corpus)), given));
     }
-    let docs = documents(data, fields)?;
-    Ok(Input::Memory(Box::new(Corpus::from_documents(docs))))
+    let mut dicts = Vec::new();
+    let docs = documents(data, fields, keep.then_some(&mut dicts))?;
+    let given = if keep {
+        Given::Dicts(dicts)
+    } else {
+        Given::Nothing
+    };
+    Ok((Input::Memory(Box::new(Corpus::from_documents(docs))), given))
 }
 
 /// One row per document, in input order: what `Report.to_arrow` returns.
@@ -631,9 +670,24 @@ impl Report {
     }
 }
 
+/// What a scan gives back: the JSON report, the rows, and for each document the index of the
+/// record it came from among those given in memory (records skipped under `on_error="skip"`
+/// have no document).
+struct Done {
+    json: String,
+    rows: Rows,
+    record: Vec<usize>,
+}
+
 /// The scan itself, off the GIL: opens the paths, runs the pipeline (on a pool of `threads`
-/// when given), builds the report and the rows.
-fn work(input: &Input, run: &Run, cancel: &Cancel) -> syndic::Result<(String, Rows)> {
+/// when given), builds the report and the rows; with `out`, writes the records `opts` asks for
+/// there (atomically: nothing is left there unless the whole output was written).
+fn work(
+    input: &Input,
+    run: &Run,
+    cancel: &Cancel,
+    out: Option<(&Path, &write::Options)>,
+) -> syndic::Result<Done> {
     let t0 = Instant::now();
     let opened;
     let corpus = match input {
@@ -643,8 +697,17 @@ fn work(input: &Input, run: &Run, cancel: &Cancel) -> syndic::Result<(String, Ro
         }
         Input::Memory(c) => c,
     };
-    let go = || -> syndic::Result<(String, Rows)> {
+    if let Some((path, opts)) = out {
+        // Before the scan: an output the input cannot be written as fails at once.
+        write::check(corpus, opts, path, None)?;
+    }
+    let go = || -> syndic::Result<Done> {
         let scan = pipeline::scan_within(corpus, &run.cfg, run.budget, cancel)?;
+        if let Some((path, opts)) = out {
+            let mut file = Output::create(path)?;
+            write::write(corpus, &scan, &run.cfg.fields, opts, &mut file)?;
+            file.commit()?;
+        }
         let info = report::RunInfo {
             version: env!("CARGO_PKG_VERSION").to_string(),
             threads: rayon::current_num_threads(),
@@ -654,7 +717,15 @@ fn work(input: &Input, run: &Run, cancel: &Cancel) -> syndic::Result<(String, Ro
             spilled: scan.spilled.clone(),
         };
         let rep = report::build(&scan, &run.cfg, info);
-        Ok((rep.to_json(), Rows::of(&scan)))
+        Ok(Done {
+            json: rep.to_json(),
+            rows: Rows::of(&scan),
+            record: scan
+                .docs
+                .iter()
+                .map(|d| d.at.line.saturating_sub(1) as usize)
+                .collect(),
+        })
     };
     match run.threads {
         Some(n) => rayon::ThreadPoolBuilder::new()
@@ -663,6 +734,59 @@ fn work(input: &Input, run: &Run, cancel: &Cancel) -> syndic::Result<(String, Ro
             .map_err(|e| Error::Param(format!("cannot start {n} threads: {e}")))?
             .install(go),
         None => go(),
+    }
+}
+
+/// Runs [`work`] on another thread while this one waits off the GIL, back on it every 50 ms
+/// to let Python handle signals: Ctrl-C cancels the run and raises `KeyboardInterrupt`.
+fn run_detached(
+    py: Python<'_>,
+    input: &Input,
+    run: &Run,
+    out: Option<(&Path, &write::Options)>,
+) -> PyResult<Done> {
+    let cancel = Cancel::new();
+    let (tx, rx) = mpsc::channel();
+    let got: PyResult<syndic::Result<Done>> = std::thread::scope(|s| {
+        let cancel = &cancel;
+        s.spawn(move || {
+            let _ = tx.send(work(input, run, cancel, out));
+        });
+        let mut rx = rx;
+        loop {
+            // Off the GIL while the scan runs; back on it now and then for Ctrl-C.
+            let (got, back) = py.detach(move || {
+                let got = rx.recv_timeout(Duration::from_millis(50));
+                (got, rx)
+            });
+            rx = back;
+            match got {
+                Ok(r) => return Ok(r),
+                // The thread panicked: the scope raises its panic on leaving.
+                Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(Err(Error::Interrupted)),
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+            }
+            if let Err(e) = py.check_signals() {
+                cancel.cancel();
+                // The run stops at its next check; wait for it (off the GIL), then raise.
+                py.detach(move || {
+                    let _ = rx.recv();
+                });
+                return Err(e);
+            }
+        }
+    });
+    got?.map_err(py_err)
+}
+
+/// The fields named by `scan`'s and `dedup`'s arguments.
+fn fields_of(text: &str, id: &str, source: Option<&str>, date: Option<&str>) -> Fields {
+    let d = Fields::default();
+    Fields {
+        text: text.to_string(),
+        id: id.to_string(),
+        source: source.map_or(d.source, str::to_string),
+        date: date.map_or(d.date, str::to_string),
     }
 }
 
@@ -693,50 +817,231 @@ fn scan(
     date: Option<&str>,
     params: Option<&Bound<PyDict>>,
 ) -> PyResult<Report> {
-    let d = Fields::default();
-    let fields = Fields {
-        text: text.to_string(),
-        id: id.to_string(),
-        source: source.map_or(d.source, str::to_string),
-        date: date.map_or(d.date, str::to_string),
-    };
-    let run = run_params(fields.clone(), params)?;
-    let input = input(data, &fields)?;
-    let cancel = Cancel::new();
-    let (tx, rx) = mpsc::channel();
-    let got: PyResult<syndic::Result<(String, Rows)>> = std::thread::scope(|s| {
-        let (input, run, cancel) = (&input, &run, &cancel);
-        s.spawn(move || {
-            let _ = tx.send(work(input, run, cancel));
-        });
-        let mut rx = rx;
-        loop {
-            // Off the GIL while the scan runs; back on it now and then for Ctrl-C.
-            let (got, back) = py.detach(move || {
-                let got = rx.recv_timeout(Duration::from_millis(50));
-                (got, rx)
-            });
-            rx = back;
-            match got {
-                Ok(r) => return Ok(r),
-                // The thread panicked: the scope raises its panic on leaving.
-                Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(Err(Error::Interrupted)),
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-            }
-            if let Err(e) = py.check_signals() {
-                cancel.cancel();
-                // The run stops at its next check; wait for it (off the GIL), then raise.
-                py.detach(move || {
-                    let _ = rx.recv();
-                });
-                return Err(e);
-            }
-        }
-    });
+    let fields = fields_of(text, id, source, date);
+    let run = run_params("scan", fields.clone(), params)?;
+    let (input, _) = input(data, &fields, false)?;
+    let done = run_detached(py, &input, &run, None);
     // The corpus (Arrow arrays a Python object may own) is dropped here, with the GIL.
     drop(input);
-    let (json, rows) = got?.map_err(py_err)?;
-    Ok(Report::new(json, rows))
+    let done = done?;
+    Ok(Report::new(done.json, done.rows))
+}
+
+/// The names of the columns (keys) `annotate=True` adds, as `syndic dedup --annotate` does.
+const ANNOTATIONS: [&str; 3] = [
+    write::FIELDS[0], // minhash_cluster_id
+    write::FIELDS[1], // minhash_cluster_size
+    write::FIELDS[2], // duplicate_of
+];
+
+/// Per record given: the cluster (-1 outside), its size (1 outside), the kept document's id
+/// (None when kept) and whether it is kept. A record that is no document (skipped under
+/// `on_error="skip"`) is outside any cluster and not kept.
+struct Fates {
+    cluster: Vec<i64>,
+    size: Vec<i64>,
+    duplicate_of: Vec<Option<String>>,
+    keep: Vec<bool>,
+}
+
+impl Fates {
+    fn of(done: &Done, records: usize) -> Fates {
+        let mut f = Fates {
+            cluster: vec![-1; records],
+            size: vec![1; records],
+            duplicate_of: vec![None; records],
+            keep: vec![false; records],
+        };
+        for (d, &r) in done.record.iter().enumerate() {
+            f.cluster[r] = done.rows.cluster[d];
+            f.size[r] = done.rows.size[d];
+            f.duplicate_of[r] = done.rows.duplicate_of[d].clone();
+            f.keep[r] = done.rows.keep[d];
+        }
+        f
+    }
+}
+
+/// The kept rows of `batches` (every row with the annotation columns appended, when
+/// `annotate`), as an Arrow table: arrow's filter kernel over the arrays given.
+fn arrow_out(
+    py: Python<'_>,
+    schema: SchemaRef,
+    batches: Vec<RecordBatch>,
+    fates: &Fates,
+    annotate: bool,
+) -> PyResult<Py<PyAny>> {
+    let arrow_err = |e: arrow_schema::ArrowError| SyndicError::new_err(e.to_string());
+    let mut out = Vec::with_capacity(batches.len());
+    let mut from = 0;
+    let schema = if annotate {
+        let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+        fields.push(Field::new(ANNOTATIONS[0], DataType::Int64, false));
+        fields.push(Field::new(ANNOTATIONS[1], DataType::Int64, false));
+        fields.push(Field::new(ANNOTATIONS[2], DataType::Utf8, true));
+        Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
+    } else {
+        schema
+    };
+    for batch in batches {
+        let to = from + batch.num_rows();
+        out.push(if annotate {
+            let mut cols = batch.columns().to_vec();
+            cols.push(Arc::new(Int64Array::from(fates.cluster[from..to].to_vec())));
+            cols.push(Arc::new(Int64Array::from(fates.size[from..to].to_vec())));
+            cols.push(Arc::new(StringArray::from(
+                fates.duplicate_of[from..to].to_vec(),
+            )));
+            RecordBatch::try_new(schema.clone(), cols).map_err(arrow_err)?
+        } else {
+            let keep = BooleanArray::from(fates.keep[from..to].to_vec());
+            arrow_select::filter::filter_record_batch(&batch, &keep).map_err(arrow_err)?
+        });
+        from = to;
+    }
+    let table = PyTable::try_new(out, schema)?;
+    Ok(Bound::new(py, table)?.into_any().unbind())
+}
+
+/// The kept dicts as given (every dict, copied with the annotation keys added, when
+/// `annotate`).
+fn dicts_out(
+    py: Python<'_>,
+    dicts: Vec<Bound<'_, PyAny>>,
+    fates: &Fates,
+    annotate: bool,
+) -> PyResult<Py<PyAny>> {
+    let out = PyList::empty(py);
+    for (r, rec) in dicts.into_iter().enumerate() {
+        if annotate {
+            let d = PyDict::new(py);
+            d.call_method1("update", (&rec,))?;
+            d.set_item(ANNOTATIONS[0], fates.cluster[r])?;
+            d.set_item(ANNOTATIONS[1], fates.size[r])?;
+            d.set_item(ANNOTATIONS[2], fates.duplicate_of[r].as_deref())?;
+            out.append(d)?;
+        } else if fates.keep[r] {
+            out.append(rec)?;
+        }
+    }
+    Ok(out.into_any().unbind())
+}
+
+/// The error `syndic dedup --annotate` gives for a record that already has a field it adds.
+fn field_exists(line: u64, field: &str) -> PyErr {
+    py_err(Error::FieldExists {
+        at: Location {
+            path: MEMORY.into(),
+            line,
+        },
+        field: field.to_string(),
+    })
+}
+
+/// Deduplicates `data`, giving back what it was given without the duplicates.
+///
+/// For an object exporting Arrow data (`__arrow_c_stream__`: a pyarrow Table, a polars
+/// DataFrame, ...) it returns an Arrow table (it exports `__arrow_c_stream__`: pass it to
+/// `pyarrow.table`, `polars.DataFrame`) of the rows kept, in input order, with every column as
+/// given (names, types, order). For an iterable of dicts it returns a list of the dicts kept
+/// (the same objects). The rows kept are those whose `keep` is true in
+/// `scan(data, ...).to_arrow()`: one per cluster, and every document outside a cluster.
+///
+/// With `annotate=True` every row is returned, with `minhash_cluster_id` (int64, -1 outside a
+/// cluster), `minhash_cluster_size` (int64, 1 outside a cluster) and `duplicate_of` (string, the
+/// id of the document kept for its cluster; None for kept documents) added (as new dicts, the
+/// given ones untouched); data that already has one of these columns or keys raises
+/// `SyndicError`, as `syndic dedup --annotate` does. Records that are no document (skipped under
+/// `on_error="skip"`) are dropped, or with `annotate=True` kept outside any cluster.
+///
+/// For a path or a list of paths, the records are written to `output` as `syndic dedup -o
+/// OUTPUT` writes them (JSONL, compressed for .gz or .zst; Parquet with every column for
+/// .parquet from Parquet input), atomically, and the `Report` is returned; `output` is
+/// required then (ValueError without it) and refused for data in memory.
+///
+/// The other arguments are `scan`'s. To get both the kept rows and the report, call `scan` and
+/// filter on the `keep` column of `Report.to_arrow()`.
+#[pyfunction]
+#[pyo3(signature = (data, *, text="text", id="id", source=None, date=None, annotate=false, output=None, **params))]
+#[allow(clippy::too_many_arguments)]
+fn dedup(
+    py: Python<'_>,
+    data: &Bound<PyAny>,
+    text: &str,
+    id: &str,
+    source: Option<&str>,
+    date: Option<&str>,
+    annotate: bool,
+    output: Option<&Bound<PyAny>>,
+    params: Option<&Bound<PyDict>>,
+) -> PyResult<Py<PyAny>> {
+    let fields = fields_of(text, id, source, date);
+    let run = run_params("dedup", fields.clone(), params)?;
+    let output = output
+        .filter(|o| !o.is_none())
+        .map(|o| as_path(o).ok_or_else(|| wrong_type("output", "a path (str or os.PathLike)", o)))
+        .transpose()?;
+    let (input, given) = input(data, &fields, true)?;
+    if let Input::Paths(_) = input {
+        let Some(path) = output else {
+            return Err(PyValueError::new_err(
+                "dedup() of files writes the records kept to a file: pass output=\"clean.jsonl\" \
+                 (.jsonl.gz, .jsonl.zst, or .parquet from Parquet input); to get the kept rows in \
+                 memory, give the data itself (a pyarrow Table, a list of dicts)",
+            ));
+        };
+        syndic::output::check_target(&path).map_err(py_err)?;
+        let opts = write::Options {
+            annotate,
+            ..write::Options::default()
+        };
+        let done = run_detached(py, &input, &run, Some((&path, &opts)))?;
+        return Ok(Bound::new(py, Report::new(done.json, done.rows))?
+            .into_any()
+            .unbind());
+    }
+    if output.is_some() {
+        return Err(PyValueError::new_err(
+            "output= is for files: dedup() of data in memory returns the rows kept",
+        ));
+    }
+    if annotate {
+        match &given {
+            Given::Arrow(schema, _) => {
+                if let Some(f) = ANNOTATIONS
+                    .iter()
+                    .find(|f| schema.field_with_name(f).is_ok())
+                {
+                    return Err(field_exists(0, f));
+                }
+            }
+            Given::Dicts(dicts) => {
+                for (i, rec) in dicts.iter().enumerate() {
+                    for f in ANNOTATIONS {
+                        if rec.contains(f)? {
+                            return Err(field_exists(i as u64 + 1, f));
+                        }
+                    }
+                }
+            }
+            Given::Nothing => {}
+        }
+    }
+    let done = run_detached(py, &input, &run, None);
+    // The corpus (Arrow arrays a Python object may own) is dropped here, with the GIL.
+    drop(input);
+    let done = done?;
+    match given {
+        Given::Arrow(schema, batches) => {
+            let records = batches.iter().map(|b| b.num_rows()).sum();
+            arrow_out(py, schema, batches, &Fates::of(&done, records), annotate)
+        }
+        Given::Dicts(dicts) => {
+            let fates = Fates::of(&done, dicts.len());
+            dicts_out(py, dicts, &fates, annotate)
+        }
+        Given::Nothing => unreachable!("data in memory is kept"),
+    }
 }
 
 /// syndic finds exact and near-duplicate documents (syndicated copies of one story) in large
@@ -744,6 +1049,7 @@ fn scan(
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(scan, m)?)?;
+    m.add_function(wrap_pyfunction!(dedup, m)?)?;
     m.add_class::<Report>()?;
     m.add("SyndicError", m.py().get_type::<SyndicError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -5,11 +5,12 @@ corpora and flags the boilerplate lines that wrap them.
     table = pq.read_table("shard.parquet")
     report = syndic.scan(table, threshold=0.5)
     rows = pyarrow.table(report.to_arrow())   # id, minhash_cluster_id, ..., keep
+    clean = pyarrow.table(syndic.dedup(table))  # the kept rows, every column
 """
 
-from ._native import Report, SyndicError, __version__, scan
+from ._native import Report, SyndicError, __version__, dedup, scan
 
-__all__ = ["Report", "SyndicError", "scan", "__version__"]
+__all__ = ["Report", "SyndicError", "dedup", "scan", "__version__"]
 
 
 def _report_from_state(state: bytes) -> Report:

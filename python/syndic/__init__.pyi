@@ -1,7 +1,7 @@
 """Type stubs of syndic (the extension module syndic._native)."""
 
 import os
-from typing import Any, Iterable, Mapping, Sequence, Union
+from typing import Any, Iterable, Mapping, Sequence, Union, overload
 
 __version__: str
 
@@ -82,5 +82,115 @@ def scan(
     checked as the command line checks them (ValueError, TypeError). Runs with the GIL
     released; Ctrl-C raises KeyboardInterrupt; a bad record raises SyndicError naming its file
     and line."""
+
+@overload
+def dedup(
+    data: Union[PathLike, Sequence[PathLike]],
+    *,
+    text: str = "text",
+    id: str = "id",
+    source: str | None = None,
+    date: str | None = None,
+    annotate: bool = False,
+    output: PathLike,
+    glob: str | Sequence[str] = ...,
+    on_error: str = "fail",
+    shingle: int = 7,
+    num_perm: int = 128,
+    threshold: float = 0.5,
+    bands: int | None = None,
+    rows: int | None = None,
+    containment: float | None = 0.7,
+    no_containment: bool = False,
+    min_containment_shingles: int = 100,
+    max_days: int | None = None,
+    verify: str = "estimate",
+    cluster: str = "pivot",
+    max_bucket: int = 200,
+    seed: int = 0,
+    no_boilerplate: bool = False,
+    boilerplate_min_docs: int = 5,
+    boilerplate_min_stories: int = 5,
+    boilerplate_story_ratio: float = 0.5,
+    source_template_docs: int = 3,
+    keep: str = "longest",
+    threads: int | None = None,
+    memory_limit: str | int | None = None,
+) -> Report: ...
+@overload
+def dedup(
+    data: Iterable[Mapping[str, Any]],
+    *,
+    text: str = "text",
+    id: str = "id",
+    source: str | None = None,
+    date: str | None = None,
+    annotate: bool = False,
+    glob: str | Sequence[str] = ...,
+    on_error: str = "fail",
+    shingle: int = 7,
+    num_perm: int = 128,
+    threshold: float = 0.5,
+    bands: int | None = None,
+    rows: int | None = None,
+    containment: float | None = 0.7,
+    no_containment: bool = False,
+    min_containment_shingles: int = 100,
+    max_days: int | None = None,
+    verify: str = "estimate",
+    cluster: str = "pivot",
+    max_bucket: int = 200,
+    seed: int = 0,
+    no_boilerplate: bool = False,
+    boilerplate_min_docs: int = 5,
+    boilerplate_min_stories: int = 5,
+    boilerplate_story_ratio: float = 0.5,
+    source_template_docs: int = 3,
+    keep: str = "longest",
+    threads: int | None = None,
+    memory_limit: str | int | None = None,
+) -> list[dict[str, Any]]: ...
+@overload
+def dedup(
+    data: Any,
+    *,
+    text: str = "text",
+    id: str = "id",
+    source: str | None = None,
+    date: str | None = None,
+    annotate: bool = False,
+    glob: str | Sequence[str] = ...,
+    on_error: str = "fail",
+    shingle: int = 7,
+    num_perm: int = 128,
+    threshold: float = 0.5,
+    bands: int | None = None,
+    rows: int | None = None,
+    containment: float | None = 0.7,
+    no_containment: bool = False,
+    min_containment_shingles: int = 100,
+    max_days: int | None = None,
+    verify: str = "estimate",
+    cluster: str = "pivot",
+    max_bucket: int = 200,
+    seed: int = 0,
+    no_boilerplate: bool = False,
+    boilerplate_min_docs: int = 5,
+    boilerplate_min_stories: int = 5,
+    boilerplate_story_ratio: float = 0.5,
+    source_template_docs: int = 3,
+    keep: str = "longest",
+    threads: int | None = None,
+    memory_limit: str | int | None = None,
+) -> Any:
+    """Deduplicates `data`, giving back what it was given without the duplicates: for Arrow
+    data (`__arrow_c_stream__`) an Arrow table exporting `__arrow_c_stream__` of the kept rows
+    with every column as given; for an iterable of dicts a list of the kept dicts. The rows kept
+    are those whose `keep` is true in `scan(data).to_arrow()`. `annotate=True` keeps every row
+    and adds minhash_cluster_id (-1 outside a cluster), minhash_cluster_size (1 outside a
+    cluster) and duplicate_of (None when kept); data that already has one of them raises
+    SyndicError. For paths, `output` (required: ValueError without it) receives what `syndic
+    dedup -o OUTPUT` writes (JSONL, or Parquet from Parquet input), and the Report is returned.
+    The other keyword arguments are `scan`'s."""
 
 def _report_from_state(state: bytes) -> Report: ...
