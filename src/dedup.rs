@@ -196,6 +196,7 @@ pub(crate) struct Fate {
 
 /// [`write()`] (JSONL) over documents `docs` (those `corpus` holds, in order), each document's
 /// fate from `fate`: a process of a distributed run writes its own files' records this way.
+#[cfg(feature = "distributed")]
 pub(crate) fn write_with(
     corpus: &Corpus,
     docs: &[crate::ingest::DocMeta],
