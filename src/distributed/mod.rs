@@ -44,15 +44,15 @@ use crate::error::{Error, Location, RecordError, Result};
 use crate::ingest::{ingest_with, DocMeta, Ingested, Skipped};
 use crate::normalize::NormDoc;
 use crate::pipeline::steps::{
-    build_clusters, exact_groups, final_verifier, finish, story_labels, template_docs,
-    verified_edges, Context, Ingest, RunLog, TrueSets,
+    build_clusters, exact_groups, final_verifier, finish, first_pass_facts, story_labels,
+    template_docs, verified_edges, Context, Ingest, RunLog, TrueSets,
 };
 use crate::pipeline::{
-    resketch, sketch_all, sketch_doc, sketch_into, source_ids, template_examples, Config, Mask,
-    Progress, Scan, Shingles, TEXT_SHARE,
+    resketch, sketch_all, sketch_into, source_ids, template_examples, Config, Mask, Progress, Scan,
+    Shingles, TEXT_SHARE,
 };
 use crate::read::{Corpus, FilesSkipped, SkippedFile};
-use crate::sketch::{self, Signatures, Sketcher};
+use crate::sketch::{Signatures, Sketcher};
 use crate::spill::{Budget, Docs, TextStore, MAX_CHUNK_BYTES};
 use crate::verify;
 
@@ -354,27 +354,7 @@ fn read_local(parts: &[Corpus], cx: Context) -> Result<Local> {
     let mut first_sigs = Signatures::new(cfg.num_perm, 0);
     let mut line_facts = LineFacts::default();
     let sketcher = Sketcher::new(cfg.num_perm, cfg.seed);
-    let per_doc = |doc: &NormDoc| {
-        if cfg.boilerplate.is_none() {
-            return (Vec::new(), 0, Vec::new(), Vec::new());
-        }
-        let mut row = vec![sketch::EMPTY; cfg.num_perm];
-        let size = sketch_doc(
-            &sketcher,
-            doc,
-            0,
-            Mask::default(),
-            Shingles::Anchored,
-            cfg.shingle,
-            &mut row,
-        );
-        (
-            row,
-            size,
-            LineFacts::letters(doc),
-            LineFacts::sentences(doc),
-        )
-    };
+    let per_doc = |doc: &NormDoc| first_pass_facts(cfg, &sketcher, doc);
     let mut files = Vec::with_capacity(parts.len());
     for part in parts {
         let read = ingest_with(part, cfg, progress, &per_doc, &mut |batch, extras| {

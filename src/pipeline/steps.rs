@@ -100,6 +100,34 @@ pub(crate) struct Ingest {
     pub line_facts: LineFacts,
 }
 
+/// What the first pass needs of one document, taken right after it is normalized: its anchored
+/// signature and shingle-set size, and which of its lines have letters and which are sentences
+/// (all empty without boilerplate detection, which is the first pass's only use).
+pub(crate) type FirstPassFacts = (Vec<u32>, u32, Vec<bool>, Vec<bool>);
+
+/// [`FirstPassFacts`] of `doc`.
+pub(crate) fn first_pass_facts(cfg: &Config, sketcher: &Sketcher, doc: &NormDoc) -> FirstPassFacts {
+    if cfg.boilerplate.is_none() {
+        return (Vec::new(), 0, Vec::new(), Vec::new());
+    }
+    let mut row = vec![sketch::EMPTY; cfg.num_perm];
+    let size = sketch_doc(
+        sketcher,
+        doc,
+        0,
+        Mask::default(),
+        Shingles::Anchored,
+        cfg.shingle,
+        &mut row,
+    );
+    (
+        row,
+        size,
+        LineFacts::letters(doc),
+        LineFacts::sentences(doc),
+    )
+}
+
 /// Reads and normalizes the corpus, keeping the normalized texts within the budget's share;
 /// with boilerplate detection, takes each document's first-pass signature and line facts on the
 /// pool right after it is normalized (hashing overlaps reading, and a spilled store is not read
@@ -122,28 +150,7 @@ pub(crate) fn read_and_normalize(corpus: &Corpus, cx: Context) -> Result<Ingest>
     let mut first_sigs = Signatures::new(cfg.num_perm, 0);
     let mut line_facts = LineFacts::default();
     let sketcher = Sketcher::new(cfg.num_perm, cfg.seed);
-    let per_doc = |doc: &NormDoc| {
-        // Without boilerplate detection there is no first pass and no line statistics.
-        if cfg.boilerplate.is_none() {
-            return (Vec::new(), 0, Vec::new(), Vec::new());
-        }
-        let mut row = vec![sketch::EMPTY; cfg.num_perm];
-        let size = sketch_doc(
-            &sketcher,
-            doc,
-            0,
-            Mask::default(),
-            Shingles::Anchored,
-            cfg.shingle,
-            &mut row,
-        );
-        (
-            row,
-            size,
-            LineFacts::letters(doc),
-            LineFacts::sentences(doc),
-        )
-    };
+    let per_doc = |doc: &NormDoc| first_pass_facts(cfg, &sketcher, doc);
     let read = ingest_with(corpus, cfg, progress, &per_doc, &mut |batch, extras| {
         hashes.extend(batch.iter().map(|d| d.exact_hash));
         lens.extend(batch.iter().map(|d| d.chars as u64));
