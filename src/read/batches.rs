@@ -5,7 +5,7 @@
 //! give the same documents either way.
 
 use arrow_array::RecordBatch;
-use arrow_schema::{DataType, Schema};
+use arrow_schema::Schema;
 use serde_json::{Map, Value};
 
 use super::parquet::Col;
@@ -32,38 +32,7 @@ impl Batches {
         batches: Vec<RecordBatch>,
         fields: &Fields,
     ) -> Result<Batches, RecordError> {
-        let header: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
-        let find = |name: &str| header.iter().position(|h| h == name);
-        let found = [
-            find(&fields.text),
-            find(&fields.id),
-            find(&fields.source),
-            find(&fields.date),
-        ];
-        let Some(text) = found[0] else {
-            return Err(RecordError::MissingText {
-                field: fields.text.clone(),
-                keys: header,
-            });
-        };
-        if !matches!(
-            schema.field(text).data_type(),
-            DataType::Utf8
-                | DataType::LargeUtf8
-                | DataType::Utf8View
-                | DataType::Binary
-                | DataType::LargeBinary
-                | DataType::BinaryView
-        ) {
-            return Err(RecordError::TextNotString(fields.text.clone()));
-        }
-        for (i, name) in [(1, &fields.id), (2, &fields.source), (3, &fields.date)] {
-            if let Some(c) = found[i] {
-                if !arrow_cast::can_cast_types(schema.field(c).data_type(), &DataType::Utf8) {
-                    return Err(RecordError::BadField(name.clone()));
-                }
-            }
-        }
+        let (header, found) = super::parquet::find_columns(schema, fields)?;
         let names = found.map(|c| c.map(|c| header[c].clone()));
         let mut rows = 0;
         let mut out = Vec::with_capacity(batches.len());

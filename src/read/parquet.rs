@@ -118,6 +118,49 @@ pub(super) struct Table {
     group_end: u64,
 }
 
+/// The column names of `schema`, and the positions of the text, id, source and date columns
+/// `fields` names (the text column must be there as a string or binary column; the others may
+/// be missing, and must be castable to strings). Parquet files and Arrow batches in memory find
+/// their columns alike.
+pub(super) fn find_columns(
+    schema: &arrow_schema::Schema,
+    fields: &Fields,
+) -> Result<(Vec<String>, [Option<usize>; 4]), RecordError> {
+    let header: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    let find = |name: &str| header.iter().position(|h| h == name);
+    let found = [
+        find(&fields.text),
+        find(&fields.id),
+        find(&fields.source),
+        find(&fields.date),
+    ];
+    let Some(text) = found[0] else {
+        return Err(RecordError::MissingText {
+            field: fields.text.clone(),
+            keys: header,
+        });
+    };
+    if !matches!(
+        schema.field(text).data_type(),
+        DataType::Utf8
+            | DataType::LargeUtf8
+            | DataType::Utf8View
+            | DataType::Binary
+            | DataType::LargeBinary
+            | DataType::BinaryView
+    ) {
+        return Err(RecordError::TextNotString(fields.text.clone()));
+    }
+    for (i, name) in [(1, &fields.id), (2, &fields.source), (3, &fields.date)] {
+        if let Some(c) = found[i] {
+            if !arrow_cast::can_cast_types(schema.field(c).data_type(), &DataType::Utf8) {
+                return Err(RecordError::BadField(name.clone()));
+            }
+        }
+    }
+    Ok((header, found))
+}
+
 impl Table {
     /// Reads a file's footer and finds the named columns. The text column must be there, as a
     /// string (or binary) column; the others may be missing.
@@ -126,38 +169,7 @@ impl Table {
             .map_err(RecordError::Parquet)?
             .map_err(|e| RecordError::Parquet(e.to_string()))?;
         let schema = meta.schema().clone();
-        let header: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
-        let find = |name: &str| header.iter().position(|h| h == name);
-        let found = [
-            find(&fields.text),
-            find(&fields.id),
-            find(&fields.source),
-            find(&fields.date),
-        ];
-        let Some(text) = found[0] else {
-            return Err(RecordError::MissingText {
-                field: fields.text.clone(),
-                keys: header,
-            });
-        };
-        if !matches!(
-            schema.field(text).data_type(),
-            DataType::Utf8
-                | DataType::LargeUtf8
-                | DataType::Utf8View
-                | DataType::Binary
-                | DataType::LargeBinary
-                | DataType::BinaryView
-        ) {
-            return Err(RecordError::TextNotString(fields.text.clone()));
-        }
-        for (i, name) in [(1, &fields.id), (2, &fields.source), (3, &fields.date)] {
-            if let Some(c) = found[i] {
-                if !arrow_cast::can_cast_types(schema.field(c).data_type(), &DataType::Utf8) {
-                    return Err(RecordError::BadField(name.clone()));
-                }
-            }
-        }
+        let (header, found) = find_columns(&schema, fields)?;
         let mut read: Vec<usize> = found.iter().flatten().copied().collect();
         read.sort_unstable();
         read.dedup();
