@@ -44,8 +44,8 @@ use crate::error::{Error, Location, RecordError, Result};
 use crate::ingest::{ingest_with, DocMeta, Ingested, Skipped};
 use crate::normalize::NormDoc;
 use crate::pipeline::steps::{
-    build_clusters, exact_groups, final_verifier, finish, first_pass_facts, story_labels,
-    template_docs, verified_edges, Context, Ingest, RunLog, TrueSets,
+    build_clusters, exact_groups, final_verifier, finish, first_pass_facts, keep_first_pass_facts,
+    story_labels, template_docs, verified_edges, Context, Ingest, RunLog, TrueSets,
 };
 use crate::pipeline::{
     resketch, sketch_all, sketch_into, source_ids, template_examples, Config, Mask, Progress, Scan,
@@ -358,15 +358,8 @@ fn read_local(parts: &[Corpus], cx: Context) -> Result<Local> {
     let mut files = Vec::with_capacity(parts.len());
     for part in parts {
         let read = ingest_with(part, cfg, progress, &per_doc, &mut |batch, extras| {
-            hashes.extend(batch.iter().map(|d| d.exact_hash));
-            lens.extend(batch.iter().map(|d| d.chars as u64));
-            if cfg.boilerplate.is_some() {
-                for (doc, (row, size, letters, sentences)) in batch.iter().zip(extras) {
-                    first_sigs.values.extend_from_slice(&row);
-                    first_sigs.sizes.push(size);
-                    line_facts.push(doc, &letters, &sentences);
-                }
-            }
+            let kept = (&mut hashes, &mut lens, &mut first_sigs, &mut line_facts);
+            keep_first_pass_facts(kept, &batch, extras);
             norm.push(batch)
         })?;
         files.push(read);

@@ -128,6 +128,30 @@ pub(crate) fn first_pass_facts(cfg: &Config, sketcher: &Sketcher, doc: &NormDoc)
     )
 }
 
+/// Appends what the read keeps of each document of `batch` besides its text: its exact-text
+/// hash, its length, and its [`FirstPassFacts`] (none without boilerplate detection).
+pub(crate) fn keep_first_pass_facts(
+    (hashes, lens, first_sigs, line_facts): (
+        &mut Vec<u128>,
+        &mut Vec<u64>,
+        &mut Signatures,
+        &mut LineFacts,
+    ),
+    batch: &[NormDoc],
+    extras: Vec<FirstPassFacts>,
+) {
+    hashes.extend(batch.iter().map(|d| d.exact_hash));
+    lens.extend(batch.iter().map(|d| d.chars as u64));
+    for (doc, (row, size, letters, sentences)) in batch.iter().zip(extras) {
+        if row.is_empty() {
+            continue; // no boilerplate detection: no first pass
+        }
+        first_sigs.values.extend_from_slice(&row);
+        first_sigs.sizes.push(size);
+        line_facts.push(doc, &letters, &sentences);
+    }
+}
+
 /// Reads and normalizes the corpus, keeping the normalized texts within the budget's share;
 /// with boilerplate detection, takes each document's first-pass signature and line facts on the
 /// pool right after it is normalized (hashing overlaps reading, and a spilled store is not read
@@ -152,15 +176,8 @@ pub(crate) fn read_and_normalize(corpus: &Corpus, cx: Context) -> Result<Ingest>
     let sketcher = Sketcher::new(cfg.num_perm, cfg.seed);
     let per_doc = |doc: &NormDoc| first_pass_facts(cfg, &sketcher, doc);
     let read = ingest_with(corpus, cfg, progress, &per_doc, &mut |batch, extras| {
-        hashes.extend(batch.iter().map(|d| d.exact_hash));
-        lens.extend(batch.iter().map(|d| d.chars as u64));
-        if cfg.boilerplate.is_some() {
-            for (doc, (row, size, letters, sentences)) in batch.iter().zip(extras) {
-                first_sigs.values.extend_from_slice(&row);
-                first_sigs.sizes.push(size);
-                line_facts.push(doc, &letters, &sentences);
-            }
-        }
+        let kept = (&mut hashes, &mut lens, &mut first_sigs, &mut line_facts);
+        keep_first_pass_facts(kept, &batch, extras);
         check_cancelled(progress)?;
         norm.push(batch)
     })?;
