@@ -65,6 +65,9 @@ impl ConfigBuilder {
         containment: Option<f64>,
         /// Shingles the smaller document needs for containment to count.
         min_containment_shingles: u32,
+        /// Containment at which two documents dated within a day of each other are copies
+        /// (the second rule); `None`: off.
+        dated_containment: Option<f64>,
         /// Near-duplicates must be dated within this many days of each other.
         max_days: Option<u32>,
         /// How candidate pairs are measured.

@@ -53,6 +53,10 @@ pub struct Config {
     pub containment: Option<f64>,
     /// The smaller document needs this many shingles for containment to count.
     pub min_containment_shingles: u32,
+    /// Containment at which two documents dated within a day of each other are copies, measured
+    /// on the true sets (the second rule; its pairs are links, not cluster members); `None`: off.
+    #[serde(default)]
+    pub dated_containment: Option<f64>,
     /// Copies must be dated within this many days of each other (when both have a date).
     pub max_days: Option<u32>,
     /// How candidate pairs are measured.
@@ -81,6 +85,7 @@ impl Default for Config {
             banding: Banding::for_verification(threshold, num_perm),
             containment: Some(0.7),
             min_containment_shingles: 100,
+            dated_containment: Some(0.6),
             max_days: None,
             verify: verify::Mode::Estimate,
             max_bucket: 200,
@@ -113,6 +118,11 @@ impl Config {
                 return p(format!("containment must be in (0, 1], got {c}"));
             }
         }
+        if let Some(c) = self.dated_containment {
+            if !(c > 0.0 && c <= 1.0) {
+                return p(format!("dated_containment must be in (0, 1], got {c}"));
+            }
+        }
         let b = self.banding;
         if b.bands == 0 || b.rows == 0 || b.bands * b.rows > self.num_perm {
             return p(format!(
@@ -131,6 +141,7 @@ impl Config {
             threshold: self.threshold,
             containment: self.containment,
             min_shingles: self.min_containment_shingles,
+            dated_containment: self.dated_containment,
         }
     }
 }

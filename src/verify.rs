@@ -15,6 +15,9 @@ pub struct VerifyRule {
     pub threshold: f64,
     pub containment: Option<f64>,
     pub min_shingles: u32,
+    /// Containment at which two documents dated within a day of each other are copies (the
+    /// second rule); `None`: off.
+    pub dated_containment: Option<f64>,
 }
 
 /// Similarity estimates of one pair.
@@ -30,6 +33,9 @@ pub struct Edge {
     pub a: u32,
     pub b: u32,
     pub score: PairScore,
+    /// Accepted by the second rule alone (documents dated within a day, containment under the
+    /// rule's): such a pair is reported as a link and does not join clusters.
+    pub dated: bool,
 }
 
 /// Estimates of documents `a` and `b` from their signatures and shingle-set sizes.
@@ -71,11 +77,24 @@ impl VerifyRule {
         }
     }
 
+    /// Whether the second rule accepts the pair, given that both documents are dated within a
+    /// day of each other: the containment reaches `dated_containment` (and the smaller document
+    /// has enough shingles).
+    pub fn dated_accepts(&self, s: &PairScore, size_a: u32, size_b: u32) -> bool {
+        self.dated_containment
+            .is_some_and(|c| s.containment >= c && size_a.min(size_b) >= self.min_shingles)
+    }
+
     /// Checks one candidate pair.
     pub fn check(&self, sigs: &Signatures, a: u32, b: u32) -> Option<Edge> {
         let s = score(sigs, a as usize, b as usize);
         self.accepts(&s, sigs.sizes[a as usize], sigs.sizes[b as usize])
-            .then_some(Edge { a, b, score: s })
+            .then_some(Edge {
+                a,
+                b,
+                score: s,
+                dated: false,
+            })
     }
 }
 
@@ -120,6 +139,8 @@ pub struct Verifier<'a> {
     pub window: Option<DateWindow<'a>>,
     pub exact: Option<SetSource<'a>>,
     pub mode: Mode,
+    /// Each document's date, for the second rule (`None`: the rule is off).
+    pub dates: Option<&'a [Option<i64>]>,
     /// Recent documents' true shingle sets, for a caller that measures one document against
     /// many in turn (clustering: each candidate against every member); `None` where pairs come
     /// in no order worth caching (verification on many threads).
@@ -282,15 +303,57 @@ impl Verifier<'_> {
         }
     }
 
-    /// Checks one pair.
+    /// Whether both documents are dated within a day of each other (the second rule applies).
+    pub fn dated_near(&self, a: u32, b: u32) -> bool {
+        self.rule.dated_containment.is_some()
+            && self.dates.is_some_and(|d| match (d[a as usize], d[b as usize]) {
+                (Some(x), Some(y)) => (x - y).unsigned_abs() <= 86_400,
+                _ => false,
+            })
+    }
+
+    /// Checks one pair: the rule, or the second rule when both documents are dated within a day
+    /// of each other. In [`Mode::Auto`] the second rule's threshold is one of those the estimate
+    /// must be certain about.
     pub fn check(&self, a: u32, b: u32) -> Option<Edge> {
         if !self.dates_allow(a, b) {
             return None;
         }
-        let s = self.score(a, b);
-        self.rule
-            .accepts(&s, self.sigs.sizes[a as usize], self.sigs.sizes[b as usize])
-            .then_some(Edge { a, b, score: s })
+        let near = self.dated_near(a, b);
+        let s = match (self.mode, self.rule.dated_containment) {
+            (Mode::Auto, Some(dated)) if near => {
+                let s = score(self.sigs, a as usize, b as usize);
+                let rule = &self.rule;
+                if self.uncertain(&s, a, b, Some(rule.threshold), rule.containment)
+                    || self.uncertain(&s, a, b, None, Some(dated))
+                {
+                    self.exact_score(a, b)
+                } else {
+                    s
+                }
+            }
+            _ => self.score(a, b),
+        };
+        self.judge(a, b, s, near)
+    }
+
+    /// The edge of pair `(a, b)` if score `s` passes the rule, or the second rule when the pair
+    /// is dated `near`.
+    fn judge(&self, a: u32, b: u32, s: PairScore, near: bool) -> Option<Edge> {
+        let (sa, sb) = (self.sigs.sizes[a as usize], self.sigs.sizes[b as usize]);
+        let dated = if self.rule.accepts(&s, sa, sb) {
+            false
+        } else if near && self.rule.dated_accepts(&s, sa, sb) {
+            true
+        } else {
+            return None;
+        };
+        Some(Edge {
+            a,
+            b,
+            score: s,
+            dated,
+        })
     }
 }
 
@@ -303,6 +366,7 @@ mod tests {
             threshold: 0.5,
             containment: Some(0.8),
             min_shingles: 100,
+            dated_containment: Some(0.6),
         }
     }
 
@@ -360,6 +424,7 @@ mod tests {
             }),
             exact: None,
             mode: Mode::Estimate,
+            dates: None,
             cache: None,
         };
         assert!(v.check(0, 1).is_none(), "3 days apart, window 2");
@@ -389,8 +454,85 @@ mod tests {
             window: None,
             exact: Some(source),
             mode: Mode::Exact,
+            dates: None,
             cache: None,
         }
+    }
+
+    /// [`rule`] with a Jaccard threshold out of reach: containment decides.
+    fn containment_rule() -> VerifyRule {
+        VerifyRule {
+            threshold: 0.95,
+            ..rule()
+        }
+    }
+
+    /// Documents 0 and 1 share 65 of 100 shingles (containment 0.65); document 2 shares 85 of
+    /// its 100 with document 0; the signatures put every pair at 0.75 (Jaccard 0.60).
+    fn sets_and_sigs() -> (Vec<Vec<u64>>, Signatures) {
+        let a: Vec<u64> = (0..100).collect();
+        let b: Vec<u64> = (35..135).collect();
+        let c: Vec<u64> = (15..115).collect();
+        let mut sigs = Signatures::new(128, 3);
+        sigs.sizes = vec![100, 100, 100];
+        // Signatures that agree on 77 of 128 values: an estimated Jaccard of 0.60, containment 0.75.
+        for d in 0..3 {
+            for i in 0..128 {
+                sigs.values[d * 128 + i] = if i % 5 < 3 { i as u32 } else { (d * 1000 + i) as u32 };
+            }
+        }
+        (vec![a, b, c], sigs)
+    }
+
+    #[test]
+    fn the_second_rule_needs_dates_within_a_day() {
+        let (sets, sigs) = sets_and_sigs();
+        let source = |d: u32, out: &mut Vec<u64>| out.clone_from(&sets[d as usize]);
+        let day = 86_400;
+        let dates = [Some(0), Some(day), Some(2 * day)];
+        let v = Verifier {
+            rule: containment_rule(),
+            sigs: &sigs,
+            window: None,
+            exact: Some(&source),
+            mode: Mode::Estimate,
+            dates: Some(&dates),
+            cache: None,
+        };
+        let e = v.check(0, 1).expect("a day apart, estimated containment 0.75 >= 0.6");
+        assert!(e.dated, "accepted by the second rule alone");
+        assert!(v.check(1, 2).is_some_and(|e| e.dated));
+        assert!(v.check(0, 2).is_none(), "two days apart, 0.75 < 0.8");
+        let undated = Verifier { dates: None, ..v };
+        assert!(undated.check(0, 1).is_none(), "no dates: the second rule is off");
+        let half = [Some(0), None, None];
+        let one_date = Verifier {
+            dates: Some(&half),
+            ..v
+        };
+        assert!(one_date.check(0, 1).is_none(), "both documents need a date");
+        let off = Verifier {
+            rule: VerifyRule {
+                dated_containment: None,
+                ..containment_rule()
+            },
+            ..v
+        };
+        assert!(off.check(0, 1).is_none());
+        // Measured on the true sets, where the estimate is uncertain about a threshold.
+        let auto = Verifier {
+            mode: Mode::Auto,
+            ..v
+        };
+        let e = auto.check(0, 1).expect("true containment 0.65 >= 0.6");
+        assert!(e.dated && (e.score.containment - 0.65).abs() < 1e-9);
+        let later = [Some(0), Some(day), Some(day)];
+        let auto_near = Verifier {
+            dates: Some(&later),
+            ..auto
+        };
+        let e = auto_near.check(0, 2).expect("true containment 0.85 >= 0.8");
+        assert!(!e.dated, "the rule itself accepts it");
     }
 
     #[test]

@@ -140,3 +140,44 @@ fn series_items_stay_apart_and_a_reprint_joins_its_item() {
     }
     assert!(report["stats"]["source_template_ngrams"].as_u64().unwrap() > 0);
 }
+
+/// The fixture's pair at containment 0.65 (under `--containment`), dated `days` apart, scanned
+/// on the true sets with `options`: whether the report links it.
+fn below_pair_linked(days: i64, options: &[&str]) -> bool {
+    let e = expected();
+    let (a, b) = pair(&e, "containment", "below");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dated.jsonl");
+    let lines: Vec<String> = read_jsonl(&corpus())
+        .into_iter()
+        .filter(|r| r["id"] == a.as_str() || r["id"] == b.as_str())
+        .map(|mut r| {
+            let day = if r["id"] == a.as_str() { 1 } else { 1 + days };
+            r["date"] = format!("2015-07-{day:02}").into();
+            r.to_string()
+        })
+        .collect();
+    assert_eq!(lines.len(), 2);
+    std::fs::write(&path, lines.join("\n")).unwrap();
+    // Wide banding makes the pair (Jaccard 0.23) a candidate: the rule is what is tested here.
+    let mut args = vec!["--verify", "exact", "--bands", "64", "--rows", "2"];
+    args.extend_from_slice(options);
+    args.push(arg(&path));
+    let report = scan(&args);
+    assert!(!together(&report, &a, &b), "the second rule never merges");
+    report["links"].as_array().unwrap().iter().any(|l| {
+        let (p, w) = (str_of(l, "part"), str_of(l, "whole"));
+        (p == a && w == b) || (p == b && w == a)
+    })
+}
+
+/// The second rule: a copy at containment 0.65 is linked when both documents are dated within a
+/// day of each other, and not when they are three days apart or the rule is off.
+#[test]
+fn copies_dated_within_a_day_are_linked_at_a_lower_containment() {
+    assert!(below_pair_linked(0, &[]), "same day");
+    assert!(below_pair_linked(1, &[]), "next day");
+    assert!(!below_pair_linked(3, &[]), "three days apart");
+    assert!(!below_pair_linked(0, &["--no-dated-containment"]));
+    assert!(!below_pair_linked(0, &["--dated-containment", "0.7"]));
+}

@@ -303,6 +303,7 @@ pub(crate) fn story_labels(mut sigs: Signatures, groups: &Groups, cx: Context) -
         window: None,
         exact: None,
         mode: verify::Mode::Estimate,
+        dates: None,
         cache: None,
     };
     // Story labels need the copies of a story, not its most truncated excerpts: banding at the
@@ -477,6 +478,7 @@ pub(crate) fn final_verifier<'a>(
         }),
         exact: Some(sets),
         mode: cfg.verify,
+        dates: Some(&read.dates),
         cache: None,
     }
 }
@@ -557,6 +559,9 @@ pub(crate) fn build_clusters(
     // Clustering measures each candidate against every member in turn, on one thread: the true
     // sets of the last documents measured are kept.
     let set_cache = Mutex::new(verify::SetCache::default());
+    // Pairs of the second rule alone are links: they do not grow clusters.
+    let strong: Vec<Edge> = edges.iter().filter(|e| !e.dated).copied().collect();
+    let edges = &strong[..];
     let cluster_verifier = Verifier {
         cache: Some(&set_cache),
         ..*verifier

@@ -113,6 +113,20 @@ pub struct Pipeline {
     /// Shingles the smaller document needs for containment to count.
     #[arg(long, default_value_t = 100, help_heading = "Matching")]
     pub min_containment_shingles: u32,
+    /// Second rule: containment at which two documents dated within a day of each other are
+    /// copies, measured on the true shingle sets (wire copies appear the same day or the next;
+    /// items of a templated series do not). Such pairs are reported as links and do not merge
+    /// clusters. Documents without a date are not matched by it.
+    #[arg(
+        long,
+        value_name = "C",
+        default_value_t = 0.6,
+        help_heading = "Matching"
+    )]
+    pub dated_containment: f64,
+    /// Turn the second rule (--dated-containment) off.
+    #[arg(long, help_heading = "Matching")]
+    pub no_dated_containment: bool,
     /// Copies must be dated within this many days of each other (documents without a date field
     /// are not constrained; a date that does not parse never matches and is counted).
     #[arg(long, value_name = "N", help_heading = "Matching")]
@@ -206,6 +220,7 @@ impl Pipeline {
             .threshold(self.threshold)
             .containment((!self.no_containment).then_some(self.containment))
             .min_containment_shingles(self.min_containment_shingles)
+            .dated_containment((!self.no_dated_containment).then_some(self.dated_containment))
             .max_bucket(self.max_bucket)
             .max_days(self.max_days)
             .cluster(match self.cluster {
