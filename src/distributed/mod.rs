@@ -28,6 +28,7 @@
 //! replace it past one machine's memory.
 
 mod net;
+mod pairs;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -44,12 +45,12 @@ use crate::error::{Error, Location, RecordError, Result};
 use crate::ingest::{ingest_with, DocMeta, Ingested, Skipped};
 use crate::normalize::NormDoc;
 use crate::pipeline::steps::{
-    build_clusters, exact_groups, final_verifier, finish, first_pass_facts, keep_first_pass_facts,
-    story_labels, template_docs, verified_edges, Context, Ingest, RunLog, TrueSets,
+    exact_groups, finish, first_pass_facts, keep_first_pass_facts, story_labels, template_docs,
+    Context, Edges, Ingest, RunLog,
 };
 use crate::pipeline::{
-    resketch, sketch_all, sketch_into, source_ids, template_examples, Config, Mask, Progress, Scan,
-    Shingles, TEXT_SHARE,
+    resketch, shared_sentence_pairs, sketch_all, sketch_into, source_ids, template_examples,
+    Config, Mask, Progress, Scan, Shingles, BAND_SHARE, TEXT_SHARE,
 };
 use crate::read::{Corpus, FilesSkipped, SkippedFile};
 use crate::sketch::{Signatures, Sketcher};
@@ -116,6 +117,9 @@ pub struct Outcome {
     pub documents: u64,
     /// Bytes this process wrote to its peers' connections.
     pub bytes_sent: u64,
+    /// The final signatures process 0 received to cluster (those of the documents of verified
+    /// pairs; 0 on the other processes): the others stay where they were sketched.
+    pub signatures_gathered: u64,
 }
 
 /// Runs this process's part of a scan over several processes (see the module's notes); every
@@ -232,9 +236,11 @@ fn drive(
         local,
         lines: Vec::new(),
         spans: Vec::new(),
+        signatures_gathered: 0,
     };
     let scan = run.scan(corpus, cx, &mut log)?;
     after(&mut run, scan.as_ref(), &parts)?;
+    let signatures_gathered = run.signatures_gathered;
     let bytes_sent = net.bytes_sent();
     net.finish()?;
     Ok(Outcome {
@@ -245,6 +251,7 @@ fn drive(
         }),
         documents,
         bytes_sent,
+        signatures_gathered,
     })
 }
 
@@ -305,6 +312,8 @@ struct Plan {
     flagged: Option<Vec<(u32, u32)>>,
     /// Each document's source (all documents), when templates are looked for.
     source: Vec<u32>,
+    /// Where each file's documents are (see [`Span`]).
+    spans: Vec<Span>,
 }
 
 /// A document's fate in `dedup` (see [`Run::scatter_fates`]).
@@ -379,7 +388,7 @@ fn read_local(parts: &[Corpus], cx: Context) -> Result<Local> {
 
 /// A file of the corpus as process 0 sees it: where its documents are in the corpus and on
 /// the process that read it.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Serialize, Deserialize)]
 struct Span {
     first: u32,
     count: u32,
@@ -397,8 +406,10 @@ struct Run<'a> {
     local: Local,
     /// Process 0: lines of each document of the corpus.
     lines: Vec<u32>,
-    /// Process 0: where each file's documents are.
+    /// Where each file's documents are.
     spans: Vec<Span>,
+    /// Process 0: the final signatures it received (those of the verified pairs' documents).
+    signatures_gathered: u64,
 }
 
 impl Run<'_> {
@@ -485,35 +496,74 @@ impl Run<'_> {
             let mut got: Vec<(usize, Plan)> = self.exchange(sends)?;
             got.pop().expect("a plan from process 0").1
         };
-        let (templates, sigs) = self.final_signatures(&plan, &state, cx, log)?;
+        let (templates, sigs) = self.final_signatures(&plan, cx, log)?;
+        if !self.leader() {
+            self.spans = plan.spans.clone();
+        }
 
-        // 4. Process 0: band, verify, cluster, refine the flags; the report's counts.
-        let gathered_sigs = sigs;
+        // 4. Band and verify across the processes (see [`pairs`]): process 0 gets the
+        // verified pairs and their documents' signatures, then every document's set size.
+        let passages = match (&state, &boiler) {
+            (Some((input, _, groups)), Some(b)) if !input.line_facts.is_empty() => {
+                let lines = (b.status == Status::Ok).then_some(&b.mask);
+                let mut pairs =
+                    shared_sentence_pairs(&input.line_facts, lines, &groups.active, cfg.max_bucket);
+                if let Some(t) = &templates {
+                    pairs.extend_from_slice(&t.shared_passages);
+                    pairs.sort_unstable();
+                    pairs.dedup();
+                }
+                pairs
+            }
+            _ => Vec::new(),
+        };
+        let passage_candidates = passages.len() as u64;
+        let (mut global, mut dates, mut unparsed) = (Vec::new(), Vec::new(), Vec::new());
+        for (read, &first) in self.local.files.iter().zip(&plan.firsts) {
+            global.extend(first..first + read.docs.len() as u32);
+            dates.extend_from_slice(&read.dates);
+            unparsed.extend_from_slice(&read.date_unparsed);
+        }
+        let held = pairs::Held {
+            sigs: &sigs,
+            global: &global,
+            dates: &dates,
+            unparsed: &unparsed,
+        };
+        let rule = pairs::Rule {
+            banding: cfg.banding,
+            max_bucket: cfg.max_bucket,
+            rule: cfg.verify_rule(),
+            days: cfg.max_days,
+            table_bytes: cx.budget.share(BAND_SHARE),
+        };
+        let found = pairs::near_pairs(self.net, &held, &self.spans, &rule, passages)?;
+        let sizes = self.gather_sizes(&plan, &sigs)?;
+        drop(sigs);
+        log.lap("band_verify")?;
         let mut result = None;
         let mut refine = None;
-        if let (Some((input, spans, groups)), Some(b), Some(sigs)) =
-            (&state, boiler.as_ref(), gathered_sigs.as_ref())
-        {
-            let lines = (b.status == Status::Ok).then_some(&b.mask);
-            let mask = Mask {
-                lines,
-                templates: templates.as_ref(),
-            };
-            let sets = TrueSets::new(&input.norm, mask, cfg.shingle);
-            let exact = |d: u32, out: &mut Vec<u64>| sets.fill(d, out);
-            let verifier = final_verifier(cfg, sigs, &input.read, &exact);
-            let edges = verified_edges(&verifier, &input.line_facts, mask, &groups.active, cx)?;
-            log.spills("band tables", edges.band.spilled_runs);
-            log.lap("band_verify")?;
-            let clusters = build_clusters(&verifier, groups, &edges.edges, cfg.cluster);
+        if let (Some((_, spans, groups)), Some(found), Some(sizes)) = (&state, found, sizes) {
+            let clusters = pairs::cluster_gathered(
+                &found,
+                groups,
+                cfg.num_perm,
+                cfg.verify_rule(),
+                cfg.cluster,
+            );
             log.lap("cluster")?;
-            sets.into_result()?;
-            refine = Some((spans.clone(), clusters, edges));
+            self.signatures_gathered = found.sigs.len() as u64;
+            let edges = Edges {
+                edges: found.edges,
+                band: found.stats,
+                passage_candidates,
+            };
+            refine = Some((spans.clone(), clusters, edges, sizes));
         }
         let mut boiler = boiler;
         if let Some(opts) = &cfg.boilerplate {
             let mut wanted = Vec::new();
-            if let (Some((input, _, _)), Some((_, clusters, _)), Some(b)) =
+            if let (Some((input, _, _)), Some((_, clusters, _, _)), Some(b)) =
                 (&state, &refine, &boiler)
             {
                 let probe = Fetched::new(&self.lines, HashMap::new());
@@ -522,7 +572,7 @@ impl Run<'_> {
             }
             let spans = refine.as_ref().map(|r| r.0.clone()).unwrap_or_default();
             let texts = self.fetch(&spans, &wanted)?;
-            if let (Some((input, _, _)), Some((_, clusters, _)), Some(b)) =
+            if let (Some((input, _, _)), Some((_, clusters, _, _)), Some(b)) =
                 (&state, &refine, &boiler)
             {
                 let docs = Fetched::new(&self.lines, texts);
@@ -532,8 +582,8 @@ impl Run<'_> {
                 log.lap("boilerplate_refine")?;
             }
         }
-        if let (Some((input, _, groups)), Some((_, clusters, edges)), Some(mut b), Some(sigs)) =
-            (state, refine, boiler, gathered_sigs)
+        if let (Some((input, _, groups)), Some((_, clusters, edges, sizes)), Some(mut b)) =
+            (state, refine, boiler)
         {
             if !b.templates.is_empty() {
                 template_examples(corpus, cfg, &input.read.docs, &mut b.templates)?;
@@ -544,7 +594,7 @@ impl Run<'_> {
                 &groups,
                 clusters.clusters,
                 &edges,
-                &sigs,
+                &sizes,
                 b,
                 templates.as_ref(),
             ));
@@ -885,6 +935,7 @@ impl Run<'_> {
                 } else {
                     Vec::new()
                 },
+                spans: spans.to_vec(),
             })
             .collect();
         for s in spans {
@@ -904,15 +955,13 @@ impl Run<'_> {
     }
 
     /// Every process: the final signatures of its documents, with the templates counted over
-    /// all of them; process 0 gets the templates and every signature, in the corpus's order.
-    #[allow(clippy::type_complexity)]
+    /// all of them; process 0 gets the templates.
     fn final_signatures(
         &mut self,
         plan: &Plan,
-        state: &Option<(Ingest, Vec<Span>, crate::pipeline::steps::Groups)>,
         cx: Context,
         log: &mut RunLog,
-    ) -> Result<(Option<SourceTemplates>, Option<Signatures>)> {
+    ) -> Result<(Option<SourceTemplates>, Signatures)> {
         let cfg = self.cfg;
         let norm = &self.local.norm;
         let n = norm.doc_count();
@@ -997,8 +1046,9 @@ impl Run<'_> {
                 exchange(self.net, vec![(0, encode(&counted))])?;
             log.lap("template_count")?;
             // Process 0: the templates, and each process's documents that hold one.
-            let sends = match state {
-                Some((_, spans, _)) => {
+            let sends = match self.leader() {
+                true => {
+                    let spans = &plan.spans;
                     let (mut keys, mut holders, mut pairs) = (Vec::new(), Vec::new(), Vec::new());
                     for (_, (k, h, p)) in got {
                         keys.extend(k);
@@ -1025,7 +1075,7 @@ impl Run<'_> {
                     ));
                     sends
                 }
-                None => Vec::new(),
+                false => Vec::new(),
             };
             let mut got: Vec<(usize, (Vec<u64>, Vec<u32>))> = exchange(self.net, sends)?;
             let (keys, holders) = got.pop().expect("templates from process 0").1;
@@ -1041,37 +1091,31 @@ impl Run<'_> {
         if min_docs == 0 {
             log.lap("sketch")?;
         }
-        // Gather the signatures to process 0, file by file.
-        let k = cfg.num_perm;
+        Ok((templates, sigs))
+    }
+
+    /// Process 0: every document's final set size (0: not sketched), in the corpus's order.
+    fn gather_sizes(&mut self, plan: &Plan, sigs: &Signatures) -> Result<Option<Vec<u32>>> {
         let mut sends = Vec::new();
         let mut d = 0;
         for (read, &first) in self.local.files.iter().zip(&plan.firsts) {
             let count = read.docs.len();
-            for start in (0..count).step_by(PIECE) {
-                let end = (start + PIECE).min(count);
-                let piece: (u32, Vec<u32>, Vec<u32>) = (
-                    first + start as u32,
-                    sigs.sizes[d + start..d + end].to_vec(),
-                    sigs.values[(d + start) * k..(d + end) * k].to_vec(),
-                );
-                sends.push((0, encode(&piece)));
-            }
+            sends.push((0, encode(&(first, sigs.sizes[d..d + count].to_vec()))));
             d += count;
         }
-        drop(sigs);
-        let got: Vec<(usize, (u32, Vec<u32>, Vec<u32>))> = exchange(self.net, sends)?;
-        let all = state.as_ref().map(|(input, _, _)| {
-            let total = input.read.docs.len();
-            let mut all = Signatures::new(k, total);
-            for (_, (first, sizes, values)) in got {
+        let got: Vec<(usize, (u32, Vec<u32>))> = exchange(self.net, sends)?;
+        Ok(self.leader().then(|| {
+            let total = plan
+                .spans
+                .last()
+                .map_or(0, |s| (s.first + s.count) as usize);
+            let mut all = vec![0; total];
+            for (_, (first, sizes)) in got {
                 let f = first as usize;
-                all.sizes[f..f + sizes.len()].copy_from_slice(&sizes);
-                all.values[f * k..(f + sizes.len()) * k].copy_from_slice(&values);
+                all[f..f + sizes.len()].copy_from_slice(&sizes);
             }
             all
-        });
-        log.lap("gather_signatures")?;
-        Ok((templates, all))
+        }))
     }
 }
 
@@ -1084,6 +1128,12 @@ fn exchange<T: DeserializeOwned>(
     got.into_iter()
         .map(|(from, b)| Ok((from, decode(from, &b)?)))
         .collect()
+}
+
+/// The process that read document `d` of the corpus, and its index there.
+fn place(spans: &[Span], d: u32) -> (usize, u32) {
+    let s = spans[spans.partition_point(|s| s.first + s.count <= d)];
+    (s.process, s.local + (d - s.first))
 }
 
 /// The process that counts template key `key` (its middle bits: the sampled keys are even and

@@ -79,10 +79,19 @@ pub fn scan(
     Ok(Some((corpus, scan, cfg, rep)))
 }
 
-/// The line each process prints: what it read and sent.
+/// The line each process prints: what it read and sent (and, on process 0, how many final
+/// signatures it received to cluster).
 pub fn note_bytes(cluster: &Cluster, out: &distributed::Outcome) {
+    let gathered = if cluster.process == 0 {
+        format!(
+            "; {} final signatures gathered to cluster",
+            out.signatures_gathered
+        )
+    } else {
+        String::new()
+    };
     eprintln!(
-        "syndic: process {} of {}: {} documents read, {} bytes sent to the other processes ({:.0} per document read)",
+        "syndic: process {} of {}: {} documents read, {} bytes sent to the other processes ({:.0} per document read){gathered}",
         cluster.process,
         cluster.hosts.len(),
         out.documents,
