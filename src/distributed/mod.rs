@@ -956,6 +956,7 @@ impl Run<'_> {
 
     /// Every process: the final signatures of its documents, with the templates counted over
     /// all of them; process 0 gets the templates.
+    #[allow(clippy::type_complexity)]
     fn final_signatures(
         &mut self,
         plan: &Plan,

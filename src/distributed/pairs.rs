@@ -66,6 +66,12 @@ pub(super) struct Found {
 /// The marker of a pair routed for its shared passage, not by a band.
 const PASSAGE: u16 = u16::MAX;
 
+/// A round's band entries for one process: `(key, document)` per band of the round.
+type Entries = Vec<Vec<(u64, u32)>>;
+
+/// Pairs for the process that read their first document: `(a, b, band or PASSAGE)`.
+type Routed = Vec<(u32, u32, u16)>;
+
 /// A document's signature and date, sent to the process verifying a pair of it.
 type SigWire = (u32, u32, Vec<u32>, Option<i64>, bool);
 
@@ -109,7 +115,7 @@ pub(super) fn near_pairs(
     let all: Vec<usize> = (0..bands).collect();
     for round in all.chunks(per_round.max(1)) {
         // 1. Band keys to their owners.
-        let mut out: Vec<Vec<Vec<(u64, u32)>>> = vec![vec![Vec::new(); round.len()]; peers];
+        let mut out: Vec<Entries> = vec![vec![Vec::new(); round.len()]; peers];
         let keyed: Vec<Vec<(u64, u32)>> = round
             .par_iter()
             .map(|&band| {
@@ -129,7 +135,7 @@ pub(super) fn near_pairs(
             .enumerate()
             .map(|(q, o)| (q, encode(&o)))
             .collect();
-        let got: Vec<(usize, Vec<Vec<(u64, u32)>>)> = exchange(net, sends)?;
+        let got: Vec<(usize, Entries)> = exchange(net, sends)?;
         // 2. The buckets of the keys this process owns; each pair to the process that read a.
         let mut tables: Vec<Vec<(u64, u32)>> = vec![Vec::new(); round.len()];
         for (_, per_band) in got {
@@ -146,7 +152,7 @@ pub(super) fn near_pairs(
                 (pairs, c)
             })
             .collect();
-        let mut routed: Vec<Vec<(u32, u32, u16)>> = vec![Vec::new(); peers];
+        let mut routed: Vec<Routed> = vec![Vec::new(); peers];
         for (&band, (pairs, c)) in round.iter().zip(per_band) {
             capped += c;
             for (a, b) in pairs {
@@ -158,13 +164,13 @@ pub(super) fn near_pairs(
             .enumerate()
             .map(|(q, r)| (q, encode(&r)))
             .collect();
-        let got: Vec<(usize, Vec<(u32, u32, u16)>)> = exchange(net, sends)?;
+        let got: Vec<(usize, Routed)> = exchange(net, sends)?;
         let pairs = got.into_iter().flat_map(|(_, p)| p).collect();
         // 3. Signatures fetched, pairs verified.
         state.round(net, held, spans, rule, pairs)?;
     }
     // Process 0's passage pairs, routed and verified the same way.
-    let mut routed: Vec<Vec<(u32, u32, u16)>> = vec![Vec::new(); peers];
+    let mut routed: Vec<Routed> = vec![Vec::new(); peers];
     for (a, b) in passages {
         routed[place(spans, a).0].push((a, b, PASSAGE));
     }
@@ -174,7 +180,7 @@ pub(super) fn near_pairs(
         .filter(|(_, r)| !r.is_empty())
         .map(|(q, r)| (q, encode(&r)))
         .collect();
-    let got: Vec<(usize, Vec<(u32, u32, u16)>)> = exchange(net, sends)?;
+    let got: Vec<(usize, Routed)> = exchange(net, sends)?;
     let pairs = got.into_iter().flat_map(|(_, p)| p).collect();
     state.round(net, held, spans, rule, pairs)?;
 
