@@ -45,12 +45,13 @@ use crate::error::{Error, Location, RecordError, Result};
 use crate::ingest::{ingest_with, DocMeta, Ingested, Skipped};
 use crate::normalize::NormDoc;
 use crate::pipeline::steps::{
-    exact_groups, finish, first_pass_facts, keep_first_pass_facts, story_labels, template_docs,
-    Context, Edges, Ingest, RunLog,
+    exact_groups, finish, first_pass_facts, keep_first_pass_facts, template_docs, Context, Edges,
+    Ingest, RunLog,
 };
 use crate::pipeline::{
-    resketch, shared_sentence_pairs, sketch_all, sketch_into, source_ids, template_examples,
-    Config, Mask, Progress, Scan, Shingles, BAND_SHARE, TEXT_SHARE,
+    components, resketch, shared_sentence_pairs, sketch_all, sketch_into, source_ids,
+    template_examples, Config, Mask, Progress, Scan, Shingles, BAND_SHARE, FIRST_PASS_LENIENCY,
+    TEXT_SHARE,
 };
 use crate::read::{Corpus, FilesSkipped, SkippedFile};
 use crate::sketch::{Signatures, Sketcher};
@@ -271,8 +272,6 @@ struct DocWire {
     len: u64,
     /// Lines of its text.
     lines: u32,
-    first_size: u32,
-    first_sig: Vec<u32>,
     line_keys: Vec<u64>,
     letters: Vec<bool>,
     sentences: Vec<bool>,
@@ -312,9 +311,10 @@ struct Plan {
     flagged: Option<Vec<(u32, u32)>>,
     /// Each document's source (all documents), when templates are looked for.
     source: Vec<u32>,
-    /// Where each file's documents are (see [`Span`]).
-    spans: Vec<Span>,
 }
+
+/// Where each file's documents are, and which of a process's documents are banded.
+type Placement = (Vec<Span>, Vec<bool>);
 
 /// A document's fate in `dedup` (see [`Run::scatter_fates`]).
 type FateWire = (i64, u32, Option<String>, Vec<u32>);
@@ -450,18 +450,37 @@ impl Run<'_> {
             log.lap("exact")?;
             state = Some((input, spans, groups));
         }
+        // Every process learns where each file's documents are, and which of its own are
+        // banded (one per exact text).
+        let sends = match &state {
+            Some((_, spans, groups)) => {
+                let mut active: Vec<Vec<bool>> = vec![Vec::new(); self.net.peers()];
+                for s in spans {
+                    let range = s.first as usize..(s.first + s.count) as usize;
+                    active[s.process].extend_from_slice(&groups.active[range]);
+                }
+                active
+                    .iter()
+                    .enumerate()
+                    .map(|(q, a)| (q, encode(&(spans, a))))
+                    .collect()
+            }
+            None => Vec::new(),
+        };
+        let mut got: Vec<(usize, Placement)> = self.exchange(sends)?;
+        let (spans, active) = got.pop().expect("the spans from process 0").1;
+        self.spans = spans;
         let mut boiler = None;
         if let Some(opts) = &cfg.boilerplate {
             let mut wanted = Vec::new();
             let mut stories = None;
-            if let Some((input, _, groups)) = &mut state {
-                let s = story_labels(std::mem::take(&mut input.first_sigs), groups, cx)?;
-                log.spills("first-pass band tables", s.spilled_runs);
+            let first = self.first_pass(&active, state.as_ref().map(|s| &s.2), cx)?;
+            if let (Some((input, _, _)), Some(labels)) = (&mut state, first) {
                 log.lap("first_pass")?;
                 let probe = Fetched::new(&self.lines, HashMap::new());
-                detect(input, &s.labels, opts, &probe)?;
+                detect(input, &labels, opts, &probe)?;
                 wanted = probe.missing();
-                stories = Some(s.labels);
+                stories = Some(labels);
             }
             let spans = state.as_ref().map(|s| s.1.clone()).unwrap_or_default();
             let texts = self.fetch(&spans, &wanted)?;
@@ -497,9 +516,6 @@ impl Run<'_> {
             got.pop().expect("a plan from process 0").1
         };
         let (templates, sigs) = self.final_signatures(&plan, cx, log)?;
-        if !self.leader() {
-            self.spans = plan.spans.clone();
-        }
 
         // 4. Band and verify across the processes (see [`pairs`]): process 0 gets the
         // verified pairs and their documents' signatures, then every document's set size.
@@ -518,9 +534,9 @@ impl Run<'_> {
             _ => Vec::new(),
         };
         let passage_candidates = passages.len() as u64;
-        let (mut global, mut dates, mut unparsed) = (Vec::new(), Vec::new(), Vec::new());
-        for (read, &first) in self.local.files.iter().zip(&plan.firsts) {
-            global.extend(first..first + read.docs.len() as u32);
+        let global = self.globals();
+        let (mut dates, mut unparsed) = (Vec::new(), Vec::new());
+        for read in &self.local.files {
             dates.extend_from_slice(&read.dates);
             unparsed.extend_from_slice(&read.date_unparsed);
         }
@@ -537,7 +553,7 @@ impl Run<'_> {
             days: cfg.max_days,
             table_bytes: cx.budget.share(BAND_SHARE),
         };
-        let found = pairs::near_pairs(self.net, &held, &self.spans, &rule, passages)?;
+        let found = pairs::near_pairs(self.net, &held, &self.spans, &rule, passages, true)?;
         let sizes = self.gather_sizes(&plan, &sigs)?;
         drop(sigs);
         log.lap("band_verify")?;
@@ -602,6 +618,62 @@ impl Run<'_> {
         Ok(result)
     }
 
+    /// The corpus's index of each document this process read.
+    fn globals(&self) -> Vec<u32> {
+        let me = self.net.me();
+        self.spans
+            .iter()
+            .filter(|s| s.process == me)
+            .flat_map(|s| s.first..s.first + s.count)
+            .collect()
+    }
+
+    /// Every process: the first pass's story labels, as
+    /// [`crate::pipeline::steps::story_labels`] gives them, with the first-pass signatures
+    /// banded and verified where they were sketched (see [`pairs`]); `active` says which of this
+    /// process's documents are banded. Process 0 (which passes the `groups`) gets the labels.
+    fn first_pass(
+        &mut self,
+        active: &[bool],
+        groups: Option<&crate::pipeline::steps::Groups>,
+        cx: Context,
+    ) -> Result<Option<Vec<u32>>> {
+        let cfg = self.cfg;
+        let k = cfg.num_perm;
+        let mut sigs = std::mem::take(&mut self.local.first_sigs);
+        for (d, &a) in active.iter().enumerate() {
+            if !a {
+                sigs.sizes[d] = 0;
+                sigs.values[d * k..(d + 1) * k].fill(crate::sketch::EMPTY);
+            }
+        }
+        let global = self.globals();
+        let (dates, unparsed) = (vec![None; global.len()], vec![false; global.len()]);
+        let held = pairs::Held {
+            sigs: &sigs,
+            global: &global,
+            dates: &dates,
+            unparsed: &unparsed,
+        };
+        let strict = cfg.verify_rule();
+        let rule = pairs::Rule {
+            banding: crate::band::Banding::for_threshold(cfg.threshold, k),
+            max_bucket: cfg.max_bucket,
+            rule: crate::verify::VerifyRule {
+                threshold: strict.threshold * FIRST_PASS_LENIENCY,
+                containment: strict.containment.map(|c| c * FIRST_PASS_LENIENCY),
+                ..strict
+            },
+            days: None,
+            table_bytes: cx.budget.share(BAND_SHARE),
+        };
+        let found = pairs::near_pairs(self.net, &held, &self.spans, &rule, Vec::new(), false)?;
+        Ok(match (found, groups) {
+            (Some(f), Some(g)) => Some(components(g.leaders.len(), &g.leaders, &f.edges)),
+            _ => None,
+        })
+    }
+
     /// Every process: the fate of each of its documents (cluster index or -1, cluster size,
     /// the id of the document kept for it unless it is that one, flagged lines to strip), from
     /// process 0's scan.
@@ -653,7 +725,6 @@ impl Run<'_> {
     /// This process's messages to process 0 with what it read, file by file.
     fn file_facts(&mut self) -> Vec<(usize, Vec<u8>)> {
         let l = &self.local;
-        let k = self.cfg.num_perm;
         let boiler = self.cfg.boilerplate.is_some();
         let mut sends = Vec::new();
         let mut d = 0usize;
@@ -661,15 +732,13 @@ impl Run<'_> {
             let n = read.docs.len();
             let mut docs = Vec::with_capacity(n.min(PIECE));
             for (i, meta) in read.docs.iter().enumerate() {
-                let (line_keys, letters, sentences, first_sig, first_size) = if boiler {
+                let (line_keys, letters, sentences) = if boiler {
                     let (keys, letters) = l.line_facts.doc(d);
                     let (_, sentences) = l.line_facts.doc_sentences(d);
                     (
                         keys.to_vec(),
                         letters.iter().map(|b| *b).collect(),
                         sentences.iter().map(|b| *b).collect(),
-                        l.first_sigs.values[d * k..(d + 1) * k].to_vec(),
-                        l.first_sigs.sizes[d],
                     )
                 } else {
                     Default::default()
@@ -687,8 +756,6 @@ impl Run<'_> {
                     hash: l.hashes[d],
                     lines: l.lines[d],
                     len: l.lens[d],
-                    first_size,
-                    first_sig,
                     line_keys,
                     letters,
                     sentences,
@@ -755,7 +822,7 @@ impl Run<'_> {
         let mut lens = Vec::new();
         let mut empty = Vec::new();
         let mut lines = Vec::new();
-        let mut first_sigs = Signatures::new(k, 0);
+        let first_sigs = Signatures::new(k, 0);
         let mut line_facts = LineFacts::default();
         let mut spans = Vec::with_capacity(nfiles);
         let mut local_next = vec![0u32; self.net.peers()];
@@ -813,8 +880,6 @@ impl Run<'_> {
                 empty.push(w.empty);
                 lines.push(w.lines);
                 if cfg.boilerplate.is_some() {
-                    first_sigs.values.extend_from_slice(&w.first_sig);
-                    first_sigs.sizes.push(w.first_size);
                     line_facts.push_parts(&w.line_keys, &w.letters, &w.sentences);
                 }
                 read.docs.push(DocMeta {
@@ -935,7 +1000,6 @@ impl Run<'_> {
                 } else {
                     Vec::new()
                 },
-                spans: spans.to_vec(),
             })
             .collect();
         for s in spans {
@@ -1049,7 +1113,7 @@ impl Run<'_> {
             // Process 0: the templates, and each process's documents that hold one.
             let sends = match self.leader() {
                 true => {
-                    let spans = &plan.spans;
+                    let spans = &self.spans;
                     let (mut keys, mut holders, mut pairs) = (Vec::new(), Vec::new(), Vec::new());
                     for (_, (k, h, p)) in got {
                         keys.extend(k);
@@ -1106,7 +1170,7 @@ impl Run<'_> {
         }
         let got: Vec<(usize, (u32, Vec<u32>))> = exchange(self.net, sends)?;
         Ok(self.leader().then(|| {
-            let total = plan
+            let total = self
                 .spans
                 .last()
                 .map_or(0, |s| (s.first + s.count) as usize);

@@ -88,13 +88,15 @@ const ENTRY_BYTES: u64 = 32;
 
 /// Runs the banding and verification of every process's `held` signatures (see the module's
 /// notes); `passages` are process 0's extra pairs (`a < b`, sorted and distinct; empty
-/// elsewhere). Every process calls it; process 0 gets the [`Found`].
+/// elsewhere). Every process calls it; process 0 gets the [`Found`], with the signatures of
+/// the pairs' documents if `with_sigs`.
 pub(super) fn near_pairs(
     net: &mut Net,
     held: &Held,
     spans: &[Span],
     rule: &Rule,
     passages: Vec<(u32, u32)>,
+    with_sigs: bool,
 ) -> Result<Option<Found>> {
     let peers = net.peers();
     let bands = rule.banding.bands;
@@ -109,6 +111,7 @@ pub(super) fn near_pairs(
         seen: HashSet::new(),
         edges: Vec::new(),
         sigs: HashMap::new(),
+        with_sigs,
         candidates: 0,
     };
     let mut capped = 0;
@@ -231,8 +234,9 @@ struct Verifying {
     /// The pairs verified so far (`a << 32 | b`): each is verified once.
     seen: HashSet<u64>,
     edges: Vec<Edge>,
-    /// The signatures of the documents of `edges`.
+    /// The signatures of the documents of `edges` (if they are kept).
     sigs: HashMap<u32, (u32, Vec<u32>)>,
+    with_sigs: bool,
     /// Band candidates verified.
     candidates: u64,
 }
@@ -371,7 +375,7 @@ impl Verifying {
             }
             self.candidates += candidate as u64;
             if let Some(e) = edge {
-                for d in [a, b] {
+                for d in [a, b].into_iter().filter(|_| self.with_sigs) {
                     self.sigs.entry(d).or_insert_with(|| {
                         let i = index(d) as usize;
                         (table.sizes[i], table.get(i).to_vec())
