@@ -268,6 +268,101 @@ fn banding_across_processes_within_each_budget_gives_the_one_process_report() {
     }
 }
 
+/// One JSONL file read by 2 and 3 processes, each reading its part of the bytes (cut at line
+/// starts, lines numbered as in the whole file): the one-process report, and the one-process
+/// `dedup` output. Some records have no id (their id is their line), blank lines and a bad
+/// record fall in the parts.
+#[test]
+fn one_large_jsonl_file_is_read_in_parts_with_the_one_process_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::new();
+    let gz = std::fs::File::open(fixture("bench/news2k.jsonl.gz")).unwrap();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(gz), &mut text).unwrap();
+    let mut out = String::new();
+    for (i, l) in text.lines().enumerate() {
+        let mut v: serde_json::Map<String, serde_json::Value> = serde_json::from_str(l).unwrap();
+        if i % 7 == 3 {
+            v.remove("id");
+        }
+        out += &serde_json::to_string(&v).unwrap();
+        out += "\n";
+        if i % 50 == 10 {
+            out += "\n   \n";
+        }
+        if i == 1234 {
+            out += "{not json\n";
+        }
+    }
+    let big = dir.path().join("big.jsonl");
+    std::fs::write(&big, out).unwrap();
+    let args: Vec<String> = [arg(&big), "--on-error", "skip", "-q"]
+        .map(String::from)
+        .to_vec();
+    let single = dir.path().join("single.json");
+    syndic()
+        .arg("scan")
+        .args(&args)
+        .args(["-o", arg(&single)])
+        .assert()
+        .success();
+    let single = report_without_run(&single);
+    assert!(single.contains("big.jsonl:"), "ids from line numbers");
+    for n in [2, 3] {
+        let (hosts, _) = hosts(dir.path(), n);
+        let report = dir.path().join(format!("report{n}.json"));
+        let deadline = Instant::now() + DEADLINE;
+        let children: Vec<Child> = (0..n)
+            .map(|i| {
+                process(&args, &hosts, i, &["-o", arg(&report)])
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let errs: Vec<String> = children
+            .into_iter()
+            .map(|child| {
+                let (status, err) = wait(child, deadline);
+                assert!(status.success(), "{n} processes: {err}");
+                err
+            })
+            .collect();
+        // Every process read a share of the file.
+        for e in &errs {
+            assert!(count_in(e, &format!("of {n}:"), "documents read") > 2000 / n as u64 / 2);
+        }
+        assert_eq!(
+            report_without_run(&report),
+            single,
+            "the report of {n} processes differs from one process's"
+        );
+    }
+    let one = dir.path().join("one.jsonl");
+    syndic()
+        .arg("dedup")
+        .args(&args)
+        .args(["--annotate", "-o", arg(&one)])
+        .assert()
+        .success();
+    let two = dir.path().join("two.jsonl");
+    syndic()
+        .arg("dedup")
+        .args(&args)
+        .args([
+            "--local",
+            "2",
+            "--annotate",
+            "--single-output",
+            "-o",
+            arg(&two),
+        ])
+        .timeout(DEADLINE)
+        .assert()
+        .success();
+    let (one, two) = (std::fs::read(&one).unwrap(), std::fs::read(&two).unwrap());
+    assert!(!one.is_empty());
+    assert!(one == two, "the dedup outputs differ");
+}
+
 /// The number after `before` and before `after` in a process's stderr.
 fn count_in(err: &str, before: &str, after: &str) -> u64 {
     let start = err

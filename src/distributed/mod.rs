@@ -2,33 +2,43 @@
 //! process.
 //!
 //! Every process is started with the same inputs (as on a shared file system) and the same
-//! hosts file; process `p` of `n` reads the files `i` with `i % n == p`, whole. The steps of
+//! hosts file; each reads its share of the bytes of the files, in order ([`parts`]: whole files,
+//! and an uncompressed JSONL file across two shares in parts cut at line starts). The steps of
 //! [`crate::pipeline`] run where their data is, and the data moves between the steps over
 //! timely-dataflow ([`net`]):
 //!
 //! ```text
-//! every process: read, normalize, first-pass sketch, line facts of its files
-//!     ─▶ gather to 0: metadata, hashes, first-pass signatures, line facts, per file
-//! process 0: global order (files in order), exact groups, story labels, boilerplate flags
+//! every process: line ends of its cut parts ─▶ every process: each part's first line
+//! every process: read, normalize, first-pass sketch, line facts of its parts
+//!     ─▶ gather to 0: metadata, hashes, line facts, per part
+//! process 0: global order (parts in order), exact groups ─▶ to each process: where every
+//!     part's documents are, which of its own are banded
+//! every process: first pass banded and verified by key (see pairs) ─▶ 0: its pairs
+//! process 0: story labels, boilerplate flags
 //!     ◀─▶ the texts of the templates' sample lines fetched from their owners
 //!     ─▶ to each process: its documents' active flags and flagged lines, the sources
 //! every process: template n-gram keys of its documents + final sketch
 //!     ─▶ keys exchanged by key; each process counts its keys ─▶ gather to 0: templates, pairs
 //!     ◀─ to each process: the template keys and its documents holding one
-//! every process: sketches those documents again ─▶ gather to 0: final signatures
-//! process 0: band, verify, cluster, refine the flags (sample lines fetched again), report
-//!     ─▶ dedup: each process gets its documents' fates and writes its files' records
+//! every process: sketches those documents again
+//! every process: final pass banded and verified by key (see pairs), with process 0's
+//!     passage pairs ─▶ 0: verified pairs, their documents' signatures, every set size
+//! process 0: cluster over the pairs' documents, refine the flags (sample lines fetched
+//!     again), report
+//!     ─▶ dedup: each process gets its documents' fates and writes its parts' records
 //! ```
 //!
 //! Process 0 returns the [`Scan`]; the others return nothing once process 0 has it. The scan
 //! equals [`crate::pipeline::scan_within`]'s over the same inputs outside its `run` section: the
-//! global document order is the files' order, boilerplate statistics are counted over every
-//! document before any flag is decided, and the template keys are counted by key over all
-//! processes. ARCHITECTURE.md says what this first version gathers to process 0 and what would
-//! replace it past one machine's memory.
+//! global document order is the parts' order, boilerplate statistics are counted over every
+//! document before any flag is decided, the template keys are counted by key over all
+//! processes, and the band buckets are built by key over all processes, capped as one process
+//! caps them. ARCHITECTURE.md says what still goes to process 0 (every document's metadata and
+//! line facts, the verified pairs) and what would replace it past one machine's memory.
 
 mod net;
 mod pairs;
+mod parts;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -143,8 +153,8 @@ pub struct Deduped {
     pub written: dedup::Written,
 }
 
-/// [`scan_within`], then each process writes the records of its own files (files `p`,
-/// `p + n`, ... in order) to `out`, its shard of the output, each record as [`dedup::write`]
+/// [`scan_within`], then each process writes the records of its own parts of the corpus (in
+/// order) to `out`, its shard of the output, each record as [`dedup::write`]
 /// writes it for the whole corpus: together the shards hold the one-process output. Each
 /// process commits its shard before the processes part, so that once any returns, every
 /// shard is complete.
@@ -203,24 +213,43 @@ fn drive(
                 .into(),
         ));
     }
-    let own: Vec<usize> = (0..corpus.files.len())
-        .filter(|i| i % cluster.hosts.len() == cluster.process)
+    if !corpus.files.is_empty() && corpus.one_file(0).is_none() {
+        return Err(Error::Distributed(
+            "a run over several processes reads files (not stdin nor documents in memory)".into(),
+        ));
+    }
+    let (sizes, splittable) = parts::sizes(corpus);
+    let pieces = parts::plan(&sizes, &splittable, cluster.hosts.len());
+    let own: Vec<usize> = (0..pieces.len())
+        .filter(|&i| pieces[i].process == cluster.process)
         .collect();
-    let parts: Vec<Corpus> = own
-        .iter()
-        .map(|&i| corpus.one_file(i))
-        .collect::<Option<_>>()
-        .ok_or_else(|| {
-            Error::Distributed(
-                "a run over several processes reads files (not stdin nor documents in memory)"
-                    .into(),
-            )
-        })?;
     let mut net = net::Net::start(
         cluster.hosts.clone(),
         cluster.process,
         cluster.connect_timeout,
     )?;
+    // The parts of files cut between processes start at line starts and number their lines
+    // on from the line ends of the parts before them (counted by their processes).
+    let aligned = parts::align(corpus, &pieces, &own)?;
+    let counts: Vec<(u32, u64)> = aligned.iter().map(|&(i, _, n)| (i as u32, n)).collect();
+    let sends = (0..net.peers()).map(|q| (q, encode(&counts))).collect();
+    let got: Vec<(usize, Vec<(u32, u64)>)> = exchange(&mut net, sends)?;
+    let all: Vec<(u32, u64)> = got.into_iter().flat_map(|(_, c)| c).collect();
+    let first_lines = parts::number(&pieces, &all);
+    let parts: Vec<Corpus> = own
+        .iter()
+        .map(|&i| match aligned.iter().find(|a| a.0 == i) {
+            Some(&(_, range, _)) => corpus.file_part(
+                pieces[i].file,
+                crate::read::ByteRange {
+                    first_line: first_lines[i],
+                    ..range
+                },
+            ),
+            None => corpus.one_file(pieces[i].file),
+        })
+        .collect::<Option<_>>()
+        .expect("files, checked above");
     let cx = Context {
         cfg,
         budget,
@@ -234,6 +263,7 @@ fn drive(
         net: &mut net,
         cfg,
         own,
+        pieces,
         local,
         lines: Vec::new(),
         spans: Vec::new(),
@@ -277,13 +307,13 @@ struct DocWire {
     sentences: Vec<bool>,
 }
 
-/// What a process sends process 0 of each file it read: its documents in pieces, then its
-/// counts.
+/// What a process sends process 0 of each part of the corpus it read: its documents in
+/// pieces, then its counts.
 #[derive(Serialize, Deserialize)]
 enum FileWire {
     Docs(u32, Vec<DocWire>),
     End {
-        file: u32,
+        part: u32,
         skipped: Skipped,
         files_skipped: Vec<SkippedFile>,
     },
@@ -401,8 +431,10 @@ struct Span {
 struct Run<'a> {
     net: &'a mut net::Net,
     cfg: &'a Config,
-    /// The files this process read, in order.
+    /// The parts of the corpus this process read (indices into `pieces`), in order.
     own: Vec<usize>,
+    /// Every process's parts of the corpus, in the corpus's order.
+    pieces: Vec<parts::Part>,
     local: Local,
     /// Process 0: lines of each document of the corpus.
     lines: Vec<u32>,
@@ -722,7 +754,7 @@ impl Run<'_> {
         Ok(got.pop().map(|g| g.1).unwrap_or_default())
     }
 
-    /// This process's messages to process 0 with what it read, file by file.
+    /// This process's messages to process 0 with what it read, part by part.
     fn file_facts(&mut self) -> Vec<(usize, Vec<u8>)> {
         let l = &self.local;
         let boiler = self.cfg.boilerplate.is_some();
@@ -774,7 +806,7 @@ impl Run<'_> {
             sends.push((
                 0,
                 encode(&FileWire::End {
-                    file: *f as u32,
+                    part: *f as u32,
                     skipped: read.skipped.clone(),
                     files_skipped: read.files_skipped.examples.clone(),
                 }),
@@ -793,17 +825,18 @@ impl Run<'_> {
         let cfg = self.cfg;
         let k = cfg.num_perm;
         let nfiles = corpus.files.len();
-        let mut docs: Vec<Vec<DocWire>> = (0..nfiles).map(|_| Vec::new()).collect();
+        let npieces = self.pieces.len();
+        let mut docs: Vec<Vec<DocWire>> = (0..npieces).map(|_| Vec::new()).collect();
         let mut ends: Vec<Option<(usize, Skipped, Vec<SkippedFile>)>> =
-            (0..nfiles).map(|_| None).collect();
+            (0..npieces).map(|_| None).collect();
         for (from, w) in got {
             match w {
                 FileWire::Docs(f, mut d) => docs[f as usize].append(&mut d),
                 FileWire::End {
-                    file,
+                    part,
                     skipped,
                     files_skipped,
-                } => ends[file as usize] = Some((from, skipped, files_skipped)),
+                } => ends[part as usize] = Some((from, skipped, files_skipped)),
             }
         }
         let mut read = Ingested {
@@ -824,16 +857,36 @@ impl Run<'_> {
         let mut lines = Vec::new();
         let first_sigs = Signatures::new(k, 0);
         let mut line_facts = LineFacts::default();
-        let mut spans = Vec::with_capacity(nfiles);
+        let mut spans = Vec::with_capacity(npieces);
         let mut local_next = vec![0u32; self.net.peers()];
         let mut seen: HashMap<String, Location> = HashMap::new();
+        // A file read in parts is empty when every part is (a part inside one long line has
+        // no record of its own): the parts' notes are held until its last part.
+        let mut parts_empty: Option<(bool, Option<SkippedFile>)> = None;
         for (f, file_docs) in docs.into_iter().enumerate() {
-            let (from, skipped, files_skipped) = ends[f].take().ok_or_else(|| {
+            let piece = self.pieces[f];
+            let (from, skipped, mut files_skipped) = ends[f].take().ok_or_else(|| {
                 Error::Distributed(format!(
-                    "process {} sent no end for file {f}",
-                    f % self.net.peers()
+                    "process {} sent no end for part {f} of the corpus (file {})",
+                    piece.process, piece.file
                 ))
             })?;
+            if piece.cut.is_some() {
+                let e = files_skipped.iter().position(|s| s.reason == "empty");
+                let note = e.map(|i| files_skipped.remove(i));
+                let (all, first) = parts_empty.get_or_insert((true, None));
+                *all &= note.is_some();
+                if first.is_none() {
+                    *first = note;
+                }
+                let last = self.pieces.get(f + 1).is_none_or(|p| p.file != piece.file);
+                if last {
+                    if let Some((true, Some(note))) = parts_empty.take() {
+                        files_skipped.push(note);
+                    }
+                    parts_empty = None;
+                }
+            }
             spans.push(Span {
                 first: read.docs.len() as u32,
                 count: file_docs.len() as u32,

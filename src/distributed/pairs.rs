@@ -63,14 +63,19 @@ pub(super) struct Found {
     pub stats: BandStats,
 }
 
-/// The marker of a pair routed for its shared passage, not by a band.
-const PASSAGE: u16 = u16::MAX;
+/// The bands of a pair routed for its shared passage, not by a band.
+const PASSAGE: u64 = 0;
+
+/// Bands in one round at most: a pair's bands in a round are the bits of a `u64`.
+const MAX_ROUND: usize = 64;
 
 /// A round's band entries for one process: `(key, document)` per band of the round.
 type Entries = Vec<Vec<(u64, u32)>>;
 
-/// Pairs for the process that read their first document: `(a, b, band or PASSAGE)`.
-type Routed = Vec<(u32, u32, u16)>;
+/// Pairs for the process that read their first document: `(a << 32 | b, bands)`, bit `i` of
+/// `bands` set when the round's band `i` yields the pair at the key owner that sends it
+/// ([`PASSAGE`]: none, a passage pair).
+type Routed = Vec<(u64, u64)>;
 
 /// A document's signature and date, sent to the process verifying a pair of it.
 type SigWire = (u32, u32, Vec<u32>, Option<i64>, bool);
@@ -102,7 +107,7 @@ pub(super) fn near_pairs(
     let bands = rule.banding.bands;
     // Bands per round: the most this process's budget allows, agreed on as the least of all.
     let mine = (rule.table_bytes / (ENTRY_BYTES * held.global.len().max(1) as u64))
-        .clamp(1, bands.max(1) as u64);
+        .clamp(1, bands.clamp(1, MAX_ROUND) as u64);
     let sends = (0..peers).map(|q| (q, encode(&mine))).collect();
     let got: Vec<(usize, u64)> = exchange(net, sends)?;
     let per_round = got.into_iter().map(|(_, x)| x).min().unwrap_or(mine) as usize;
@@ -155,13 +160,20 @@ pub(super) fn near_pairs(
                 (pairs, c)
             })
             .collect();
-        let mut routed: Vec<Routed> = vec![Vec::new(); peers];
-        for (&band, (pairs, c)) in round.iter().zip(per_band) {
+        // A near copy shares a bucket in most bands: each owner sends each pair once a round,
+        // with the bands that yield it.
+        let mut yielded: Vec<(u64, u8)> = Vec::new();
+        for (i, (pairs, c)) in per_band.into_iter().enumerate() {
             capped += c;
-            for (a, b) in pairs {
-                routed[place(spans, a).0].push((a, b, band as u16));
-            }
+            yielded.extend(pairs.into_iter().map(|(a, b)| (key(a, b), i as u8)));
         }
+        yielded.par_sort_unstable();
+        let mut routed: Vec<Routed> = vec![Vec::new(); peers];
+        for run in yielded.chunk_by(|x, y| x.0 == y.0) {
+            let bands = run.iter().fold(0u64, |m, &(_, i)| m | 1 << i);
+            routed[place(spans, (run[0].0 >> 32) as u32).0].push((run[0].0, bands));
+        }
+        drop(yielded);
         let sends = routed
             .into_iter()
             .enumerate()
@@ -170,12 +182,12 @@ pub(super) fn near_pairs(
         let got: Vec<(usize, Routed)> = exchange(net, sends)?;
         let pairs = got.into_iter().flat_map(|(_, p)| p).collect();
         // 3. Signatures fetched, pairs verified.
-        state.round(net, held, spans, rule, pairs)?;
+        state.round(net, held, spans, rule, round[0], pairs)?;
     }
     // Process 0's passage pairs, routed and verified the same way.
     let mut routed: Vec<Routed> = vec![Vec::new(); peers];
     for (a, b) in passages {
-        routed[place(spans, a).0].push((a, b, PASSAGE));
+        routed[place(spans, a).0].push((key(a, b), PASSAGE));
     }
     let sends = routed
         .into_iter()
@@ -185,7 +197,7 @@ pub(super) fn near_pairs(
         .collect();
     let got: Vec<(usize, Routed)> = exchange(net, sends)?;
     let pairs = got.into_iter().flat_map(|(_, p)| p).collect();
-    state.round(net, held, spans, rule, pairs)?;
+    state.round(net, held, spans, rule, 0, pairs)?;
 
     // 4. Verified pairs and their signatures to process 0.
     let Verifying {
@@ -242,25 +254,35 @@ struct Verifying {
 }
 
 impl Verifying {
-    /// Verifies `pairs` (`(a, b, band)` with `a` read here, or [`PASSAGE`]) not verified in an
-    /// earlier round: a band's pair is a candidate when the two signatures agree on every row
-    /// of one of its bands. Two exchanges on every process (the signatures of the `b`s read
-    /// elsewhere).
+    /// Verifies `pairs` (see [`Routed`]: `a` read here; the round's bands from `first_band`)
+    /// not verified in an earlier round: a band's pair is a candidate when the two signatures
+    /// agree on every row of one of its bands. Two exchanges on every process (the signatures
+    /// of the `b`s read elsewhere).
     fn round(
         &mut self,
         net: &mut Net,
         held: &Held,
         spans: &[Span],
         rule: &Rule,
-        mut pairs: Vec<(u32, u32, u16)>,
+        first_band: usize,
+        mut pairs: Routed,
     ) -> Result<()> {
         let peers = net.peers();
         let me = net.me();
-        pairs.retain(|&(a, b, _)| !self.seen.contains(&key(a, b)));
+        pairs.retain(|&(ab, _)| !self.seen.contains(&ab));
         pairs.par_sort_unstable();
-        pairs.dedup();
+        // One entry a pair, with the bands every owner saw.
+        let mut merged: Routed = Vec::with_capacity(pairs.len());
+        for run in pairs.chunk_by(|x, y| x.0 == y.0) {
+            merged.push((run[0].0, run.iter().fold(0, |m, &(_, b)| m | b)));
+        }
+        drop(pairs);
+        let pairs = merged;
         // The documents of the pairs: those read here, and the others fetched.
-        let mut docs: Vec<u32> = pairs.iter().flat_map(|&(a, b, _)| [a, b]).collect();
+        let mut docs: Vec<u32> = pairs
+            .iter()
+            .flat_map(|&(ab, _)| [(ab >> 32) as u32, ab as u32])
+            .collect();
         docs.par_sort_unstable();
         docs.dedup();
         let mut asks: Vec<Vec<u32>> = vec![Vec::new(); peers];
@@ -346,21 +368,20 @@ impl Verifying {
             cache: None,
         };
         let rows = rule.banding.rows;
-        let groups: Vec<&[(u32, u32, u16)]> =
-            pairs.chunk_by(|x, y| (x.0, x.1) == (y.0, y.1)).collect();
-        let checked: Vec<(bool, Option<Edge>)> = groups
+        let checked: Vec<(bool, Option<Edge>)> = pairs
             .par_iter()
-            .map(|g| {
-                let (a, b) = (g[0].0, g[0].1);
+            .map(|&(ab, bands)| {
+                let (a, b) = ((ab >> 32) as u32, ab as u32);
                 let (ia, ib) = (index(a), index(b));
                 let (sa, sb) = (table.get(ia as usize), table.get(ib as usize));
-                let candidate = g.iter().any(|&(_, _, band)| {
-                    band != PASSAGE && {
-                        let r = band as usize * rows..(band as usize + 1) * rows;
+                let candidate = (0..MAX_ROUND).any(|i| {
+                    bands >> i & 1 == 1 && {
+                        let band = first_band + i;
+                        let r = band * rows..(band + 1) * rows;
                         sa[r.clone()] == sb[r]
                     }
                 });
-                let passage = g.iter().any(|&(_, _, band)| band == PASSAGE);
+                let passage = bands == PASSAGE;
                 let edge = (candidate || passage)
                     .then(|| verifier.check(ia, ib))
                     .flatten()
@@ -368,10 +389,10 @@ impl Verifying {
                 (candidate, edge)
             })
             .collect();
-        for (g, (candidate, edge)) in groups.iter().zip(checked) {
-            let (a, b) = (g[0].0, g[0].1);
-            if candidate || g.iter().any(|p| p.2 == PASSAGE) {
-                self.seen.insert(key(a, b));
+        for (&(ab, bands), (candidate, edge)) in pairs.iter().zip(checked) {
+            let (a, b) = ((ab >> 32) as u32, ab as u32);
+            if candidate || bands == PASSAGE {
+                self.seen.insert(ab);
             }
             self.candidates += candidate as u64;
             if let Some(e) = edge {
