@@ -7,6 +7,10 @@
 #
 #   benches/distributed.sh [DOCS] [ROUNDS] [FILES]   (defaults: 200000 documents, 3 rounds, 8 files)
 #
+# BASE=/path/to/an/older/syndic also runs that binary's 2 processes x 1 thread in each round,
+# interleaved with the others, for a before/after ratio. FILES=1 gives one file, which the two
+# processes read in parts.
+#
 # gen_news writes one corpus.jsonl; a run over several processes splits whole files, so the
 # corpus is cut into FILES files (in order, at line ends) and both runs read the same files.
 # The corpus is generated once under $WORK (default /tmp).
@@ -55,6 +59,19 @@ for r in $(seq "$ROUNDS"); do
     "2 processes x 1 thread $t2 s, peak $(cut -d' ' -f2 "$OUT/p0") KB (process 0)" \
     "and $(cut -d' ' -f2 "$OUT/p1") KB (process 1)"
   echo "$(cut -d' ' -f1 "$OUT/t1") $t2 $(cut -d' ' -f2 "$OUT/t1") $(cut -d' ' -f2 "$OUT/p0") $(cut -d' ' -f2 "$OUT/p1")" >> "$OUT/times"
+  if [ -n "${BASE:-}" ]; then
+    start=$(date +%s.%N)
+    for p in 0 1; do
+      /usr/bin/time -f "%e %M" -o "$OUT/b$p" "$BASE" scan -q --hosts "$OUT/hosts" --process $p -j 1 \
+        "$PARTS"/*.jsonl -o "$OUT/base.json" 2> "$OUT/berr$p" &
+    done
+    wait
+    t3=$(python3 -c "import time; print(f'{time.time() - $start:.2f}')")
+    cat "$OUT"/berr0 "$OUT"/berr1 | grep 'bytes sent' | sed 's/^/  base /'
+    echo "round $r: base 2 processes x 1 thread $t3 s, peak $(cut -d' ' -f2 "$OUT/b0") KB (process 0)" \
+      "and $(cut -d' ' -f2 "$OUT/b1") KB (process 1)"
+    echo "$t3 $(cut -d' ' -f2 "$OUT/b0") $(cut -d' ' -f2 "$OUT/b1")" >> "$OUT/base"
+  fi
 done
 
 python3 - "$OUT" <<'EOF'
@@ -67,6 +84,15 @@ print(f"median: 1 process x 2 threads {one:.2f} s; 2 processes x 1 thread {two:.
       f"ratio {two / one:.2f}x")
 for i, what in [(2, "1 process"), (3, "process 0 of 2"), (4, "process 1 of 2")]:
     print(f"peak memory, {what}: {statistics.median(t[i] for t in times) / 1024:.0f} MiB (median)")
+try:
+    base = [tuple(map(float, l.split())) for l in open(f"{out}/base")]
+    b = statistics.median(t[0] for t in base)
+    print(f"base: 2 processes x 1 thread {b:.2f} s (ratio to 1 process x 2 threads {b / one:.2f}x; "
+          f"this build's 2 processes take {two / b:.2f}x the base's); peak memory process 0 "
+          f"{statistics.median(t[1] for t in base) / 1024:.0f} MiB, process 1 "
+          f"{statistics.median(t[2] for t in base) / 1024:.0f} MiB")
+except FileNotFoundError:
+    pass
 by = {}
 for l in open(f"{out}/bytes"):
     p, docs, sent = l.split()
