@@ -7,9 +7,9 @@
 //! ```text
 //! every process: (band key, document) of its documents ─▶ the process that owns the key
 //!     (key_process: a hash range of the keys per process)
-//! key owner: the band's buckets, capped as one process caps them ─▶ each pair (a, b, band)
-//!     to the process that read a
-//! that process: asks the processes that read the b's for their signatures (and dates) ◀─▶
+//! key owner: the band's buckets, capped as one process caps them ─▶ each pair (a, b, bands)
+//!     to the process that read a or the one that read b (half the pairs each)
+//! that process: asks the processes that read the others for their signatures (and dates) ◀─▶
 //!     checks that the pair's rows agree in one of its bands (a key match by hash accident is
 //!     no candidate), then verifies each pair once, the first round that yields it
 //! ```
@@ -72,7 +72,7 @@ const MAX_ROUND: usize = 64;
 /// A round's band entries for one process: `(key, document)` per band of the round.
 type Entries = Vec<Vec<(u64, u32)>>;
 
-/// Pairs for the process that read their first document: `(a << 32 | b, bands)`, bit `i` of
+/// Pairs for the process that verifies them: `(a << 32 | b, bands)`, bit `i` of
 /// `bands` set when the round's band `i` yields the pair at the key owner that sends it
 /// ([`PASSAGE`]: none, a passage pair).
 type Routed = Vec<(u64, u64)>;
@@ -144,7 +144,7 @@ pub(super) fn near_pairs(
             .map(|(q, o)| (q, encode(&o)))
             .collect();
         let got: Vec<(usize, Entries)> = exchange(net, sends)?;
-        // 2. The buckets of the keys this process owns; each pair to the process that read a.
+        // 2. The buckets of the keys this process owns; each pair to its verifier.
         let mut tables: Vec<Vec<(u64, u32)>> = vec![Vec::new(); round.len()];
         for (_, per_band) in got {
             for (t, entries) in tables.iter_mut().zip(per_band) {
@@ -171,7 +171,7 @@ pub(super) fn near_pairs(
         let mut routed: Vec<Routed> = vec![Vec::new(); peers];
         for run in yielded.chunk_by(|x, y| x.0 == y.0) {
             let bands = run.iter().fold(0u64, |m, &(_, i)| m | 1 << i);
-            routed[place(spans, (run[0].0 >> 32) as u32).0].push((run[0].0, bands));
+            routed[verifier_of(spans, run[0].0)].push((run[0].0, bands));
         }
         drop(yielded);
         let sends = routed
@@ -187,7 +187,7 @@ pub(super) fn near_pairs(
     // Process 0's passage pairs, routed and verified the same way.
     let mut routed: Vec<Routed> = vec![Vec::new(); peers];
     for (a, b) in passages {
-        routed[place(spans, a).0].push((key(a, b), PASSAGE));
+        routed[verifier_of(spans, key(a, b))].push((key(a, b), PASSAGE));
     }
     let sends = routed
         .into_iter()
@@ -254,7 +254,8 @@ struct Verifying {
 }
 
 impl Verifying {
-    /// Verifies `pairs` (see [`Routed`]: `a` read here; the round's bands from `first_band`)
+    /// Verifies `pairs` (see [`Routed`]: `a` or `b` read here; the round's bands from
+    /// `first_band`)
     /// not verified in an earlier round: a band's pair is a candidate when the two signatures
     /// agree on every row of one of its bands. Two exchanges on every process (the signatures
     /// of the `b`s read elsewhere).
@@ -411,6 +412,18 @@ impl Verifying {
 
 fn key(a: u32, b: u32) -> u64 {
     (a as u64) << 32 | b as u64
+}
+
+/// The process that verifies pair `ab` (see [`key`]): the one that read `a` or the one that
+/// read `b`, by a bit of the pair's hash. The earlier documents are on the earlier processes,
+/// so taking `a`'s always would leave most pairs across processes to the first.
+fn verifier_of(spans: &[Span], ab: u64) -> usize {
+    let d = if xxhash_rust::xxh3::xxh3_64(&ab.to_le_bytes()) & 1 == 0 {
+        (ab >> 32) as u32
+    } else {
+        ab as u32
+    };
+    place(spans, d).0
 }
 
 /// Process 0: the clusters of the gathered pairs, as [`build_clusters`] makes them over the
