@@ -16,8 +16,9 @@ use crate::progress::Bars;
 pub struct DistArgs {
     /// Run as one process of several (on this host or others): FILE lists one host:port per
     /// process, process 0 first. Start every process with the same inputs, options and FILE,
-    /// each with its own --process; each reads its share of the input files, and process 0
-    /// writes the report (the same as one process would write, outside "run").
+    /// each with its own --process; each reads its share of the inputs' bytes (whole files,
+    /// and a large JSONL file in parts cut at line starts), and process 0 writes the report
+    /// (the same as one process would write, outside "run").
     #[arg(
         long,
         value_name = "FILE",
