@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! every process: (band key, document) of its documents ─▶ the process that owns the key
-//!     (key_process: a hash range of the keys per process)
+//!     (key_process: each process owns the keys of one residue of a hash)
 //! key owner: the band's buckets, capped as one process caps them ─▶ each pair (a, b, bands)
 //!     to the process that read a or the one that read b (half the pairs each)
 //! that process: asks the processes that read the others for their signatures (and dates) ◀─▶
