@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# One scan over two processes against one process on gen_news 200k: wall time of
-# `--local 2 -j 1` (2 processes x 1 thread, over loopback) against `-j 2` (1 process x 2
-# threads), interleaved, medians of ROUNDS; the bytes each process sent its peer per document
-# (the processes print them on stderr); and whether the two reports are the same outside `run`.
+# One scan over two processes against one process on gen_news 200k: wall time of 2 processes x
+# 1 thread (`--hosts` over loopback, `-j 1`) against `-j 2` (1 process x 2 threads),
+# interleaved, medians of ROUNDS; each process's peak memory; the bytes each process sent its
+# peer per document (the processes print them on stderr, process 0 also the final signatures it
+# received); and whether the two reports are the same outside `run`.
 #
 #   benches/distributed.sh [DOCS] [ROUNDS] [FILES]   (defaults: 200000 documents, 3 rounds, 8 files)
+#
+# BASE=/path/to/an/older/syndic also runs that binary's 2 processes x 1 thread in each round,
+# interleaved with the others, for a before/after ratio. FILES=1 gives one file, which the two
+# processes read in parts.
 #
 # gen_news writes one corpus.jsonl; a run over several processes splits whole files, so the
 # corpus is cut into FILES files (in order, at line ends) and both runs read the same files.
@@ -31,15 +36,42 @@ fi
 BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/syndic
 cat "$PARTS"/*.jsonl > /dev/null # warm the page cache
 
+# The two processes are started as on two hosts (a hosts file of two loopback ports, the same
+# command with --process 0 and 1), each under /usr/bin/time for its own peak memory.
+python3 -c 'import socket
+s = [socket.socket() for _ in range(2)]
+for x in s: x.bind(("127.0.0.1", 0))
+print("\n".join("127.0.0.1:%d" % x.getsockname()[1] for x in s))' > "$OUT/hosts"
 for r in $(seq "$ROUNDS"); do
-  /usr/bin/time -f "%e" -o "$OUT/t1" "$BIN" scan -q -j 2 "$PARTS"/*.jsonl -o "$OUT/one.json"
-  /usr/bin/time -f "%e" -o "$OUT/t2" "$BIN" scan -q --local 2 -j 1 "$PARTS"/*.jsonl \
-    -o "$OUT/two.json" 2> "$OUT/err"
-  grep 'bytes sent' "$OUT/err" | sed 's/^/  /'
-  grep -o 'process [0-9]* of [0-9]*: [0-9]* documents read, [0-9]* bytes' "$OUT/err" \
+  /usr/bin/time -f "%e %M" -o "$OUT/t1" "$BIN" scan -q -j 2 "$PARTS"/*.jsonl -o "$OUT/one.json"
+  start=$(date +%s.%N)
+  for p in 0 1; do
+    /usr/bin/time -f "%e %M" -o "$OUT/p$p" "$BIN" scan -q --hosts "$OUT/hosts" --process $p -j 1 \
+      "$PARTS"/*.jsonl -o "$OUT/two.json" 2> "$OUT/err$p" &
+  done
+  wait
+  t2=$(python3 -c "import time; print(f'{time.time() - $start:.2f}')")
+  cat "$OUT"/err0 "$OUT"/err1 | grep 'bytes sent' | sed 's/^/  /'
+  cat "$OUT"/err0 "$OUT"/err1 \
+    | grep -o 'process [0-9]* of [0-9]*: [0-9]* documents read, [0-9]* bytes' \
     | awk '{print $2, $5, $8}' >> "$OUT/bytes"
-  echo "round $r: 1 process x 2 threads $(cat "$OUT/t1") s; 2 processes x 1 thread $(cat "$OUT/t2") s"
-  echo "$(cat "$OUT/t1") $(cat "$OUT/t2")" >> "$OUT/times"
+  echo "round $r: 1 process x 2 threads $(cut -d' ' -f1 "$OUT/t1") s, peak $(cut -d' ' -f2 "$OUT/t1") KB;" \
+    "2 processes x 1 thread $t2 s, peak $(cut -d' ' -f2 "$OUT/p0") KB (process 0)" \
+    "and $(cut -d' ' -f2 "$OUT/p1") KB (process 1)"
+  echo "$(cut -d' ' -f1 "$OUT/t1") $t2 $(cut -d' ' -f2 "$OUT/t1") $(cut -d' ' -f2 "$OUT/p0") $(cut -d' ' -f2 "$OUT/p1")" >> "$OUT/times"
+  if [ -n "${BASE:-}" ]; then
+    start=$(date +%s.%N)
+    for p in 0 1; do
+      /usr/bin/time -f "%e %M" -o "$OUT/b$p" "$BASE" scan -q --hosts "$OUT/hosts" --process $p -j 1 \
+        "$PARTS"/*.jsonl -o "$OUT/base.json" 2> "$OUT/berr$p" &
+    done
+    wait
+    t3=$(python3 -c "import time; print(f'{time.time() - $start:.2f}')")
+    cat "$OUT"/berr0 "$OUT"/berr1 | grep 'bytes sent' | sed 's/^/  base /'
+    echo "round $r: base 2 processes x 1 thread $t3 s, peak $(cut -d' ' -f2 "$OUT/b0") KB (process 0)" \
+      "and $(cut -d' ' -f2 "$OUT/b1") KB (process 1)"
+    echo "$t3 $(cut -d' ' -f2 "$OUT/b0") $(cut -d' ' -f2 "$OUT/b1")" >> "$OUT/base"
+  fi
 done
 
 python3 - "$OUT" <<'EOF'
@@ -50,6 +82,17 @@ one = statistics.median(t[0] for t in times)
 two = statistics.median(t[1] for t in times)
 print(f"median: 1 process x 2 threads {one:.2f} s; 2 processes x 1 thread {two:.2f} s; "
       f"ratio {two / one:.2f}x")
+for i, what in [(2, "1 process"), (3, "process 0 of 2"), (4, "process 1 of 2")]:
+    print(f"peak memory, {what}: {statistics.median(t[i] for t in times) / 1024:.0f} MiB (median)")
+try:
+    base = [tuple(map(float, l.split())) for l in open(f"{out}/base")]
+    b = statistics.median(t[0] for t in base)
+    print(f"base: 2 processes x 1 thread {b:.2f} s (ratio to 1 process x 2 threads {b / one:.2f}x; "
+          f"this build's 2 processes take {two / b:.2f}x the base's); peak memory process 0 "
+          f"{statistics.median(t[1] for t in base) / 1024:.0f} MiB, process 1 "
+          f"{statistics.median(t[2] for t in base) / 1024:.0f} MiB")
+except FileNotFoundError:
+    pass
 by = {}
 for l in open(f"{out}/bytes"):
     p, docs, sent = l.split()

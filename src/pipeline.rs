@@ -835,7 +835,7 @@ pub fn scan_within(
         &groups,
         clusters.clusters,
         &edges,
-        &sigs,
+        &sigs.sizes,
         boiler,
         templates.as_ref(),
     );

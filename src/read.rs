@@ -141,6 +141,19 @@ pub struct SourceFile {
     /// Why the file cannot be read at all, found while listing a folder (a broken link, a
     /// FIFO or socket): reported as a record of the file, under the error policy.
     pub problem: Option<RecordError>,
+    /// Only this part of the file is read (a process of a distributed run reads a part of a
+    /// large JSONL file); `None`: all of it.
+    pub(crate) range: Option<ByteRange>,
+}
+
+/// A part of an uncompressed JSONL file: the lines that start at `start..end` (both line
+/// starts, or the file's end), the first of them line `first_line + 1` of the file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ByteRange {
+    pub start: u64,
+    pub end: u64,
+    /// Lines of the file before `start`.
+    pub first_line: u64,
 }
 
 /// One input record that became a document.
@@ -273,6 +286,7 @@ fn classify(path: PathBuf, name: String) -> SourceFile {
         format,
         compression,
         problem: None,
+        range: None,
     }
 }
 
@@ -386,6 +400,14 @@ impl Corpus {
             memory: Vec::new(),
             arrow: None,
         })
+    }
+
+    /// The corpus of part `range` of file `i` alone (see [`Corpus::one_file`]).
+    #[cfg(feature = "distributed")]
+    pub(crate) fn file_part(&self, i: usize, range: ByteRange) -> Option<Corpus> {
+        let mut c = self.one_file(i)?;
+        c.files[0].range = Some(range);
+        Some(c)
     }
 
     /// [`Corpus::open_with`] with the default [`FolderFilter`].
@@ -529,6 +551,7 @@ impl Corpus {
                     format: Format::Jsonl,
                     compression: Compression::None,
                     problem: None,
+                    range: None,
                 });
                 corpus.spools.push(path);
                 continue;
@@ -1318,6 +1341,7 @@ impl FileReader {
             return r;
         }
         match File::open(&src.path) {
+            Ok(f) if src.range.is_some() => FileReader::part(src, file, f),
             Ok(f) if src.format == Format::Parquet => {
                 let mut r = FileReader::empty(src, file);
                 r.parquet_input = Some(parquet::Input::File(f));
@@ -1332,6 +1356,22 @@ impl FileReader {
                 r
             }
         }
+    }
+
+    /// A reader of `src.range` of an uncompressed JSONL file (the planner of the parts checked
+    /// that it is one), numbering its lines on from the lines before it.
+    fn part(src: &SourceFile, file: u32, mut f: File) -> FileReader {
+        let range = src.range.expect("a part");
+        let mut r = FileReader::empty(src, file);
+        r.line = range.first_line;
+        match io::Seek::seek(&mut f, io::SeekFrom::Start(range.start)) {
+            Ok(_) => {
+                let part = f.take(range.end.saturating_sub(range.start));
+                r.reader = Some(Box::new(BufReader::with_capacity(1 << 16, part)));
+            }
+            Err(e) => r.pending = Some(unreadable(&e)),
+        }
+        r
     }
 
     fn empty(src: &SourceFile, file: u32) -> FileReader {

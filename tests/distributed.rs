@@ -172,6 +172,212 @@ fn reports_of_two_and_three_processes_are_the_one_process_report() {
     }
 }
 
+/// The generated news articles with a date each (ten days in turn), in four JSONL files.
+fn dated_corpus(dir: &Path) -> Vec<String> {
+    let mut text = String::new();
+    let gz = std::fs::File::open(fixture("bench/news2k.jsonl.gz")).unwrap();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(gz), &mut text).unwrap();
+    let lines: Vec<String> = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            let mut v: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(l).unwrap();
+            v.insert("date".into(), format!("2015-01-{:02}", 1 + i % 10).into());
+            serde_json::to_string(&v).unwrap()
+        })
+        .collect();
+    lines
+        .chunks(lines.len().div_ceil(4))
+        .enumerate()
+        .map(|(i, part)| {
+            let path = dir.join(format!("dated-{i}.jsonl"));
+            std::fs::write(&path, part.join("\n") + "\n").unwrap();
+            arg(&path).to_string()
+        })
+        .collect()
+}
+
+/// The banding and verification run where the signatures are: band keys go to the process
+/// that owns them, candidates to the process that read their first document, and process 0
+/// receives only the signatures of the verified pairs' documents. With a tiny memory budget
+/// (the bands in many rounds, texts on disk), a date window and hot buckets capped hard, the
+/// report is still the one-process report.
+#[test]
+fn banding_across_processes_within_each_budget_gives_the_one_process_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = dated_corpus(dir.path());
+    args.extend(
+        [
+            "-q",
+            "--max-days",
+            "3",
+            "--max-bucket",
+            "3",
+            "--memory-limit",
+            "200k",
+        ]
+        .map(String::from),
+    );
+    let single = dir.path().join("single.json");
+    syndic()
+        .arg("scan")
+        .args(&args)
+        .args(["-o", arg(&single)])
+        .assert()
+        .success();
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&single).unwrap()).unwrap();
+    let stats = &report["stats"];
+    assert!(stats["capped_buckets"].as_u64().unwrap() > 0, "{stats}");
+    assert!(stats["verified_pairs"].as_u64().unwrap() > 0, "{stats}");
+    for n in [2, 3] {
+        let (hosts, _) = hosts(dir.path(), n);
+        let out = dir.path().join(format!("report{n}.json"));
+        let deadline = Instant::now() + DEADLINE;
+        let children: Vec<Child> = (0..n)
+            .rev()
+            .map(|i| {
+                process(&args, &hosts, i, &["-j", "1", "-o", arg(&out)])
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let mut errs: Vec<String> = children
+            .into_iter()
+            .map(|child| {
+                let (status, err) = wait(child, deadline);
+                assert!(status.success(), "{n} processes: {err}");
+                err
+            })
+            .collect();
+        errs.reverse();
+        assert_eq!(
+            report_without_run(&out),
+            report_without_run(&single),
+            "the report of {n} processes differs from one process's"
+        );
+        // Process 0 clustered with the signatures of the verified pairs' documents, not all.
+        let read: u64 = errs
+            .iter()
+            .map(|e| count_in(e, &format!("of {n}:"), "documents read"))
+            .sum();
+        assert_eq!(read, stats["documents"].as_u64().unwrap());
+        let gathered = count_in(&errs[0], "per document read);", "final signatures gathered");
+        assert!(gathered > 0 && gathered < read, "{gathered} of {read}");
+    }
+}
+
+/// One JSONL file read by 2 and 3 processes, each reading its part of the bytes (cut at line
+/// starts, lines numbered as in the whole file): the one-process report, and the one-process
+/// `dedup` output. Some records have no id (their id is their line), blank lines and a bad
+/// record fall in the parts.
+#[test]
+fn one_large_jsonl_file_is_read_in_parts_with_the_one_process_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::new();
+    let gz = std::fs::File::open(fixture("bench/news2k.jsonl.gz")).unwrap();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(gz), &mut text).unwrap();
+    let mut out = String::new();
+    for (i, l) in text.lines().enumerate() {
+        let mut v: serde_json::Map<String, serde_json::Value> = serde_json::from_str(l).unwrap();
+        if i % 7 == 3 {
+            v.remove("id");
+        }
+        out += &serde_json::to_string(&v).unwrap();
+        out += "\n";
+        if i % 50 == 10 {
+            out += "\n   \n";
+        }
+        if i == 1234 {
+            out += "{not json\n";
+        }
+    }
+    let big = dir.path().join("big.jsonl");
+    std::fs::write(&big, out).unwrap();
+    let args: Vec<String> = [arg(&big), "--on-error", "skip", "-q"]
+        .map(String::from)
+        .to_vec();
+    let single = dir.path().join("single.json");
+    syndic()
+        .arg("scan")
+        .args(&args)
+        .args(["-o", arg(&single)])
+        .assert()
+        .success();
+    let single = report_without_run(&single);
+    assert!(single.contains("big.jsonl:"), "ids from line numbers");
+    for n in [2, 3] {
+        let (hosts, _) = hosts(dir.path(), n);
+        let report = dir.path().join(format!("report{n}.json"));
+        let deadline = Instant::now() + DEADLINE;
+        let children: Vec<Child> = (0..n)
+            .map(|i| {
+                process(&args, &hosts, i, &["-o", arg(&report)])
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let errs: Vec<String> = children
+            .into_iter()
+            .map(|child| {
+                let (status, err) = wait(child, deadline);
+                assert!(status.success(), "{n} processes: {err}");
+                err
+            })
+            .collect();
+        // Every process read a share of the file.
+        for e in &errs {
+            assert!(count_in(e, &format!("of {n}:"), "documents read") > 2000 / n as u64 / 2);
+        }
+        assert_eq!(
+            report_without_run(&report),
+            single,
+            "the report of {n} processes differs from one process's"
+        );
+    }
+    let one = dir.path().join("one.jsonl");
+    syndic()
+        .arg("dedup")
+        .args(&args)
+        .args(["--annotate", "-o", arg(&one)])
+        .assert()
+        .success();
+    let two = dir.path().join("two.jsonl");
+    syndic()
+        .arg("dedup")
+        .args(&args)
+        .args([
+            "--local",
+            "2",
+            "--annotate",
+            "--single-output",
+            "-o",
+            arg(&two),
+        ])
+        .timeout(DEADLINE)
+        .assert()
+        .success();
+    let (one, two) = (std::fs::read(&one).unwrap(), std::fs::read(&two).unwrap());
+    assert!(!one.is_empty());
+    assert!(one == two, "the dedup outputs differ");
+}
+
+/// The number after `before` and before `after` in a process's stderr.
+fn count_in(err: &str, before: &str, after: &str) -> u64 {
+    let start = err
+        .find(before)
+        .unwrap_or_else(|| panic!("{before:?} in {err}"))
+        + before.len();
+    let rest = &err[start..];
+    rest[..rest
+        .find(after)
+        .unwrap_or_else(|| panic!("{after:?} in {err}"))]
+        .trim()
+        .parse()
+        .unwrap()
+}
+
 #[test]
 fn local_runs_the_processes_itself() {
     let c = Corpus::new();

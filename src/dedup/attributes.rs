@@ -231,6 +231,7 @@ mod tests {
             format,
             compression: crate::read::Compression::None,
             problem: None,
+            range: None,
         };
         let dir = Path::new("attrs");
         let p = |s| attribute_path(dir, &s).unwrap();

@@ -2,32 +2,43 @@
 //! process.
 //!
 //! Every process is started with the same inputs (as on a shared file system) and the same
-//! hosts file; process `p` of `n` reads the files `i` with `i % n == p`, whole. The steps of
+//! hosts file; each reads its share of the bytes of the files, in order ([`parts`]: whole files,
+//! and an uncompressed JSONL file across two shares in parts cut at line starts). The steps of
 //! [`crate::pipeline`] run where their data is, and the data moves between the steps over
 //! timely-dataflow ([`net`]):
 //!
 //! ```text
-//! every process: read, normalize, first-pass sketch, line facts of its files
-//!     ─▶ gather to 0: metadata, hashes, first-pass signatures, line facts, per file
-//! process 0: global order (files in order), exact groups, story labels, boilerplate flags
+//! every process: line ends of its cut parts ─▶ every process: each part's first line
+//! every process: read, normalize, first-pass sketch, line facts of its parts
+//!     ─▶ gather to 0: metadata, hashes, line facts, per part
+//! process 0: global order (parts in order), exact groups ─▶ to each process: where every
+//!     part's documents are, which of its own are banded
+//! every process: first pass banded and verified by key (see pairs) ─▶ 0: its pairs
+//! process 0: story labels, boilerplate flags
 //!     ◀─▶ the texts of the templates' sample lines fetched from their owners
 //!     ─▶ to each process: its documents' active flags and flagged lines, the sources
 //! every process: template n-gram keys of its documents + final sketch
 //!     ─▶ keys exchanged by key; each process counts its keys ─▶ gather to 0: templates, pairs
 //!     ◀─ to each process: the template keys and its documents holding one
-//! every process: sketches those documents again ─▶ gather to 0: final signatures
-//! process 0: band, verify, cluster, refine the flags (sample lines fetched again), report
-//!     ─▶ dedup: each process gets its documents' fates and writes its files' records
+//! every process: sketches those documents again
+//! every process: final pass banded and verified by key (see pairs), with process 0's
+//!     passage pairs ─▶ 0: verified pairs, their documents' signatures, every set size
+//! process 0: cluster over the pairs' documents, refine the flags (sample lines fetched
+//!     again), report
+//!     ─▶ dedup: each process gets its documents' fates and writes its parts' records
 //! ```
 //!
 //! Process 0 returns the [`Scan`]; the others return nothing once process 0 has it. The scan
 //! equals [`crate::pipeline::scan_within`]'s over the same inputs outside its `run` section: the
-//! global document order is the files' order, boilerplate statistics are counted over every
-//! document before any flag is decided, and the template keys are counted by key over all
-//! processes. ARCHITECTURE.md says what this first version gathers to process 0 and what would
-//! replace it past one machine's memory.
+//! global document order is the parts' order, boilerplate statistics are counted over every
+//! document before any flag is decided, the template keys are counted by key over all
+//! processes, and the band buckets are built by key over all processes, capped as one process
+//! caps them. ARCHITECTURE.md says what still goes to process 0 (every document's metadata and
+//! line facts, the verified pairs) and what would replace it past one machine's memory.
 
 mod net;
+mod pairs;
+mod parts;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -44,12 +55,13 @@ use crate::error::{Error, Location, RecordError, Result};
 use crate::ingest::{ingest_with, DocMeta, Ingested, Skipped};
 use crate::normalize::NormDoc;
 use crate::pipeline::steps::{
-    build_clusters, exact_groups, final_verifier, finish, first_pass_facts, keep_first_pass_facts,
-    story_labels, template_docs, verified_edges, Context, Ingest, RunLog, TrueSets,
+    exact_groups, finish, first_pass_facts, keep_first_pass_facts, template_docs, Context, Edges,
+    Ingest, RunLog,
 };
 use crate::pipeline::{
-    resketch, sketch_all, sketch_into, source_ids, template_examples, Config, Mask, Progress, Scan,
-    Shingles, TEXT_SHARE,
+    components, resketch, shared_sentence_pairs, sketch_all, sketch_into, source_ids,
+    template_examples, Config, Mask, Progress, Scan, Shingles, BAND_SHARE, FIRST_PASS_LENIENCY,
+    TEXT_SHARE,
 };
 use crate::read::{Corpus, FilesSkipped, SkippedFile};
 use crate::sketch::{Signatures, Sketcher};
@@ -116,6 +128,9 @@ pub struct Outcome {
     pub documents: u64,
     /// Bytes this process wrote to its peers' connections.
     pub bytes_sent: u64,
+    /// The final signatures process 0 received to cluster (those of the documents of verified
+    /// pairs; 0 on the other processes): the others stay where they were sketched.
+    pub signatures_gathered: u64,
 }
 
 /// Runs this process's part of a scan over several processes (see the module's notes); every
@@ -138,8 +153,8 @@ pub struct Deduped {
     pub written: dedup::Written,
 }
 
-/// [`scan_within`], then each process writes the records of its own files (files `p`,
-/// `p + n`, ... in order) to `out`, its shard of the output, each record as [`dedup::write`]
+/// [`scan_within`], then each process writes the records of its own parts of the corpus (in
+/// order) to `out`, its shard of the output, each record as [`dedup::write`]
 /// writes it for the whole corpus: together the shards hold the one-process output. Each
 /// process commits its shard before the processes part, so that once any returns, every
 /// shard is complete.
@@ -198,24 +213,43 @@ fn drive(
                 .into(),
         ));
     }
-    let own: Vec<usize> = (0..corpus.files.len())
-        .filter(|i| i % cluster.hosts.len() == cluster.process)
+    if !corpus.files.is_empty() && corpus.one_file(0).is_none() {
+        return Err(Error::Distributed(
+            "a run over several processes reads files (not stdin nor documents in memory)".into(),
+        ));
+    }
+    let (sizes, splittable) = parts::sizes(corpus);
+    let pieces = parts::plan(&sizes, &splittable, cluster.hosts.len());
+    let own: Vec<usize> = (0..pieces.len())
+        .filter(|&i| pieces[i].process == cluster.process)
         .collect();
-    let parts: Vec<Corpus> = own
-        .iter()
-        .map(|&i| corpus.one_file(i))
-        .collect::<Option<_>>()
-        .ok_or_else(|| {
-            Error::Distributed(
-                "a run over several processes reads files (not stdin nor documents in memory)"
-                    .into(),
-            )
-        })?;
     let mut net = net::Net::start(
         cluster.hosts.clone(),
         cluster.process,
         cluster.connect_timeout,
     )?;
+    // The parts of files cut between processes start at line starts and number their lines
+    // on from the line ends of the parts before them (counted by their processes).
+    let aligned = parts::align(corpus, &pieces, &own)?;
+    let counts: Vec<(u32, u64)> = aligned.iter().map(|&(i, _, n)| (i as u32, n)).collect();
+    let sends = (0..net.peers()).map(|q| (q, encode(&counts))).collect();
+    let got: Vec<(usize, Vec<(u32, u64)>)> = exchange(&mut net, sends)?;
+    let all: Vec<(u32, u64)> = got.into_iter().flat_map(|(_, c)| c).collect();
+    let first_lines = parts::number(&pieces, &all);
+    let parts: Vec<Corpus> = own
+        .iter()
+        .map(|&i| match aligned.iter().find(|a| a.0 == i) {
+            Some(&(_, range, _)) => corpus.file_part(
+                pieces[i].file,
+                crate::read::ByteRange {
+                    first_line: first_lines[i],
+                    ..range
+                },
+            ),
+            None => corpus.one_file(pieces[i].file),
+        })
+        .collect::<Option<_>>()
+        .expect("files, checked above");
     let cx = Context {
         cfg,
         budget,
@@ -229,12 +263,15 @@ fn drive(
         net: &mut net,
         cfg,
         own,
+        pieces,
         local,
         lines: Vec::new(),
         spans: Vec::new(),
+        signatures_gathered: 0,
     };
     let scan = run.scan(corpus, cx, &mut log)?;
     after(&mut run, scan.as_ref(), &parts)?;
+    let signatures_gathered = run.signatures_gathered;
     let bytes_sent = net.bytes_sent();
     net.finish()?;
     Ok(Outcome {
@@ -245,6 +282,7 @@ fn drive(
         }),
         documents,
         bytes_sent,
+        signatures_gathered,
     })
 }
 
@@ -264,20 +302,18 @@ struct DocWire {
     len: u64,
     /// Lines of its text.
     lines: u32,
-    first_size: u32,
-    first_sig: Vec<u32>,
     line_keys: Vec<u64>,
     letters: Vec<bool>,
     sentences: Vec<bool>,
 }
 
-/// What a process sends process 0 of each file it read: its documents in pieces, then its
-/// counts.
+/// What a process sends process 0 of each part of the corpus it read: its documents in
+/// pieces, then its counts.
 #[derive(Serialize, Deserialize)]
 enum FileWire {
     Docs(u32, Vec<DocWire>),
     End {
-        file: u32,
+        part: u32,
         skipped: Skipped,
         files_skipped: Vec<SkippedFile>,
     },
@@ -306,6 +342,9 @@ struct Plan {
     /// Each document's source (all documents), when templates are looked for.
     source: Vec<u32>,
 }
+
+/// Where each file's documents are, and which of a process's documents are banded.
+type Placement = (Vec<Span>, Vec<bool>);
 
 /// A document's fate in `dedup` (see [`Run::scatter_fates`]).
 type FateWire = (i64, u32, Option<String>, Vec<u32>);
@@ -379,7 +418,7 @@ fn read_local(parts: &[Corpus], cx: Context) -> Result<Local> {
 
 /// A file of the corpus as process 0 sees it: where its documents are in the corpus and on
 /// the process that read it.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Serialize, Deserialize)]
 struct Span {
     first: u32,
     count: u32,
@@ -392,13 +431,17 @@ struct Span {
 struct Run<'a> {
     net: &'a mut net::Net,
     cfg: &'a Config,
-    /// The files this process read, in order.
+    /// The parts of the corpus this process read (indices into `pieces`), in order.
     own: Vec<usize>,
+    /// Every process's parts of the corpus, in the corpus's order.
+    pieces: Vec<parts::Part>,
     local: Local,
     /// Process 0: lines of each document of the corpus.
     lines: Vec<u32>,
-    /// Process 0: where each file's documents are.
+    /// Where each file's documents are.
     spans: Vec<Span>,
+    /// Process 0: the final signatures it received (those of the verified pairs' documents).
+    signatures_gathered: u64,
 }
 
 impl Run<'_> {
@@ -439,18 +482,37 @@ impl Run<'_> {
             log.lap("exact")?;
             state = Some((input, spans, groups));
         }
+        // Every process learns where each file's documents are, and which of its own are
+        // banded (one per exact text).
+        let sends = match &state {
+            Some((_, spans, groups)) => {
+                let mut active: Vec<Vec<bool>> = vec![Vec::new(); self.net.peers()];
+                for s in spans {
+                    let range = s.first as usize..(s.first + s.count) as usize;
+                    active[s.process].extend_from_slice(&groups.active[range]);
+                }
+                active
+                    .iter()
+                    .enumerate()
+                    .map(|(q, a)| (q, encode(&(spans, a))))
+                    .collect()
+            }
+            None => Vec::new(),
+        };
+        let mut got: Vec<(usize, Placement)> = self.exchange(sends)?;
+        let (spans, active) = got.pop().expect("the spans from process 0").1;
+        self.spans = spans;
         let mut boiler = None;
         if let Some(opts) = &cfg.boilerplate {
             let mut wanted = Vec::new();
             let mut stories = None;
-            if let Some((input, _, groups)) = &mut state {
-                let s = story_labels(std::mem::take(&mut input.first_sigs), groups, cx)?;
-                log.spills("first-pass band tables", s.spilled_runs);
+            let first = self.first_pass(&active, state.as_ref().map(|s| &s.2), cx)?;
+            if let (Some((input, _, _)), Some(labels)) = (&mut state, first) {
                 log.lap("first_pass")?;
                 let probe = Fetched::new(&self.lines, HashMap::new());
-                detect(input, &s.labels, opts, &probe)?;
+                detect(input, &labels, opts, &probe)?;
                 wanted = probe.missing();
-                stories = Some(s.labels);
+                stories = Some(labels);
             }
             let spans = state.as_ref().map(|s| s.1.clone()).unwrap_or_default();
             let texts = self.fetch(&spans, &wanted)?;
@@ -485,35 +547,71 @@ impl Run<'_> {
             let mut got: Vec<(usize, Plan)> = self.exchange(sends)?;
             got.pop().expect("a plan from process 0").1
         };
-        let (templates, sigs) = self.final_signatures(&plan, &state, cx, log)?;
+        let (templates, sigs) = self.final_signatures(&plan, cx, log)?;
 
-        // 4. Process 0: band, verify, cluster, refine the flags; the report's counts.
-        let gathered_sigs = sigs;
+        // 4. Band and verify across the processes (see [`pairs`]): process 0 gets the
+        // verified pairs and their documents' signatures, then every document's set size.
+        let passages = match (&state, &boiler) {
+            (Some((input, _, groups)), Some(b)) if !input.line_facts.is_empty() => {
+                let lines = (b.status == Status::Ok).then_some(&b.mask);
+                let mut pairs =
+                    shared_sentence_pairs(&input.line_facts, lines, &groups.active, cfg.max_bucket);
+                if let Some(t) = &templates {
+                    pairs.extend_from_slice(&t.shared_passages);
+                    pairs.sort_unstable();
+                    pairs.dedup();
+                }
+                pairs
+            }
+            _ => Vec::new(),
+        };
+        let passage_candidates = passages.len() as u64;
+        let global = self.globals();
+        let (mut dates, mut unparsed) = (Vec::new(), Vec::new());
+        for read in &self.local.files {
+            dates.extend_from_slice(&read.dates);
+            unparsed.extend_from_slice(&read.date_unparsed);
+        }
+        let held = pairs::Held {
+            sigs: &sigs,
+            global: &global,
+            dates: &dates,
+            unparsed: &unparsed,
+        };
+        let rule = pairs::Rule {
+            banding: cfg.banding,
+            max_bucket: cfg.max_bucket,
+            rule: cfg.verify_rule(),
+            days: cfg.max_days,
+            table_bytes: cx.budget.share(BAND_SHARE),
+        };
+        let found = pairs::near_pairs(self.net, &held, &self.spans, &rule, passages, true)?;
+        let sizes = self.gather_sizes(&plan, &sigs)?;
+        drop(sigs);
+        log.lap("band_verify")?;
         let mut result = None;
         let mut refine = None;
-        if let (Some((input, spans, groups)), Some(b), Some(sigs)) =
-            (&state, boiler.as_ref(), gathered_sigs.as_ref())
-        {
-            let lines = (b.status == Status::Ok).then_some(&b.mask);
-            let mask = Mask {
-                lines,
-                templates: templates.as_ref(),
-            };
-            let sets = TrueSets::new(&input.norm, mask, cfg.shingle);
-            let exact = |d: u32, out: &mut Vec<u64>| sets.fill(d, out);
-            let verifier = final_verifier(cfg, sigs, &input.read, &exact);
-            let edges = verified_edges(&verifier, &input.line_facts, mask, &groups.active, cx)?;
-            log.spills("band tables", edges.band.spilled_runs);
-            log.lap("band_verify")?;
-            let clusters = build_clusters(&verifier, groups, &edges.edges, cfg.cluster);
+        if let (Some((_, spans, groups)), Some(found), Some(sizes)) = (&state, found, sizes) {
+            let clusters = pairs::cluster_gathered(
+                &found,
+                groups,
+                cfg.num_perm,
+                cfg.verify_rule(),
+                cfg.cluster,
+            );
             log.lap("cluster")?;
-            sets.into_result()?;
-            refine = Some((spans.clone(), clusters, edges));
+            self.signatures_gathered = found.sigs.len() as u64;
+            let edges = Edges {
+                edges: found.edges,
+                band: found.stats,
+                passage_candidates,
+            };
+            refine = Some((spans.clone(), clusters, edges, sizes));
         }
         let mut boiler = boiler;
         if let Some(opts) = &cfg.boilerplate {
             let mut wanted = Vec::new();
-            if let (Some((input, _, _)), Some((_, clusters, _)), Some(b)) =
+            if let (Some((input, _, _)), Some((_, clusters, _, _)), Some(b)) =
                 (&state, &refine, &boiler)
             {
                 let probe = Fetched::new(&self.lines, HashMap::new());
@@ -522,7 +620,7 @@ impl Run<'_> {
             }
             let spans = refine.as_ref().map(|r| r.0.clone()).unwrap_or_default();
             let texts = self.fetch(&spans, &wanted)?;
-            if let (Some((input, _, _)), Some((_, clusters, _)), Some(b)) =
+            if let (Some((input, _, _)), Some((_, clusters, _, _)), Some(b)) =
                 (&state, &refine, &boiler)
             {
                 let docs = Fetched::new(&self.lines, texts);
@@ -532,8 +630,8 @@ impl Run<'_> {
                 log.lap("boilerplate_refine")?;
             }
         }
-        if let (Some((input, _, groups)), Some((_, clusters, edges)), Some(mut b), Some(sigs)) =
-            (state, refine, boiler, gathered_sigs)
+        if let (Some((input, _, groups)), Some((_, clusters, edges, sizes)), Some(mut b)) =
+            (state, refine, boiler)
         {
             if !b.templates.is_empty() {
                 template_examples(corpus, cfg, &input.read.docs, &mut b.templates)?;
@@ -544,12 +642,68 @@ impl Run<'_> {
                 &groups,
                 clusters.clusters,
                 &edges,
-                &sigs,
+                &sizes,
                 b,
                 templates.as_ref(),
             ));
         }
         Ok(result)
+    }
+
+    /// The corpus's index of each document this process read.
+    fn globals(&self) -> Vec<u32> {
+        let me = self.net.me();
+        self.spans
+            .iter()
+            .filter(|s| s.process == me)
+            .flat_map(|s| s.first..s.first + s.count)
+            .collect()
+    }
+
+    /// Every process: the first pass's story labels, as
+    /// [`crate::pipeline::steps::story_labels`] gives them, with the first-pass signatures
+    /// banded and verified where they were sketched (see [`pairs`]); `active` says which of this
+    /// process's documents are banded. Process 0 (which passes the `groups`) gets the labels.
+    fn first_pass(
+        &mut self,
+        active: &[bool],
+        groups: Option<&crate::pipeline::steps::Groups>,
+        cx: Context,
+    ) -> Result<Option<Vec<u32>>> {
+        let cfg = self.cfg;
+        let k = cfg.num_perm;
+        let mut sigs = std::mem::take(&mut self.local.first_sigs);
+        for (d, &a) in active.iter().enumerate() {
+            if !a {
+                sigs.sizes[d] = 0;
+                sigs.values[d * k..(d + 1) * k].fill(crate::sketch::EMPTY);
+            }
+        }
+        let global = self.globals();
+        let (dates, unparsed) = (vec![None; global.len()], vec![false; global.len()]);
+        let held = pairs::Held {
+            sigs: &sigs,
+            global: &global,
+            dates: &dates,
+            unparsed: &unparsed,
+        };
+        let strict = cfg.verify_rule();
+        let rule = pairs::Rule {
+            banding: crate::band::Banding::for_threshold(cfg.threshold, k),
+            max_bucket: cfg.max_bucket,
+            rule: crate::verify::VerifyRule {
+                threshold: strict.threshold * FIRST_PASS_LENIENCY,
+                containment: strict.containment.map(|c| c * FIRST_PASS_LENIENCY),
+                ..strict
+            },
+            days: None,
+            table_bytes: cx.budget.share(BAND_SHARE),
+        };
+        let found = pairs::near_pairs(self.net, &held, &self.spans, &rule, Vec::new(), false)?;
+        Ok(match (found, groups) {
+            (Some(f), Some(g)) => Some(components(g.leaders.len(), &g.leaders, &f.edges)),
+            _ => None,
+        })
     }
 
     /// Every process: the fate of each of its documents (cluster index or -1, cluster size,
@@ -600,10 +754,9 @@ impl Run<'_> {
         Ok(got.pop().map(|g| g.1).unwrap_or_default())
     }
 
-    /// This process's messages to process 0 with what it read, file by file.
+    /// This process's messages to process 0 with what it read, part by part.
     fn file_facts(&mut self) -> Vec<(usize, Vec<u8>)> {
         let l = &self.local;
-        let k = self.cfg.num_perm;
         let boiler = self.cfg.boilerplate.is_some();
         let mut sends = Vec::new();
         let mut d = 0usize;
@@ -611,15 +764,13 @@ impl Run<'_> {
             let n = read.docs.len();
             let mut docs = Vec::with_capacity(n.min(PIECE));
             for (i, meta) in read.docs.iter().enumerate() {
-                let (line_keys, letters, sentences, first_sig, first_size) = if boiler {
+                let (line_keys, letters, sentences) = if boiler {
                     let (keys, letters) = l.line_facts.doc(d);
                     let (_, sentences) = l.line_facts.doc_sentences(d);
                     (
                         keys.to_vec(),
                         letters.iter().map(|b| *b).collect(),
                         sentences.iter().map(|b| *b).collect(),
-                        l.first_sigs.values[d * k..(d + 1) * k].to_vec(),
-                        l.first_sigs.sizes[d],
                     )
                 } else {
                     Default::default()
@@ -637,8 +788,6 @@ impl Run<'_> {
                     hash: l.hashes[d],
                     lines: l.lines[d],
                     len: l.lens[d],
-                    first_size,
-                    first_sig,
                     line_keys,
                     letters,
                     sentences,
@@ -657,7 +806,7 @@ impl Run<'_> {
             sends.push((
                 0,
                 encode(&FileWire::End {
-                    file: *f as u32,
+                    part: *f as u32,
                     skipped: read.skipped.clone(),
                     files_skipped: read.files_skipped.examples.clone(),
                 }),
@@ -676,17 +825,18 @@ impl Run<'_> {
         let cfg = self.cfg;
         let k = cfg.num_perm;
         let nfiles = corpus.files.len();
-        let mut docs: Vec<Vec<DocWire>> = (0..nfiles).map(|_| Vec::new()).collect();
+        let npieces = self.pieces.len();
+        let mut docs: Vec<Vec<DocWire>> = (0..npieces).map(|_| Vec::new()).collect();
         let mut ends: Vec<Option<(usize, Skipped, Vec<SkippedFile>)>> =
-            (0..nfiles).map(|_| None).collect();
+            (0..npieces).map(|_| None).collect();
         for (from, w) in got {
             match w {
                 FileWire::Docs(f, mut d) => docs[f as usize].append(&mut d),
                 FileWire::End {
-                    file,
+                    part,
                     skipped,
                     files_skipped,
-                } => ends[file as usize] = Some((from, skipped, files_skipped)),
+                } => ends[part as usize] = Some((from, skipped, files_skipped)),
             }
         }
         let mut read = Ingested {
@@ -705,18 +855,38 @@ impl Run<'_> {
         let mut lens = Vec::new();
         let mut empty = Vec::new();
         let mut lines = Vec::new();
-        let mut first_sigs = Signatures::new(k, 0);
+        let first_sigs = Signatures::new(k, 0);
         let mut line_facts = LineFacts::default();
-        let mut spans = Vec::with_capacity(nfiles);
+        let mut spans = Vec::with_capacity(npieces);
         let mut local_next = vec![0u32; self.net.peers()];
         let mut seen: HashMap<String, Location> = HashMap::new();
+        // A file read in parts is empty when every part is (a part inside one long line has
+        // no record of its own): the parts' notes are held until its last part.
+        let mut parts_empty: Option<(bool, Option<SkippedFile>)> = None;
         for (f, file_docs) in docs.into_iter().enumerate() {
-            let (from, skipped, files_skipped) = ends[f].take().ok_or_else(|| {
+            let piece = self.pieces[f];
+            let (from, skipped, mut files_skipped) = ends[f].take().ok_or_else(|| {
                 Error::Distributed(format!(
-                    "process {} sent no end for file {f}",
-                    f % self.net.peers()
+                    "process {} sent no end for part {f} of the corpus (file {})",
+                    piece.process, piece.file
                 ))
             })?;
+            if piece.cut.is_some() {
+                let e = files_skipped.iter().position(|s| s.reason == "empty");
+                let note = e.map(|i| files_skipped.remove(i));
+                let (all, first) = parts_empty.get_or_insert((true, None));
+                *all &= note.is_some();
+                if first.is_none() {
+                    *first = note;
+                }
+                let last = self.pieces.get(f + 1).is_none_or(|p| p.file != piece.file);
+                if last {
+                    if let Some((true, Some(note))) = parts_empty.take() {
+                        files_skipped.push(note);
+                    }
+                    parts_empty = None;
+                }
+            }
             spans.push(Span {
                 first: read.docs.len() as u32,
                 count: file_docs.len() as u32,
@@ -763,8 +933,6 @@ impl Run<'_> {
                 empty.push(w.empty);
                 lines.push(w.lines);
                 if cfg.boilerplate.is_some() {
-                    first_sigs.values.extend_from_slice(&w.first_sig);
-                    first_sigs.sizes.push(w.first_size);
                     line_facts.push_parts(&w.line_keys, &w.letters, &w.sentences);
                 }
                 read.docs.push(DocMeta {
@@ -904,15 +1072,14 @@ impl Run<'_> {
     }
 
     /// Every process: the final signatures of its documents, with the templates counted over
-    /// all of them; process 0 gets the templates and every signature, in the corpus's order.
+    /// all of them; process 0 gets the templates.
     #[allow(clippy::type_complexity)]
     fn final_signatures(
         &mut self,
         plan: &Plan,
-        state: &Option<(Ingest, Vec<Span>, crate::pipeline::steps::Groups)>,
         cx: Context,
         log: &mut RunLog,
-    ) -> Result<(Option<SourceTemplates>, Option<Signatures>)> {
+    ) -> Result<(Option<SourceTemplates>, Signatures)> {
         let cfg = self.cfg;
         let norm = &self.local.norm;
         let n = norm.doc_count();
@@ -997,8 +1164,9 @@ impl Run<'_> {
                 exchange(self.net, vec![(0, encode(&counted))])?;
             log.lap("template_count")?;
             // Process 0: the templates, and each process's documents that hold one.
-            let sends = match state {
-                Some((_, spans, _)) => {
+            let sends = match self.leader() {
+                true => {
+                    let spans = &self.spans;
                     let (mut keys, mut holders, mut pairs) = (Vec::new(), Vec::new(), Vec::new());
                     for (_, (k, h, p)) in got {
                         keys.extend(k);
@@ -1025,7 +1193,7 @@ impl Run<'_> {
                     ));
                     sends
                 }
-                None => Vec::new(),
+                false => Vec::new(),
             };
             let mut got: Vec<(usize, (Vec<u64>, Vec<u32>))> = exchange(self.net, sends)?;
             let (keys, holders) = got.pop().expect("templates from process 0").1;
@@ -1041,37 +1209,31 @@ impl Run<'_> {
         if min_docs == 0 {
             log.lap("sketch")?;
         }
-        // Gather the signatures to process 0, file by file.
-        let k = cfg.num_perm;
+        Ok((templates, sigs))
+    }
+
+    /// Process 0: every document's final set size (0: not sketched), in the corpus's order.
+    fn gather_sizes(&mut self, plan: &Plan, sigs: &Signatures) -> Result<Option<Vec<u32>>> {
         let mut sends = Vec::new();
         let mut d = 0;
         for (read, &first) in self.local.files.iter().zip(&plan.firsts) {
             let count = read.docs.len();
-            for start in (0..count).step_by(PIECE) {
-                let end = (start + PIECE).min(count);
-                let piece: (u32, Vec<u32>, Vec<u32>) = (
-                    first + start as u32,
-                    sigs.sizes[d + start..d + end].to_vec(),
-                    sigs.values[(d + start) * k..(d + end) * k].to_vec(),
-                );
-                sends.push((0, encode(&piece)));
-            }
+            sends.push((0, encode(&(first, sigs.sizes[d..d + count].to_vec()))));
             d += count;
         }
-        drop(sigs);
-        let got: Vec<(usize, (u32, Vec<u32>, Vec<u32>))> = exchange(self.net, sends)?;
-        let all = state.as_ref().map(|(input, _, _)| {
-            let total = input.read.docs.len();
-            let mut all = Signatures::new(k, total);
-            for (_, (first, sizes, values)) in got {
+        let got: Vec<(usize, (u32, Vec<u32>))> = exchange(self.net, sends)?;
+        Ok(self.leader().then(|| {
+            let total = self
+                .spans
+                .last()
+                .map_or(0, |s| (s.first + s.count) as usize);
+            let mut all = vec![0; total];
+            for (_, (first, sizes)) in got {
                 let f = first as usize;
-                all.sizes[f..f + sizes.len()].copy_from_slice(&sizes);
-                all.values[f * k..(f + sizes.len()) * k].copy_from_slice(&values);
+                all[f..f + sizes.len()].copy_from_slice(&sizes);
             }
             all
-        });
-        log.lap("gather_signatures")?;
-        Ok((templates, all))
+        }))
     }
 }
 
@@ -1084,6 +1246,12 @@ fn exchange<T: DeserializeOwned>(
     got.into_iter()
         .map(|(from, b)| Ok((from, decode(from, &b)?)))
         .collect()
+}
+
+/// The process that read document `d` of the corpus, and its index there.
+fn place(spans: &[Span], d: u32) -> (usize, u32) {
+    let s = spans[spans.partition_point(|s| s.first + s.count <= d)];
+    (s.process, s.local + (d - s.first))
 }
 
 /// The process that counts template key `key` (its middle bits: the sampled keys are even and

@@ -664,7 +664,7 @@ pub(crate) fn finish(
     groups: &Groups,
     clusters: Vec<Cluster>,
     edges: &Edges,
-    sigs: &Signatures,
+    sizes: &[u32],
     boiler: Boilerplate,
     templates: Option<&SourceTemplates>,
 ) -> Scan {
@@ -679,7 +679,7 @@ pub(crate) fn finish(
         .filter(|(d, &l)| l as usize != *d)
         .count() as u64;
     let removed = in_clusters - clusters.len() as u64;
-    let links = links(n, &clusters, &edges.edges, sigs);
+    let links = links(n, &clusters, &edges.edges, sizes);
     let read = input.read;
     let stats = Stats {
         documents: n as u64,
@@ -698,7 +698,7 @@ pub(crate) fn finish(
         verified_pairs: edges.edges.len() as u64,
         links: links.len() as u64,
         capped_buckets: edges.band.capped_buckets,
-        empty_after_masking: (0..n).filter(|&d| active[d] && !sigs.active(d)).count() as u64,
+        empty_after_masking: (0..n).filter(|&d| active[d] && sizes[d] == 0).count() as u64,
         dates_unparsed: read.dates_unparsed,
         boilerplate_templates: boiler.templates.len() as u64,
         boilerplate_lines: boiler.mask.count() as u64,
@@ -718,8 +718,9 @@ pub(crate) fn finish(
 }
 
 /// The verified `edges` whose documents the `clusters` leave apart, each with the smaller
-/// document (fewer shingles in `sigs`) as its part, in order of `(part, whole)`.
-fn links(n: usize, clusters: &[Cluster], edges: &[Edge], sigs: &Signatures) -> Vec<Link> {
+/// document (fewer shingles by `sizes`, the final signatures' set sizes) as its part, in order
+/// of `(part, whole)`.
+fn links(n: usize, clusters: &[Cluster], edges: &[Edge], sizes: &[u32]) -> Vec<Link> {
     const NONE: u32 = u32::MAX;
     let mut cluster_of = vec![NONE; n];
     for (c, cl) in clusters.iter().enumerate() {
@@ -734,7 +735,7 @@ fn links(n: usize, clusters: &[Cluster], edges: &[Edge], sigs: &Signatures) -> V
             x == NONE || x != y
         })
         .map(|e| {
-            let (part, whole) = if sigs.sizes[e.b as usize] < sigs.sizes[e.a as usize] {
+            let (part, whole) = if sizes[e.b as usize] < sizes[e.a as usize] {
                 (e.b, e.a)
             } else {
                 (e.a, e.b)

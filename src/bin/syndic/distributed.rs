@@ -16,8 +16,9 @@ use crate::progress::Bars;
 pub struct DistArgs {
     /// Run as one process of several (on this host or others): FILE lists one host:port per
     /// process, process 0 first. Start every process with the same inputs, options and FILE,
-    /// each with its own --process; each reads its share of the input files, and process 0
-    /// writes the report (the same as one process would write, outside "run").
+    /// each with its own --process; each reads its share of the inputs' bytes (whole files,
+    /// and a large JSONL file in parts cut at line starts), and process 0 writes the report
+    /// (the same as one process would write, outside "run").
     #[arg(
         long,
         value_name = "FILE",
@@ -79,10 +80,19 @@ pub fn scan(
     Ok(Some((corpus, scan, cfg, rep)))
 }
 
-/// The line each process prints: what it read and sent.
+/// The line each process prints: what it read and sent (and, on process 0, how many final
+/// signatures it received to cluster).
 pub fn note_bytes(cluster: &Cluster, out: &distributed::Outcome) {
+    let gathered = if cluster.process == 0 {
+        format!(
+            "; {} final signatures gathered to cluster",
+            out.signatures_gathered
+        )
+    } else {
+        String::new()
+    };
     eprintln!(
-        "syndic: process {} of {}: {} documents read, {} bytes sent to the other processes ({:.0} per document read)",
+        "syndic: process {} of {}: {} documents read, {} bytes sent to the other processes ({:.0} per document read){gathered}",
         cluster.process,
         cluster.hosts.len(),
         out.documents,
