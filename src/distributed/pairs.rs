@@ -81,7 +81,7 @@ type Routed = Vec<(u64, u64)>;
 type SigWire = (u32, u32, Vec<u32>, Option<i64>, bool);
 
 /// A verified pair on the wire: `(a, b, jaccard, containment)`.
-type EdgeWire = (u32, u32, f64, f64);
+type EdgeWire = (u32, u32, f64, f64, bool);
 
 /// What each process sends process 0 at the end: its edges, their documents' signatures, its
 /// candidate count and capped bucket count.
@@ -209,7 +209,7 @@ pub(super) fn near_pairs(
     let wire: Gathered = (
         edges
             .iter()
-            .map(|e| (e.a, e.b, e.score.jaccard, e.score.containment))
+            .map(|e| (e.a, e.b, e.score.jaccard, e.score.containment, e.dated))
             .collect(),
         sigs.into_iter().map(|(d, (s, v))| (d, s, v)).collect(),
         candidates,
@@ -221,16 +221,19 @@ pub(super) fn near_pairs(
     }
     let mut found = Found::default();
     for (_, (edges, sigs, candidates, capped)) in got {
-        found
-            .edges
-            .extend(edges.into_iter().map(|(a, b, jaccard, containment)| Edge {
-                a,
-                b,
-                score: PairScore {
-                    jaccard,
-                    containment,
-                },
-            }));
+        found.edges.extend(
+            edges
+                .into_iter()
+                .map(|(a, b, jaccard, containment, dated)| Edge {
+                    a,
+                    b,
+                    score: PairScore {
+                        jaccard,
+                        containment,
+                    },
+                    dated,
+                }),
+        );
         for (d, s, v) in sigs {
             found.sigs.insert(d, (s, v));
         }
@@ -366,6 +369,7 @@ impl Verifying {
             }),
             exact: None,
             mode: verify::Mode::Estimate,
+            dates: Some(&dates),
             cache: None,
         };
         let rows = rule.banding.rows;
@@ -486,6 +490,7 @@ pub(super) fn cluster_gathered(
         window: None,
         exact: None,
         mode: verify::Mode::Estimate,
+        dates: None,
         cache: None,
     };
     let Clusters {
