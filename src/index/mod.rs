@@ -899,11 +899,11 @@ impl Index {
                 date: p.date,
                 date_unparsed: p.date_unparsed,
                 empty: p.empty,
-                text_z: compress(r.text.as_bytes()),
+                text_z: compress(r.text.as_bytes()).into(),
                 id: r.id,
                 source: r.source,
                 date_raw: r.date,
-                sig: p.sig,
+                sig: p.sig.into(),
                 size: p.size,
                 gen: furniture_gen,
                 band_keys: p.band_keys,
@@ -1043,12 +1043,12 @@ impl Index {
 
     /// The live documents of `parts`, in `seq` order, each signed again when a line of it has
     /// become furniture since it was signed; and the `seq` of the deleted ones left out.
-    fn merge_docs(
+    fn merge_docs<'s>(
         &self,
-        parts: &[&Segment],
+        parts: &[&'s Segment],
         tombs: &HashSet<u64>,
         gen: u32,
-    ) -> Result<(Vec<DocData>, Vec<u64>)> {
+    ) -> Result<(Vec<DocData<'s>>, Vec<u64>)> {
         let cfg = self.cfg();
         let sketcher = Sketcher::new(cfg.num_perm, cfg.seed);
         let mut out = Vec::new();
@@ -1090,7 +1090,7 @@ impl Index {
                         };
                         p.sig = vec![sketch::EMPTY; cfg.num_perm];
                         self.sketch(&sketcher, &mut p);
-                        doc.sig = p.sig;
+                        doc.sig = p.sig.into();
                         doc.size = p.size;
                         doc.band_keys = p.band_keys;
                     }
@@ -1228,13 +1228,13 @@ fn round(x: f64) -> f64 {
 
 /// Writes the segment of `docs` under the next file number.
 fn write_segment(dir: &Path, m: &mut Manifest, docs: &[DocData]) -> Result<FileEntry> {
-    let bytes = segment::encode(m.params.num_perm, docs);
+    let seg = segment::encode(m.params.num_perm, docs);
     let file = format!("seg-{:06}.syx", m.next_file);
     m.next_file += 1;
-    let sum = segment::write_file(&dir.join(&file), &bytes)?;
+    let sum = segment::write_segment(&dir.join(&file), &seg)?;
     Ok(FileEntry {
         file,
-        bytes: bytes.len() as u64,
+        bytes: seg.len() as u64,
         xxh3: hex(sum),
         docs: docs.len() as u64,
     })

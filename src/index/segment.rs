@@ -19,12 +19,13 @@
 //! The format is hand-written because it is the product: fixed-width tables and sorted postings
 //! are what lets a check touch a few pages of a large index, and an add write only its own.
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 
 use memmap2::Mmap;
-use xxhash_rust::xxh3::xxh3_64;
+use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 
 use super::fail_point;
 use crate::error::{Error, Result};
@@ -56,7 +57,7 @@ const FLAG_DATE_UNPARSED: u32 = 2;
 /// One document as a segment holds it, in memory (to write a segment, or as read back for a
 /// merge).
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) struct DocData {
+pub(crate) struct DocData<'a> {
     /// Place in the index's order of addition (the export's document order).
     pub seq: u64,
     /// The `seq` of the representative of its cluster when it was added (itself when alone).
@@ -68,10 +69,10 @@ pub(crate) struct DocData {
     pub id: String,
     pub source: Option<String>,
     pub date_raw: Option<String>,
-    /// The raw text, zstd-compressed.
-    pub text_z: Vec<u8>,
+    /// The raw text, zstd-compressed (borrowed from a segment in a merge).
+    pub text_z: Cow<'a, [u8]>,
     /// The final signature (all `sketch::EMPTY` when inactive).
-    pub sig: Vec<u32>,
+    pub sig: Cow<'a, [u32]>,
     /// Shingle-set size of the signed text; 0: the document is never matched.
     pub size: u32,
     /// The furniture generation the signature was taken with.
@@ -98,12 +99,6 @@ pub(crate) struct Rec {
     text_len: u32,
 }
 
-fn align8(v: &mut Vec<u8>) {
-    while v.len() % 8 != 0 {
-        v.push(0);
-    }
-}
-
 fn put_str(v: &mut Vec<u8>, s: Option<&str>) {
     match s {
         None => v.extend_from_slice(&NONE.to_le_bytes()),
@@ -122,19 +117,48 @@ fn put_entries(v: &mut Vec<u8>, mut e: Vec<(u64, u32)>) {
     }
 }
 
-/// The bytes of a segment holding `docs` (in `seq` order).
-pub(crate) fn encode(num_perm: usize, docs: &[DocData]) -> Vec<u8> {
+/// A segment ready to write: its sections in order, the texts left where the documents hold
+/// them (a segment is written from these parts, never gathered into one buffer: the texts are
+/// most of its bytes).
+pub(crate) struct Encoded<'a> {
+    /// Header, records and strings, padded.
+    head: Vec<u8>,
+    /// Each document's compressed text, in order.
+    texts: Vec<&'a [u8]>,
+    /// Padding after the texts, then signatures and postings.
+    tail: Vec<u8>,
+}
+
+impl Encoded<'_> {
+    /// The file's bytes, part by part.
+    pub fn parts(&self) -> impl Iterator<Item = &[u8]> {
+        std::iter::once(self.head.as_slice())
+            .chain(self.texts.iter().copied())
+            .chain(std::iter::once(self.tail.as_slice()))
+    }
+
+    pub fn len(&self) -> usize {
+        self.parts().map(<[u8]>::len).sum()
+    }
+}
+
+fn pad8(len: usize) -> usize {
+    len.next_multiple_of(8) - len
+}
+
+/// The segment holding `docs` (in `seq` order).
+pub(crate) fn encode<'a>(num_perm: usize, docs: &'a [DocData]) -> Encoded<'a> {
     let n = docs.len();
     let mut heap = Vec::new();
-    let mut text = Vec::new();
+    let mut text_len = 0u64;
     let mut recs = Vec::with_capacity(n * REC);
     for d in docs {
         let heap_off = heap.len() as u64;
         put_str(&mut heap, Some(&d.id));
         put_str(&mut heap, d.source.as_deref());
         put_str(&mut heap, d.date_raw.as_deref());
-        let text_off = text.len() as u64;
-        text.extend_from_slice(&d.text_z);
+        let text_off = text_len;
+        text_len += d.text_z.len() as u64;
         let flags = (d.empty as u32 * FLAG_EMPTY) | (d.date_unparsed as u32 * FLAG_DATE_UNPARSED);
         recs.extend_from_slice(&d.seq.to_le_bytes());
         recs.extend_from_slice(&d.cluster.to_le_bytes());
@@ -150,7 +174,7 @@ pub(crate) fn encode(num_perm: usize, docs: &[DocData]) -> Vec<u8> {
     let mut sigs = Vec::with_capacity(n * num_perm * 4);
     for d in docs {
         debug_assert_eq!(d.sig.len(), num_perm);
-        for v in &d.sig {
+        for v in d.sig.iter() {
             sigs.extend_from_slice(&v.to_le_bytes());
         }
     }
@@ -169,45 +193,93 @@ pub(crate) fn encode(num_perm: usize, docs: &[DocData]) -> Vec<u8> {
     put_entries(&mut ids, ie);
     put_entries(&mut lines, le);
 
-    let mut out = vec![0u8; HEADER];
-    out[..8].copy_from_slice(MAGIC);
-    out[8..12].copy_from_slice(&(num_perm as u32).to_le_bytes());
-    out[16..24].copy_from_slice(&(n as u64).to_le_bytes());
-    for (s, body) in [recs, heap, text, sigs, bands, ids, lines]
-        .iter()
-        .enumerate()
-    {
-        align8(&mut out);
+    // Section offsets: each at a multiple of 8 after the header.
+    let lens = [
+        recs.len(),
+        heap.len(),
+        text_len as usize,
+        sigs.len(),
+        bands.len(),
+        ids.len(),
+        lines.len(),
+    ];
+    let mut head = vec![0u8; HEADER];
+    head[..8].copy_from_slice(MAGIC);
+    head[8..12].copy_from_slice(&(num_perm as u32).to_le_bytes());
+    head[16..24].copy_from_slice(&(n as u64).to_le_bytes());
+    let mut off = HEADER;
+    for (s, len) in lens.iter().enumerate() {
         let at = 24 + s * 16;
-        let off = out.len() as u64;
-        out[at..at + 8].copy_from_slice(&off.to_le_bytes());
-        out[at + 8..at + 16].copy_from_slice(&(body.len() as u64).to_le_bytes());
-        out.extend_from_slice(body);
+        head[at..at + 8].copy_from_slice(&(off as u64).to_le_bytes());
+        head[at + 8..at + 16].copy_from_slice(&(*len as u64).to_le_bytes());
+        off += len + pad8(*len);
     }
-    out
+    let mut tail = Vec::new();
+    for body in [recs, heap] {
+        let pad = pad8(body.len());
+        head.extend_from_slice(&body);
+        head.resize(head.len() + pad, 0);
+    }
+    tail.resize(pad8(text_len as usize), 0);
+    for body in [sigs, bands, ids, lines] {
+        let pad = pad8(body.len());
+        tail.extend_from_slice(&body);
+        tail.resize(tail.len() + pad, 0);
+    }
+    Encoded {
+        head,
+        texts: docs.iter().map(|d| &d.text_z[..]).collect(),
+        tail,
+    }
 }
 
 /// Writes `bytes` to `path` durably: to a temporary file beside it, synced, then renamed (the
 /// folder is synced by the commit that names the file). Returns the xxh3 checksum.
 pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<u64> {
+    write_parts(path, std::iter::once(bytes), bytes.len())
+}
+
+/// Writes the segment `e` to `path` as [`write_file`] does.
+pub(crate) fn write_segment(path: &Path, e: &Encoded) -> Result<u64> {
+    write_parts(path, e.parts(), e.len())
+}
+
+/// Writes the `len` bytes of `parts` to `path` as [`write_file`] does.
+fn write_parts<'b>(path: &Path, parts: impl Iterator<Item = &'b [u8]>, len: usize) -> Result<u64> {
     let err = |e| Error::Output {
         path: path.to_path_buf(),
         source: e,
     };
     let tmp = path.with_extension("tmp");
     fail_point("create")?;
-    let mut f = File::create(&tmp).map_err(err)?;
-    // Written in two halves so that a fail point can stop it half way.
-    let half = bytes.len() / 2;
-    f.write_all(&bytes[..half]).map_err(err)?;
-    fail_point("write")?;
-    f.write_all(&bytes[half..]).map_err(err)?;
+    let mut f = std::io::BufWriter::with_capacity(1 << 20, File::create(&tmp).map_err(err)?);
+    let mut h = Xxh3::new();
+    // A fail point half way, so that a crash test can stop the write there.
+    let half = len / 2;
+    let mut done = 0;
+    for p in parts {
+        h.update(p);
+        if done <= half && half < done + p.len() {
+            let (a, b) = p.split_at(half - done);
+            f.write_all(a).map_err(err)?;
+            f.flush().map_err(err)?;
+            fail_point("write")?;
+            f.write_all(b).map_err(err)?;
+        } else {
+            f.write_all(p).map_err(err)?;
+        }
+        done += p.len();
+    }
+    if len == 0 {
+        fail_point("write")?;
+    }
+    let f = f.into_inner().map_err(|e| err(e.into_error()))?;
     fail_point("fsync")?;
     f.sync_all().map_err(err)?;
     drop(f);
     fail_point("rename")?;
     std::fs::rename(&tmp, path).map_err(err)?;
-    Ok(xxh3_64(bytes))
+    Ok(h.digest())
 }
 
 /// The first of `n` sorted keys (`key_at`) that is not less than `key`. Keys are hashes, spread
@@ -534,7 +606,7 @@ impl Segment {
 
     /// Document `i` whole, as written (its band and line keys from `bands` and `lines`, as
     /// gathered by the caller from the postings).
-    pub fn doc(&self, i: usize, band_keys: Vec<u64>, line_keys: Vec<u64>) -> Result<DocData> {
+    pub fn doc(&self, i: usize, band_keys: Vec<u64>, line_keys: Vec<u64>) -> Result<DocData<'_>> {
         let r = self.rec(i);
         let (id, source, date_raw) = self.strings(i)?;
         Ok(DocData {
@@ -547,8 +619,8 @@ impl Segment {
             id,
             source,
             date_raw,
-            text_z: self.text_z(i)?.to_vec(),
-            sig: self.sig(i).to_vec(),
+            text_z: Cow::Borrowed(self.text_z(i)?),
+            sig: Cow::Borrowed(self.sig(i)),
             size: r.size,
             gen: r.gen,
             band_keys,
@@ -561,7 +633,7 @@ impl Segment {
 mod tests {
     use super::*;
 
-    fn doc(seq: u64, id: &str) -> DocData {
+    fn doc(seq: u64, id: &str) -> DocData<'static> {
         DocData {
             seq,
             cluster: seq,
@@ -572,7 +644,9 @@ mod tests {
             id: id.to_string(),
             source: (seq % 3 == 0).then(|| format!("src{seq}")),
             date_raw: Some("2024-01-01".into()),
-            text_z: zstd::encode_all(format!("text of {id}").as_bytes(), 3).unwrap(),
+            text_z: zstd::encode_all(format!("text of {id}").as_bytes(), 3)
+                .unwrap()
+                .into(),
             sig: (0..8).map(|v| v * seq as u32).collect(),
             size: 10 + seq as u32,
             gen: 1,
@@ -622,7 +696,7 @@ mod tests {
             })
             .collect();
         let path = dir.path().join("s.syx");
-        write_file(&path, &encode(8, &docs)).unwrap();
+        write_segment(&path, &encode(8, &docs)).unwrap();
         let seg = Segment::open(&path, 8).unwrap();
         let mut keys: Vec<(u64, u32)> = vec![
             (0, 0),
@@ -655,7 +729,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let docs: Vec<DocData> = (0..5).map(|s| doc(s, &format!("d{s}"))).collect();
         let path = dir.path().join("s.syx");
-        write_file(&path, &encode(8, &docs)).unwrap();
+        let enc = encode(8, &docs);
+        let sum = write_segment(&path, &enc).unwrap();
+        // The checksum and length are those of the file as written, part by part.
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!((sum, bytes.len()), (xxh3_64(&bytes), enc.len()));
         let seg = Segment::open(&path, 8).unwrap();
         assert_eq!(seg.len(), 5);
         for (i, d) in docs.iter().enumerate() {
