@@ -573,7 +573,7 @@ impl Index {
         keys.par_sort_unstable();
         // (query, segment, document); as in a scan, a bucket past max_bucket is not compared
         // whole.
-        let mut cands: Vec<(u32, u32, u32)> = self
+        let cands: Vec<(u32, u32, u32)> = self
             .segs
             .par_iter()
             .enumerate()
@@ -584,14 +584,28 @@ impl Index {
             })
             .collect();
         drop(keys);
-        cands.par_sort_unstable();
-        cands.dedup();
+        // Grouped by query with a counting sort (a sort of the whole list cost more than the
+        // grouping needs), then each query's candidates sorted and deduplicated alone.
+        let mut start = vec![0usize; preps.len() + 1];
+        for c in &cands {
+            start[c.0 as usize + 1] += 1;
+        }
+        for q in 0..preps.len() {
+            start[q + 1] += start[q];
+        }
+        let mut fill = start.clone();
+        let mut grouped = vec![(0u32, 0u32); cands.len()];
+        for (q, si, d) in cands {
+            grouped[fill[q as usize]] = (si, d);
+            fill[q as usize] += 1;
+        }
         (0..preps.len())
             .into_par_iter()
             .map(|q| {
-                let from = cands.partition_point(|c| c.0 < q as u32);
-                let to = cands.partition_point(|c| c.0 <= q as u32);
-                self.verify(&preps[q], cands[from..to].iter().map(|c| (c.1, c.2)))
+                let mut mine = grouped[start[q]..start[q + 1]].to_vec();
+                mine.sort_unstable();
+                mine.dedup();
+                self.verify(&preps[q], mine.into_iter())
             })
             .collect()
     }
