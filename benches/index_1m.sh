@@ -11,7 +11,8 @@
 #     the count of errors (benches/index_latency.py); the service's peak RSS.
 # Usage: benches/index_1m.sh [N]
 #   (BIN=path/to/syndic RUNS=3 BATCHES=10 CLIENTS=8 LOAD=20000 GEN=path/to/gen_news.py
-#    WORK=dir; KEEP=1 keeps the corpus and the index in WORK, otherwise they are removed)
+#    WORK=dir; KEEP=1 keeps the corpus and the index in WORK, otherwise they are removed;
+#    REUSE=1 measures the index KEEP=1 left in WORK again, without adding)
 # Needs about 6 KB of disk a document for the corpus plus 3.5 KB for the index.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +26,8 @@ GEN=${GEN:-/work/shared/corpus/gen_news.py}
 WORK=${WORK:-$(mktemp -d)}
 [ -x "$BIN" ] || { echo "build first: cargo build --release ($BIN missing)" >&2; exit 1; }
 echo "work dir $WORK; $(nproc) cores; load: $(cut -d' ' -f1-3 /proc/loadavg)"
+IDX=$WORK/idx
+if [ "${REUSE:-0}" != 1 ]; then
 mkdir -p "$WORK"
 # The corpus is made once per WORK and N (it takes minutes at 1M).
 if [ ! -s "$WORK/news-$N/corpus.jsonl" ]; then
@@ -37,7 +40,6 @@ split -n "l/$BATCHES" -d --additional-suffix=.jsonl "$WORK/rest.jsonl" "$WORK/pa
 rm "$WORK/rest.jsonl"
 echo "$(wc -l < "$C") documents generated, $(wc -l < "$WORK/queries.jsonl") held out as queries"
 
-IDX=$WORK/idx
 rm -rf "$IDX"
 "$BIN" index create "$IDX" -q
 : > "$WORK/times"
@@ -48,6 +50,7 @@ for p in "$WORK"/parts/part-*.jsonl; do
 done
 awk '{w += $1; c += $2 + $3} END {printf "all adds: wall %.1f s, cpu %.1f s\n", w, c}' "$WORK/times"
 rm -rf "$WORK/parts"
+fi
 
 "$BIN" index stats "$IDX" | python3 -c '
 import json, sys
@@ -71,6 +74,7 @@ SERVE=$!
 trap 'kill $SERVE 2>/dev/null || true' EXIT
 for _ in $(seq 100); do grep -q http:// "$WORK/serve.log" && break; sleep 0.1; done
 URL=$(grep -o 'http://[0-9.:]*' "$WORK/serve.log")
+kill -0 $SERVE || { echo "serve did not start: $(cat "$WORK/serve.log")" >&2; exit 1; }
 echo "serve started: RSS $(awk '/VmRSS/ {print $2, $3}' /proc/$SERVE/status)"
 for r in $(seq "$RUNS"); do
   echo "serve: $(python3 benches/index_latency.py "$URL" "$WORK/queries.jsonl" 2000 3 "$CLIENTS" 0)"
