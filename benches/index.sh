@@ -7,7 +7,7 @@
 #   - `index check` of held-out documents (every tenth, shuffled with a fixed seed) against an
 #     index of the others: pairwise F1 against the truth (benches/index_eval.py);
 #   - `syndic serve` over that index: single-document POST /check p50/p99 and 1,000-document
-#     checks per second (benches/index_latency.py);
+#     checks per second, and 8 concurrent clients sending 20,000 checks (benches/index_latency.py);
 #   - bytes on disk per document, with and without the compressed texts.
 # Usage: benches/index.sh [N]   (BIN=path/to/syndic RUNS=3 GEN=path/to/gen_news.py WORK=dir)
 set -euo pipefail
@@ -83,6 +83,7 @@ for _ in $(seq 50); do grep -q http:// "$WORK/serve.log" && break; sleep 0.1; do
 URL=$(grep -o 'http://[0-9.:]*' "$WORK/serve.log")
 lat=()
 for r in $(seq "$RUNS"); do lat+=("$(python3 benches/index_latency.py "$URL" "$WORK/held.jsonl" 1000 3)"); echo "serve: ${lat[-1]}"; done
+echo "load: $(python3 benches/index_latency.py "$URL" "$WORK/held.jsonl" 0 0 8 20000)"
 echo "RSS of serve: $(awk '/VmHWM/ {print $2, $3}' /proc/$SERVE/status) (peak)"
 kill $SERVE
 

@@ -146,6 +146,13 @@ fn check_add_and_bad_requests() {
         assert_eq!(st, 400, "{body}: {v}");
         assert!(v["error"].as_str().unwrap().contains(want), "{body}: {v}");
     }
+    let mut resp = agent()
+        .post(u("/check"))
+        .send(&b"{\"documents\": [{\"id\": \"x\", \"text\": \"caf\xe9\"}]}"[..])
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    let v: Value = serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
+    assert!(v["error"].as_str().unwrap().contains("not UTF-8"), "{v}");
     let big = json!({"documents": [{"id": "big", "text": "word ".repeat(60_000)}]}).to_string();
     let (st, v) = send("POST", &u("/check"), Some(&big), None);
     assert_eq!(st, 413, "{v}");

@@ -1046,11 +1046,173 @@ fn dedup(
 
 /// syndic finds exact and near-duplicate documents (syndicated copies of one story) in large
 /// text corpora and flags the boilerplate lines that wrap them.
+/// Runs `f` over the corpus an [`Input`] stands for (paths are opened here, off the GIL).
+fn with_corpus<T>(
+    input: &Input,
+    f: impl FnOnce(&Corpus) -> syndic::Result<T>,
+) -> syndic::Result<T> {
+    match input {
+        Input::Paths(p) => f(&Corpus::open_with(
+            p,
+            &FolderFilter::new(&Vec::<String>::new())?,
+        )?),
+        Input::Memory(c) => f(c),
+    }
+}
+
+/// A value serialized by serde as the Python value `json.loads` makes of it.
+fn to_py<'py>(py: Python<'py>, v: &impl Serialize) -> PyResult<Bound<'py, PyAny>> {
+    let text = serde_json::to_string(v).map_err(|e| SyndicError::new_err(e.to_string()))?;
+    py.import("json")?.call_method1("loads", (text,))
+}
+
+/// An incremental index on disk, as `syndic index` keeps it: add documents batch by batch, ask
+/// whether new ones are copies of indexed ones, export the report a scan of everything indexed
+/// gives.
+///
+/// `Index(path)` opens the index in `path`, or makes it there when there is none, with the
+/// options of `syndic scan` that decide results as keyword arguments (`threshold=0.5`,
+/// `max_days=3`, ...). Options given for an index already there must be its own: others raise
+/// `SyndicError` naming those that differ. Each `add` is one commit, which other processes
+/// (`syndic serve`, `syndic index check`) see once it is done.
+#[pyclass(module = "syndic", frozen)]
+struct Index {
+    /// The last commit this object made or opened.
+    current: std::sync::Mutex<syndic::index::Index>,
+}
+
+impl Index {
+    fn now(&self) -> syndic::index::Index {
+        self.current
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+#[pymethods]
+impl Index {
+    #[new]
+    #[pyo3(signature = (path, **params))]
+    fn new(py: Python<'_>, path: PathBuf, params: Option<&Bound<PyDict>>) -> PyResult<Index> {
+        let given = params.is_some_and(|p| !p.is_empty());
+        let index = if path.join("MANIFEST").exists() && !given {
+            py.detach(|| syndic::index::Index::open(&path))
+        } else {
+            let run = run_params("Index", Fields::default(), params)?;
+            py.detach(|| syndic::index::Index::create(&path, &run.cfg))
+        }
+        .map_err(py_err)?;
+        Ok(Index {
+            current: std::sync::Mutex::new(index),
+        })
+    }
+
+    /// Adds the documents of `data` (what `scan` takes) in one commit. An id already indexed,
+    /// or repeated in `data`, raises `SyndicError` naming the record (with `on_error="skip"`:
+    /// left out and counted). Returns `{"added": n, "skipped": n, "results": [...]}`, a result
+    /// per added document as `check` gives it (against the index and the batch's earlier
+    /// documents).
+    #[pyo3(signature = (data, *, text="text", id="id", source=None, date=None, on_error="fail"))]
+    #[allow(clippy::too_many_arguments)]
+    fn add<'py>(
+        &self,
+        py: Python<'py>,
+        data: &Bound<'py, PyAny>,
+        text: &str,
+        id: &str,
+        source: Option<&str>,
+        date: Option<&str>,
+        on_error: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let fields = fields_of(text, id, source, date);
+        let on_error =
+            choice::<OnError>("on_error", &PyString::new(py, on_error), &["fail", "skip"])?;
+        let (input, _) = input(data, &fields, false)?;
+        let base = self.now();
+        let got = py.detach(|| with_corpus(&input, |c| base.add(c, &fields, on_error)));
+        drop(input);
+        let (next, added) = got.map_err(py_err)?;
+        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = next;
+        to_py(
+            py,
+            &serde_json::json!({
+                "added": added.added,
+                "skipped": added.skipped.total,
+                "results": added.results,
+            }),
+        )
+    }
+
+    /// Checks the documents of `data` against the index; adds nothing. Returns one dict per
+    /// document, in input order, as `syndic index check` writes them:
+    /// `{"id", "duplicate", "matches": [{"id", "similarity", "containment"}], "cluster"}`.
+    #[pyo3(signature = (data, *, text="text", id="id", source=None, date=None, on_error="fail"))]
+    #[allow(clippy::too_many_arguments)]
+    fn check<'py>(
+        &self,
+        py: Python<'py>,
+        data: &Bound<'py, PyAny>,
+        text: &str,
+        id: &str,
+        source: Option<&str>,
+        date: Option<&str>,
+        on_error: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let fields = fields_of(text, id, source, date);
+        let on_error =
+            choice::<OnError>("on_error", &PyString::new(py, on_error), &["fail", "skip"])?;
+        let (input, _) = input(data, &fields, false)?;
+        let base = self.now();
+        let got = py.detach(|| with_corpus(&input, |c| base.check(c, &fields, on_error)));
+        drop(input);
+        to_py(py, &got.map_err(py_err)?.results)
+    }
+
+    /// The report of everything indexed, as `scan` gives it over the same documents (the
+    /// scan's stages run again over the stored texts).
+    fn export(&self, py: Python<'_>) -> PyResult<Report> {
+        let base = self.now();
+        let (json, rows) = py
+            .detach(|| -> syndic::Result<(String, Rows)> {
+                let t0 = Instant::now();
+                let scan = base.export(Budget::UNLIMITED, &Cancel::new())?;
+                let info = report::RunInfo {
+                    version: env!("CARGO_PKG_VERSION").to_string(),
+                    threads: rayon::current_num_threads(),
+                    seconds: t0.elapsed().as_secs_f64(),
+                    stages: scan.timings.clone(),
+                    memory_limit: None,
+                    spilled: scan.spilled.clone(),
+                };
+                let rep = report::build(&scan, base.params(), info);
+                Ok((rep.to_json(), Rows::of(&scan)))
+            })
+            .map_err(py_err)?;
+        Ok(Report::new(json, rows))
+    }
+
+    /// The number of documents indexed.
+    fn __len__(&self) -> usize {
+        self.now().len() as usize
+    }
+
+    fn __repr__(&self) -> String {
+        let i = self.now();
+        format!(
+            "<syndic.Index {} ({} documents)>",
+            i.dir().display(),
+            i.len()
+        )
+    }
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(scan, m)?)?;
     m.add_function(wrap_pyfunction!(dedup, m)?)?;
     m.add_class::<Report>()?;
+    m.add_class::<Index>()?;
     m.add("SyndicError", m.py().get_type::<SyndicError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

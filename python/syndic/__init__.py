@@ -8,9 +8,9 @@ corpora and flags the boilerplate lines that wrap them.
     clean = pyarrow.table(syndic.dedup(table))  # the kept rows, every column
 """
 
-from ._native import Report, SyndicError, __version__, dedup, scan
+from ._native import Index, Report, SyndicError, __version__, dedup, scan
 
-__all__ = ["Report", "SyndicError", "dedup", "scan", "__version__"]
+__all__ = ["Index", "Report", "SyndicError", "dedup", "scan", "__version__"]
 
 
 def _report_from_state(state: bytes) -> Report:

@@ -44,6 +44,39 @@ class Report:
     def __len__(self) -> int:
         """The number of documents."""
 
+class Index:
+    """An incremental index on disk (`syndic index`). `Index(path)` opens it, or makes it with
+    the options of `scan` that decide results as keyword arguments; options given for an index
+    already there must be its own (`SyndicError` names those that differ)."""
+
+    def __init__(self, path: PathLike, **params: Any) -> None: ...
+    def add(
+        self,
+        data: Union[PathLike, Sequence[PathLike], Iterable[Mapping[str, Any]], Any],
+        *,
+        text: str = "text",
+        id: str = "id",
+        source: str | None = None,
+        date: str | None = None,
+        on_error: str = "fail",
+    ) -> dict[str, Any]:
+        """Adds the documents in one commit: {"added", "skipped", "results": [...]}."""
+    def check(
+        self,
+        data: Union[PathLike, Sequence[PathLike], Iterable[Mapping[str, Any]], Any],
+        *,
+        text: str = "text",
+        id: str = "id",
+        source: str | None = None,
+        date: str | None = None,
+        on_error: str = "fail",
+    ) -> list[dict[str, Any]]:
+        """One {"id", "duplicate", "matches", "cluster"} per document, in input order."""
+    def export(self) -> Report:
+        """The scan's report of everything indexed."""
+    def __len__(self) -> int:
+        """The number of documents indexed."""
+
 def scan(
     data: Union[PathLike, Sequence[PathLike], Iterable[Mapping[str, Any]], Any],
     *,

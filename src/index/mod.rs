@@ -573,7 +573,7 @@ impl Index {
         keys.par_sort_unstable();
         // (query, segment, document); as in a scan, a bucket past max_bucket is not compared
         // whole.
-        let mut cands: Vec<(u32, u32, u32)> = self
+        let cands: Vec<(u32, u32, u32)> = self
             .segs
             .par_iter()
             .enumerate()
@@ -584,14 +584,28 @@ impl Index {
             })
             .collect();
         drop(keys);
-        cands.par_sort_unstable();
-        cands.dedup();
+        // Grouped by query with a counting sort (a sort of the whole list cost more than the
+        // grouping needs), then each query's candidates sorted and deduplicated alone.
+        let mut start = vec![0usize; preps.len() + 1];
+        for c in &cands {
+            start[c.0 as usize + 1] += 1;
+        }
+        for q in 0..preps.len() {
+            start[q + 1] += start[q];
+        }
+        let mut fill = start.clone();
+        let mut grouped = vec![(0u32, 0u32); cands.len()];
+        for (q, si, d) in cands {
+            grouped[fill[q as usize]] = (si, d);
+            fill[q as usize] += 1;
+        }
         (0..preps.len())
             .into_par_iter()
             .map(|q| {
-                let from = cands.partition_point(|c| c.0 < q as u32);
-                let to = cands.partition_point(|c| c.0 <= q as u32);
-                self.verify(&preps[q], cands[from..to].iter().map(|c| (c.1, c.2)))
+                let mut mine = grouped[start[q]..start[q + 1]].to_vec();
+                mine.sort_unstable();
+                mine.dedup();
+                self.verify(&preps[q], mine.into_iter())
             })
             .collect()
     }
@@ -899,11 +913,11 @@ impl Index {
                 date: p.date,
                 date_unparsed: p.date_unparsed,
                 empty: p.empty,
-                text_z: compress(r.text.as_bytes()),
+                text_z: compress(r.text.as_bytes()).into(),
                 id: r.id,
                 source: r.source,
                 date_raw: r.date,
-                sig: p.sig,
+                sig: p.sig.into(),
                 size: p.size,
                 gen: furniture_gen,
                 band_keys: p.band_keys,
@@ -1043,12 +1057,12 @@ impl Index {
 
     /// The live documents of `parts`, in `seq` order, each signed again when a line of it has
     /// become furniture since it was signed; and the `seq` of the deleted ones left out.
-    fn merge_docs(
+    fn merge_docs<'s>(
         &self,
-        parts: &[&Segment],
+        parts: &[&'s Segment],
         tombs: &HashSet<u64>,
         gen: u32,
-    ) -> Result<(Vec<DocData>, Vec<u64>)> {
+    ) -> Result<(Vec<DocData<'s>>, Vec<u64>)> {
         let cfg = self.cfg();
         let sketcher = Sketcher::new(cfg.num_perm, cfg.seed);
         let mut out = Vec::new();
@@ -1090,7 +1104,7 @@ impl Index {
                         };
                         p.sig = vec![sketch::EMPTY; cfg.num_perm];
                         self.sketch(&sketcher, &mut p);
-                        doc.sig = p.sig;
+                        doc.sig = p.sig.into();
                         doc.size = p.size;
                         doc.band_keys = p.band_keys;
                     }
@@ -1228,13 +1242,13 @@ fn round(x: f64) -> f64 {
 
 /// Writes the segment of `docs` under the next file number.
 fn write_segment(dir: &Path, m: &mut Manifest, docs: &[DocData]) -> Result<FileEntry> {
-    let bytes = segment::encode(m.params.num_perm, docs);
+    let seg = segment::encode(m.params.num_perm, docs);
     let file = format!("seg-{:06}.syx", m.next_file);
     m.next_file += 1;
-    let sum = segment::write_file(&dir.join(&file), &bytes)?;
+    let sum = segment::write_segment(&dir.join(&file), &seg)?;
     Ok(FileEntry {
         file,
-        bytes: bytes.len() as u64,
+        bytes: seg.len() as u64,
         xxh3: hex(sum),
         docs: docs.len() as u64,
     })

