@@ -85,6 +85,18 @@ impl VerifyRule {
             .is_some_and(|c| s.containment >= c && size_a.min(size_b) >= self.min_shingles)
     }
 
+    /// Whether `s` makes the pair copies: `Some(false)` by the rule, `Some(true)` by the second
+    /// rule alone (the documents dated `near`, within a day), `None` when neither accepts it.
+    pub fn decide(&self, s: &PairScore, size_a: u32, size_b: u32, near: bool) -> Option<bool> {
+        if self.accepts(s, size_a, size_b) {
+            Some(false)
+        } else if near && self.dated_accepts(s, size_a, size_b) {
+            Some(true)
+        } else {
+            None
+        }
+    }
+
     /// Checks one candidate pair.
     pub fn check(&self, sigs: &Signatures, a: u32, b: u32) -> Option<Edge> {
         let s = score(sigs, a as usize, b as usize);
@@ -110,6 +122,12 @@ pub enum Mode {
     Auto,
     /// On the true shingle sets, recomputed from the text of both documents.
     Exact,
+}
+
+/// Whether two documents are dated within a day of each other (both dated): the second rule's
+/// condition.
+pub fn within_a_day(a: Option<i64>, b: Option<i64>) -> bool {
+    matches!((a, b), (Some(x), Some(y)) if (x - y).unsigned_abs() <= 86_400)
 }
 
 /// Standard errors of the Jaccard estimate within which a decision is left to the true sets
@@ -306,10 +324,9 @@ impl Verifier<'_> {
     /// Whether both documents are dated within a day of each other (the second rule applies).
     pub fn dated_near(&self, a: u32, b: u32) -> bool {
         self.rule.dated_containment.is_some()
-            && self.dates.is_some_and(|d| match (d[a as usize], d[b as usize]) {
-                (Some(x), Some(y)) => (x - y).unsigned_abs() <= 86_400,
-                _ => false,
-            })
+            && self
+                .dates
+                .is_some_and(|d| within_a_day(d[a as usize], d[b as usize]))
     }
 
     /// Checks one pair: the rule, or the second rule when both documents are dated within a day
@@ -341,13 +358,7 @@ impl Verifier<'_> {
     /// is dated `near`.
     fn judge(&self, a: u32, b: u32, s: PairScore, near: bool) -> Option<Edge> {
         let (sa, sb) = (self.sigs.sizes[a as usize], self.sigs.sizes[b as usize]);
-        let dated = if self.rule.accepts(&s, sa, sb) {
-            false
-        } else if near && self.rule.dated_accepts(&s, sa, sb) {
-            true
-        } else {
-            return None;
-        };
+        let dated = self.rule.decide(&s, sa, sb, near)?;
         Some(Edge {
             a,
             b,

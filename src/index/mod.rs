@@ -49,7 +49,7 @@ use crate::pipeline::{self, sketch_doc, Config, Mask, Progress, Scan, Shingles};
 use crate::read::{Corpus, Document, Entry, Fields, OnError, Record};
 use crate::sketch::{self, Sketcher};
 use crate::spill::Budget;
-use crate::verify::PairScore;
+use crate::verify::{within_a_day, PairScore};
 use segment::{DocData, Segment};
 
 /// The manifest's `format`.
@@ -321,6 +321,9 @@ struct Hit {
     seq: u64,
     cluster: u64,
     score: PairScore,
+    /// A copy by the second rule alone (dated within a day): it is answered as a match but
+    /// decides no cluster, as such a pair is a link in a scan.
+    dated: bool,
 }
 
 impl Index {
@@ -628,12 +631,14 @@ impl Index {
                 jaccard: j,
                 containment: sketch::containment(j, p.size, r.size),
             };
-            if rule.accepts(&score, p.size, r.size) {
+            let near = rule.dated_containment.is_some() && within_a_day(p.date, r.date);
+            if let Some(dated) = rule.decide(&score, p.size, r.size, near) {
                 hits.push(Hit {
                     at: (si, d),
                     seq: r.seq,
                     cluster: r.cluster,
                     score,
+                    dated,
                 });
             }
         }
@@ -675,7 +680,7 @@ impl Index {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let cluster = match hits.first() {
+        let cluster = match hits.iter().find(|h| !h.dated) {
             None => None,
             Some(best) if best.cluster == best.seq => Some(name(best)?),
             Some(best) => match (batch(best.cluster), self.locate(best.cluster)) {
@@ -812,18 +817,20 @@ impl Index {
                     jaccard: jac,
                     containment: sketch::containment(jac, p.size, q.size),
                 };
-                if rule.accepts(&score, p.size, q.size) {
+                let near = rule.dated_containment.is_some() && within_a_day(p.date, q.date);
+                if let Some(dated) = rule.decide(&score, p.size, q.size, near) {
                     hits.push(Hit {
                         at: (u32::MAX, j),
                         seq: first_seq + j as u64,
                         cluster: clusters[j as usize],
                         score,
+                        dated,
                     });
                 }
             }
             sort_hits(&mut hits);
             // A cluster whose representative has left the index continues under the match.
-            let cluster = match hits.first() {
+            let cluster = match hits.iter().find(|h| !h.dated) {
                 None => first_seq + i as u64,
                 Some(h) if h.cluster >= first_seq || self.locate(h.cluster).is_some() => h.cluster,
                 Some(h) => h.seq,
@@ -1224,12 +1231,13 @@ fn compress(text: &[u8]) -> Vec<u8> {
     })
 }
 
-/// Best match first: higher similarity, then containment, then earlier added.
+/// Best match first: matches of the rule before those of the second rule alone, then higher
+/// similarity, then containment, then earlier added.
 fn sort_hits(hits: &mut [Hit]) {
     hits.sort_by(|a, b| {
-        b.score
-            .jaccard
-            .total_cmp(&a.score.jaccard)
+        a.dated
+            .cmp(&b.dated)
+            .then(b.score.jaccard.total_cmp(&a.score.jaccard))
             .then(b.score.containment.total_cmp(&a.score.containment))
             .then(a.seq.cmp(&b.seq))
     });
