@@ -267,6 +267,11 @@ def test_params_reach_the_report():
     assert p["containment"] is None and p["boilerplate"] is None
     assert r.run["memory_limit"] == 1 << 30
     assert syndic.scan([{"text": "one"}], containment=None).params["containment"] is None
+    assert syndic.scan([{"text": "one"}]).params["dated_containment"] == 0.6
+    assert (
+        syndic.scan([{"text": "one"}], dated_containment=None).params["dated_containment"]
+        is None
+    )
 
 
 # Pickling
