@@ -1046,8 +1046,6 @@ fn dedup(
     }
 }
 
-/// syndic finds exact and near-duplicate documents (syndicated copies of one story) in large
-/// text corpora and flags the boilerplate lines that wrap them.
 /// Runs `f` over the corpus an [`Input`] stands for (paths are opened here, off the GIL).
 fn with_corpus<T>(
     input: &Input,
@@ -1090,6 +1088,23 @@ impl Index {
             .unwrap_or_else(|p| p.into_inner())
             .clone()
     }
+
+    /// Runs `f` over the last commit and the corpus `data` stands for, off the GIL (`add` and
+    /// `check`).
+    fn over<T: Send>(
+        &self,
+        py: Python<'_>,
+        data: &Bound<'_, PyAny>,
+        fields: Fields,
+        on_error: &str,
+        f: impl FnOnce(&syndic::index::Index, &Corpus, &Fields, OnError) -> syndic::Result<T> + Send,
+    ) -> PyResult<syndic::Result<T>> {
+        let on_error =
+            choice::<OnError>("on_error", &PyString::new(py, on_error), &["fail", "skip"])?;
+        let (input, _) = input(data, &fields, false)?;
+        let base = self.now();
+        Ok(py.detach(|| with_corpus(&input, |c| f(&base, c, &fields, on_error))))
+    }
 }
 
 #[pymethods]
@@ -1127,13 +1142,13 @@ impl Index {
         date: Option<&str>,
         on_error: &str,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let fields = fields_of(text, id, source, date);
-        let on_error =
-            choice::<OnError>("on_error", &PyString::new(py, on_error), &["fail", "skip"])?;
-        let (input, _) = input(data, &fields, false)?;
-        let base = self.now();
-        let got = py.detach(|| with_corpus(&input, |c| base.add(c, &fields, on_error)));
-        drop(input);
+        let got = self.over(
+            py,
+            data,
+            fields_of(text, id, source, date),
+            on_error,
+            |i, c, f, e| i.add(c, f, e),
+        )?;
         let (next, added) = got.map_err(py_err)?;
         *self.current.lock().unwrap_or_else(|p| p.into_inner()) = next;
         to_py(
@@ -1161,13 +1176,13 @@ impl Index {
         date: Option<&str>,
         on_error: &str,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let fields = fields_of(text, id, source, date);
-        let on_error =
-            choice::<OnError>("on_error", &PyString::new(py, on_error), &["fail", "skip"])?;
-        let (input, _) = input(data, &fields, false)?;
-        let base = self.now();
-        let got = py.detach(|| with_corpus(&input, |c| base.check(c, &fields, on_error)));
-        drop(input);
+        let got = self.over(
+            py,
+            data,
+            fields_of(text, id, source, date),
+            on_error,
+            |i, c, f, e| i.check(c, f, e),
+        )?;
         to_py(py, &got.map_err(py_err)?.results)
     }
 
@@ -1209,6 +1224,8 @@ impl Index {
     }
 }
 
+/// syndic finds exact and near-duplicate documents (syndicated copies of one story) in large
+/// text corpora and flags the boilerplate lines that wrap them.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(scan, m)?)?;
