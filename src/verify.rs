@@ -351,12 +351,6 @@ impl Verifier<'_> {
             }
             _ => self.score(a, b),
         };
-        self.judge(a, b, s, near)
-    }
-
-    /// The edge of pair `(a, b)` if score `s` passes the rule, or the second rule when the pair
-    /// is dated `near`.
-    fn judge(&self, a: u32, b: u32, s: PairScore, near: bool) -> Option<Edge> {
         let (sa, sb) = (self.sigs.sizes[a as usize], self.sigs.sizes[b as usize]);
         let dated = self.rule.decide(&s, sa, sb, near)?;
         Some(Edge {
