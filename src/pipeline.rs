@@ -53,8 +53,8 @@ pub struct Config {
     pub containment: Option<f64>,
     /// The smaller document needs this many shingles for containment to count.
     pub min_containment_shingles: u32,
-    /// Containment at which two documents dated within a day of each other are copies, measured
-    /// on the true sets (the second rule; its pairs are links, not cluster members); `None`: off.
+    /// Containment at which two documents dated within a day of each other are copies (the
+    /// second rule; its pairs are links, not cluster members); `None`: off.
     #[serde(default)]
     pub dated_containment: Option<f64>,
     /// Copies must be dated within this many days of each other (when both have a date).

@@ -114,9 +114,9 @@ pub struct Pipeline {
     #[arg(long, default_value_t = 100, help_heading = "Matching")]
     pub min_containment_shingles: u32,
     /// Second rule: containment at which two documents dated within a day of each other are
-    /// copies, measured on the true shingle sets (wire copies appear the same day or the next;
-    /// items of a templated series do not). Such pairs are reported as links and do not merge
-    /// clusters. Documents without a date are not matched by it.
+    /// copies (wire copies appear the same day or the next; items of a templated series do
+    /// not). Such pairs are reported as links and do not merge clusters. Documents without a
+    /// date are not matched by it.
     #[arg(
         long,
         value_name = "C",
