@@ -212,14 +212,15 @@ pub const TEMPLATE_SAMPLE: u64 = 2;
 
 /// One word n-gram in this many (by key, among the counted ones) marks a shared passage: two
 /// documents that hold [`PASSAGE_MIN_SHARED`] or more of the same such n-grams share a passage
-/// (an 80-word excerpt holds about nine of its 73 n-grams' marks, so that light edits
-/// seldom leave it fewer than two). These pairs are verified
+/// (an 80-word excerpt holds about nine of its 73 n-grams' marks; a 40-word item, or a lightly
+/// edited one, may keep only one). These pairs are verified
 /// beside the LSH candidates: an excerpt of a wire story printed inside a roundup or a long
 /// article has a Jaccard similarity with the whole far too low for banding to find it, and the
 /// keys are already counted here, grouped by partition.
 pub const PASSAGE_SAMPLE: u64 = 8;
-/// See [`PASSAGE_SAMPLE`]: one shared n-gram may be a quote or a formula.
-pub const PASSAGE_MIN_SHARED: usize = 2;
+/// See [`PASSAGE_SAMPLE`]. One shared n-gram may be a quote or a formula, but the pair is only
+/// a candidate: verification decides, and short items that keep one mark are found.
+pub const PASSAGE_MIN_SHARED: usize = 1;
 /// An n-gram held by more documents than this marks no pairs: it is a formula, or a passage of a
 /// story printed so widely that its pairs would be many. A wire story a few dozen papers print
 /// still marks its pairs, among them the roundups that print it among other stories, which
