@@ -65,6 +65,25 @@ pub struct Ingested {
     pub files_skipped: FilesSkipped,
 }
 
+impl Ingested {
+    /// Nothing read yet from `corpus`: only the files it left out, with why.
+    pub(crate) fn new(corpus: &Corpus) -> Self {
+        let mut files_skipped = FilesSkipped::default();
+        for f in &corpus.skipped {
+            files_skipped.add(f.clone());
+        }
+        Ingested {
+            docs: Vec::new(),
+            dates: Vec::new(),
+            dates_unparsed: 0,
+            date_unparsed: Vec::new(),
+            skipped: Skipped::default(),
+            files_read: 0,
+            files_skipped,
+        }
+    }
+}
+
 /// Counts, over the first [`FIELD_CHECK_RECORDS`] records, of those that have each field that
 /// must be found (see [`Fields`]).
 struct FieldCheck {
@@ -161,18 +180,7 @@ pub fn ingest_with<X: Send>(
         });
         let (ptx, prx) = std::sync::mpsc::sync_channel::<Vec<Item<X>>>(2);
         let consumer = s.spawn(move || -> Result<Ingested> {
-            let mut out = Ingested {
-                docs: Vec::new(),
-                dates: Vec::new(),
-                dates_unparsed: 0,
-                date_unparsed: Vec::new(),
-                skipped: Skipped::default(),
-                files_read: 0,
-                files_skipped: FilesSkipped::default(),
-            };
-            for f in &corpus.skipped {
-                out.files_skipped.add(f.clone());
-            }
+            let mut out = Ingested::new(corpus);
             let mut check = FieldCheck::new(fields, cfg);
             let missing = |role: FieldRole, check: &FieldCheck| Error::MissingField {
                 role,

@@ -47,9 +47,7 @@ use std::time::Duration;
 
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
-use crate::boilerplate::{
-    self, Boilerplate, DocFacts, DocKey, LineFacts, LineMask, SourceTemplates, Status,
-};
+use crate::boilerplate::{self, Boilerplate, DocKey, LineFacts, LineMask, SourceTemplates, Status};
 use crate::dedup;
 use crate::error::{Error, Location, RecordError, Result};
 use crate::ingest::{ingest_with, DocMeta, Ingested, Skipped};
@@ -63,7 +61,7 @@ use crate::pipeline::{
     template_examples, Config, Mask, Progress, Scan, Shingles, BAND_SHARE, FIRST_PASS_LENIENCY,
     TEXT_SHARE,
 };
-use crate::read::{Corpus, FilesSkipped, SkippedFile};
+use crate::read::{Corpus, SkippedFile};
 use crate::sketch::{Signatures, Sketcher};
 use crate::spill::{Budget, Docs, TextStore, MAX_CHUNK_BYTES};
 use crate::verify;
@@ -839,18 +837,7 @@ impl Run<'_> {
                 } => ends[part as usize] = Some((from, skipped, files_skipped)),
             }
         }
-        let mut read = Ingested {
-            docs: Vec::new(),
-            dates: Vec::new(),
-            dates_unparsed: 0,
-            date_unparsed: Vec::new(),
-            skipped: Skipped::default(),
-            files_read: 0,
-            files_skipped: FilesSkipped::default(),
-        };
-        for f in &corpus.skipped {
-            read.files_skipped.add(f.clone());
-        }
+        let mut read = Ingested::new(corpus);
         let mut hashes = Vec::new();
         let mut lens = Vec::new();
         let mut empty = Vec::new();
@@ -1266,16 +1253,7 @@ fn detect(
     opts: &boilerplate::BoilerplateOptions,
     docs: &Fetched,
 ) -> Result<Boilerplate> {
-    boilerplate::detect_with(
-        &input.line_facts,
-        docs,
-        &DocFacts {
-            source: &input.source,
-            story,
-            date: &input.read.dates,
-        },
-        opts,
-    )
+    boilerplate::detect_with(&input.line_facts, docs, &input.doc_facts(story), opts)
 }
 
 fn refine_flags(
@@ -1285,17 +1263,7 @@ fn refine_flags(
     opts: &boilerplate::BoilerplateOptions,
     docs: &Fetched,
 ) -> Result<Boilerplate> {
-    boilerplate::refine_with(
-        prev,
-        &input.line_facts,
-        docs,
-        &DocFacts {
-            source: &input.source,
-            story,
-            date: &input.read.dates,
-        },
-        opts,
-    )
+    boilerplate::refine_with(prev, &input.line_facts, docs, &input.doc_facts(story), opts)
 }
 
 /// The texts process 0 has of the documents held elsewhere: those fetched, and blank ones (as

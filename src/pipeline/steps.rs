@@ -100,6 +100,17 @@ pub(crate) struct Ingest {
     pub line_facts: LineFacts,
 }
 
+impl Ingest {
+    /// What boilerplate detection knows of each document, with `story` as its story labels.
+    pub fn doc_facts<'a>(&'a self, story: &'a [u32]) -> DocFacts<'a> {
+        DocFacts {
+            source: &self.source,
+            story,
+            date: &self.read.dates,
+        }
+    }
+}
+
 /// What the first pass needs of one document, taken right after it is normalized: its anchored
 /// signature and shingle-set size, and which of its lines have letters and which are sentences
 /// (all empty without boilerplate detection, which is the first pass's only use).
@@ -336,11 +347,7 @@ pub(crate) fn detect_boilerplate(
     let b = boilerplate::detect_with(
         &input.line_facts,
         &input.norm,
-        &DocFacts {
-            source: &input.source,
-            story,
-            date: &input.read.dates,
-        },
+        &input.doc_facts(story),
         opts,
     )?;
     progress.done();
@@ -645,11 +652,7 @@ pub(crate) fn refine_boilerplate(
         prev,
         &input.line_facts,
         &input.norm,
-        &DocFacts {
-            source: &input.source,
-            story,
-            date: &input.read.dates,
-        },
+        &input.doc_facts(story),
         opts,
     )
 }
