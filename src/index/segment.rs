@@ -14,7 +14,15 @@
 //! bands  sorted (band key u64, document u32) of every active document and band
 //! ids    sorted (xxh3 of the id u64, document u32)
 //! lines  sorted (line key u64, document u32), each distinct non-empty line key of a document
+//! low    docs x (4 + num_perm) bytes: set size u32, then the low byte of each signature value
 //! ```
+//!
+//! A check reads the sections it needs for every candidate (band postings, `low`, records)
+//! through the map, and the few entries of the rest (signatures, ids) by positioned reads: the
+//! kernel maps a touched page with its page-cache folio, so a map's touched pages soon count in
+//! the process's resident memory as whole sections. `low` bounds a candidate's similarity from
+//! above (two equal values have equal low bytes), so most candidates are rejected from 132
+//! bytes, and only the others' 512-byte signatures are read.
 //!
 //! The format is hand-written because it is the product: fixed-width tables and sorted postings
 //! are what lets a check touch a few pages of a large index, and an add write only its own.
@@ -30,11 +38,11 @@ use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 use super::fail_point;
 use crate::error::{Error, Result};
 
-const MAGIC: &[u8; 8] = b"SYNDSEG1";
+const MAGIC: &[u8; 8] = b"SYNDSEG2";
 const HEADER: usize = 256;
 const REC: usize = 72;
 const ENTRY: usize = 12;
-const SECTIONS: usize = 7;
+const SECTIONS: usize = 8;
 /// Keys looked up together by [`Segment::band_join`].
 const JOIN_GROUP: usize = 32;
 /// A string absent (no source, no date).
@@ -51,6 +59,7 @@ enum Sec {
     Bands,
     Ids,
     Lines,
+    Low,
 }
 
 const FLAG_EMPTY: u32 = 1;
@@ -180,6 +189,11 @@ pub(crate) fn encode<'a>(num_perm: usize, docs: &'a [DocData]) -> Encoded<'a> {
             sigs.extend_from_slice(&v.to_le_bytes());
         }
     }
+    let mut low = Vec::with_capacity(n * (4 + num_perm));
+    for d in docs {
+        low.extend_from_slice(&d.size.to_le_bytes());
+        low.extend(d.sig.iter().map(|&v| v as u8));
+    }
     let mut bands = Vec::new();
     let mut ids = Vec::new();
     let mut lines = Vec::new();
@@ -204,6 +218,7 @@ pub(crate) fn encode<'a>(num_perm: usize, docs: &'a [DocData]) -> Encoded<'a> {
         bands.len(),
         ids.len(),
         lines.len(),
+        low.len(),
     ];
     let mut head = vec![0u8; HEADER];
     head[..8].copy_from_slice(MAGIC);
@@ -223,7 +238,7 @@ pub(crate) fn encode<'a>(num_perm: usize, docs: &'a [DocData]) -> Encoded<'a> {
         head.resize(head.len() + pad, 0);
     }
     tail.resize(pad8(text_len as usize), 0);
-    for body in [sigs, bands, ids, lines] {
+    for body in [sigs, bands, ids, lines, low] {
         let pad = pad8(body.len());
         tail.extend_from_slice(&body);
         tail.resize(tail.len() + pad, 0);
@@ -331,6 +346,8 @@ pub(crate) struct Segment {
     /// The file's name in the index folder.
     pub name: String,
     map: Mmap,
+    /// For positioned reads (see the module's notes).
+    file: File,
     docs: usize,
     num_perm: usize,
     secs: [(usize, usize); SECTIONS],
@@ -381,6 +398,7 @@ impl Segment {
             (Sec::Recs, docs * REC),
             (Sec::Sigs, docs * num_perm * 4),
             (Sec::Ids, docs * ENTRY),
+            (Sec::Low, docs * (4 + num_perm)),
         ];
         if want.iter().any(|&(s, len)| secs[s as usize].1 != len)
             || secs[Sec::Bands as usize].1 % ENTRY != 0
@@ -398,6 +416,7 @@ impl Segment {
         Ok(Segment {
             name,
             map,
+            file,
             docs,
             num_perm,
             secs,
@@ -457,6 +476,65 @@ impl Segment {
     /// The id of document `i`.
     pub fn id(&self, i: usize) -> Result<String> {
         Ok(self.strings(i)?.0)
+    }
+
+    /// `buf.len()` bytes of section `s` from `at` (within the section), by a positioned read.
+    fn read(&self, s: Sec, at: usize, buf: &mut [u8]) -> Result<()> {
+        let (off, len) = self.secs[s as usize];
+        if at.checked_add(buf.len()).is_none_or(|end| end > len) {
+            return Err(self.damaged("a read past the end of a section"));
+        }
+        crate::spill::read_exact_at(&self.file, buf, (off + at) as u64)
+            .map_err(|e| self.damaged(&format!("cannot read: {e}")))
+    }
+
+    /// The id of document `i`, by positioned reads (the check path; see the module's notes).
+    pub fn read_id(&self, i: usize) -> Result<String> {
+        let heap = self.rec(i).heap as usize;
+        let mut len = [0u8; 4];
+        self.read(Sec::Heap, heap, &mut len)?;
+        let len = u32::from_le_bytes(len);
+        if len == NONE {
+            return Err(self.damaged("a document's id"));
+        }
+        let mut b = vec![0u8; len as usize];
+        self.read(Sec::Heap, heap + 4, &mut b)?;
+        String::from_utf8(b).map_err(|_| self.damaged("a document's id"))
+    }
+
+    /// The signature of document `i` into `out`, by a positioned read (the check path).
+    pub fn read_sig(&self, i: usize, out: &mut Vec<u32>) -> Result<()> {
+        let mut b = vec![0u8; self.num_perm * 4];
+        self.read(Sec::Sigs, i * self.num_perm * 4, &mut b)?;
+        out.clear();
+        out.extend(
+            b.chunks_exact(4)
+                .map(|c| u32::from_le_bytes(c.try_into().unwrap())),
+        );
+        Ok(())
+    }
+
+    /// The set size of document `i` and the low byte of each value of its signature.
+    pub fn low(&self, i: usize) -> (u32, &[u8]) {
+        let w = 4 + self.num_perm;
+        let row = &self.sec(Sec::Low)[i * w..(i + 1) * w];
+        (u32::from_le_bytes(row[..4].try_into().unwrap()), &row[4..])
+    }
+
+    /// Unmaps the pages of this segment that reads through the map have mapped (merges and
+    /// exports read whole sections), so that they stop counting in the process's resident
+    /// memory; they stay in the kernel's page cache, and the next read maps them again.
+    pub fn release(&self) {
+        #[cfg(unix)]
+        {
+            // SAFETY: the map is read-only, of a file never written after its rename, so
+            // dropping its pages loses nothing: they read back as the same bytes. A failure
+            // only leaves the pages mapped.
+            let _ = unsafe {
+                self.map
+                    .unchecked_advise(memmap2::UncheckedAdvice::DontNeed)
+            };
+        }
     }
 
     /// The raw text of document `i`, compressed.

@@ -206,7 +206,17 @@ async fn change<T: Send + 'static>(
 ) -> Result<(Index, T), Response> {
     let _w = app.writer.lock().await;
     let index = app.snapshot();
-    let (next, out) = blocking(move || f(&index).map_err(lib_error)).await?;
+    let (next, out) = blocking(move || {
+        let got = f(&index).map_err(lib_error);
+        // The pages the change mapped (merges read whole segments) leave the service's
+        // resident memory.
+        index.release_pages();
+        if let Ok((next, _)) = &got {
+            next.release_pages();
+        }
+        got
+    })
+    .await?;
     *app.current.write().unwrap_or_else(|p| p.into_inner()) = next.clone();
     Ok((next, out))
 }
