@@ -15,6 +15,7 @@
 //! ids    sorted (xxh3 of the id u64, document u32)
 //! lines  sorted (line key u64, document u32), each distinct non-empty line key of a document
 //! low    docs x (4 + num_perm) bytes: set size u32, then the low byte of each signature value
+//! fence  the band key u64 of every FENCE-th entry of `bands` (0, FENCE, 2 FENCE, ...)
 //! ```
 //!
 //! A check reads the sections it needs for every candidate (band postings, `low`, records)
@@ -42,9 +43,9 @@ const MAGIC: &[u8; 8] = b"SYNDSEG2";
 const HEADER: usize = 256;
 const REC: usize = 72;
 const ENTRY: usize = 12;
-const SECTIONS: usize = 8;
-/// Keys looked up together by [`Segment::band_join`].
-const JOIN_GROUP: usize = 32;
+const SECTIONS: usize = 9;
+/// One band key of this many entries is kept in the `fence` section.
+const FENCE: usize = 64;
 /// A string absent (no source, no date).
 const NONE: u32 = u32::MAX;
 /// A date absent.
@@ -60,6 +61,7 @@ enum Sec {
     Ids,
     Lines,
     Low,
+    Fence,
 }
 
 const FLAG_EMPTY: u32 = 1;
@@ -206,6 +208,10 @@ pub(crate) fn encode<'a>(num_perm: usize, docs: &'a [DocData]) -> Encoded<'a> {
         le.extend(d.line_keys.iter().map(|&k| (k, i as u32)));
     }
     put_entries(&mut bands, be);
+    let fence: Vec<u8> = bands
+        .chunks(ENTRY * FENCE)
+        .flat_map(|c| c[..8].iter().copied())
+        .collect();
     put_entries(&mut ids, ie);
     put_entries(&mut lines, le);
 
@@ -219,6 +225,7 @@ pub(crate) fn encode<'a>(num_perm: usize, docs: &'a [DocData]) -> Encoded<'a> {
         ids.len(),
         lines.len(),
         low.len(),
+        fence.len(),
     ];
     let mut head = vec![0u8; HEADER];
     head[..8].copy_from_slice(MAGIC);
@@ -238,7 +245,7 @@ pub(crate) fn encode<'a>(num_perm: usize, docs: &'a [DocData]) -> Encoded<'a> {
         head.resize(head.len() + pad, 0);
     }
     tail.resize(pad8(text_len as usize), 0);
-    for body in [sigs, bands, ids, lines, low] {
+    for body in [sigs, bands, ids, lines, low, fence] {
         let pad = pad8(body.len());
         tail.extend_from_slice(&body);
         tail.resize(tail.len() + pad, 0);
@@ -400,7 +407,9 @@ impl Segment {
             (Sec::Ids, docs * ENTRY),
             (Sec::Low, docs * (4 + num_perm)),
         ];
+        let bands = secs[Sec::Bands as usize].1 / ENTRY;
         if want.iter().any(|&(s, len)| secs[s as usize].1 != len)
+            || secs[Sec::Fence as usize].1 != bands.div_ceil(FENCE) * 8
             || secs[Sec::Bands as usize].1 % ENTRY != 0
             || secs[Sec::Lines as usize].1 % ENTRY != 0
         {
@@ -612,83 +621,61 @@ impl Segment {
     }
 
     /// For sorted `(key, query)` pairs, writes `(query, document)` for the documents under each
-    /// key in the band postings (at most `cap` a key). The keys are hashes, spread evenly over
-    /// the postings: each key's place is guessed by interpolation over the whole section, the
-    /// guess refined once from the key found there, then the exact place found near it. Keys go
-    /// in groups of [`JOIN_GROUP`], each step done for the whole group before the next, so that
-    /// the group's reads (cache and TLB misses in a large map) are independent and overlap: a
-    /// search or a gallop per key waits for one read after another.
+    /// key in the band postings (at most `cap` a key). The `fence` section (one key in
+    /// [`FENCE`], a few megabytes at a million documents, so it stays in cache) names the block
+    /// of entries that holds a key's place; the keys are hashes, spread evenly, so the place is
+    /// guessed within the block by interpolation between the two fence keys around it and found
+    /// from the guess by a short walk: one or two cache lines of the large postings a key, where
+    /// a search of the whole section waits for one miss after another.
     pub fn band_join(&self, keys: &[(u64, u32)], cap: usize, out: &mut Vec<(u32, u32)>) {
         let e = self.entries(Sec::Bands);
         let n = e.len() / ENTRY;
         if n == 0 || keys.is_empty() {
             return;
         }
+        let fence = self.sec(Sec::Fence);
+        let m = fence.len() / 8;
+        let fence_at = |k: usize| u64::from_le_bytes(fence[k * 8..k * 8 + 8].try_into().unwrap());
         let key_at = |i: usize| u64::from_le_bytes(e[i * ENTRY..i * ENTRY + 8].try_into().unwrap());
         let doc_at =
             |i: usize| u32::from_le_bytes(e[i * ENTRY + 8..i * ENTRY + 12].try_into().unwrap());
-        let (first, last) = (key_at(0), key_at(n - 1));
-        // Entries per unit of key, for the guesses.
-        let density = (n - 1) as f64 / (last.saturating_sub(first).max(1)) as f64;
-        let guess = |key: u64, from: usize, at: u64| -> usize {
-            let d = (key as f64 - at as f64) * density;
-            (from as f64 + d).clamp(0.0, (n - 1) as f64) as usize
-        };
-        // The distinct keys, each with its run of queries.
-        let mut starts: Vec<usize> = Vec::with_capacity(JOIN_GROUP);
         let mut i = 0;
         while i < keys.len() {
-            starts.clear();
-            while i < keys.len() && starts.len() < JOIN_GROUP {
-                starts.push(i);
-                let k = keys[i].0;
-                while i < keys.len() && keys[i].0 == k {
-                    i += 1;
-                }
+            let (s, key) = (i, keys[i].0);
+            while i < keys.len() && keys[i].0 == key {
+                i += 1;
             }
-            let end = i;
-            // Two rounds of guesses, each round's reads independent of one another.
-            let mut at: [usize; JOIN_GROUP] = [0; JOIN_GROUP];
-            for (j, &s) in starts.iter().enumerate() {
-                at[j] = guess(keys[s].0, 0, first);
-            }
-            let mut found: [u64; JOIN_GROUP] = [0; JOIN_GROUP];
-            for j in 0..starts.len() {
-                found[j] = key_at(at[j]);
-            }
-            for (j, &s) in starts.iter().enumerate() {
-                at[j] = guess(keys[s].0, at[j], found[j]);
-                found[j] = key_at(at[j]);
-            }
-            for (j, &s) in starts.iter().enumerate() {
-                let key = keys[s].0;
-                // Gallop from the guess towards the key, then bisect the bracket.
-                let (lo, hi) = if found[j] < key {
-                    // The place is after `at`.
-                    let (mut lo, mut step) = (at[j] + 1, 1);
-                    while lo + step <= n && key_at(lo + step - 1) < key {
-                        lo += step;
-                        step *= 2;
+            // The first fence key not less than `key`: the place is after the fence before it
+            // (whose key is less) and at most at this one.
+            let f = lower_bound(m, key, fence_at);
+            let pos = if f == 0 {
+                0
+            } else if f == m {
+                let lo = (m - 1) * FENCE + 1;
+                lo + lower_bound(n - lo, key, |x| key_at(lo + x))
+            } else {
+                // Entries lo - 1 and hi hold the fence keys a < key <= b.
+                let (lo, hi) = ((f - 1) * FENCE + 1, f * FENCE);
+                let (a, b) = (fence_at(f - 1), fence_at(f));
+                let t = ((key - a) as u128 * (hi - lo + 1) as u128 / (b - a) as u128) as usize;
+                let mut g = (lo - 1 + t).clamp(lo, hi);
+                if key_at(g) < key {
+                    while g < hi && key_at(g) < key {
+                        g += 1;
                     }
-                    (lo, (lo + step).min(n))
                 } else {
-                    // The place is at `at` or before.
-                    let (mut hi, mut step) = (at[j], 1);
-                    while hi >= step && key_at(hi - step) >= key {
-                        hi -= step;
-                        step *= 2;
+                    while g > lo && key_at(g - 1) >= key {
+                        g -= 1;
                     }
-                    (hi.saturating_sub(step), hi)
-                };
-                let pos = lo + lower_bound(hi - lo, key, |x| key_at(lo + x));
-                let mut stop = pos;
-                while stop < n && stop - pos < cap && key_at(stop) == key {
-                    stop += 1;
                 }
-                let next = starts.get(j + 1).copied().unwrap_or(end);
-                for &(_, q) in &keys[s..next] {
-                    out.extend((pos..stop).map(|d| (q, doc_at(d))));
-                }
+                g
+            };
+            let mut stop = pos;
+            while stop < n && stop - pos < cap && key_at(stop) == key {
+                stop += 1;
+            }
+            for &(_, q) in &keys[s..i] {
+                out.extend((pos..stop).map(|d| (q, doc_at(d))));
             }
         }
     }
@@ -858,7 +845,7 @@ mod tests {
         want.len()
     }
 
-    /// The same over many keys (several groups of the join), spread evenly as hashes are and
+    /// The same over many keys (over several fence blocks), spread evenly as hashes are and
     /// clumped as they are not, present, repeated and absent.
     #[test]
     fn band_join_matches_search_per_key_at_scale() {
