@@ -587,13 +587,21 @@ impl Index {
         keys.par_sort_unstable();
         // (query, segment, document); as in a scan, a bucket past max_bucket is not compared
         // whole.
-        let cands: Vec<(u32, u32, u32)> = self
-            .segs
-            .par_iter()
-            .enumerate()
-            .flat_map_iter(|(si, seg)| {
+        // The keys go in chunks, so that one large segment's join is spread over the pool (a
+        // chunk that splits a run of one key joins its part of the run alone, which finds the
+        // same documents for its queries).
+        let chunk = keys
+            .len()
+            .div_ceil(4 * rayon::current_num_threads())
+            .max(1024);
+        let tasks: Vec<(usize, &[(u64, u32)])> = (0..self.segs.len())
+            .flat_map(|si| keys.chunks(chunk).map(move |c| (si, c)))
+            .collect();
+        let cands: Vec<(u32, u32, u32)> = tasks
+            .into_par_iter()
+            .flat_map_iter(|(si, keys)| {
                 let mut out = Vec::new();
-                seg.band_join(&keys, cfg.max_bucket, &mut out);
+                self.segs[si].band_join(keys, cfg.max_bucket, &mut out);
                 out.into_iter().map(move |(q, d)| (q, si as u32, d))
             })
             .collect();
@@ -619,7 +627,7 @@ impl Index {
                 let mut mine = grouped[start[q]..start[q + 1]].to_vec();
                 mine.sort_unstable();
                 mine.dedup();
-                self.verify(&preps[q], mine.into_iter())
+                self.verify(&preps[q], &mine)
             })
             .collect()
     }
@@ -632,41 +640,48 @@ impl Index {
     /// if it rejects the bound (taken as if the pair were dated within a day). Only a candidate
     /// the bound leaves open has its record and signature read: the same decisions as comparing
     /// every signature, from a quarter of the bytes.
-    fn verify(&self, p: &Prep, cands: impl Iterator<Item = (u32, u32)>) -> Result<Vec<Hit>> {
+    fn verify(&self, p: &Prep, cands: &[(u32, u32)]) -> Result<Vec<Hit>> {
         let rule = self.cfg().verify_rule();
         let low: Vec<u8> = p.sig.iter().map(|&v| v as u8).collect();
         let mut sig = Vec::with_capacity(p.sig.len());
         let mut hits = Vec::new();
-        for (si, d) in cands {
-            let seg = &self.segs[si as usize];
-            let (size, theirs) = seg.low(d as usize);
-            if size == 0 {
-                continue;
+        let mut rows = [(0u32, &[][..]); 8];
+        for group in cands.chunks(rows.len()) {
+            // The rows' first reads, independent of one another, so that their cache misses
+            // overlap.
+            for (row, &(si, d)) in rows.iter_mut().zip(group) {
+                *row = self.segs[si as usize].low(d as usize);
             }
-            if !may_accept(&rule, &low, theirs, p.size, size) {
-                continue;
-            }
-            let r = seg.rec(d as usize);
-            if self.tombs.contains(&r.seq)
-                || !self.dates_allow((p.date, p.date_unparsed), (r.date, r.date_unparsed))
-            {
-                continue;
-            }
-            seg.read_sig(d as usize, &mut sig)?;
-            let j = sketch::jaccard(&p.sig, &sig);
-            let score = PairScore {
-                jaccard: j,
-                containment: sketch::containment(j, p.size, r.size),
-            };
-            let near = rule.dated_containment.is_some() && within_a_day(p.date, r.date);
-            if let Some(dated) = rule.decide(&score, p.size, r.size, near) {
-                hits.push(Hit {
-                    at: (si, d),
-                    seq: r.seq,
-                    cluster: r.cluster,
-                    score,
-                    dated,
-                });
+            for (&(size, theirs), &(si, d)) in rows.iter().zip(group) {
+                let seg = &self.segs[si as usize];
+                if size == 0 {
+                    continue;
+                }
+                if !may_accept(&rule, &low, theirs, p.size, size) {
+                    continue;
+                }
+                let r = seg.rec(d as usize);
+                if self.tombs.contains(&r.seq)
+                    || !self.dates_allow((p.date, p.date_unparsed), (r.date, r.date_unparsed))
+                {
+                    continue;
+                }
+                seg.read_sig(d as usize, &mut sig)?;
+                let j = sketch::jaccard(&p.sig, &sig);
+                let score = PairScore {
+                    jaccard: j,
+                    containment: sketch::containment(j, p.size, r.size),
+                };
+                let near = rule.dated_containment.is_some() && within_a_day(p.date, r.date);
+                if let Some(dated) = rule.decide(&score, p.size, r.size, near) {
+                    hits.push(Hit {
+                        at: (si, d),
+                        seq: r.seq,
+                        cluster: r.cluster,
+                        score,
+                        dated,
+                    });
+                }
             }
         }
         Ok(hits)

@@ -639,43 +639,72 @@ impl Segment {
         let key_at = |i: usize| u64::from_le_bytes(e[i * ENTRY..i * ENTRY + 8].try_into().unwrap());
         let doc_at =
             |i: usize| u32::from_le_bytes(e[i * ENTRY + 8..i * ENTRY + 12].try_into().unwrap());
+        // Keys go in groups: each key's block and first guess, then the guesses' reads
+        // (independent of one another, so that their cache misses overlap), then each key's
+        // walk from its guess.
+        const GROUP: usize = 16;
+        let mut runs = [(0usize, 0usize); GROUP];
+        let mut place = [(0usize, 0usize, 0usize); GROUP];
+        let mut found = [0u64; GROUP];
         let mut i = 0;
         while i < keys.len() {
-            let (s, key) = (i, keys[i].0);
-            while i < keys.len() && keys[i].0 == key {
-                i += 1;
-            }
-            // The first fence key not less than `key`: the place is after the fence before it
-            // (whose key is less) and at most at this one.
-            let f = lower_bound(m, key, fence_at);
-            let pos = if f == 0 {
-                0
-            } else if f == m {
-                let lo = (m - 1) * FENCE + 1;
-                lo + lower_bound(n - lo, key, |x| key_at(lo + x))
-            } else {
-                // Entries lo - 1 and hi hold the fence keys a < key <= b.
-                let (lo, hi) = ((f - 1) * FENCE + 1, f * FENCE);
-                let (a, b) = (fence_at(f - 1), fence_at(f));
-                let t = ((key - a) as u128 * (hi - lo + 1) as u128 / (b - a) as u128) as usize;
-                let mut g = (lo - 1 + t).clamp(lo, hi);
-                if key_at(g) < key {
-                    while g < hi && key_at(g) < key {
-                        g += 1;
-                    }
-                } else {
-                    while g > lo && key_at(g - 1) >= key {
-                        g -= 1;
-                    }
+            let mut g = 0;
+            while i < keys.len() && g < GROUP {
+                let (s, key) = (i, keys[i].0);
+                while i < keys.len() && keys[i].0 == key {
+                    i += 1;
                 }
-                g
-            };
-            let mut stop = pos;
-            while stop < n && stop - pos < cap && key_at(stop) == key {
-                stop += 1;
+                runs[g] = (s, i);
+                // The first fence key not less than `key`: the place is after the fence
+                // before it (whose key is less) and at most at this one.
+                let f = lower_bound(m, key, fence_at);
+                place[g] = if f == 0 {
+                    (0, 0, 0)
+                } else if f == m {
+                    ((m - 1) * FENCE + 1, n, n)
+                } else {
+                    // Entries lo - 1 and hi hold the fence keys a < key <= b.
+                    let (lo, hi) = ((f - 1) * FENCE + 1, f * FENCE);
+                    let (a, b) = (fence_at(f - 1), fence_at(f));
+                    let t = ((key - a) as u128 * (hi - lo + 1) as u128 / (b - a) as u128) as usize;
+                    (lo, hi, (lo - 1 + t).clamp(lo, hi))
+                };
+                g += 1;
             }
-            for &(_, q) in &keys[s..i] {
-                out.extend((pos..stop).map(|d| (q, doc_at(d))));
+            for j in 0..g {
+                let (lo, hi, at) = place[j];
+                if lo < hi && at < n {
+                    found[j] = key_at(at);
+                }
+            }
+            for j in 0..g {
+                let (s, end) = runs[j];
+                let key = keys[s].0;
+                let (lo, hi, mut at) = place[j];
+                let pos = if hi == n {
+                    // Past the last fence: no key bounds the block from above.
+                    lo + lower_bound(n - lo, key, |x| key_at(lo + x))
+                } else if lo == hi {
+                    lo
+                } else {
+                    if found[j] < key {
+                        while at < hi && key_at(at) < key {
+                            at += 1;
+                        }
+                    } else {
+                        while at > lo && key_at(at - 1) >= key {
+                            at -= 1;
+                        }
+                    }
+                    at
+                };
+                let mut stop = pos;
+                while stop < n && stop - pos < cap && key_at(stop) == key {
+                    stop += 1;
+                }
+                for &(_, q) in &keys[s..end] {
+                    out.extend((pos..stop).map(|d| (q, doc_at(d))));
+                }
             }
         }
     }
