@@ -709,7 +709,9 @@ impl Index {
         let name = |h: &Hit| -> Result<String> {
             match batch(h.seq) {
                 Some(id) => Ok(id),
-                None => self.segs[h.at.0 as usize].read_id(h.at.1 as usize),
+                None => self.segs[h.at.0 as usize]
+                    .id_ref(h.at.1 as usize)
+                    .map(str::to_string),
             }
         };
         let matches = hits
@@ -727,7 +729,7 @@ impl Index {
             Some(best) if best.cluster == best.seq => Some(name(best)?),
             Some(best) => match (batch(best.cluster), self.locate(best.cluster)) {
                 (Some(id), _) => Some(id),
-                (None, Some((si, d))) => Some(self.segs[si].read_id(d)?),
+                (None, Some((si, d))) => Some(self.segs[si].id_ref(d)?.to_string()),
                 (None, None) => Some(name(best)?),
             },
         };

@@ -18,12 +18,13 @@
 //! fence  the band key u64 of every FENCE-th entry of `bands` (0, FENCE, 2 FENCE, ...)
 //! ```
 //!
-//! A check reads the sections it needs for every candidate (band postings, `low`, records)
-//! through the map, and the few entries of the rest (signatures, ids) by positioned reads: the
-//! kernel maps a touched page with its page-cache folio, so a map's touched pages soon count in
-//! the process's resident memory as whole sections. `low` bounds a candidate's similarity from
+//! A check reads the sections it needs for every candidate (`fence`, band postings, `low`,
+//! records) and the ids of its matches through the map, and the signatures of the candidates
+//! `low` leaves open by positioned reads: the kernel maps a touched page with its page-cache
+//! folio, so a map's touched pages soon count in the process's resident memory as whole
+//! sections, and the signatures are the largest. `low` bounds a candidate's similarity from
 //! above (two equal values have equal low bytes), so most candidates are rejected from 132
-//! bytes, and only the others' 512-byte signatures are read.
+//! bytes.
 //!
 //! The format is hand-written because it is the product: fixed-width tables and sorted postings
 //! are what lets a check touch a few pages of a large index, and an add write only its own.
@@ -497,18 +498,18 @@ impl Segment {
             .map_err(|e| self.damaged(&format!("cannot read: {e}")))
     }
 
-    /// The id of document `i`, by positioned reads (the check path; see the module's notes).
-    pub fn read_id(&self, i: usize) -> Result<String> {
-        let heap = self.rec(i).heap as usize;
-        let mut len = [0u8; 4];
-        self.read(Sec::Heap, heap, &mut len)?;
-        let len = u32::from_le_bytes(len);
-        if len == NONE {
-            return Err(self.damaged("a document's id"));
-        }
-        let mut b = vec![0u8; len as usize];
-        self.read(Sec::Heap, heap + 4, &mut b)?;
-        String::from_utf8(b).map_err(|_| self.damaged("a document's id"))
+    /// The id of document `i`, read in place (ids, sources and dates are a few tens of bytes a
+    /// document: a check may map them all).
+    pub fn id_ref(&self, i: usize) -> Result<&str> {
+        let heap = self.sec(Sec::Heap);
+        let at = self.rec(i).heap as usize;
+        let id = heap
+            .get(at..at + 4)
+            .map(|b| u32::from_le_bytes(b.try_into().unwrap()))
+            .filter(|&len| len != NONE)
+            .and_then(|len| heap.get(at + 4..at + 4 + len as usize))
+            .and_then(|b| std::str::from_utf8(b).ok());
+        id.ok_or_else(|| self.damaged("a document's id"))
     }
 
     /// The signature of document `i` into `out`, by a positioned read (the check path).
