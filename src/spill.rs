@@ -934,19 +934,26 @@ impl Docs for TextStore {
     }
 }
 
-#[cfg(unix)]
 fn read_at(f: &File, buf: &mut [u8], at: u64) -> Result<()> {
-    use std::os::unix::fs::FileExt;
-    f.read_exact_at(buf, at).map_err(Error::Scratch)
+    read_exact_at(f, buf, at).map_err(Error::Scratch)
 }
 
+/// Fills `buf` from `f` at offset `at`, without moving the file's cursor (so threads can share
+/// the file).
+#[cfg(unix)]
+pub(crate) fn read_exact_at(f: &File, buf: &mut [u8], at: u64) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    f.read_exact_at(buf, at)
+}
+
+/// Fills `buf` from `f` at offset `at` (Windows moves the cursor; no caller relies on it).
 #[cfg(windows)]
-fn read_at(f: &File, mut buf: &mut [u8], mut at: u64) -> Result<()> {
+pub(crate) fn read_exact_at(f: &File, mut buf: &mut [u8], mut at: u64) -> std::io::Result<()> {
     use std::os::windows::fs::FileExt;
     while !buf.is_empty() {
-        let n = f.seek_read(buf, at).map_err(Error::Scratch)?;
+        let n = f.seek_read(buf, at)?;
         if n == 0 {
-            return Err(Error::Scratch(std::io::ErrorKind::UnexpectedEof.into()));
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
         }
         buf = &mut buf[n..];
         at += n as u64;

@@ -49,13 +49,13 @@ use crate::pipeline::{self, sketch_doc, Config, Mask, Progress, Scan, Shingles};
 use crate::read::{Corpus, Document, Entry, Fields, OnError, Record};
 use crate::sketch::{self, Sketcher};
 use crate::spill::Budget;
-use crate::verify::{within_a_day, PairScore};
+use crate::verify::{within_a_day, PairScore, VerifyRule};
 use segment::{DocData, Segment};
 
 /// The manifest's `format`.
 pub const FORMAT: &str = "syndic-index";
 /// The version of the on-disk format this build reads and writes.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 const MANIFEST: &str = "MANIFEST";
 const LOCK: &str = "LOCK";
 /// How long a writer waits for another to release the index.
@@ -423,6 +423,17 @@ impl Index {
         })
     }
 
+    /// Hands back the pages of the index's files that reads through their memory maps have
+    /// mapped: adds (their merges and id lookups) and exports read whole sections that way, and
+    /// the kernel counts the pages a process has touched in its resident memory. The pages stay
+    /// in the page cache, so the next reads find them there. A long-running process, such as
+    /// `syndic serve`, calls this after each change.
+    pub fn release_pages(&self) {
+        for s in &self.segs {
+            s.release();
+        }
+    }
+
     /// The parameters the index was made with.
     pub fn params(&self) -> &Config {
         &self.m.params
@@ -565,7 +576,7 @@ impl Index {
 
     /// For each of `preps`, the indexed documents (deleted ones left out) it is a copy of.
     /// Candidates come from one pass over each segment's band postings for the whole batch.
-    fn lookup(&self, preps: &[Prep]) -> Vec<Vec<Hit>> {
+    fn lookup(&self, preps: &[Prep]) -> Result<Vec<Vec<Hit>>> {
         let cfg = self.cfg();
         let mut keys: Vec<(u64, u32)> = preps
             .iter()
@@ -576,13 +587,21 @@ impl Index {
         keys.par_sort_unstable();
         // (query, segment, document); as in a scan, a bucket past max_bucket is not compared
         // whole.
-        let cands: Vec<(u32, u32, u32)> = self
-            .segs
-            .par_iter()
-            .enumerate()
-            .flat_map_iter(|(si, seg)| {
+        // The keys go in chunks, so that one large segment's join is spread over the pool (a
+        // chunk that splits a run of one key joins its part of the run alone, which finds the
+        // same documents for its queries).
+        let chunk = keys
+            .len()
+            .div_ceil(4 * rayon::current_num_threads())
+            .max(1024);
+        let tasks: Vec<(usize, &[(u64, u32)])> = (0..self.segs.len())
+            .flat_map(|si| keys.chunks(chunk).map(move |c| (si, c)))
+            .collect();
+        let cands: Vec<(u32, u32, u32)> = tasks
+            .into_par_iter()
+            .flat_map_iter(|(si, keys)| {
                 let mut out = Vec::new();
-                seg.band_join(&keys, cfg.max_bucket, &mut out);
+                self.segs[si].band_join(keys, cfg.max_bucket, &mut out);
                 out.into_iter().map(move |(q, d)| (q, si as u32, d))
             })
             .collect();
@@ -608,41 +627,64 @@ impl Index {
                 let mut mine = grouped[start[q]..start[q + 1]].to_vec();
                 mine.sort_unstable();
                 mine.dedup();
-                self.verify(&preps[q], mine.into_iter())
+                self.verify(&preps[q], &mine)
             })
             .collect()
     }
 
     /// The candidates `(segment, document)` that `p` is a copy of.
-    fn verify(&self, p: &Prep, cands: impl Iterator<Item = (u32, u32)>) -> Vec<Hit> {
+    ///
+    /// Each candidate is first bounded from its stored low bytes: two equal signature values
+    /// have equal low bytes, so the count of equal low bytes bounds the count of equal values
+    /// from above, and the rule, which accepts more as the similarity grows, rejects the pair
+    /// if it rejects the bound (taken as if the pair were dated within a day). Only a candidate
+    /// the bound leaves open has its record and signature read: the same decisions as comparing
+    /// every signature, from a quarter of the bytes.
+    fn verify(&self, p: &Prep, cands: &[(u32, u32)]) -> Result<Vec<Hit>> {
         let rule = self.cfg().verify_rule();
+        let low: Vec<u8> = p.sig.iter().map(|&v| v as u8).collect();
+        let mut sig = Vec::with_capacity(p.sig.len());
         let mut hits = Vec::new();
-        for (si, d) in cands {
-            let seg = &self.segs[si as usize];
-            let r = seg.rec(d as usize);
-            if r.size == 0
-                || self.tombs.contains(&r.seq)
-                || !self.dates_allow((p.date, p.date_unparsed), (r.date, r.date_unparsed))
-            {
-                continue;
+        let mut rows = [(0u32, &[][..]); 8];
+        for group in cands.chunks(rows.len()) {
+            // The rows' first reads, independent of one another, so that their cache misses
+            // overlap.
+            for (row, &(si, d)) in rows.iter_mut().zip(group) {
+                *row = self.segs[si as usize].low(d as usize);
             }
-            let j = sketch::jaccard(&p.sig, seg.sig(d as usize));
-            let score = PairScore {
-                jaccard: j,
-                containment: sketch::containment(j, p.size, r.size),
-            };
-            let near = rule.dated_containment.is_some() && within_a_day(p.date, r.date);
-            if let Some(dated) = rule.decide(&score, p.size, r.size, near) {
-                hits.push(Hit {
-                    at: (si, d),
-                    seq: r.seq,
-                    cluster: r.cluster,
-                    score,
-                    dated,
-                });
+            for (&(size, theirs), &(si, d)) in rows.iter().zip(group) {
+                let seg = &self.segs[si as usize];
+                if size == 0 {
+                    continue;
+                }
+                if !may_accept(&rule, &low, theirs, p.size, size) {
+                    continue;
+                }
+                let r = seg.rec(d as usize);
+                if self.tombs.contains(&r.seq)
+                    || !self.dates_allow((p.date, p.date_unparsed), (r.date, r.date_unparsed))
+                {
+                    continue;
+                }
+                seg.read_sig(d as usize, &mut sig)?;
+                let j = sketch::jaccard(&p.sig, &sig);
+                let score = PairScore {
+                    jaccard: j,
+                    containment: sketch::containment(j, p.size, r.size),
+                };
+                let near = rule.dated_containment.is_some() && within_a_day(p.date, r.date);
+                if let Some(dated) = rule.decide(&score, p.size, r.size, near) {
+                    hits.push(Hit {
+                        at: (si, d),
+                        seq: r.seq,
+                        cluster: r.cluster,
+                        score,
+                        dated,
+                    });
+                }
             }
         }
-        hits
+        Ok(hits)
     }
 
     /// Where the document `seq` is, if it is in the index.
@@ -667,7 +709,9 @@ impl Index {
         let name = |h: &Hit| -> Result<String> {
             match batch(h.seq) {
                 Some(id) => Ok(id),
-                None => self.segs[h.at.0 as usize].id(h.at.1 as usize),
+                None => self.segs[h.at.0 as usize]
+                    .id_ref(h.at.1 as usize)
+                    .map(str::to_string),
             }
         };
         let matches = hits
@@ -685,7 +729,7 @@ impl Index {
             Some(best) if best.cluster == best.seq => Some(name(best)?),
             Some(best) => match (batch(best.cluster), self.locate(best.cluster)) {
                 (Some(id), _) => Some(id),
-                (None, Some((si, d))) => Some(self.segs[si].id(d)?),
+                (None, Some((si, d))) => Some(self.segs[si].id_ref(d)?.to_string()),
                 (None, None) => Some(name(best)?),
             },
         };
@@ -701,7 +745,7 @@ impl Index {
     pub fn check(&self, corpus: &Corpus, fields: &Fields, on_error: OnError) -> Result<Checked> {
         let (recs, skipped) = self.records(corpus, fields, on_error)?;
         let preps = self.prepare(&recs);
-        let hits = self.lookup(&preps);
+        let hits = self.lookup(&preps)?;
         drop(preps);
         let results = recs
             .into_par_iter()
@@ -792,7 +836,7 @@ impl Index {
 
         // Matches among the indexed documents (in parallel), then among the batch's earlier
         // documents (in order: each joins the cluster of its best match).
-        let index_hits = self.lookup(&preps);
+        let index_hits = self.lookup(&preps)?;
         let rule = cfg.verify_rule();
         let mut buckets: HashMap<u64, Vec<u32>> = HashMap::new();
         let mut clusters: Vec<u64> = Vec::with_capacity(preps.len());
@@ -1233,6 +1277,42 @@ fn compress(text: &[u8]) -> Vec<u8> {
 
 /// Best match first: matches of the rule before those of the second rule alone, then higher
 /// similarity, then containment, then earlier added.
+/// Whether `rule` may accept a pair whose signatures have the low bytes `a` and `b` (sets of
+/// `size_a` and `size_b` shingles), dated within a day or not: equal values have equal low
+/// bytes, so the equal low bytes bound the estimated similarity from above, and the rule
+/// accepts more as the similarity grows.
+fn may_accept(rule: &VerifyRule, a: &[u8], b: &[u8], size_a: u32, size_b: u32) -> bool {
+    let bound = same_bytes(a, b) as f64 / a.len() as f64;
+    let most = PairScore {
+        jaccard: bound,
+        containment: sketch::containment(bound, size_a, size_b),
+    };
+    rule.decide(&most, size_a, size_b, true).is_some()
+}
+
+/// How many bytes of `a` and `b` are equal, eight at a time (this runs for every candidate).
+fn same_bytes(a: &[u8], b: &[u8]) -> usize {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let rest = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .filter(|(x, y)| x == y)
+        .count();
+    let word = |c: &[u8]| u64::from_le_bytes(c.try_into().unwrap());
+    ca.zip(cb)
+        .map(|(x, y)| {
+            let d = word(x) ^ word(y);
+            // The high bit of each byte of `d` that is not zero (adding 0x7f to the low seven
+            // bits carries into the high bit unless they are all zero, and never further).
+            let differ = (((d & LOW7) + LOW7) | d) & !LOW7;
+            8 - differ.count_ones() as usize
+        })
+        .sum::<usize>()
+        + rest
+}
+
 fn sort_hits(hits: &mut [Hit]) {
     hits.sort_by(|a, b| {
         a.dated
@@ -1420,4 +1500,65 @@ pub fn verify(dir: &Path) -> Result<Vec<Damage>> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The low-byte bound never rejects a pair the signatures accept: pairs whose values
+        /// agree at a random share of places (and collide in their low bytes elsewhere at
+        /// random), of random sizes, under random thresholds.
+        #[test]
+        fn low_bytes_never_reject_what_signatures_accept(
+            seed in any::<u64>(),
+            share in 0.0f64..1.0,
+            size_a in 1u32..3000,
+            size_b in 1u32..3000,
+            threshold in 0.05f64..1.0,
+            containment in proptest::option::of(0.05f64..1.0),
+            dated in proptest::option::of(0.05f64..1.0),
+            near in any::<bool>(),
+        ) {
+            let rule = VerifyRule { threshold, containment, min_shingles: 50, dated_containment: dated };
+            let mut x = seed | 1;
+            let mut next = || { x ^= x << 13; x ^= x >> 7; x ^= x << 17; x };
+            let a: Vec<u32> = (0..128).map(|_| next() as u32).collect();
+            let b: Vec<u32> = a.iter().map(|&v| {
+                let r = next();
+                if (r % 1000) as f64 / 1000.0 < share { v }
+                else if r % 7 == 0 { (v & !0xff) ^ 0x100 | (v & 0xff) }
+                else { r as u32 }
+            }).collect();
+            let j = sketch::jaccard(&a, &b);
+            let exact = PairScore { jaccard: j, containment: sketch::containment(j, size_a, size_b) };
+            let low = |s: &[u32]| s.iter().map(|&v| v as u8).collect::<Vec<u8>>();
+            if rule.decide(&exact, size_a, size_b, near).is_some() {
+                prop_assert!(may_accept(&rule, &low(&a), &low(&b), size_a, size_b));
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn same_bytes_counts_equal_bytes(
+            pairs in proptest::collection::vec((any::<u8>(), any::<u8>(), any::<bool>()), 0..70)
+        ) {
+            let a: Vec<u8> = pairs.iter().map(|p| p.0).collect();
+            let b: Vec<u8> = pairs.iter().map(|p| if p.2 { p.0 } else { p.1 }).collect();
+            let want = a.iter().zip(&b).filter(|(x, y)| x == y).count();
+            prop_assert_eq!(same_bytes(&a, &b), want);
+        }
+    }
+
+    #[test]
+    fn low_bytes_reject_unrelated_signatures() {
+        let rule = Config::default().verify_rule();
+        let a: Vec<u8> = (0..128u32).map(|i| (i * 7) as u8).collect();
+        let b: Vec<u8> = (0..128u32).map(|i| (i * 7 + 1) as u8).collect();
+        assert!(!may_accept(&rule, &a, &b, 300, 300));
+        assert!(may_accept(&rule, &a, &a, 300, 300));
+    }
 }

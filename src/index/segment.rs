@@ -14,7 +14,17 @@
 //! bands  sorted (band key u64, document u32) of every active document and band
 //! ids    sorted (xxh3 of the id u64, document u32)
 //! lines  sorted (line key u64, document u32), each distinct non-empty line key of a document
+//! low    docs x (4 + num_perm) bytes: set size u32, then the low byte of each signature value
+//! fence  the band key u64 of every FENCE-th entry of `bands` (0, FENCE, 2 FENCE, ...)
 //! ```
+//!
+//! A check reads the sections it needs for every candidate (`fence`, band postings, `low`,
+//! records) and the ids of its matches through the map, and the signatures of the candidates
+//! `low` leaves open by positioned reads: the kernel maps a touched page with its page-cache
+//! folio, so a map's touched pages soon count in the process's resident memory as whole
+//! sections, and the signatures are the largest. `low` bounds a candidate's similarity from
+//! above (two equal values have equal low bytes), so most candidates are rejected from 132
+//! bytes.
 //!
 //! The format is hand-written because it is the product: fixed-width tables and sorted postings
 //! are what lets a check touch a few pages of a large index, and an add write only its own.
@@ -30,13 +40,13 @@ use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 use super::fail_point;
 use crate::error::{Error, Result};
 
-const MAGIC: &[u8; 8] = b"SYNDSEG1";
+const MAGIC: &[u8; 8] = b"SYNDSEG2";
 const HEADER: usize = 256;
 const REC: usize = 72;
 const ENTRY: usize = 12;
-const SECTIONS: usize = 7;
-/// Keys looked up together by [`Segment::band_join`].
-const JOIN_GROUP: usize = 32;
+const SECTIONS: usize = 9;
+/// One band key of this many entries is kept in the `fence` section.
+const FENCE: usize = 64;
 /// A string absent (no source, no date).
 const NONE: u32 = u32::MAX;
 /// A date absent.
@@ -51,6 +61,8 @@ enum Sec {
     Bands,
     Ids,
     Lines,
+    Low,
+    Fence,
 }
 
 const FLAG_EMPTY: u32 = 1;
@@ -180,6 +192,11 @@ pub(crate) fn encode<'a>(num_perm: usize, docs: &'a [DocData]) -> Encoded<'a> {
             sigs.extend_from_slice(&v.to_le_bytes());
         }
     }
+    let mut low = Vec::with_capacity(n * (4 + num_perm));
+    for d in docs {
+        low.extend_from_slice(&d.size.to_le_bytes());
+        low.extend(d.sig.iter().map(|&v| v as u8));
+    }
     let mut bands = Vec::new();
     let mut ids = Vec::new();
     let mut lines = Vec::new();
@@ -192,6 +209,10 @@ pub(crate) fn encode<'a>(num_perm: usize, docs: &'a [DocData]) -> Encoded<'a> {
         le.extend(d.line_keys.iter().map(|&k| (k, i as u32)));
     }
     put_entries(&mut bands, be);
+    let fence: Vec<u8> = bands
+        .chunks(ENTRY * FENCE)
+        .flat_map(|c| c[..8].iter().copied())
+        .collect();
     put_entries(&mut ids, ie);
     put_entries(&mut lines, le);
 
@@ -204,6 +225,8 @@ pub(crate) fn encode<'a>(num_perm: usize, docs: &'a [DocData]) -> Encoded<'a> {
         bands.len(),
         ids.len(),
         lines.len(),
+        low.len(),
+        fence.len(),
     ];
     let mut head = vec![0u8; HEADER];
     head[..8].copy_from_slice(MAGIC);
@@ -223,7 +246,7 @@ pub(crate) fn encode<'a>(num_perm: usize, docs: &'a [DocData]) -> Encoded<'a> {
         head.resize(head.len() + pad, 0);
     }
     tail.resize(pad8(text_len as usize), 0);
-    for body in [sigs, bands, ids, lines] {
+    for body in [sigs, bands, ids, lines, low, fence] {
         let pad = pad8(body.len());
         tail.extend_from_slice(&body);
         tail.resize(tail.len() + pad, 0);
@@ -331,6 +354,8 @@ pub(crate) struct Segment {
     /// The file's name in the index folder.
     pub name: String,
     map: Mmap,
+    /// For positioned reads (see the module's notes).
+    file: File,
     docs: usize,
     num_perm: usize,
     secs: [(usize, usize); SECTIONS],
@@ -381,8 +406,11 @@ impl Segment {
             (Sec::Recs, docs * REC),
             (Sec::Sigs, docs * num_perm * 4),
             (Sec::Ids, docs * ENTRY),
+            (Sec::Low, docs * (4 + num_perm)),
         ];
+        let bands = secs[Sec::Bands as usize].1 / ENTRY;
         if want.iter().any(|&(s, len)| secs[s as usize].1 != len)
+            || secs[Sec::Fence as usize].1 != bands.div_ceil(FENCE) * 8
             || secs[Sec::Bands as usize].1 % ENTRY != 0
             || secs[Sec::Lines as usize].1 % ENTRY != 0
         {
@@ -398,6 +426,7 @@ impl Segment {
         Ok(Segment {
             name,
             map,
+            file,
             docs,
             num_perm,
             secs,
@@ -457,6 +486,65 @@ impl Segment {
     /// The id of document `i`.
     pub fn id(&self, i: usize) -> Result<String> {
         Ok(self.strings(i)?.0)
+    }
+
+    /// `buf.len()` bytes of section `s` from `at` (within the section), by a positioned read.
+    fn read(&self, s: Sec, at: usize, buf: &mut [u8]) -> Result<()> {
+        let (off, len) = self.secs[s as usize];
+        if at.checked_add(buf.len()).is_none_or(|end| end > len) {
+            return Err(self.damaged("a read past the end of a section"));
+        }
+        crate::spill::read_exact_at(&self.file, buf, (off + at) as u64)
+            .map_err(|e| self.damaged(&format!("cannot read: {e}")))
+    }
+
+    /// The id of document `i`, read in place (ids, sources and dates are a few tens of bytes a
+    /// document: a check may map them all).
+    pub fn id_ref(&self, i: usize) -> Result<&str> {
+        let heap = self.sec(Sec::Heap);
+        let at = self.rec(i).heap as usize;
+        let id = heap
+            .get(at..at + 4)
+            .map(|b| u32::from_le_bytes(b.try_into().unwrap()))
+            .filter(|&len| len != NONE)
+            .and_then(|len| heap.get(at + 4..at + 4 + len as usize))
+            .and_then(|b| std::str::from_utf8(b).ok());
+        id.ok_or_else(|| self.damaged("a document's id"))
+    }
+
+    /// The signature of document `i` into `out`, by a positioned read (the check path).
+    pub fn read_sig(&self, i: usize, out: &mut Vec<u32>) -> Result<()> {
+        let mut b = vec![0u8; self.num_perm * 4];
+        self.read(Sec::Sigs, i * self.num_perm * 4, &mut b)?;
+        out.clear();
+        out.extend(
+            b.chunks_exact(4)
+                .map(|c| u32::from_le_bytes(c.try_into().unwrap())),
+        );
+        Ok(())
+    }
+
+    /// The set size of document `i` and the low byte of each value of its signature.
+    pub fn low(&self, i: usize) -> (u32, &[u8]) {
+        let w = 4 + self.num_perm;
+        let row = &self.sec(Sec::Low)[i * w..(i + 1) * w];
+        (u32::from_le_bytes(row[..4].try_into().unwrap()), &row[4..])
+    }
+
+    /// Unmaps the pages of this segment that reads through the map have mapped (merges and
+    /// exports read whole sections), so that they stop counting in the process's resident
+    /// memory; they stay in the kernel's page cache, and the next read maps them again.
+    pub fn release(&self) {
+        #[cfg(unix)]
+        {
+            // SAFETY: the map is read-only, of a file never written after its rename, so
+            // dropping its pages loses nothing: they read back as the same bytes. A failure
+            // only leaves the pages mapped.
+            let _ = unsafe {
+                self.map
+                    .unchecked_advise(memmap2::UncheckedAdvice::DontNeed)
+            };
+        }
     }
 
     /// The raw text of document `i`, compressed.
@@ -534,81 +622,88 @@ impl Segment {
     }
 
     /// For sorted `(key, query)` pairs, writes `(query, document)` for the documents under each
-    /// key in the band postings (at most `cap` a key). The keys are hashes, spread evenly over
-    /// the postings: each key's place is guessed by interpolation over the whole section, the
-    /// guess refined once from the key found there, then the exact place found near it. Keys go
-    /// in groups of [`JOIN_GROUP`], each step done for the whole group before the next, so that
-    /// the group's reads (cache and TLB misses in a large map) are independent and overlap: a
-    /// search or a gallop per key waits for one read after another.
+    /// key in the band postings (at most `cap` a key). The `fence` section (one key in
+    /// [`FENCE`], a few megabytes at a million documents, so it stays in cache) names the block
+    /// of entries that holds a key's place; the keys are hashes, spread evenly, so the place is
+    /// guessed within the block by interpolation between the two fence keys around it and found
+    /// from the guess by a short walk: one or two cache lines of the large postings a key, where
+    /// a search of the whole section waits for one miss after another.
     pub fn band_join(&self, keys: &[(u64, u32)], cap: usize, out: &mut Vec<(u32, u32)>) {
         let e = self.entries(Sec::Bands);
         let n = e.len() / ENTRY;
         if n == 0 || keys.is_empty() {
             return;
         }
+        let fence = self.sec(Sec::Fence);
+        let m = fence.len() / 8;
+        let fence_at = |k: usize| u64::from_le_bytes(fence[k * 8..k * 8 + 8].try_into().unwrap());
         let key_at = |i: usize| u64::from_le_bytes(e[i * ENTRY..i * ENTRY + 8].try_into().unwrap());
         let doc_at =
             |i: usize| u32::from_le_bytes(e[i * ENTRY + 8..i * ENTRY + 12].try_into().unwrap());
-        let (first, last) = (key_at(0), key_at(n - 1));
-        // Entries per unit of key, for the guesses.
-        let density = (n - 1) as f64 / (last.saturating_sub(first).max(1)) as f64;
-        let guess = |key: u64, from: usize, at: u64| -> usize {
-            let d = (key as f64 - at as f64) * density;
-            (from as f64 + d).clamp(0.0, (n - 1) as f64) as usize
-        };
-        // The distinct keys, each with its run of queries.
-        let mut starts: Vec<usize> = Vec::with_capacity(JOIN_GROUP);
+        // Keys go in groups: each key's block and first guess, then the guesses' reads
+        // (independent of one another, so that their cache misses overlap), then each key's
+        // walk from its guess.
+        const GROUP: usize = 16;
+        let mut runs = [(0usize, 0usize); GROUP];
+        let mut place = [(0usize, 0usize, 0usize); GROUP];
+        let mut found = [0u64; GROUP];
         let mut i = 0;
         while i < keys.len() {
-            starts.clear();
-            while i < keys.len() && starts.len() < JOIN_GROUP {
-                starts.push(i);
-                let k = keys[i].0;
-                while i < keys.len() && keys[i].0 == k {
+            let mut g = 0;
+            while i < keys.len() && g < GROUP {
+                let (s, key) = (i, keys[i].0);
+                while i < keys.len() && keys[i].0 == key {
                     i += 1;
                 }
-            }
-            let end = i;
-            // Two rounds of guesses, each round's reads independent of one another.
-            let mut at: [usize; JOIN_GROUP] = [0; JOIN_GROUP];
-            for (j, &s) in starts.iter().enumerate() {
-                at[j] = guess(keys[s].0, 0, first);
-            }
-            let mut found: [u64; JOIN_GROUP] = [0; JOIN_GROUP];
-            for j in 0..starts.len() {
-                found[j] = key_at(at[j]);
-            }
-            for (j, &s) in starts.iter().enumerate() {
-                at[j] = guess(keys[s].0, at[j], found[j]);
-                found[j] = key_at(at[j]);
-            }
-            for (j, &s) in starts.iter().enumerate() {
-                let key = keys[s].0;
-                // Gallop from the guess towards the key, then bisect the bracket.
-                let (lo, hi) = if found[j] < key {
-                    // The place is after `at`.
-                    let (mut lo, mut step) = (at[j] + 1, 1);
-                    while lo + step <= n && key_at(lo + step - 1) < key {
-                        lo += step;
-                        step *= 2;
-                    }
-                    (lo, (lo + step).min(n))
+                runs[g] = (s, i);
+                // The first fence key not less than `key`: the place is after the fence
+                // before it (whose key is less) and at most at this one.
+                let f = lower_bound(m, key, fence_at);
+                place[g] = if f == 0 {
+                    (0, 0, 0)
+                } else if f == m {
+                    ((m - 1) * FENCE + 1, n, n)
                 } else {
-                    // The place is at `at` or before.
-                    let (mut hi, mut step) = (at[j], 1);
-                    while hi >= step && key_at(hi - step) >= key {
-                        hi -= step;
-                        step *= 2;
-                    }
-                    (hi.saturating_sub(step), hi)
+                    // Entries lo - 1 and hi hold the fence keys a < key <= b.
+                    let (lo, hi) = ((f - 1) * FENCE + 1, f * FENCE);
+                    let (a, b) = (fence_at(f - 1), fence_at(f));
+                    let t = ((key - a) as u128 * (hi - lo + 1) as u128 / (b - a) as u128) as usize;
+                    (lo, hi, (lo - 1 + t).clamp(lo, hi))
                 };
-                let pos = lo + lower_bound(hi - lo, key, |x| key_at(lo + x));
+                g += 1;
+            }
+            for j in 0..g {
+                let (lo, hi, at) = place[j];
+                if lo < hi && at < n {
+                    found[j] = key_at(at);
+                }
+            }
+            for j in 0..g {
+                let (s, end) = runs[j];
+                let key = keys[s].0;
+                let (lo, hi, mut at) = place[j];
+                let pos = if hi == n {
+                    // Past the last fence: no key bounds the block from above.
+                    lo + lower_bound(n - lo, key, |x| key_at(lo + x))
+                } else if lo == hi {
+                    lo
+                } else {
+                    if found[j] < key {
+                        while at < hi && key_at(at) < key {
+                            at += 1;
+                        }
+                    } else {
+                        while at > lo && key_at(at - 1) >= key {
+                            at -= 1;
+                        }
+                    }
+                    at
+                };
                 let mut stop = pos;
                 while stop < n && stop - pos < cap && key_at(stop) == key {
                     stop += 1;
                 }
-                let next = starts.get(j + 1).copied().unwrap_or(end);
-                for &(_, q) in &keys[s..next] {
+                for &(_, q) in &keys[s..end] {
                     out.extend((pos..stop).map(|d| (q, doc_at(d))));
                 }
             }
@@ -780,7 +875,7 @@ mod tests {
         want.len()
     }
 
-    /// The same over many keys (several groups of the join), spread evenly as hashes are and
+    /// The same over many keys (over several fence blocks), spread evenly as hashes are and
     /// clumped as they are not, present, repeated and absent.
     #[test]
     fn band_join_matches_search_per_key_at_scale() {

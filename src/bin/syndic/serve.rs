@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use syndic::index::{CheckResult, Index};
 use syndic::read::{Corpus, Document, OnError};
@@ -177,8 +177,11 @@ async fn blocking<T: Send + 'static>(
         .unwrap_or_else(|_| Err(error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")))
 }
 
-fn results(r: Vec<CheckResult>) -> serde_json::Value {
-    json!({ "results": r })
+/// The answer to `/check`, serialized as it is (a `serde_json::Value` tree of a large batch's
+/// answers cost more to build and drop than the check's lookups).
+#[derive(Serialize)]
+struct Results {
+    results: Vec<CheckResult>,
 }
 
 async fn check(State(app): State<Arc<App>>, req: Request) -> Response {
@@ -194,7 +197,7 @@ async fn check(State(app): State<Arc<App>>, req: Request) -> Response {
     })
     .await;
     match got {
-        Ok(c) => Json(results(c.results)).into_response(),
+        Ok(c) => Json(Results { results: c.results }).into_response(),
         Err(r) => r,
     }
 }
@@ -206,7 +209,17 @@ async fn change<T: Send + 'static>(
 ) -> Result<(Index, T), Response> {
     let _w = app.writer.lock().await;
     let index = app.snapshot();
-    let (next, out) = blocking(move || f(&index).map_err(lib_error)).await?;
+    let (next, out) = blocking(move || {
+        let got = f(&index).map_err(lib_error);
+        // The pages the change mapped (merges read whole segments) leave the service's
+        // resident memory.
+        index.release_pages();
+        if let Ok((next, _)) = &got {
+            next.release_pages();
+        }
+        got
+    })
+    .await?;
     *app.current.write().unwrap_or_else(|p| p.into_inner()) = next.clone();
     Ok((next, out))
 }
