@@ -10,11 +10,14 @@
 //! ```text
 //! every process: line ends of its cut parts ─▶ every process: each part's first line
 //! every process: read, normalize, first-pass sketch, line facts of its parts
-//!     ─▶ gather to 0: metadata, hashes, line facts, per part
+//!     ─▶ gather to 0: metadata, hashes, line counts, per part
 //! process 0: global order (parts in order), exact groups ─▶ to each process: where every
 //!     part's documents are, which of its own are banded
 //! every process: first pass banded and verified by key (see pairs) ─▶ 0: its pairs
-//! process 0: story labels, boilerplate flags
+//! process 0: story labels ─▶ to each process: its documents' labels and sources
+//! every process: its lines to the owners of their keys; each owner decides its keys
+//!     (see lines) ─▶ 0: the furniture keys' occurrences, the sentence pairs
+//! process 0: boilerplate flags from those
 //!     ◀─▶ the texts of the templates' sample lines fetched from their owners
 //!     ─▶ to each process: its documents' active flags and flagged lines, the sources
 //! every process: template n-gram keys of its documents + final sketch
@@ -33,9 +36,11 @@
 //! global document order is the parts' order, boilerplate statistics are counted over every
 //! document before any flag is decided, the template keys are counted by key over all
 //! processes, and the band buckets are built by key over all processes, capped as one process
-//! caps them. ARCHITECTURE.md says what still goes to process 0 (every document's metadata and
-//! line facts, the verified pairs) and what would replace it past one machine's memory.
+//! caps them, and the line statistics are counted by line key over all processes.
+//! ARCHITECTURE.md says what still goes to process 0 (every document's metadata, the verified
+//! pairs) and what would replace it past one machine's memory.
 
+mod lines;
 mod net;
 mod pairs;
 mod parts;
@@ -57,9 +62,8 @@ use crate::pipeline::steps::{
     Ingest, RunLog,
 };
 use crate::pipeline::{
-    components, resketch, shared_sentence_pairs, sketch_all, sketch_into, source_ids,
-    template_examples, Config, Mask, Progress, Scan, Shingles, BAND_SHARE, FIRST_PASS_LENIENCY,
-    TEXT_SHARE,
+    components, resketch, sketch_all, sketch_into, source_ids, template_examples, Config, Mask,
+    Progress, Scan, Shingles, BAND_SHARE, FIRST_PASS_LENIENCY, TEXT_SHARE,
 };
 use crate::read::{Corpus, SkippedFile};
 use crate::sketch::{Signatures, Sketcher};
@@ -300,9 +304,6 @@ struct DocWire {
     len: u64,
     /// Lines of its text.
     lines: u32,
-    line_keys: Vec<u64>,
-    letters: Vec<bool>,
-    sentences: Vec<bool>,
 }
 
 /// What a process sends process 0 of each part of the corpus it read: its documents in
@@ -501,22 +502,52 @@ impl Run<'_> {
         let (spans, active) = got.pop().expect("the spans from process 0").1;
         self.spans = spans;
         let mut boiler = None;
+        // Process 0: the occurrences of the furniture keys and the sentence pairs.
+        let mut by_key = None;
         if let Some(opts) = &cfg.boilerplate {
-            let mut wanted = Vec::new();
-            let mut stories = None;
             let first = self.first_pass(&active, state.as_ref().map(|s| &s.2), cx)?;
-            if let (Some((input, _, _)), Some(labels)) = (&mut state, first) {
+            if state.is_some() {
                 log.lap("first_pass")?;
+            }
+            // Each process's documents' story labels and sources, unless too few stories
+            // leave nothing to flag.
+            let labels = match (&state, &first) {
+                (Some((input, spans, _)), Some(story))
+                    if !boilerplate::too_few_stories(story, opts) =>
+                {
+                    let mut l: Vec<Vec<(u32, u32)>> = vec![Vec::new(); self.net.peers()];
+                    for s in spans {
+                        let range = s.first as usize..(s.first + s.count) as usize;
+                        let both = story[range.clone()].iter().zip(&input.source[range]);
+                        l[s.process].extend(both.map(|(&st, &so)| (st, so)));
+                    }
+                    Some(l)
+                }
+                _ => None,
+            };
+            let global = self.globals();
+            let dates: Vec<Option<i64>> = (self.local.files.iter())
+                .flat_map(|r| r.dates.iter().copied())
+                .collect();
+            let here = lines::Local {
+                facts: &self.local.line_facts,
+                global: &global,
+                active: &active,
+                dates: &dates,
+            };
+            by_key = lines::by_key(self.net, &here, labels, opts, cfg.max_bucket)?;
+            log.lap("line_statistics")?;
+            let mut wanted = Vec::new();
+            if let (Some((input, _, _)), Some(story), Some(f)) = (&state, &first, &by_key) {
                 let probe = Fetched::new(&self.lines, HashMap::new());
-                detect(input, &labels, opts, &probe)?;
+                detect(f, &probe, &input.doc_facts(story), opts, None)?;
                 wanted = probe.missing();
-                stories = Some(labels);
             }
             let spans = state.as_ref().map(|s| s.1.clone()).unwrap_or_default();
             let texts = self.fetch(&spans, &wanted)?;
-            if let (Some((input, _, _)), Some(story)) = (&state, stories) {
+            if let (Some((input, _, _)), Some(story), Some(f)) = (&state, &first, &by_key) {
                 let docs = Fetched::new(&self.lines, texts);
-                boiler = Some(detect(input, &story, opts, &docs)?);
+                boiler = Some(detect(f, &docs, &input.doc_facts(story), opts, None)?);
                 docs.check()?;
                 log.lap("boilerplate")?;
             }
@@ -549,11 +580,9 @@ impl Run<'_> {
 
         // 4. Band and verify across the processes (see [`pairs`]): process 0 gets the
         // verified pairs and their documents' signatures, then every document's set size.
-        let passages = match (&state, &boiler) {
-            (Some((input, _, groups)), Some(b)) if !input.line_facts.is_empty() => {
-                let lines = (b.status == Status::Ok).then_some(&b.mask);
-                let mut pairs =
-                    shared_sentence_pairs(&input.line_facts, lines, &groups.active, cfg.max_bucket);
+        let passages = match &by_key {
+            Some(f) => {
+                let mut pairs = f.sentence_pairs.clone();
                 if let Some(t) = &templates {
                     pairs.extend_from_slice(&t.shared_passages);
                     pairs.sort_unstable();
@@ -609,20 +638,20 @@ impl Run<'_> {
         let mut boiler = boiler;
         if let Some(opts) = &cfg.boilerplate {
             let mut wanted = Vec::new();
-            if let (Some((input, _, _)), Some((_, clusters, _, _)), Some(b)) =
-                (&state, &refine, &boiler)
+            if let (Some((input, _, _)), Some((_, clusters, _, _)), Some(b), Some(f)) =
+                (&state, &refine, &boiler, &by_key)
             {
                 let probe = Fetched::new(&self.lines, HashMap::new());
-                refine_flags(b, input, &clusters.labels, opts, &probe)?;
+                detect(f, &probe, &input.doc_facts(&clusters.labels), opts, Some(b))?;
                 wanted = probe.missing();
             }
             let spans = refine.as_ref().map(|r| r.0.clone()).unwrap_or_default();
             let texts = self.fetch(&spans, &wanted)?;
-            if let (Some((input, _, _)), Some((_, clusters, _, _)), Some(b)) =
-                (&state, &refine, &boiler)
+            if let (Some((input, _, _)), Some((_, clusters, _, _)), Some(b), Some(f)) =
+                (&state, &refine, &boiler, &by_key)
             {
                 let docs = Fetched::new(&self.lines, texts);
-                let refined = refine_flags(b, input, &clusters.labels, opts, &docs)?;
+                let refined = detect(f, &docs, &input.doc_facts(&clusters.labels), opts, Some(b))?;
                 docs.check()?;
                 boiler = Some(refined);
                 log.lap("boilerplate_refine")?;
@@ -755,24 +784,12 @@ impl Run<'_> {
     /// This process's messages to process 0 with what it read, part by part.
     fn file_facts(&mut self) -> Vec<(usize, Vec<u8>)> {
         let l = &self.local;
-        let boiler = self.cfg.boilerplate.is_some();
         let mut sends = Vec::new();
         let mut d = 0usize;
         for (f, read) in self.own.iter().zip(&l.files) {
             let n = read.docs.len();
             let mut docs = Vec::with_capacity(n.min(PIECE));
             for (i, meta) in read.docs.iter().enumerate() {
-                let (line_keys, letters, sentences) = if boiler {
-                    let (keys, letters) = l.line_facts.doc(d);
-                    let (_, sentences) = l.line_facts.doc_sentences(d);
-                    (
-                        keys.to_vec(),
-                        letters.iter().map(|b| *b).collect(),
-                        sentences.iter().map(|b| *b).collect(),
-                    )
-                } else {
-                    Default::default()
-                };
                 docs.push(DocWire {
                     id: meta.id.clone(),
                     source: meta.source.clone(),
@@ -786,9 +803,6 @@ impl Run<'_> {
                     hash: l.hashes[d],
                     lines: l.lines[d],
                     len: l.lens[d],
-                    line_keys,
-                    letters,
-                    sentences,
                 });
                 d += 1;
                 if docs.len() == PIECE {
@@ -843,7 +857,7 @@ impl Run<'_> {
         let mut empty = Vec::new();
         let mut lines = Vec::new();
         let first_sigs = Signatures::new(k, 0);
-        let mut line_facts = LineFacts::default();
+        let line_facts = LineFacts::default();
         let mut spans = Vec::with_capacity(npieces);
         let mut local_next = vec![0u32; self.net.peers()];
         let mut seen: HashMap<String, Location> = HashMap::new();
@@ -919,9 +933,6 @@ impl Run<'_> {
                 lens.push(w.len);
                 empty.push(w.empty);
                 lines.push(w.lines);
-                if cfg.boilerplate.is_some() {
-                    line_facts.push_parts(&w.line_keys, &w.letters, &w.sentences);
-                }
                 read.docs.push(DocMeta {
                     id: w.id,
                     source: w.source,
@@ -1247,23 +1258,17 @@ fn key_process(key: u64, peers: usize) -> usize {
     ((key >> 24) % peers as u64) as usize
 }
 
+/// Process 0: the boilerplate from the occurrences gathered by key (see [`lines`]), or its
+/// refinement of `prev`.
 fn detect(
-    input: &Ingest,
-    story: &[u32],
-    opts: &boilerplate::BoilerplateOptions,
+    found: &lines::ByKey,
     docs: &Fetched,
-) -> Result<Boilerplate> {
-    boilerplate::detect_with(&input.line_facts, docs, &input.doc_facts(story), opts)
-}
-
-fn refine_flags(
-    prev: &Boilerplate,
-    input: &Ingest,
-    story: &[u32],
+    facts: &boilerplate::DocFacts,
     opts: &boilerplate::BoilerplateOptions,
-    docs: &Fetched,
+    prev: Option<&Boilerplate>,
 ) -> Result<Boilerplate> {
-    boilerplate::refine_with(prev, &input.line_facts, docs, &input.doc_facts(story), opts)
+    let sentence = |d: usize, i: usize| found.sentence(d, i);
+    boilerplate::detect_gathered(&found.occ, &sentence, docs, facts, opts, prev)
 }
 
 /// The texts process 0 has of the documents held elsewhere: those fetched, and blank ones (as
