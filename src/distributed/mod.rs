@@ -50,6 +50,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use rayon::prelude::*;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::boilerplate::{self, Boilerplate, DocKey, LineFacts, LineMask, SourceTemplates, Status};
@@ -63,11 +64,11 @@ use crate::pipeline::steps::{
 };
 use crate::pipeline::{
     components, resketch, sketch_all, sketch_into, source_ids, template_examples, Config, Mask,
-    Progress, Scan, Shingles, BAND_SHARE, FIRST_PASS_LENIENCY, TEXT_SHARE,
+    Progress, Scan, Shingles, BAND_SHARE, FIRST_PASS_LENIENCY, TEMPLATE_SHARE, TEXT_SHARE,
 };
 use crate::read::{Corpus, SkippedFile};
 use crate::sketch::{Signatures, Sketcher};
-use crate::spill::{Budget, Docs, TextStore, MAX_CHUNK_BYTES};
+use crate::spill::{Budget, Docs, Runs, TextStore, MAX_CHUNK_BYTES};
 use crate::verify;
 
 /// The processes of a run and which one this is.
@@ -1111,22 +1112,38 @@ impl Run<'_> {
             }
             let peers = self.net.peers();
             let mut sigs = Signatures::new(cfg.num_perm, n);
-            let mut keys: Vec<Vec<DocKey>> = vec![Vec::new(); peers];
+            let mut keys: Vec<Vec<(u64, u32)>> = vec![Vec::new(); peers];
             norm.each_chunk(&mut |first, docs| {
-                for (i, doc) in docs.iter().enumerate() {
-                    let d = first + i;
-                    if plan.active[d] {
-                        let mut out = Vec::new();
-                        SourceTemplates::doc_keys_tagged(
-                            doc,
-                            d,
-                            global[d],
-                            mask.as_ref(),
-                            &mut out,
-                        );
-                        for k in out {
-                            keys[key_process(k.key(), peers)].push(k);
-                        }
+                // On the pool, as one process takes them (a vector per piece and process).
+                let parts: Vec<Vec<Vec<(u64, u32)>>> = docs
+                    .par_iter()
+                    .enumerate()
+                    .with_min_len(16)
+                    .fold(
+                        || (vec![Vec::new(); peers], Vec::new()),
+                        |(mut by, mut out), (i, doc)| {
+                            let d = first + i;
+                            if plan.active[d] {
+                                out.clear();
+                                SourceTemplates::doc_keys_tagged(
+                                    doc,
+                                    d,
+                                    global[d],
+                                    mask.as_ref(),
+                                    &mut out,
+                                );
+                                for k in &out {
+                                    by[key_process(k.key(), peers)].push((k.key(), k.doc()));
+                                }
+                            }
+                            (by, out)
+                        },
+                    )
+                    .map(|(by, _)| by)
+                    .collect();
+                for by in parts {
+                    for (q, v) in by.into_iter().enumerate() {
+                        keys[q].extend(v);
                     }
                 }
                 sketch_into(
@@ -1142,24 +1159,28 @@ impl Run<'_> {
                 crate::pipeline::check_cancelled(cx.progress)
             })?;
             log.lap("source_templates_sketch")?;
-            let sends = keys
-                .into_iter()
-                .enumerate()
-                .map(|(q, ks)| {
-                    let flat: Vec<(u64, u32)> = ks.iter().map(|k| (k.key(), k.doc())).collect();
-                    (q, encode(&flat))
-                })
+            let sends = (keys.into_iter().enumerate())
+                .map(|(q, ks)| (q, encode(&ks)))
                 .collect();
             let got: Vec<(usize, Vec<(u64, u32)>)> = exchange(self.net, sends)?;
-            let mut mine: Vec<DocKey> = got
-                .into_iter()
-                .flat_map(|(_, ks)| ks)
-                .map(|(k, d)| DocKey::new(k, d))
-                .collect();
-            let counted = SourceTemplates::count_part(&mut mine, min_docs, &plan.source);
-            drop(mine);
+            // Counted by partition of the keys' top byte, as one process counts them: a
+            // partition's counters stay in cache (counting all the keys at once took most of
+            // this step), and the keys spill past the budget's share.
+            let mut mine: Runs<DocKey> =
+                Runs::new(cx.budget.share(TEMPLATE_SHARE), |k| (k.key() >> 56) as u8);
+            for (_, ks) in got {
+                mine.extend_vec(ks.into_iter().map(|(k, d)| DocKey::new(k, d)).collect())?;
+            }
+            let counted =
+                mine.partitions(|part| SourceTemplates::count_part(part, min_docs, &plan.source))?;
+            let mut joined = (Vec::new(), Vec::new(), Vec::new());
+            for (k, h, p) in counted {
+                joined.0.extend(k);
+                joined.1.extend(h);
+                joined.2.extend(p);
+            }
             let got: Vec<(usize, (Vec<u64>, Vec<u32>, Vec<(u32, u32)>))> =
-                exchange(self.net, vec![(0, encode(&counted))])?;
+                exchange(self.net, vec![(0, encode(&joined))])?;
             log.lap("template_count")?;
             // Process 0: the templates, and each process's documents that hold one.
             let sends = match self.leader() {
@@ -1252,10 +1273,13 @@ fn place(spans: &[Span], d: u32) -> (usize, u32) {
     (s.process, s.local + (d - s.first))
 }
 
-/// The process that counts template key `key` (its middle bits: the sampled keys are even and
-/// the filter reads the top ones).
+/// The process that owns key `key` (a template n-gram's, a line's or a band's): its bits from 8
+/// up, modulo the processes (the sampled template keys are even and the passage marks a multiple
+/// of 8; the counters that find repeated keys read bits 24 and up, the partitions and the
+/// template filter the top ones: with 2 processes, bit 24 taken for the owner left half of each
+/// owner's counters unused).
 fn key_process(key: u64, peers: usize) -> usize {
-    ((key >> 24) % peers as u64) as usize
+    ((key >> 8) % peers as u64) as usize
 }
 
 /// Process 0: the boilerplate from the occurrences gathered by key (see [`lines`]), or its

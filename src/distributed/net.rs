@@ -265,12 +265,20 @@ pub(crate) struct Net {
     comms: Option<CommsGuard>,
     sent: Arc<AtomicU64>,
     broken: Arc<Broken>,
+    /// A second handle on each peer's connection, read only once the run has failed (see
+    /// [`Net::gone`]).
+    probes: Vec<Option<TcpStream>>,
 }
 
 impl Net {
     /// Connects to the other processes (see [`connect`]) and starts the timely worker.
     pub fn start(addresses: Vec<String>, me: usize, timeout: Duration) -> Result<Net> {
         let sockets = connect(&addresses, me, timeout)?;
+        let probes = sockets
+            .iter()
+            .map(|s| s.as_ref().map(TcpStream::try_clone).transpose())
+            .collect::<io::Result<_>>()
+            .map_err(net_error)?;
         let sent = Arc::new(AtomicU64::new(0));
         let broken = Arc::new(Broken::default());
         let sockets: Vec<Option<Counted>> = sockets
@@ -355,6 +363,7 @@ impl Net {
             comms: Some(comms),
             sent,
             broken,
+            probes,
         })
     }
 
@@ -386,21 +395,96 @@ impl Net {
         }
     }
 
-    /// The error of a run whose timely worker stopped: names the peer whose connection broke.
+    /// The error of a run whose timely worker stopped: names the peer whose connection broke
+    /// first here, and every other peer whose connection has ended too. When a process dies,
+    /// another may fail and exit before this one's reader of the dead one's connection has run:
+    /// this one may then see that other's connection break first, and it names both.
     fn failure(&mut self) -> Error {
         // The worker has stopped (it panicked on the broken connection); its threads are not
         // joined: a panicked network thread would panic the join.
         std::mem::forget(self.worker.take());
         std::mem::forget(self.comms.take());
-        let b = self.broken.0.lock().unwrap_or_else(|p| p.into_inner());
-        match &*b {
-            Some((peer, what)) => peer_error(
-                &self.addresses,
-                *peer,
-                format!("{what}: the process stopped or became unreachable"),
-            ),
-            None => Error::Param("the exchange between processes stopped".into()),
+        let first = self
+            .broken
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let gone = self.gone();
+        let name = |q: usize| format!("process {q} ({})", self.addresses[q]);
+        let (peer, what) = match (first, gone.first()) {
+            (Some(f), _) => f,
+            (None, Some(&q)) => (q, "its connection closed".to_string()),
+            (None, None) => return Error::Param("the exchange between processes stopped".into()),
+        };
+        let others: Vec<String> = gone
+            .iter()
+            .filter(|&&q| q != peer)
+            .map(|&q| name(q))
+            .collect();
+        let also = match others.is_empty() {
+            true => String::new(),
+            false => format!("; the connection of {} ended too", others.join(" and ")),
+        };
+        peer_error(
+            &self.addresses,
+            peer,
+            format!("{what}: the process stopped or became unreachable{also}"),
+        )
+    }
+
+    /// The peers whose connections have ended, in order: each connection is read to its end
+    /// without blocking (the run has failed: what is left unread is of no use), for a moment
+    /// in case an end is still on its way.
+    #[cfg(unix)]
+    fn gone(&self) -> Vec<usize> {
+        use std::os::fd::AsRawFd;
+        let deadline = Instant::now() + Duration::from_millis(300);
+        let mut open: Vec<usize> = (0..self.probes.len())
+            .filter(|&q| self.probes[q].is_some())
+            .collect();
+        let mut gone = Vec::new();
+        let mut buf = vec![0u8; 1 << 16];
+        while !open.is_empty() {
+            let mut still = Vec::new();
+            for &q in &open {
+                let fd = self.probes[q].as_ref().expect("a connection").as_raw_fd();
+                let ended = loop {
+                    // SAFETY: `fd` is a socket this process holds open (a clone of the
+                    // connection, owned by `self`), and `buf` is writable for its length.
+                    let r = unsafe {
+                        libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT)
+                    };
+                    match r {
+                        0 => break true,
+                        r if r > 0 && Instant::now() < deadline => continue,
+                        r if r > 0 => break false,
+                        _ => match io::Error::last_os_error().kind() {
+                            io::ErrorKind::Interrupted => continue,
+                            io::ErrorKind::WouldBlock => break false,
+                            _ => break true, // reset
+                        },
+                    }
+                };
+                if ended {
+                    gone.push(q);
+                } else {
+                    still.push(q);
+                }
+            }
+            open = still;
+            if Instant::now() >= deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
+        gone.sort_unstable();
+        gone
+    }
+
+    #[cfg(not(unix))]
+    fn gone(&self) -> Vec<usize> {
+        Vec::new()
     }
 
     /// Ends the run: waits until every process has ended it (so that none exits before the
