@@ -131,6 +131,8 @@ pub struct Outcome {
     pub documents: u64,
     /// Bytes this process wrote to its peers' connections.
     pub bytes_sent: u64,
+    /// Those bytes by step of the run, in order (`finish`: after the scan, `dedup`'s).
+    pub sent_by_step: Vec<(String, u64)>,
     /// The final signatures process 0 received to cluster (those of the documents of verified
     /// pairs; 0 on the other processes): the others stay where they were sketched.
     pub signatures_gathered: u64,
@@ -260,6 +262,7 @@ fn drive(
     };
     let mut log = RunLog::new(progress);
     let local = read_local(&parts, cx)?;
+    net.mark("read_normalize_first_sketch");
     log.lap("read_normalize_first_sketch")?;
     let documents = local.norm.doc_count() as u64;
     let mut run = Run {
@@ -275,7 +278,9 @@ fn drive(
     let scan = run.scan(corpus, cx, &mut log)?;
     after(&mut run, scan.as_ref(), &parts)?;
     let signatures_gathered = run.signatures_gathered;
+    net.mark("finish");
     let bytes_sent = net.bytes_sent();
+    let sent_by_step = net.marks().to_vec();
     net.finish()?;
     Ok(Outcome {
         scan: scan.map(|s| Scan {
@@ -285,6 +290,7 @@ fn drive(
         }),
         documents,
         bytes_sent,
+        sent_by_step,
         signatures_gathered,
     })
 }
@@ -449,6 +455,12 @@ impl Run<'_> {
         self.net.me() == 0
     }
 
+    /// Ends step `name` in the log and in the bytes sent per step.
+    fn lap(&mut self, log: &mut RunLog, name: &str) -> Result<()> {
+        self.net.mark(name);
+        log.lap(name)
+    }
+
     /// See [`exchange`].
     fn exchange<T: DeserializeOwned>(
         &mut self,
@@ -470,7 +482,7 @@ impl Run<'_> {
         } else {
             None
         };
-        log.lap("gather_documents")?;
+        self.lap(log, "gather_documents")?;
 
         // 2. Process 0: exact groups, story labels and the boilerplate flags (the texts of
         // the templates' sample lines fetched from the processes that hold them).
@@ -507,9 +519,7 @@ impl Run<'_> {
         let mut by_key = None;
         if let Some(opts) = &cfg.boilerplate {
             let first = self.first_pass(&active, state.as_ref().map(|s| &s.2), cx)?;
-            if state.is_some() {
-                log.lap("first_pass")?;
-            }
+            self.lap(log, "first_pass")?;
             // Each process's documents' story labels and sources, unless too few stories
             // leave nothing to flag.
             let labels = match (&state, &first) {
@@ -537,7 +547,7 @@ impl Run<'_> {
                 dates: &dates,
             };
             by_key = lines::by_key(self.net, &here, labels, opts, cfg.max_bucket)?;
-            log.lap("line_statistics")?;
+            self.lap(log, "line_statistics")?;
             let mut wanted = Vec::new();
             if let (Some((input, _, _)), Some(story), Some(f)) = (&state, &first, &by_key) {
                 let probe = Fetched::new(&self.lines, HashMap::new());
@@ -550,8 +560,8 @@ impl Run<'_> {
                 let docs = Fetched::new(&self.lines, texts);
                 boiler = Some(detect(f, &docs, &input.doc_facts(story), opts, None)?);
                 docs.check()?;
-                log.lap("boilerplate")?;
             }
+            self.lap(log, "boilerplate")?;
         } else if state.is_some() {
             boiler = Some(Boilerplate::none(
                 &BlankDocs(self.lines.clone()),
@@ -616,7 +626,7 @@ impl Run<'_> {
         let found = pairs::near_pairs(self.net, &held, &self.spans, &rule, passages, true)?;
         let sizes = self.gather_sizes(&plan, &sigs)?;
         drop(sigs);
-        log.lap("band_verify")?;
+        self.lap(log, "band_verify")?;
         let mut result = None;
         let mut refine = None;
         if let (Some((_, spans, groups)), Some(found), Some(sizes)) = (&state, found, sizes) {
@@ -655,8 +665,8 @@ impl Run<'_> {
                 let refined = detect(f, &docs, &input.doc_facts(&clusters.labels), opts, Some(b))?;
                 docs.check()?;
                 boiler = Some(refined);
-                log.lap("boilerplate_refine")?;
             }
+            self.lap(log, "boilerplate_refine")?;
         }
         if let (Some((input, _, groups)), Some((_, clusters, edges, sizes)), Some(mut b)) =
             (state, refine, boiler)
@@ -1158,29 +1168,42 @@ impl Run<'_> {
                 );
                 crate::pipeline::check_cancelled(cx.progress)
             })?;
+            self.net.mark("source_templates_sketch");
             log.lap("source_templates_sketch")?;
             let sends = (keys.into_iter().enumerate())
-                .map(|(q, ks)| (q, encode(&ks)))
+                .map(|(q, ks)| (q, pack_keys(&ks)))
                 .collect();
-            let got: Vec<(usize, Vec<(u64, u32)>)> = exchange(self.net, sends)?;
+            let got = self.net.exchange(sends)?;
             // Counted by partition of the keys' top byte, as one process counts them: a
             // partition's counters stay in cache (counting all the keys at once took most of
             // this step), and the keys spill past the budget's share.
             let mut mine: Runs<DocKey> =
                 Runs::new(cx.budget.share(TEMPLATE_SHARE), |k| (k.key() >> 56) as u8);
-            for (_, ks) in got {
-                mine.extend_vec(ks.into_iter().map(|(k, d)| DocKey::new(k, d)).collect())?;
+            for (from, ks) in got {
+                mine.extend_vec(unpack_keys(from, &ks)?)?;
             }
             let counted =
                 mine.partitions(|part| SourceTemplates::count_part(part, min_docs, &plan.source))?;
             let mut joined = (Vec::new(), Vec::new(), Vec::new());
+            let mut pairs = Vec::new();
             for (k, h, p) in counted {
                 joined.0.extend(k);
                 joined.1.extend(h);
-                joined.2.extend(p);
+                pairs.extend(p);
             }
+            // A pair comes once per passage mark its documents share: process 0 counts its
+            // entries from every process against PASSAGE_MIN_SHARED, so no more than that many
+            // need to go (most of this step's bytes went to repeats).
+            pairs.par_sort_unstable();
+            for run in pairs.chunk_by(|a, b| a == b) {
+                joined
+                    .2
+                    .extend_from_slice(&run[..run.len().min(boilerplate::PASSAGE_MIN_SHARED)]);
+            }
+            drop(pairs);
             let got: Vec<(usize, (Vec<u64>, Vec<u32>, Vec<(u32, u32)>))> =
                 exchange(self.net, vec![(0, encode(&joined))])?;
+            self.net.mark("template_count");
             log.lap("template_count")?;
             // Process 0: the templates, and each process's documents that hold one.
             let sends = match self.leader() {
@@ -1222,10 +1245,12 @@ impl Run<'_> {
                 templates: Some(&here),
             };
             resketch(norm, here.documents(), both, cfg, &mut sigs, cx.progress)?;
+            self.net.mark("template_resketch");
             log.lap("template_resketch")?;
             sigs
         };
         if min_docs == 0 {
+            self.net.mark("sketch");
             log.lap("sketch")?;
         }
         Ok((templates, sigs))
@@ -1265,6 +1290,36 @@ fn exchange<T: DeserializeOwned>(
     got.into_iter()
         .map(|(from, b)| Ok((from, decode(from, &b)?)))
         .collect()
+}
+
+/// The template keys sent to their owner, 12 bytes each (key, document; little-endian): the
+/// largest message of a run, written and read in one pass (bincode goes through serde element
+/// by element).
+fn pack_keys(keys: &[(u64, u32)]) -> Vec<u8> {
+    let mut b = Vec::with_capacity(keys.len() * 12);
+    for &(k, d) in keys {
+        b.extend_from_slice(&k.to_le_bytes());
+        b.extend_from_slice(&d.to_le_bytes());
+    }
+    b
+}
+
+/// The keys [`pack_keys`] wrote.
+fn unpack_keys(from: usize, b: &[u8]) -> Result<Vec<DocKey>> {
+    if b.len() % 12 != 0 {
+        return Err(Error::Distributed(format!(
+            "a message from process {from} cannot be read (template keys of {} bytes): are all \
+             processes the same syndic version?",
+            b.len()
+        )));
+    }
+    Ok(b.chunks_exact(12)
+        .map(|c| {
+            let k = u64::from_le_bytes(c[..8].try_into().expect("8 bytes"));
+            let d = u32::from_le_bytes(c[8..].try_into().expect("4 bytes"));
+            DocKey::new(k, d)
+        })
+        .collect())
 }
 
 /// The process that read document `d` of the corpus, and its index there.
@@ -1437,6 +1492,21 @@ mod tests {
             let least = *counts.iter().min().unwrap() as f64;
             assert!(least > 0.9 * 30_000.0 / peers as f64, "{peers}: {counts:?}");
         }
+    }
+
+    /// Template keys come back as they were sent; a message of another length is an error.
+    #[test]
+    fn template_keys_are_unpacked_as_packed() {
+        let keys = [
+            (0u64, 0u32),
+            (u64::MAX, 7),
+            (0x0123_4567_89ab_cdef, u32::MAX),
+        ];
+        let got = unpack_keys(1, &pack_keys(&keys)).unwrap();
+        let back: Vec<(u64, u32)> = got.iter().map(|k| (k.key(), k.doc())).collect();
+        assert_eq!(back, keys);
+        let e = unpack_keys(1, &[0; 13]).unwrap_err().to_string();
+        assert!(e.contains("process 1"), "{e}");
     }
 
     /// A blank stand-in has the document's number of lines, all empty.

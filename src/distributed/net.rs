@@ -268,6 +268,9 @@ pub(crate) struct Net {
     /// A second handle on each peer's connection, read only once the run has failed (see
     /// [`Net::gone`]).
     probes: Vec<Option<TcpStream>>,
+    /// Bytes sent per step (see [`Net::mark`]), and the count at the last mark.
+    marks: Vec<(String, u64)>,
+    marked: u64,
 }
 
 impl Net {
@@ -364,6 +367,8 @@ impl Net {
             sent,
             broken,
             probes,
+            marks: Vec::new(),
+            marked: 0,
         })
     }
 
@@ -378,6 +383,18 @@ impl Net {
     /// Bytes this process has written to its peers' connections so far.
     pub fn bytes_sent(&self) -> u64 {
         self.sent.load(Ordering::Relaxed)
+    }
+
+    /// Ends step `step`: the bytes sent since the last mark are its.
+    pub fn mark(&mut self, step: &str) {
+        let now = self.bytes_sent();
+        self.marks.push((step.to_string(), now - self.marked));
+        self.marked = now;
+    }
+
+    /// Bytes sent in each step marked, in order.
+    pub fn marks(&self) -> &[(String, u64)] {
+        &self.marks
     }
 
     /// One epoch: sends each `(process, bytes)` and returns what every process sent this one,
