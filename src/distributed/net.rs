@@ -266,7 +266,7 @@ pub(crate) struct Net {
     sent: Arc<AtomicU64>,
     broken: Arc<Broken>,
     /// A second handle on each peer's connection, read only once the run has failed (see
-    /// [`Net::gone`]).
+    /// [`ended`]).
     probes: Vec<Option<TcpStream>>,
     /// Bytes sent per step (see [`Net::mark`]), and the count at the last mark.
     marks: Vec<(String, u64)>,
@@ -427,7 +427,7 @@ impl Net {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        let gone = self.gone();
+        let gone = ended(&self.probes);
         let name = |q: usize| format!("process {q} ({})", self.addresses[q]);
         let (peer, what) = match (first, gone.first()) {
             (Some(f), _) => f,
@@ -450,60 +450,6 @@ impl Net {
         )
     }
 
-    /// The peers whose connections have ended, in order: each connection is read to its end
-    /// without blocking (the run has failed: what is left unread is of no use), for a moment
-    /// in case an end is still on its way.
-    #[cfg(unix)]
-    fn gone(&self) -> Vec<usize> {
-        use std::os::fd::AsRawFd;
-        let deadline = Instant::now() + Duration::from_millis(300);
-        let mut open: Vec<usize> = (0..self.probes.len())
-            .filter(|&q| self.probes[q].is_some())
-            .collect();
-        let mut gone = Vec::new();
-        let mut buf = vec![0u8; 1 << 16];
-        while !open.is_empty() {
-            let mut still = Vec::new();
-            for &q in &open {
-                let fd = self.probes[q].as_ref().expect("a connection").as_raw_fd();
-                let ended = loop {
-                    // SAFETY: `fd` is a socket this process holds open (a clone of the
-                    // connection, owned by `self`), and `buf` is writable for its length.
-                    let r = unsafe {
-                        libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT)
-                    };
-                    match r {
-                        0 => break true,
-                        r if r > 0 && Instant::now() < deadline => continue,
-                        r if r > 0 => break false,
-                        _ => match io::Error::last_os_error().kind() {
-                            io::ErrorKind::Interrupted => continue,
-                            io::ErrorKind::WouldBlock => break false,
-                            _ => break true, // reset
-                        },
-                    }
-                };
-                if ended {
-                    gone.push(q);
-                } else {
-                    still.push(q);
-                }
-            }
-            open = still;
-            if Instant::now() >= deadline {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        gone.sort_unstable();
-        gone
-    }
-
-    #[cfg(not(unix))]
-    fn gone(&self) -> Vec<usize> {
-        Vec::new()
-    }
-
     /// Ends the run: waits until every process has ended it (so that none exits before the
     /// others have all they need), and closes the connections cleanly.
     pub fn finish(mut self) -> Result<()> {
@@ -522,5 +468,87 @@ impl Drop for Net {
         // An error path: leave the threads (the process is about to exit with the error).
         std::mem::forget(self.worker.take());
         std::mem::forget(self.comms.take());
+    }
+}
+
+/// The peers whose connections have ended, in order: each connection is read to its end
+/// without blocking (the run has failed: what is left unread is of no use), for a moment in
+/// case an end is still on its way.
+#[cfg(unix)]
+fn ended(connections: &[Option<TcpStream>]) -> Vec<usize> {
+    use std::os::fd::AsRawFd;
+    let deadline = Instant::now() + Duration::from_millis(300);
+    let mut open: Vec<usize> = (0..connections.len())
+        .filter(|&q| connections[q].is_some())
+        .collect();
+    let mut gone = Vec::new();
+    let mut buf = vec![0u8; 1 << 16];
+    while !open.is_empty() {
+        let mut still = Vec::new();
+        for &q in &open {
+            let fd = connections[q].as_ref().expect("a connection").as_raw_fd();
+            let ended = loop {
+                // SAFETY: `fd` is a socket this process holds open (borrowed from
+                // `connections`), and `buf` is writable for its length.
+                let r = unsafe {
+                    libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT)
+                };
+                match r {
+                    0 => break true,
+                    r if r > 0 && Instant::now() < deadline => continue,
+                    r if r > 0 => break false,
+                    _ => match io::Error::last_os_error().kind() {
+                        io::ErrorKind::Interrupted => continue,
+                        io::ErrorKind::WouldBlock => break false,
+                        _ => break true, // reset
+                    },
+                }
+            };
+            if ended {
+                gone.push(q);
+            } else {
+                still.push(q);
+            }
+        }
+        open = still;
+        if Instant::now() >= deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    gone.sort_unstable();
+    gone
+}
+
+#[cfg(not(unix))]
+fn ended(_: &[Option<TcpStream>]) -> Vec<usize> {
+    Vec::new()
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    /// A connected pair of loopback sockets.
+    fn pair() -> (TcpStream, TcpStream) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let a = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (b, _) = l.accept().unwrap();
+        (a, b)
+    }
+
+    /// A connection whose peer has closed it is found ended, data unread before the end or not;
+    /// one whose peer is still there is not, nor is a missing one (this process's own).
+    #[test]
+    fn connections_read_to_their_end_tell_which_peers_are_gone() {
+        let (open, _kept) = pair();
+        let (closed, mut peer) = pair();
+        let (closed_with_data, mut other) = pair();
+        other.write_all(&[7; 100_000]).unwrap();
+        drop(other);
+        peer.flush().unwrap();
+        drop(peer);
+        let connections = vec![Some(open), None, Some(closed), Some(closed_with_data)];
+        assert_eq!(ended(&connections), [2, 3]);
     }
 }
