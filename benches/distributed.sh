@@ -2,8 +2,8 @@
 # One scan over two processes against one process on gen_news 200k: wall time of 2 processes x
 # 1 thread (`--hosts` over loopback, `-j 1`) against `-j 2` (1 process x 2 threads),
 # interleaved, medians of ROUNDS; each process's peak memory; the bytes each process sent its
-# peer per document (the processes print them on stderr, process 0 also the final signatures it
-# received); and whether the two reports are the same outside `run`.
+# peer per document, in all and by step (the processes print them on stderr, process 0 also the
+# final signatures it received); and whether the two reports are the same outside `run`.
 #
 #   benches/distributed.sh [DOCS] [ROUNDS] [FILES]   (defaults: 200000 documents, 3 rounds, 8 files)
 #

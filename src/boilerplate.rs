@@ -68,7 +68,7 @@ pub const SHARED_FURNITURE_SOURCES: usize = 5;
 
 /// One line of one document in the line statistics: its key, document, line index, position,
 /// whether it may be masked, and whether it has a letter.
-type Occurrence = (u64, u32, u32, Position, bool, bool);
+pub(crate) type Occurrence = (u64, u32, u32, Position, bool, bool);
 
 /// Whether the occurrences `run` of a line with letters (in `docs`, of `sources` distinct
 /// sources, `edges` of them at a head or tail; `sentence`: the line has
@@ -778,16 +778,6 @@ impl LineFacts {
         self.offsets.push(self.keys.len() as u64);
     }
 
-    /// Adds one document at the end from its line keys and the two flags of each line (a run
-    /// over several processes gathers them).
-    #[cfg(feature = "distributed")]
-    pub(crate) fn push_parts(&mut self, keys: &[u64], letters: &[bool], sentences: &[bool]) {
-        self.keys.extend_from_slice(keys);
-        self.letters.extend(letters.iter().copied());
-        self.sentences.extend(sentences.iter().copied());
-        self.offsets.push(self.keys.len() as u64);
-    }
-
     /// The facts of every document of `norm`.
     pub fn of<D: Docs + ?Sized>(norm: &D) -> Result<Self> {
         let mut f = LineFacts::default();
@@ -993,153 +983,212 @@ fn detect_among<D: Docs + ?Sized>(
     o: &BoilerplateOptions,
     only: Option<&HashSet<u64>>,
 ) -> Result<Boilerplate> {
-    let mut stories: Vec<u32> = facts.story.to_vec();
-    stories.sort_unstable();
-    stories.dedup();
-    if stories.len() < 2 * o.min_stories.max(1) as usize {
+    if too_few_stories(facts.story, o) {
         return Ok(Boilerplate::none(norm, Status::TooSmall));
     }
+    let occ: Vec<Occurrence> = (0..lines.len())
+        .into_par_iter()
+        .flat_map_iter(|d| {
+            let (keys, letters) = lines.doc(d);
+            let mut v = Vec::new();
+            doc_occurrences(d as u32, keys, letters, o, only, &mut v);
+            v
+        })
+        .collect();
+    let sentence = |d: usize, i: usize| lines.doc_sentences(d).1[i];
+    decide(occ, &sentence, lines.line_counts(), norm, facts, o)
+}
+
+/// Whether `story` has too few stories for line statistics (nothing is flagged).
+pub(crate) fn too_few_stories(story: &[u32], o: &BoilerplateOptions) -> bool {
+    let mut stories: Vec<u32> = story.to_vec();
+    stories.sort_unstable();
+    stories.dedup();
+    stories.len() < 2 * o.min_stories.max(1) as usize
+}
+
+/// Appends the [`Occurrence`]s of the non-empty lines of document `d` (its line keys and whether
+/// each line has a letter, as [`LineFacts::doc`] gives them) whose keys are in `only`, to `v`.
+pub(crate) fn doc_occurrences(
+    d: u32,
+    keys: &[u64],
+    letters: &BitSlice,
+    o: &BoilerplateOptions,
+    only: Option<&HashSet<u64>>,
+    v: &mut Vec<Occurrence>,
+) {
     // (key, doc, line, position, maskable, letter) of every non-empty line. A line without a
     // letter is furniture near the edges of a document (a dateline, a view counter) but content
     // in its body (a list of numbers, a table): it is masked only within LETTERLESS_EDGE lines of
     // an edge.
-    let mut occ: Vec<Occurrence> = (0..lines.len())
-        .into_par_iter()
-        .flat_map_iter(|d| {
-            let (keys, letters) = lines.doc(d);
-            let nonempty = keys.iter().filter(|&&k| k != 0).count();
-            let mut rank = 0;
-            let mut v = Vec::new();
-            for (i, &k) in keys.iter().enumerate() {
-                if k == 0 {
-                    continue;
-                }
-                let position = position_of(rank, nonempty, o.edge_lines);
-                let in_body = rank >= LETTERLESS_EDGE && rank + LETTERLESS_EDGE < nonempty;
-                rank += 1;
-                if only.is_none_or(|keys| keys.contains(&k)) {
-                    let maskable = !in_body || letters[i];
-                    v.push((k, d as u32, i as u32, position, maskable, letters[i]));
-                }
-            }
-            v
-        })
-        .collect();
-    occ.par_sort_unstable_by_key(|x| (x.0, x.1, x.2));
-
-    let runs: Vec<(usize, usize)> = {
-        let mut runs = Vec::new();
-        let mut s = 0;
-        while s < occ.len() {
-            let mut e = s + 1;
-            while e < occ.len() && occ[e].0 == occ[s].0 {
-                e += 1;
-            }
-            if e - s >= RARE_MIN_DOCS.min(o.min_docs) as usize {
-                runs.push((s, e));
-            }
-            s = e;
+    let nonempty = keys.iter().filter(|&&k| k != 0).count();
+    let mut rank = 0;
+    for (i, &k) in keys.iter().enumerate() {
+        if k == 0 {
+            continue;
         }
-        runs
+        let position = position_of(rank, nonempty, o.edge_lines);
+        let in_body = rank >= LETTERLESS_EDGE && rank + LETTERLESS_EDGE < nonempty;
+        rank += 1;
+        if only.is_none_or(|keys| keys.contains(&k)) {
+            let maskable = !in_body || letters[i];
+            v.push((k, d, i as u32, position, maskable, letters[i]));
+        }
+    }
+}
+
+/// The runs of `occ` (sorted by key, document and line: see [`sort_occurrences`]) with enough
+/// occurrences to be decided, as `(start, end)`.
+fn candidate_runs(occ: &[Occurrence], o: &BoilerplateOptions) -> Vec<(usize, usize)> {
+    let mut runs = Vec::new();
+    let mut s = 0;
+    while s < occ.len() {
+        let mut e = s + 1;
+        while e < occ.len() && occ[e].0 == occ[s].0 {
+            e += 1;
+        }
+        if e - s >= RARE_MIN_DOCS.min(o.min_docs) as usize {
+            runs.push((s, e));
+        }
+        s = e;
+    }
+    runs
+}
+
+/// Sorts occurrences by key, document and line: the runs of one key, in the corpus's order.
+pub(crate) fn sort_occurrences(occ: &mut [Occurrence]) {
+    occ.par_sort_unstable_by_key(|x| (x.0, x.1, x.2));
+}
+
+/// The template a run of occurrences of one key makes (`None`: not furniture); `sentence(d, i)`
+/// says whether line `i` of document `d` is a sentence.
+fn decide_run(
+    run: &[Occurrence],
+    facts: &DocFacts,
+    o: &BoilerplateOptions,
+    sentence: &(dyn Fn(usize, usize) -> bool + Sync),
+) -> Option<Template> {
+    if !run.iter().any(|x| x.4) {
+        return None; // numbers only in document bodies: nothing to flag
+    }
+    let mut docs: Vec<u32> = run.iter().map(|x| x.1).collect();
+    docs.dedup();
+    let mut st: Vec<u32> = docs.iter().map(|&d| facts.story[d as usize]).collect();
+    st.sort_unstable();
+    st.dedup();
+    let ratio = st.len() as f64 / docs.len() as f64;
+    let mut src: Vec<u32> = docs.iter().map(|&d| facts.source[d as usize]).collect();
+    src.sort_unstable();
+    src.dedup();
+    let count = |p| run.iter().filter(|x| x.3 == p).count();
+    let (head, mid, tail) = (
+        count(Position::Head),
+        count(Position::Middle),
+        count(Position::Tail),
+    );
+    let rare = docs.len() < o.min_docs as usize;
+    if rare {
+        // Rare furniture: a byline, a dateline or a signature one source puts at the
+        // edge of a few of its documents, each of another story (a story's own lines
+        // recur only in its copies).
+        let one_source = src.len() == 1 && src[0] != u32::MAX;
+        let at_edges = mid == 0;
+        if docs.len() < RARE_MIN_DOCS as usize
+            || !one_source
+            || !at_edges
+            || st.len() < docs.len()
+        {
+            return None;
+        }
+    } else if st.len() < o.min_stories as usize || ratio < o.min_story_ratio {
+        return None;
+    } else if run[0].5 {
+        let (d, i) = (run[0].1 as usize, run[0].2 as usize);
+        let sentence = sentence(d, i);
+        if !site_furniture(run, &docs, facts.source, src.len(), head + tail, sentence) {
+            return None;
+        }
+    }
+    let (position, n) = if head >= tail && head >= mid {
+        (Position::Head, head)
+    } else if tail >= mid {
+        (Position::Tail, tail)
+    } else {
+        (Position::Middle, mid)
     };
+    let dates: Vec<i64> = docs
+        .iter()
+        .filter_map(|&d| facts.date[d as usize])
+        .collect();
+    let first = *run.iter().find(|x| x.4).expect("checked above");
+    let reasons = if rare {
+        vec![format!(
+            "stands at the head or tail of {} of one source, each of another story",
+            crate::report::count(docs.len() as u64, "document", "documents")
+        )]
+    } else {
+        vec![
+            format!(
+                "recurs in {} of {}",
+                crate::report::count(docs.len() as u64, "document", "documents"),
+                crate::report::count(st.len() as u64, "story", "different stories")
+            ),
+            format!(
+                "{:.0}% of its documents belong to different stories (threshold {:.0}%)",
+                ratio * 100.0,
+                o.min_story_ratio * 100.0
+            ),
+        ]
+    };
+    Some(Template {
+        id: template_id(first.0),
+        sample: String::new(), // read below: the documents may be on disk
+        example: None,
+        documents: docs.len() as u32,
+        sources: src.len() as u32,
+        stories: st.len() as u32,
+        position,
+        position_share: n as f64 / run.len() as f64,
+        first_date: dates.iter().min().map(|&t| crate::date::iso_day(t)),
+        last_date: dates.iter().max().map(|&t| crate::date::iso_day(t)),
+        reasons,
+        key: first.0,
+        first: (first.1, first.2),
+    })
+}
+
+/// The runs of `occ` (sorted: [`sort_occurrences`]) that are furniture, as `(start, end)`: a
+/// process that holds every occurrence of some keys decides them as [`decide`] does.
+pub(crate) fn furniture_runs(
+    occ: &[Occurrence],
+    facts: &DocFacts,
+    o: &BoilerplateOptions,
+    sentence: &(dyn Fn(usize, usize) -> bool + Sync),
+) -> Vec<(usize, usize)> {
+    candidate_runs(occ, o)
+        .into_par_iter()
+        .filter(|&(s, e)| decide_run(&occ[s..e], facts, o, sentence).is_some())
+        .collect()
+}
+
+/// The boilerplate of a corpus from the occurrences of its lines (any order) that hold every
+/// occurrence of each key that can be flagged (the other keys' may be left out); `line_counts`
+/// are the lines of every document, `norm` is read only for each template's sample line.
+pub(crate) fn decide<D: Docs + ?Sized>(
+    mut occ: Vec<Occurrence>,
+    sentence: &(dyn Fn(usize, usize) -> bool + Sync),
+    line_counts: impl Iterator<Item = usize>,
+    norm: &D,
+    facts: &DocFacts,
+    o: &BoilerplateOptions,
+) -> Result<Boilerplate> {
+    sort_occurrences(&mut occ);
+    let runs = candidate_runs(&occ, o);
     let flagged: Vec<(usize, usize, Template)> = runs
         .par_iter()
-        .filter_map(|&(s, e)| {
-            let run = &occ[s..e];
-            if !run.iter().any(|x| x.4) {
-                return None; // numbers only in document bodies: nothing to flag
-            }
-            let mut docs: Vec<u32> = run.iter().map(|x| x.1).collect();
-            docs.dedup();
-            let mut st: Vec<u32> = docs.iter().map(|&d| facts.story[d as usize]).collect();
-            st.sort_unstable();
-            st.dedup();
-            let ratio = st.len() as f64 / docs.len() as f64;
-            let mut src: Vec<u32> = docs.iter().map(|&d| facts.source[d as usize]).collect();
-            src.sort_unstable();
-            src.dedup();
-            let count = |p| run.iter().filter(|x| x.3 == p).count();
-            let (head, mid, tail) = (
-                count(Position::Head),
-                count(Position::Middle),
-                count(Position::Tail),
-            );
-            let rare = docs.len() < o.min_docs as usize;
-            if rare {
-                // Rare furniture: a byline, a dateline or a signature one source puts at the
-                // edge of a few of its documents, each of another story (a story's own lines
-                // recur only in its copies).
-                let one_source = src.len() == 1 && src[0] != u32::MAX;
-                let at_edges = mid == 0;
-                if docs.len() < RARE_MIN_DOCS as usize
-                    || !one_source
-                    || !at_edges
-                    || st.len() < docs.len()
-                {
-                    return None;
-                }
-            } else if st.len() < o.min_stories as usize || ratio < o.min_story_ratio {
-                return None;
-            } else if run[0].5 {
-                let (d, i) = (run[0].1 as usize, run[0].2 as usize);
-                let sentence = lines.doc_sentences(d).1[i];
-                if !site_furniture(run, &docs, facts.source, src.len(), head + tail, sentence) {
-                    return None;
-                }
-            }
-            let (position, n) = if head >= tail && head >= mid {
-                (Position::Head, head)
-            } else if tail >= mid {
-                (Position::Tail, tail)
-            } else {
-                (Position::Middle, mid)
-            };
-            let dates: Vec<i64> = docs
-                .iter()
-                .filter_map(|&d| facts.date[d as usize])
-                .collect();
-            let first = *run.iter().find(|x| x.4).expect("checked above");
-            let reasons = if rare {
-                vec![format!(
-                    "stands at the head or tail of {} of one source, each of another story",
-                    crate::report::count(docs.len() as u64, "document", "documents")
-                )]
-            } else {
-                vec![
-                    format!(
-                        "recurs in {} of {}",
-                        crate::report::count(docs.len() as u64, "document", "documents"),
-                        crate::report::count(st.len() as u64, "story", "different stories")
-                    ),
-                    format!(
-                        "{:.0}% of its documents belong to different stories (threshold {:.0}%)",
-                        ratio * 100.0,
-                        o.min_story_ratio * 100.0
-                    ),
-                ]
-            };
-            Some((
-                s,
-                e,
-                Template {
-                    id: template_id(first.0),
-                    sample: String::new(), // read below: the documents may be on disk
-                    example: None,
-                    documents: docs.len() as u32,
-                    sources: src.len() as u32,
-                    stories: st.len() as u32,
-                    position,
-                    position_share: n as f64 / run.len() as f64,
-                    first_date: dates.iter().min().map(|&t| crate::date::iso_day(t)),
-                    last_date: dates.iter().max().map(|&t| crate::date::iso_day(t)),
-                    reasons,
-                    key: first.0,
-                    first: (first.1, first.2),
-                },
-            ))
-        })
+        .filter_map(|&(s, e)| decide_run(&occ[s..e], facts, o, sentence).map(|t| (s, e, t)))
         .collect();
-    let mut mask = LineMask::new(lines.line_counts());
+    let mut mask = LineMask::new(line_counts);
     let mut templates = Vec::with_capacity(flagged.len());
     let spans: Vec<(usize, usize)> = flagged.iter().map(|&(s, e, _)| (s, e)).collect();
     for (_, _, mut t) in flagged {
@@ -1178,6 +1227,35 @@ fn detect_among<D: Docs + ?Sized>(
         mask,
         line_templates: marks.into_iter().map(|(_, t)| t).collect(),
     })
+}
+
+/// For a run over several processes (`crate::distributed`): [`detect_with`] (`prev`: `None`)
+/// or [`refine_with`] (`prev`: the flags to refine) from the occurrences of the lines of the
+/// keys that can be flagged (every occurrence of each; the other keys' left out), gathered from
+/// the processes that decided them (see [`furniture_runs`]).
+#[cfg(feature = "distributed")]
+pub(crate) fn detect_gathered<D: Docs + ?Sized>(
+    occ: &[Occurrence],
+    sentence: &(dyn Fn(usize, usize) -> bool + Sync),
+    norm: &D,
+    facts: &DocFacts,
+    o: &BoilerplateOptions,
+    prev: Option<&Boilerplate>,
+) -> Result<Boilerplate> {
+    if prev.is_some_and(|p| p.status != Status::Ok) {
+        return Ok(prev.expect("checked").clone());
+    }
+    if too_few_stories(facts.story, o) {
+        return Ok(Boilerplate::none(norm, Status::TooSmall));
+    }
+    let only: Option<HashSet<u64>> = prev.map(|p| p.templates.iter().map(|t| t.key).collect());
+    let occ: Vec<Occurrence> = occ
+        .iter()
+        .filter(|x| only.as_ref().is_none_or(|keys| keys.contains(&x.0)))
+        .copied()
+        .collect();
+    let lines = norm.lines_per_doc();
+    decide(occ, sentence, lines.iter().map(|&n| n as usize), norm, facts, o)
 }
 
 #[cfg(test)]

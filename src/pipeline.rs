@@ -417,7 +417,7 @@ pub(crate) fn shared_sentence_pairs(
     active: &[bool],
     max_bucket: usize,
 ) -> Vec<(u32, u32)> {
-    let mut entries: Vec<(u64, u32)> = (0..facts.len())
+    let entries: Vec<(u64, u32)> = (0..facts.len())
         .into_par_iter()
         .filter(|&d| active[d])
         .flat_map_iter(|d| {
@@ -428,6 +428,16 @@ pub(crate) fn shared_sentence_pairs(
                 .map(move |(_, &k)| (k, d as u32))
         })
         .collect();
+    sentence_pairs_of(entries, max_bucket)
+}
+
+/// The pairs of documents of `entries` (`(sentence line key, document)`, any order) that share
+/// a key held by at most `max_bucket` documents, sorted and distinct: a process that holds every
+/// entry of some keys finds their pairs as [`shared_sentence_pairs`] does.
+pub(crate) fn sentence_pairs_of(
+    mut entries: Vec<(u64, u32)>,
+    max_bucket: usize,
+) -> Vec<(u32, u32)> {
     entries.par_sort_unstable();
     entries.dedup();
     let mut pairs: Vec<(u32, u32)> = entries

@@ -393,6 +393,68 @@ fn local_runs_the_processes_itself() {
     assert_eq!(report_without_run(&out), single);
 }
 
+/// Boilerplate decided by line key over the processes: the flags, templates, their counts and
+/// order, and the sentence pairs found beside them, are one process's: on the boilerplate and
+/// syndication fixtures alone (three processes for two files), on the corpus with looser
+/// thresholds (more keys flagged, and more for the final clusters to unflag), and with too
+/// many stories asked for to flag any (the sentence pairs are still found).
+#[test]
+fn boilerplate_decided_by_line_key_is_the_one_process_boilerplate() {
+    let c = Corpus::new();
+    let fixtures = [
+        arg(&fixture("boilerplate/corpus.jsonl")).to_string(),
+        arg(&fixture("syndication/corpus.csv")).to_string(),
+        "-q".to_string(),
+    ];
+    let loose = [
+        "--boilerplate-min-docs",
+        "3",
+        "--boilerplate-min-stories",
+        "3",
+        "--boilerplate-story-ratio",
+        "0.3",
+    ];
+    let none = ["--boilerplate-min-stories", "100000"];
+    let cases: [(Vec<String>, &[&str], usize, &str); 3] = [
+        (fixtures.to_vec(), &[], 3, "ok"),
+        (c.args(), &loose, 3, "ok"),
+        (c.args(), &none, 2, "too_small"),
+    ];
+    for (i, (args, opts, n, status)) in cases.iter().enumerate() {
+        let one = c.out(&format!("boilerplate{i}-one.json"));
+        syndic()
+            .arg("scan")
+            .args(args)
+            .args(*opts)
+            .args(["-o", arg(&one)])
+            .assert()
+            .success();
+        let single = report_without_run(&one);
+        let r: serde_json::Value = serde_json::from_str(&single).unwrap();
+        assert_eq!(r["boilerplate"]["status"], *status, "case {i}");
+        let templates = r["boilerplate"]["templates"].as_array().unwrap().len();
+        assert_eq!(templates > 0, *status == "ok", "case {i}");
+        assert!(
+            r["stats"]["passage_candidates"].as_u64().unwrap() > 0,
+            "case {i}"
+        );
+        let out = c.out(&format!("boilerplate{i}-{n}.json"));
+        syndic()
+            .arg("scan")
+            .args(args)
+            .args(*opts)
+            .args(["--local", &n.to_string(), "-j", "1", "-o", arg(&out)])
+            .timeout(DEADLINE)
+            .assert()
+            .success();
+        assert_eq!(
+            report_without_run(&out),
+            single,
+            "case {i}: the report of {n} processes differs from one process's"
+        );
+    }
+}
+
 #[test]
 fn a_killed_peer_stops_the_others_with_its_name_and_no_report() {
     let c = Corpus::new();

@@ -10,11 +10,14 @@
 //! ```text
 //! every process: line ends of its cut parts ─▶ every process: each part's first line
 //! every process: read, normalize, first-pass sketch, line facts of its parts
-//!     ─▶ gather to 0: metadata, hashes, line facts, per part
+//!     ─▶ gather to 0: metadata, hashes, line counts, per part
 //! process 0: global order (parts in order), exact groups ─▶ to each process: where every
 //!     part's documents are, which of its own are banded
 //! every process: first pass banded and verified by key (see pairs) ─▶ 0: its pairs
-//! process 0: story labels, boilerplate flags
+//! process 0: story labels ─▶ to each process: its documents' labels and sources
+//! every process: its lines to the owners of their keys; each owner decides its keys
+//!     (see lines) ─▶ 0: the furniture keys' occurrences, the sentence pairs
+//! process 0: boilerplate flags from those
 //!     ◀─▶ the texts of the templates' sample lines fetched from their owners
 //!     ─▶ to each process: its documents' active flags and flagged lines, the sources
 //! every process: template n-gram keys of its documents + final sketch
@@ -33,9 +36,11 @@
 //! global document order is the parts' order, boilerplate statistics are counted over every
 //! document before any flag is decided, the template keys are counted by key over all
 //! processes, and the band buckets are built by key over all processes, capped as one process
-//! caps them. ARCHITECTURE.md says what still goes to process 0 (every document's metadata and
-//! line facts, the verified pairs) and what would replace it past one machine's memory.
+//! caps them, and the line statistics are counted by line key over all processes.
+//! ARCHITECTURE.md says what still goes to process 0 (every document's metadata, the verified
+//! pairs) and what would replace it past one machine's memory.
 
+mod lines;
 mod net;
 mod pairs;
 mod parts;
@@ -45,6 +50,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use rayon::prelude::*;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::boilerplate::{self, Boilerplate, DocKey, LineFacts, LineMask, SourceTemplates, Status};
@@ -57,13 +63,12 @@ use crate::pipeline::steps::{
     Ingest, RunLog,
 };
 use crate::pipeline::{
-    components, resketch, shared_sentence_pairs, sketch_all, sketch_into, source_ids,
-    template_examples, Config, Mask, Progress, Scan, Shingles, BAND_SHARE, FIRST_PASS_LENIENCY,
-    TEXT_SHARE,
+    components, resketch, sketch_all, sketch_into, source_ids, template_examples, Config, Mask,
+    Progress, Scan, Shingles, BAND_SHARE, FIRST_PASS_LENIENCY, TEMPLATE_SHARE, TEXT_SHARE,
 };
 use crate::read::{Corpus, SkippedFile};
 use crate::sketch::{Signatures, Sketcher};
-use crate::spill::{Budget, Docs, TextStore, MAX_CHUNK_BYTES};
+use crate::spill::{Budget, Docs, Runs, TextStore, MAX_CHUNK_BYTES};
 use crate::verify;
 
 /// The processes of a run and which one this is.
@@ -126,6 +131,8 @@ pub struct Outcome {
     pub documents: u64,
     /// Bytes this process wrote to its peers' connections.
     pub bytes_sent: u64,
+    /// Those bytes by step of the run, in order (`finish`: after the scan, `dedup`'s).
+    pub sent_by_step: Vec<(String, u64)>,
     /// The final signatures process 0 received to cluster (those of the documents of verified
     /// pairs; 0 on the other processes): the others stay where they were sketched.
     pub signatures_gathered: u64,
@@ -255,6 +262,7 @@ fn drive(
     };
     let mut log = RunLog::new(progress);
     let local = read_local(&parts, cx)?;
+    net.mark("read_normalize_first_sketch");
     log.lap("read_normalize_first_sketch")?;
     let documents = local.norm.doc_count() as u64;
     let mut run = Run {
@@ -270,7 +278,9 @@ fn drive(
     let scan = run.scan(corpus, cx, &mut log)?;
     after(&mut run, scan.as_ref(), &parts)?;
     let signatures_gathered = run.signatures_gathered;
+    net.mark("finish");
     let bytes_sent = net.bytes_sent();
+    let sent_by_step = net.marks().to_vec();
     net.finish()?;
     Ok(Outcome {
         scan: scan.map(|s| Scan {
@@ -280,6 +290,7 @@ fn drive(
         }),
         documents,
         bytes_sent,
+        sent_by_step,
         signatures_gathered,
     })
 }
@@ -300,9 +311,6 @@ struct DocWire {
     len: u64,
     /// Lines of its text.
     lines: u32,
-    line_keys: Vec<u64>,
-    letters: Vec<bool>,
-    sentences: Vec<bool>,
 }
 
 /// What a process sends process 0 of each part of the corpus it read: its documents in
@@ -447,6 +455,12 @@ impl Run<'_> {
         self.net.me() == 0
     }
 
+    /// Ends step `name` in the log and in the bytes sent per step.
+    fn lap(&mut self, log: &mut RunLog, name: &str) -> Result<()> {
+        self.net.mark(name);
+        log.lap(name)
+    }
+
     /// See [`exchange`].
     fn exchange<T: DeserializeOwned>(
         &mut self,
@@ -468,7 +482,7 @@ impl Run<'_> {
         } else {
             None
         };
-        log.lap("gather_documents")?;
+        self.lap(log, "gather_documents")?;
 
         // 2. Process 0: exact groups, story labels and the boilerplate flags (the texts of
         // the templates' sample lines fetched from the processes that hold them).
@@ -501,25 +515,53 @@ impl Run<'_> {
         let (spans, active) = got.pop().expect("the spans from process 0").1;
         self.spans = spans;
         let mut boiler = None;
+        // Process 0: the occurrences of the furniture keys and the sentence pairs.
+        let mut by_key = None;
         if let Some(opts) = &cfg.boilerplate {
-            let mut wanted = Vec::new();
-            let mut stories = None;
             let first = self.first_pass(&active, state.as_ref().map(|s| &s.2), cx)?;
-            if let (Some((input, _, _)), Some(labels)) = (&mut state, first) {
-                log.lap("first_pass")?;
+            self.lap(log, "first_pass")?;
+            // Each process's documents' story labels and sources, unless too few stories
+            // leave nothing to flag.
+            let labels = match (&state, &first) {
+                (Some((input, spans, _)), Some(story))
+                    if !boilerplate::too_few_stories(story, opts) =>
+                {
+                    let mut l: Vec<Vec<(u32, u32)>> = vec![Vec::new(); self.net.peers()];
+                    for s in spans {
+                        let range = s.first as usize..(s.first + s.count) as usize;
+                        let both = story[range.clone()].iter().zip(&input.source[range]);
+                        l[s.process].extend(both.map(|(&st, &so)| (st, so)));
+                    }
+                    Some(l)
+                }
+                _ => None,
+            };
+            let global = self.globals();
+            let dates: Vec<Option<i64>> = (self.local.files.iter())
+                .flat_map(|r| r.dates.iter().copied())
+                .collect();
+            let here = lines::Local {
+                facts: &self.local.line_facts,
+                global: &global,
+                active: &active,
+                dates: &dates,
+            };
+            by_key = lines::by_key(self.net, &here, labels, opts, cfg.max_bucket)?;
+            self.lap(log, "line_statistics")?;
+            let mut wanted = Vec::new();
+            if let (Some((input, _, _)), Some(story), Some(f)) = (&state, &first, &by_key) {
                 let probe = Fetched::new(&self.lines, HashMap::new());
-                detect(input, &labels, opts, &probe)?;
+                detect(f, &probe, &input.doc_facts(story), opts, None)?;
                 wanted = probe.missing();
-                stories = Some(labels);
             }
             let spans = state.as_ref().map(|s| s.1.clone()).unwrap_or_default();
             let texts = self.fetch(&spans, &wanted)?;
-            if let (Some((input, _, _)), Some(story)) = (&state, stories) {
+            if let (Some((input, _, _)), Some(story), Some(f)) = (&state, &first, &by_key) {
                 let docs = Fetched::new(&self.lines, texts);
-                boiler = Some(detect(input, &story, opts, &docs)?);
+                boiler = Some(detect(f, &docs, &input.doc_facts(story), opts, None)?);
                 docs.check()?;
-                log.lap("boilerplate")?;
             }
+            self.lap(log, "boilerplate")?;
         } else if state.is_some() {
             boiler = Some(Boilerplate::none(
                 &BlankDocs(self.lines.clone()),
@@ -549,11 +591,9 @@ impl Run<'_> {
 
         // 4. Band and verify across the processes (see [`pairs`]): process 0 gets the
         // verified pairs and their documents' signatures, then every document's set size.
-        let passages = match (&state, &boiler) {
-            (Some((input, _, groups)), Some(b)) if !input.line_facts.is_empty() => {
-                let lines = (b.status == Status::Ok).then_some(&b.mask);
-                let mut pairs =
-                    shared_sentence_pairs(&input.line_facts, lines, &groups.active, cfg.max_bucket);
+        let passages = match &by_key {
+            Some(f) => {
+                let mut pairs = f.sentence_pairs.clone();
                 if let Some(t) = &templates {
                     pairs.extend_from_slice(&t.shared_passages);
                     pairs.sort_unstable();
@@ -586,7 +626,7 @@ impl Run<'_> {
         let found = pairs::near_pairs(self.net, &held, &self.spans, &rule, passages, true)?;
         let sizes = self.gather_sizes(&plan, &sigs)?;
         drop(sigs);
-        log.lap("band_verify")?;
+        self.lap(log, "band_verify")?;
         let mut result = None;
         let mut refine = None;
         if let (Some((_, spans, groups)), Some(found), Some(sizes)) = (&state, found, sizes) {
@@ -609,24 +649,24 @@ impl Run<'_> {
         let mut boiler = boiler;
         if let Some(opts) = &cfg.boilerplate {
             let mut wanted = Vec::new();
-            if let (Some((input, _, _)), Some((_, clusters, _, _)), Some(b)) =
-                (&state, &refine, &boiler)
+            if let (Some((input, _, _)), Some((_, clusters, _, _)), Some(b), Some(f)) =
+                (&state, &refine, &boiler, &by_key)
             {
                 let probe = Fetched::new(&self.lines, HashMap::new());
-                refine_flags(b, input, &clusters.labels, opts, &probe)?;
+                detect(f, &probe, &input.doc_facts(&clusters.labels), opts, Some(b))?;
                 wanted = probe.missing();
             }
             let spans = refine.as_ref().map(|r| r.0.clone()).unwrap_or_default();
             let texts = self.fetch(&spans, &wanted)?;
-            if let (Some((input, _, _)), Some((_, clusters, _, _)), Some(b)) =
-                (&state, &refine, &boiler)
+            if let (Some((input, _, _)), Some((_, clusters, _, _)), Some(b), Some(f)) =
+                (&state, &refine, &boiler, &by_key)
             {
                 let docs = Fetched::new(&self.lines, texts);
-                let refined = refine_flags(b, input, &clusters.labels, opts, &docs)?;
+                let refined = detect(f, &docs, &input.doc_facts(&clusters.labels), opts, Some(b))?;
                 docs.check()?;
                 boiler = Some(refined);
-                log.lap("boilerplate_refine")?;
             }
+            self.lap(log, "boilerplate_refine")?;
         }
         if let (Some((input, _, groups)), Some((_, clusters, edges, sizes)), Some(mut b)) =
             (state, refine, boiler)
@@ -755,24 +795,12 @@ impl Run<'_> {
     /// This process's messages to process 0 with what it read, part by part.
     fn file_facts(&mut self) -> Vec<(usize, Vec<u8>)> {
         let l = &self.local;
-        let boiler = self.cfg.boilerplate.is_some();
         let mut sends = Vec::new();
         let mut d = 0usize;
         for (f, read) in self.own.iter().zip(&l.files) {
             let n = read.docs.len();
             let mut docs = Vec::with_capacity(n.min(PIECE));
             for (i, meta) in read.docs.iter().enumerate() {
-                let (line_keys, letters, sentences) = if boiler {
-                    let (keys, letters) = l.line_facts.doc(d);
-                    let (_, sentences) = l.line_facts.doc_sentences(d);
-                    (
-                        keys.to_vec(),
-                        letters.iter().map(|b| *b).collect(),
-                        sentences.iter().map(|b| *b).collect(),
-                    )
-                } else {
-                    Default::default()
-                };
                 docs.push(DocWire {
                     id: meta.id.clone(),
                     source: meta.source.clone(),
@@ -786,9 +814,6 @@ impl Run<'_> {
                     hash: l.hashes[d],
                     lines: l.lines[d],
                     len: l.lens[d],
-                    line_keys,
-                    letters,
-                    sentences,
                 });
                 d += 1;
                 if docs.len() == PIECE {
@@ -843,7 +868,7 @@ impl Run<'_> {
         let mut empty = Vec::new();
         let mut lines = Vec::new();
         let first_sigs = Signatures::new(k, 0);
-        let mut line_facts = LineFacts::default();
+        let line_facts = LineFacts::default();
         let mut spans = Vec::with_capacity(npieces);
         let mut local_next = vec![0u32; self.net.peers()];
         let mut seen: HashMap<String, Location> = HashMap::new();
@@ -919,9 +944,6 @@ impl Run<'_> {
                 lens.push(w.len);
                 empty.push(w.empty);
                 lines.push(w.lines);
-                if cfg.boilerplate.is_some() {
-                    line_facts.push_parts(&w.line_keys, &w.letters, &w.sentences);
-                }
                 read.docs.push(DocMeta {
                     id: w.id,
                     source: w.source,
@@ -1100,22 +1122,38 @@ impl Run<'_> {
             }
             let peers = self.net.peers();
             let mut sigs = Signatures::new(cfg.num_perm, n);
-            let mut keys: Vec<Vec<DocKey>> = vec![Vec::new(); peers];
+            let mut keys: Vec<Vec<(u64, u32)>> = vec![Vec::new(); peers];
             norm.each_chunk(&mut |first, docs| {
-                for (i, doc) in docs.iter().enumerate() {
-                    let d = first + i;
-                    if plan.active[d] {
-                        let mut out = Vec::new();
-                        SourceTemplates::doc_keys_tagged(
-                            doc,
-                            d,
-                            global[d],
-                            mask.as_ref(),
-                            &mut out,
-                        );
-                        for k in out {
-                            keys[key_process(k.key(), peers)].push(k);
-                        }
+                // On the pool, as one process takes them (a vector per piece and process).
+                let parts: Vec<Vec<Vec<(u64, u32)>>> = docs
+                    .par_iter()
+                    .enumerate()
+                    .with_min_len(16)
+                    .fold(
+                        || (vec![Vec::new(); peers], Vec::new()),
+                        |(mut by, mut out), (i, doc)| {
+                            let d = first + i;
+                            if plan.active[d] {
+                                out.clear();
+                                SourceTemplates::doc_keys_tagged(
+                                    doc,
+                                    d,
+                                    global[d],
+                                    mask.as_ref(),
+                                    &mut out,
+                                );
+                                for k in &out {
+                                    by[key_process(k.key(), peers)].push((k.key(), k.doc()));
+                                }
+                            }
+                            (by, out)
+                        },
+                    )
+                    .map(|(by, _)| by)
+                    .collect();
+                for by in parts {
+                    for (q, v) in by.into_iter().enumerate() {
+                        keys[q].extend(v);
                     }
                 }
                 sketch_into(
@@ -1130,25 +1168,42 @@ impl Run<'_> {
                 );
                 crate::pipeline::check_cancelled(cx.progress)
             })?;
+            self.net.mark("source_templates_sketch");
             log.lap("source_templates_sketch")?;
-            let sends = keys
-                .into_iter()
-                .enumerate()
-                .map(|(q, ks)| {
-                    let flat: Vec<(u64, u32)> = ks.iter().map(|k| (k.key(), k.doc())).collect();
-                    (q, encode(&flat))
-                })
+            let sends = (keys.into_iter().enumerate())
+                .map(|(q, ks)| (q, pack_keys(&ks)))
                 .collect();
-            let got: Vec<(usize, Vec<(u64, u32)>)> = exchange(self.net, sends)?;
-            let mut mine: Vec<DocKey> = got
-                .into_iter()
-                .flat_map(|(_, ks)| ks)
-                .map(|(k, d)| DocKey::new(k, d))
-                .collect();
-            let counted = SourceTemplates::count_part(&mut mine, min_docs, &plan.source);
-            drop(mine);
+            let got = self.net.exchange(sends)?;
+            // Counted by partition of the keys' top byte, as one process counts them: a
+            // partition's counters stay in cache (counting all the keys at once took most of
+            // this step), and the keys spill past the budget's share.
+            let mut mine: Runs<DocKey> =
+                Runs::new(cx.budget.share(TEMPLATE_SHARE), |k| (k.key() >> 56) as u8);
+            for (from, ks) in got {
+                mine.extend_vec(unpack_keys(from, &ks)?)?;
+            }
+            let counted =
+                mine.partitions(|part| SourceTemplates::count_part(part, min_docs, &plan.source))?;
+            let mut joined = (Vec::new(), Vec::new(), Vec::new());
+            let mut pairs = Vec::new();
+            for (k, h, p) in counted {
+                joined.0.extend(k);
+                joined.1.extend(h);
+                pairs.extend(p);
+            }
+            // A pair comes once per passage mark its documents share: process 0 counts its
+            // entries from every process against PASSAGE_MIN_SHARED, so no more than that many
+            // need to go (most of this step's bytes went to repeats).
+            pairs.par_sort_unstable();
+            for run in pairs.chunk_by(|a, b| a == b) {
+                joined
+                    .2
+                    .extend_from_slice(&run[..run.len().min(boilerplate::PASSAGE_MIN_SHARED)]);
+            }
+            drop(pairs);
             let got: Vec<(usize, (Vec<u64>, Vec<u32>, Vec<(u32, u32)>))> =
-                exchange(self.net, vec![(0, encode(&counted))])?;
+                exchange(self.net, vec![(0, encode(&joined))])?;
+            self.net.mark("template_count");
             log.lap("template_count")?;
             // Process 0: the templates, and each process's documents that hold one.
             let sends = match self.leader() {
@@ -1190,10 +1245,12 @@ impl Run<'_> {
                 templates: Some(&here),
             };
             resketch(norm, here.documents(), both, cfg, &mut sigs, cx.progress)?;
+            self.net.mark("template_resketch");
             log.lap("template_resketch")?;
             sigs
         };
         if min_docs == 0 {
+            self.net.mark("sketch");
             log.lap("sketch")?;
         }
         Ok((templates, sigs))
@@ -1235,35 +1292,62 @@ fn exchange<T: DeserializeOwned>(
         .collect()
 }
 
+/// The template keys sent to their owner, 12 bytes each (key, document; little-endian): the
+/// largest message of a run, written and read in one pass (bincode goes through serde element
+/// by element).
+fn pack_keys(keys: &[(u64, u32)]) -> Vec<u8> {
+    let mut b = Vec::with_capacity(keys.len() * 12);
+    for &(k, d) in keys {
+        b.extend_from_slice(&k.to_le_bytes());
+        b.extend_from_slice(&d.to_le_bytes());
+    }
+    b
+}
+
+/// The keys [`pack_keys`] wrote.
+fn unpack_keys(from: usize, b: &[u8]) -> Result<Vec<DocKey>> {
+    if b.len() % 12 != 0 {
+        return Err(Error::Distributed(format!(
+            "a message from process {from} cannot be read (template keys of {} bytes): are all \
+             processes the same syndic version?",
+            b.len()
+        )));
+    }
+    Ok(b.chunks_exact(12)
+        .map(|c| {
+            let k = u64::from_le_bytes(c[..8].try_into().expect("8 bytes"));
+            let d = u32::from_le_bytes(c[8..].try_into().expect("4 bytes"));
+            DocKey::new(k, d)
+        })
+        .collect())
+}
+
 /// The process that read document `d` of the corpus, and its index there.
 fn place(spans: &[Span], d: u32) -> (usize, u32) {
     let s = spans[spans.partition_point(|s| s.first + s.count <= d)];
     (s.process, s.local + (d - s.first))
 }
 
-/// The process that counts template key `key` (its middle bits: the sampled keys are even and
-/// the filter reads the top ones).
+/// The process that owns key `key` (a template n-gram's, a line's or a band's): its bits from 8
+/// up, modulo the processes (the sampled template keys are even and the passage marks a multiple
+/// of 8; the counters that find repeated keys read bits 24 and up, the partitions and the
+/// template filter the top ones: with 2 processes, bit 24 taken for the owner left half of each
+/// owner's counters unused).
 fn key_process(key: u64, peers: usize) -> usize {
-    ((key >> 24) % peers as u64) as usize
+    ((key >> 8) % peers as u64) as usize
 }
 
+/// Process 0: the boilerplate from the occurrences gathered by key (see [`lines`]), or its
+/// refinement of `prev`.
 fn detect(
-    input: &Ingest,
-    story: &[u32],
-    opts: &boilerplate::BoilerplateOptions,
+    found: &lines::ByKey,
     docs: &Fetched,
-) -> Result<Boilerplate> {
-    boilerplate::detect_with(&input.line_facts, docs, &input.doc_facts(story), opts)
-}
-
-fn refine_flags(
-    prev: &Boilerplate,
-    input: &Ingest,
-    story: &[u32],
+    facts: &boilerplate::DocFacts,
     opts: &boilerplate::BoilerplateOptions,
-    docs: &Fetched,
+    prev: Option<&Boilerplate>,
 ) -> Result<Boilerplate> {
-    boilerplate::refine_with(prev, &input.line_facts, docs, &input.doc_facts(story), opts)
+    let sentence = |d: usize, i: usize| found.sentence(d, i);
+    boilerplate::detect_gathered(&found.occ, &sentence, docs, facts, opts, prev)
 }
 
 /// The texts process 0 has of the documents held elsewhere: those fetched, and blank ones (as
@@ -1408,6 +1492,21 @@ mod tests {
             let least = *counts.iter().min().unwrap() as f64;
             assert!(least > 0.9 * 30_000.0 / peers as f64, "{peers}: {counts:?}");
         }
+    }
+
+    /// Template keys come back as they were sent; a message of another length is an error.
+    #[test]
+    fn template_keys_are_unpacked_as_packed() {
+        let keys = [
+            (0u64, 0u32),
+            (u64::MAX, 7),
+            (0x0123_4567_89ab_cdef, u32::MAX),
+        ];
+        let got = unpack_keys(1, &pack_keys(&keys)).unwrap();
+        let back: Vec<(u64, u32)> = got.iter().map(|k| (k.key(), k.doc())).collect();
+        assert_eq!(back, keys);
+        let e = unpack_keys(1, &[0; 13]).unwrap_err().to_string();
+        assert!(e.contains("process 1"), "{e}");
     }
 
     /// A blank stand-in has the document's number of lines, all empty.

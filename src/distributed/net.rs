@@ -265,12 +265,23 @@ pub(crate) struct Net {
     comms: Option<CommsGuard>,
     sent: Arc<AtomicU64>,
     broken: Arc<Broken>,
+    /// A second handle on each peer's connection, read only once the run has failed (see
+    /// [`ended`]).
+    probes: Vec<Option<TcpStream>>,
+    /// Bytes sent per step (see [`Net::mark`]), and the count at the last mark.
+    marks: Vec<(String, u64)>,
+    marked: u64,
 }
 
 impl Net {
     /// Connects to the other processes (see [`connect`]) and starts the timely worker.
     pub fn start(addresses: Vec<String>, me: usize, timeout: Duration) -> Result<Net> {
         let sockets = connect(&addresses, me, timeout)?;
+        let probes = sockets
+            .iter()
+            .map(|s| s.as_ref().map(TcpStream::try_clone).transpose())
+            .collect::<io::Result<_>>()
+            .map_err(net_error)?;
         let sent = Arc::new(AtomicU64::new(0));
         let broken = Arc::new(Broken::default());
         let sockets: Vec<Option<Counted>> = sockets
@@ -355,6 +366,9 @@ impl Net {
             comms: Some(comms),
             sent,
             broken,
+            probes,
+            marks: Vec::new(),
+            marked: 0,
         })
     }
 
@@ -369,6 +383,18 @@ impl Net {
     /// Bytes this process has written to its peers' connections so far.
     pub fn bytes_sent(&self) -> u64 {
         self.sent.load(Ordering::Relaxed)
+    }
+
+    /// Ends step `step`: the bytes sent since the last mark are its.
+    pub fn mark(&mut self, step: &str) {
+        let now = self.bytes_sent();
+        self.marks.push((step.to_string(), now - self.marked));
+        self.marked = now;
+    }
+
+    /// Bytes sent in each step marked, in order.
+    pub fn marks(&self) -> &[(String, u64)] {
+        &self.marks
     }
 
     /// One epoch: sends each `(process, bytes)` and returns what every process sent this one,
@@ -386,21 +412,42 @@ impl Net {
         }
     }
 
-    /// The error of a run whose timely worker stopped: names the peer whose connection broke.
+    /// The error of a run whose timely worker stopped: names the peer whose connection broke
+    /// first here, and every other peer whose connection has ended too. When a process dies,
+    /// another may fail and exit before this one's reader of the dead one's connection has run:
+    /// this one may then see that other's connection break first, and it names both.
     fn failure(&mut self) -> Error {
         // The worker has stopped (it panicked on the broken connection); its threads are not
         // joined: a panicked network thread would panic the join.
         std::mem::forget(self.worker.take());
         std::mem::forget(self.comms.take());
-        let b = self.broken.0.lock().unwrap_or_else(|p| p.into_inner());
-        match &*b {
-            Some((peer, what)) => peer_error(
-                &self.addresses,
-                *peer,
-                format!("{what}: the process stopped or became unreachable"),
-            ),
-            None => Error::Param("the exchange between processes stopped".into()),
-        }
+        let first = self
+            .broken
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let gone = ended(&self.probes);
+        let name = |q: usize| format!("process {q} ({})", self.addresses[q]);
+        let (peer, what) = match (first, gone.first()) {
+            (Some(f), _) => f,
+            (None, Some(&q)) => (q, "its connection closed".to_string()),
+            (None, None) => return Error::Param("the exchange between processes stopped".into()),
+        };
+        let others: Vec<String> = gone
+            .iter()
+            .filter(|&&q| q != peer)
+            .map(|&q| name(q))
+            .collect();
+        let also = match others.is_empty() {
+            true => String::new(),
+            false => format!("; the connection of {} ended too", others.join(" and ")),
+        };
+        peer_error(
+            &self.addresses,
+            peer,
+            format!("{what}: the process stopped or became unreachable{also}"),
+        )
     }
 
     /// Ends the run: waits until every process has ended it (so that none exits before the
@@ -421,5 +468,87 @@ impl Drop for Net {
         // An error path: leave the threads (the process is about to exit with the error).
         std::mem::forget(self.worker.take());
         std::mem::forget(self.comms.take());
+    }
+}
+
+/// The peers whose connections have ended, in order: each connection is read to its end
+/// without blocking (the run has failed: what is left unread is of no use), for a moment in
+/// case an end is still on its way.
+#[cfg(unix)]
+fn ended(connections: &[Option<TcpStream>]) -> Vec<usize> {
+    use std::os::fd::AsRawFd;
+    let deadline = Instant::now() + Duration::from_millis(300);
+    let mut open: Vec<usize> = (0..connections.len())
+        .filter(|&q| connections[q].is_some())
+        .collect();
+    let mut gone = Vec::new();
+    let mut buf = vec![0u8; 1 << 16];
+    while !open.is_empty() {
+        let mut still = Vec::new();
+        for &q in &open {
+            let fd = connections[q].as_ref().expect("a connection").as_raw_fd();
+            let ended = loop {
+                // SAFETY: `fd` is a socket this process holds open (borrowed from
+                // `connections`), and `buf` is writable for its length.
+                let r = unsafe {
+                    libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT)
+                };
+                match r {
+                    0 => break true,
+                    r if r > 0 && Instant::now() < deadline => continue,
+                    r if r > 0 => break false,
+                    _ => match io::Error::last_os_error().kind() {
+                        io::ErrorKind::Interrupted => continue,
+                        io::ErrorKind::WouldBlock => break false,
+                        _ => break true, // reset
+                    },
+                }
+            };
+            if ended {
+                gone.push(q);
+            } else {
+                still.push(q);
+            }
+        }
+        open = still;
+        if Instant::now() >= deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    gone.sort_unstable();
+    gone
+}
+
+#[cfg(not(unix))]
+fn ended(_: &[Option<TcpStream>]) -> Vec<usize> {
+    Vec::new()
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    /// A connected pair of loopback sockets.
+    fn pair() -> (TcpStream, TcpStream) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let a = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (b, _) = l.accept().unwrap();
+        (a, b)
+    }
+
+    /// A connection whose peer has closed it is found ended, data unread before the end or not;
+    /// one whose peer is still there is not, nor is a missing one (this process's own).
+    #[test]
+    fn connections_read_to_their_end_tell_which_peers_are_gone() {
+        let (open, _kept) = pair();
+        let (closed, mut peer) = pair();
+        let (closed_with_data, mut other) = pair();
+        other.write_all(&[7; 100_000]).unwrap();
+        drop(other);
+        peer.flush().unwrap();
+        drop(peer);
+        let connections = vec![Some(open), None, Some(closed), Some(closed_with_data)];
+        assert_eq!(ended(&connections), [2, 3]);
     }
 }

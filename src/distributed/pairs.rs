@@ -154,9 +154,11 @@ pub(super) fn near_pairs(
         let per_band: Vec<(Vec<(u32, u32)>, u64)> = tables
             .into_par_iter()
             .map(|mut t| {
-                t.sort_unstable();
+                // Only the keys that may repeat are sorted, as one process sorts its band
+                // tables: a key that comes once makes no pair.
+                let t = crate::spill::sort_repeated(&mut t, |x| x.0, 2);
                 let mut pairs = Vec::new();
-                let c = pairs_from_table(&t, rule.max_bucket, &mut pairs);
+                let c = pairs_from_table(t, rule.max_bucket, &mut pairs);
                 (pairs, c)
             })
             .collect();

@@ -99,6 +99,18 @@ pub fn note_bytes(cluster: &Cluster, out: &distributed::Outcome) {
         out.bytes_sent,
         out.bytes_sent as f64 / out.documents.max(1) as f64
     );
+    let steps: Vec<String> = out
+        .sent_by_step
+        .iter()
+        .map(|(step, b)| (step, *b as f64 / out.documents.max(1) as f64))
+        .filter(|(_, b)| *b >= 0.5)
+        .map(|(step, b)| format!("{step} {b:.0}"))
+        .collect();
+    eprintln!(
+        "syndic: process {}: bytes sent per document read, by step: {}",
+        cluster.process,
+        steps.join(", ")
+    );
 }
 
 /// The report of process 0's scan.
