@@ -303,6 +303,7 @@ struct DocWire {
     line_keys: Vec<u64>,
     letters: Vec<bool>,
     sentences: Vec<bool>,
+    forms: Vec<u8>,
 }
 
 /// What a process sends process 0 of each part of the corpus it read: its documents in
@@ -324,6 +325,7 @@ struct NormWire {
     text: String,
     line_starts: Vec<u32>,
     line_keys: Vec<u64>,
+    line_forms: Vec<u8>,
     exact_hash: u128,
     chars: u32,
 }
@@ -762,13 +764,14 @@ impl Run<'_> {
             let n = read.docs.len();
             let mut docs = Vec::with_capacity(n.min(PIECE));
             for (i, meta) in read.docs.iter().enumerate() {
-                let (line_keys, letters, sentences) = if boiler {
+                let (line_keys, letters, sentences, forms) = if boiler {
                     let (keys, letters) = l.line_facts.doc(d);
                     let (_, sentences) = l.line_facts.doc_sentences(d);
                     (
                         keys.to_vec(),
                         letters.iter().map(|b| *b).collect(),
                         sentences.iter().map(|b| *b).collect(),
+                        l.line_facts.doc_forms(d).to_vec(),
                     )
                 } else {
                     Default::default()
@@ -789,6 +792,7 @@ impl Run<'_> {
                     line_keys,
                     letters,
                     sentences,
+                    forms,
                 });
                 d += 1;
                 if docs.len() == PIECE {
@@ -920,7 +924,7 @@ impl Run<'_> {
                 empty.push(w.empty);
                 lines.push(w.lines);
                 if cfg.boilerplate.is_some() {
-                    line_facts.push_parts(&w.line_keys, &w.letters, &w.sentences);
+                    line_facts.push_parts(&w.line_keys, &w.letters, &w.sentences, &w.forms);
                 }
                 read.docs.push(DocMeta {
                     id: w.id,
@@ -990,6 +994,7 @@ impl Run<'_> {
                         text: doc.text.clone(),
                         line_starts: doc.line_starts.clone(),
                         line_keys: doc.line_keys.clone(),
+                        line_forms: doc.line_forms.clone(),
                         exact_hash: doc.exact_hash,
                         chars: doc.chars,
                     })
@@ -1012,6 +1017,7 @@ impl Run<'_> {
                         text: w.text,
                         line_starts: w.line_starts,
                         line_keys: w.line_keys,
+                        line_forms: w.line_forms,
                         exact_hash: w.exact_hash,
                         chars: w.chars,
                     },
@@ -1314,6 +1320,7 @@ fn blank(lines: u32) -> NormDoc {
         text: "\n".repeat(n - 1),
         line_starts: (0..n as u32).collect(),
         line_keys: vec![0; n],
+        line_forms: vec![0; n],
         exact_hash: 0,
         chars: 0,
     }
