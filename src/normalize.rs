@@ -769,10 +769,15 @@ fn text_form(raw: &str, normalized: &str) -> LineForm {
 /// An `@` next to a letter, digit or `_` of ASCII (`name@site.com`, `@name`), or `://` or
 /// `www.`.
 fn has_address(b: &[u8]) -> bool {
+    use memchr::memmem::Finder;
+    use std::sync::LazyLock;
+    // Built once: a finder is cheap to run over a line but not to build for each line.
+    static SCHEME: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"://"));
+    static WWW: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"www."));
     let word = |i: usize| b.get(i).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_');
     memchr::memchr_iter(b'@', b).any(|i| (i > 0 && word(i - 1)) || word(i + 1))
-        || memchr::memmem::find(b, b"://").is_some()
-        || memchr::memmem::find(b, b"www.").is_some()
+        || SCHEME.find(b).is_some()
+        || WWW.find(b).is_some()
 }
 
 /// The [`LineForm`] of the raw line `raw` whose normalized text is `normalized`.
