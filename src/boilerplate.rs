@@ -11,6 +11,11 @@
 //! * a paragraph that recurs because one story was published on many sites recurs within one
 //!   story (or a few fragments of it) and is never flagged.
 //!
+//! Each line also carries its form (see [`crate::normalize::LineForm`]), what its raw text shows
+//! that normalizing loses: separators are counted (by their symbols) and masked anywhere,
+//! addresses are furniture in a few different stories wherever they stand, and labels (a line
+//! ending with a colon, an item number) go with the line they head.
+//!
 //! Flagged lines are masked out of the shingles of the final signatures, reported as templates
 //! with their counts, written as per-document annotations and optionally stripped by `dedup`.
 
@@ -1079,8 +1084,8 @@ fn detect_among<D: Docs + ?Sized>(
                 rank += usize::from(!separator);
                 if only.is_none_or(|keys| keys.contains(&k)) {
                     let maskable = !in_body || letters[i] || separator;
-                    let at = (k, d as u32, i as u32, position);
-                    v.push((at.0, at.1, at.2, at.3, maskable, letters[i], forms[i]));
+                    let (doc, line) = (d as u32, i as u32);
+                    v.push((k, doc, line, position, maskable, letters[i], forms[i]));
                 }
             }
             v
