@@ -760,24 +760,31 @@ fn text_form(raw: &str, normalized: &str) -> LineForm {
     let item = normalized.len() <= 2
         && normalized.bytes().all(|b| b.is_ascii_digit())
         && raw.chars().any(|c| visible(c) && !c.is_numeric());
-    if item || raw.chars().rev().find(|&c| visible(c)) == Some(':') {
+    if item || ends_with_colon(raw) {
         form |= FORM_LABEL;
     }
     form
 }
 
-/// An `@` next to a letter, digit or `_` of ASCII (`name@site.com`, `@name`), or `://` or
-/// `www.`.
+/// An `@` next to a letter, digit or `_` of ASCII (`name@site.com`, `@name`), `://`, or `www.`
+/// in any case: one pass over the line for the three marks, then a look around each.
 fn has_address(b: &[u8]) -> bool {
-    use memchr::memmem::Finder;
-    use std::sync::LazyLock;
-    // Built once: a finder is cheap to run over a line but not to build for each line.
-    static SCHEME: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"://"));
-    static WWW: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"www."));
     let word = |i: usize| b.get(i).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_');
-    memchr::memchr_iter(b'@', b).any(|i| (i > 0 && word(i - 1)) || word(i + 1))
-        || SCHEME.find(b).is_some()
-        || WWW.find(b).is_some()
+    memchr::memchr3_iter(b'@', b':', b'.', b).any(|i| match b[i] {
+        b'@' => (i > 0 && word(i - 1)) || word(i + 1),
+        b':' => b[i + 1..].starts_with(b"//"),
+        _ => i >= 3 && b[i - 3..i].eq_ignore_ascii_case(b"www"),
+    })
+}
+
+/// Whether the last [`visible`] character of `raw` is a colon (ASCII white space at the end
+/// skipped byte by byte; other characters are asked for their category only at the end).
+fn ends_with_colon(raw: &str) -> bool {
+    raw.trim_end_matches(|c: char| c.is_ascii_whitespace())
+        .chars()
+        .rev()
+        .find(|&c| visible(c))
+        == Some(':')
 }
 
 /// The [`LineForm`] of the raw line `raw` whose normalized text is `normalized`.
@@ -1269,7 +1276,7 @@ mod tests {
         let o = NormalizeOptions::default();
         let d = normalize_doc(
             "***\n \u{200f} \n* * *\nname.x@site.com\nتويتر: @handle_1\nsee www.site.com.\n\
-             المقادير:\u{202c} \nالسلام: عليكم\nmail @ home\n(١)\n 12 - \n37\n19:05\n(123)",
+             المقادير:\u{202c} \nالسلام: عليكم\nmail @ home\nWWW.site.org\nhttps://x\n(١)\n 12 - \n37\n19:05\n(123)",
             &o,
         );
         let forms = [
@@ -1282,6 +1289,8 @@ mod tests {
             FORM_LABEL,
             0,
             0,
+            FORM_ADDRESS,
+            FORM_ADDRESS,
             FORM_LABEL,
             FORM_LABEL,
             0,
