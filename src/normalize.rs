@@ -777,14 +777,24 @@ fn has_address(b: &[u8]) -> bool {
     })
 }
 
-/// Whether the last [`visible`] character of `raw` is a colon (ASCII white space at the end
-/// skipped byte by byte; other characters are asked for their category only at the end).
+/// Whether the last [`visible`] character of `raw` is a colon. ASCII characters, letters and
+/// digits are decided without looking up their category (a table search, as slow as the rest
+/// of the line's form).
 fn ends_with_colon(raw: &str) -> bool {
-    raw.trim_end_matches(|c: char| c.is_ascii_whitespace())
-        .chars()
-        .rev()
-        .find(|&c| visible(c))
-        == Some(':')
+    for c in raw.chars().rev() {
+        if c == ':' {
+            return true;
+        }
+        let blank = if c.is_ascii() {
+            c.is_ascii_whitespace() || c.is_ascii_control()
+        } else {
+            !c.is_alphanumeric() && !visible(c)
+        };
+        if !blank {
+            return false;
+        }
+    }
+    false
 }
 
 /// The [`LineForm`] of the raw line `raw` whose normalized text is `normalized`.
