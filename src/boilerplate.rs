@@ -11,6 +11,11 @@
 //! * a paragraph that recurs because one story was published on many sites recurs within one
 //!   story (or a few fragments of it) and is never flagged.
 //!
+//! Each line also carries its form (see [`crate::normalize::LineForm`]), what its raw text shows
+//! that normalizing loses: separators are counted (by their symbols) and masked anywhere,
+//! addresses are furniture in a few different stories wherever they stand, and labels (a line
+//! ending with a colon, an item number) go with the line they head.
+//!
 //! Flagged lines are masked out of the shingles of the final signatures, reported as templates
 //! with their counts, written as per-document annotations and optionally stripped by `dedup`.
 
@@ -21,7 +26,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
-use crate::normalize::NormDoc;
+use crate::normalize::{LineForm, NormDoc, FORM_ADDRESS, FORM_LABEL, FORM_SEPARATOR};
 use crate::spill::{self, Docs, Runs};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -67,8 +72,8 @@ pub const DOMINANT_SOURCE_SHARE: f64 = 0.8;
 pub const SHARED_FURNITURE_SOURCES: usize = 5;
 
 /// One line of one document in the line statistics: its key, document, line index, position,
-/// whether it may be masked, and whether it has a letter.
-pub(crate) type Occurrence = (u64, u32, u32, Position, bool, bool);
+/// whether it may be masked, whether it has a letter, and its form.
+pub(crate) type Occurrence = (u64, u32, u32, Position, bool, bool, LineForm);
 
 /// Whether the occurrences `run` of a line with letters (in `docs`, of `sources` distinct
 /// sources, `edges` of them at a head or tail; `sentence`: the line has
@@ -712,16 +717,18 @@ pub enum Status {
     Disabled,
 }
 
-/// What the line statistics read of every line, kept in memory apart from the texts (8 bytes and
+/// What the line statistics read of every line, kept in memory apart from the texts (9 bytes and
 /// two bits a line, 8 bytes a document), so that detecting and refining boilerplate, and finding
 /// documents that share a paragraph, do not read spilled texts back: each line's
-/// [`NormDoc::line_keys`] entry, whether it has a letter and whether it is a sentence.
+/// [`NormDoc::line_keys`] entry, whether it has a letter, whether it is a sentence, and its
+/// [`NormDoc::line_forms`] entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LineFacts {
     offsets: Vec<u64>,
     keys: Vec<u64>,
     letters: BitVec,
     sentences: BitVec,
+    forms: Vec<LineForm>,
 }
 
 impl Default for LineFacts {
@@ -731,6 +738,7 @@ impl Default for LineFacts {
             keys: Vec::new(),
             letters: BitVec::new(),
             sentences: BitVec::new(),
+            forms: Vec::new(),
         }
     }
 }
@@ -775,6 +783,7 @@ impl LineFacts {
         self.keys.extend_from_slice(&doc.line_keys);
         self.letters.extend(letters.iter().copied());
         self.sentences.extend(sentences.iter().copied());
+        self.forms.extend_from_slice(&doc.line_forms);
         self.offsets.push(self.keys.len() as u64);
     }
 
@@ -807,6 +816,21 @@ impl LineFacts {
     pub fn doc_sentences(&self, d: usize) -> (&[u64], &BitSlice) {
         let (s, e) = (self.offsets[d] as usize, self.offsets[d + 1] as usize);
         (&self.keys[s..e], &self.sentences[s..e])
+    }
+
+    /// The [`LineForm`] of each line of document `d`.
+    pub fn doc_forms(&self, d: usize) -> &[LineForm] {
+        &self.forms[self.offsets[d] as usize..self.offsets[d + 1] as usize]
+    }
+
+    /// The key of the first line with text after line `i` of document `d` and whether it holds
+    /// an address (`None`: there is none), for the label rule (see [`unmask_labels`]).
+    pub(crate) fn next_text(&self, d: usize, i: usize) -> Option<(u64, bool)> {
+        let (k, _) = self.doc(d);
+        let forms = self.doc_forms(d);
+        (i + 1..k.len())
+            .find(|&j| k[j] != 0 && forms[j] & FORM_SEPARATOR == 0)
+            .map(|j| (k[j], forms[j] & FORM_ADDRESS != 0))
     }
 
     fn line_counts(&self) -> impl Iterator<Item = usize> + '_ {
@@ -991,12 +1015,13 @@ fn detect_among<D: Docs + ?Sized>(
         .flat_map_iter(|d| {
             let (keys, letters) = lines.doc(d);
             let mut v = Vec::new();
-            doc_occurrences(d as u32, keys, letters, o, only, &mut v);
+            doc_occurrences(d as u32, keys, letters, lines.doc_forms(d), o, only, &mut v);
             v
         })
         .collect();
     let sentence = |d: usize, i: usize| lines.doc_sentences(d).1[i];
-    decide(occ, &sentence, lines.line_counts(), norm, facts, o)
+    let next = |d: usize, i: usize| lines.next_text(d, i);
+    decide(occ, &sentence, &next, lines.line_counts(), norm, facts, o)
 }
 
 /// Whether `story` has too few stories for line statistics (nothing is flagged).
@@ -1007,21 +1032,25 @@ pub(crate) fn too_few_stories(story: &[u32], o: &BoilerplateOptions) -> bool {
     stories.len() < 2 * o.min_stories.max(1) as usize
 }
 
-/// Appends the [`Occurrence`]s of the non-empty lines of document `d` (its line keys and whether
-/// each line has a letter, as [`LineFacts::doc`] gives them) whose keys are in `only`, to `v`.
+/// Appends the [`Occurrence`]s of the non-empty lines of document `d` (its line keys, whether
+/// each line has a letter, as [`LineFacts::doc`] gives them, and each line's form) whose keys
+/// are in `only`, to `v`.
 pub(crate) fn doc_occurrences(
     d: u32,
     keys: &[u64],
     letters: &BitSlice,
+    forms: &[LineForm],
     o: &BoilerplateOptions,
     only: Option<&HashSet<u64>>,
     v: &mut Vec<Occurrence>,
 ) {
-    // (key, doc, line, position, maskable, letter) of every non-empty line. A line without a
-    // letter is furniture near the edges of a document (a dateline, a view counter) but content
+    // (key, doc, line, position, maskable, letter, form) of every non-empty line. A line without
+    // a letter is furniture near the edges of a document (a dateline, a view counter) but content
     // in its body (a list of numbers, a table): it is masked only within LETTERLESS_EDGE lines of
-    // an edge.
-    let nonempty = keys.iter().filter(|&&k| k != 0).count();
+    // an edge. A separator holds no text: it is masked wherever it stands, and not counted among
+    // the lines that place the others (their positions are those they have without it).
+    let text = |i: usize| keys[i] != 0 && forms[i] & FORM_SEPARATOR == 0;
+    let nonempty = (0..keys.len()).filter(|&i| text(i)).count();
     let mut rank = 0;
     for (i, &k) in keys.iter().enumerate() {
         if k == 0 {
@@ -1029,10 +1058,11 @@ pub(crate) fn doc_occurrences(
         }
         let position = position_of(rank, nonempty, o.edge_lines);
         let in_body = rank >= LETTERLESS_EDGE && rank + LETTERLESS_EDGE < nonempty;
-        rank += 1;
+        let separator = !text(i);
+        rank += usize::from(!separator);
         if only.is_none_or(|keys| keys.contains(&k)) {
-            let maskable = !in_body || letters[i];
-            v.push((k, d, i as u32, position, maskable, letters[i]));
+            let maskable = !in_body || letters[i] || separator;
+            v.push((k, d, i as u32, position, maskable, letters[i], forms[i]));
         }
     }
 }
@@ -1087,7 +1117,16 @@ fn decide_run(
         count(Position::Tail),
     );
     let rare = docs.len() < o.min_docs as usize;
-    if rare {
+    let address = run.iter().any(|x| x.6 & FORM_ADDRESS != 0);
+    if address {
+        // An address names its owner (a columnist, a site, an agency): wherever it stands and
+        // whoever prints it, it is a signature or a credit, never a phrase of the language;
+        // recurring in different stories tells it from a story's own contact line that
+        // travels with the story's copies.
+        if st.len() < RARE_MIN_DOCS as usize || ratio < o.min_story_ratio {
+            return None;
+        }
+    } else if rare {
         // Rare furniture: a byline, a dateline or a signature one source puts at the
         // edge of a few of its documents, each of another story (a story's own lines
         // recur only in its copies).
@@ -1121,7 +1160,13 @@ fn decide_run(
         .filter_map(|&d| facts.date[d as usize])
         .collect();
     let first = *run.iter().find(|x| x.4).expect("checked above");
-    let reasons = if rare {
+    let reasons = if address {
+        vec![format!(
+            "an address in {} of {}",
+            crate::report::count(docs.len() as u64, "document", "documents"),
+            crate::report::count(st.len() as u64, "story", "different stories")
+        )]
+    } else if rare {
         vec![format!(
             "stands at the head or tail of {} of one source, each of another story",
             crate::report::count(docs.len() as u64, "document", "documents")
@@ -1171,12 +1216,48 @@ pub(crate) fn furniture_runs(
         .collect()
 }
 
+/// Unmasks the labels among the flagged lines (`flagged`: spans of `occ`) that head content. A
+/// line that ends with a colon (`Ingredients:`, `Answer:`, `Read also:`) or only numbers an item
+/// (`(1)`, `2 -`) introduces the lines after it and belongs to what it introduces: it stays
+/// masked where the next line with text (`next(d, i)`: its key and whether it holds an address)
+/// is flagged too, is an address, or there is none (a `Read also:` above related headlines, a
+/// `Twitter:` above a handle, a `Share:` at the end), and is kept where it heads content (a
+/// heading a column repeats over its own text in every issue, however many stories print it).
+/// Decided line by line: the same words without the colon, or above furniture, are left to the
+/// other rules. Returns how many lines it unmasked per span.
+fn unmask_labels(
+    flagged: &[(usize, usize, Template)],
+    occ: &mut [Occurrence],
+    next: &(dyn Fn(usize, usize) -> Option<(u64, bool)> + Sync),
+) -> Vec<usize> {
+    let keys: HashSet<u64> = flagged.iter().map(|f| f.2.key).collect();
+    let heads_furniture = |d: usize, i: usize| {
+        next(d, i).is_none_or(|(k, address)| address || keys.contains(&k))
+    };
+    let unmask: Vec<Vec<usize>> = flagged
+        .par_iter()
+        .map(|&(s, e, _)| {
+            (s..e)
+                .filter(|&x| {
+                    let o = &occ[x];
+                    o.4 && o.6 & FORM_LABEL != 0 && !heads_furniture(o.1 as usize, o.2 as usize)
+                })
+                .collect()
+        })
+        .collect();
+    for &x in unmask.iter().flatten() {
+        occ[x].4 = false;
+    }
+    unmask.iter().map(Vec::len).collect()
+}
+
 /// The boilerplate of a corpus from the occurrences of its lines (any order) that hold every
 /// occurrence of each key that can be flagged (the other keys' may be left out); `line_counts`
 /// are the lines of every document, `norm` is read only for each template's sample line.
 pub(crate) fn decide<D: Docs + ?Sized>(
     mut occ: Vec<Occurrence>,
     sentence: &(dyn Fn(usize, usize) -> bool + Sync),
+    next: &(dyn Fn(usize, usize) -> Option<(u64, bool)> + Sync),
     line_counts: impl Iterator<Item = usize>,
     norm: &D,
     facts: &DocFacts,
@@ -1187,6 +1268,22 @@ pub(crate) fn decide<D: Docs + ?Sized>(
     let flagged: Vec<(usize, usize, Template)> = runs
         .par_iter()
         .filter_map(|&(s, e)| decide_run(&occ[s..e], facts, o, sentence).map(|t| (s, e, t)))
+        .collect();
+    let unmasked = unmask_labels(&flagged, &mut occ, next);
+    let flagged: Vec<(usize, usize, Template)> = flagged
+        .into_iter()
+        .zip(unmasked)
+        .filter_map(|((s, e, mut t), n)| {
+            if n > 0 {
+                let first = occ[s..e].iter().find(|x| x.4)?;
+                t.first = (first.1, first.2);
+                t.reasons.push(format!(
+                    "{} heading content left unmasked (a label or an item number)",
+                    crate::report::count(n as u64, "line", "lines")
+                ));
+            }
+            Some((s, e, t))
+        })
         .collect();
     let mut mask = LineMask::new(line_counts);
     let mut templates = Vec::with_capacity(flagged.len());
@@ -1237,6 +1334,7 @@ pub(crate) fn decide<D: Docs + ?Sized>(
 pub(crate) fn detect_gathered<D: Docs + ?Sized>(
     occ: &[Occurrence],
     sentence: &(dyn Fn(usize, usize) -> bool + Sync),
+    next: &(dyn Fn(usize, usize) -> Option<(u64, bool)> + Sync),
     norm: &D,
     facts: &DocFacts,
     o: &BoilerplateOptions,
@@ -1255,7 +1353,7 @@ pub(crate) fn detect_gathered<D: Docs + ?Sized>(
         .copied()
         .collect();
     let lines = norm.lines_per_doc();
-    decide(occ, sentence, lines.iter().map(|&n| n as usize), norm, facts, o)
+    decide(occ, sentence, next, lines.iter().map(|&n| n as usize), norm, facts, o)
 }
 
 #[cfg(test)]
@@ -1284,6 +1382,150 @@ mod tests {
             },
         )
         .expect("in memory")
+    }
+
+    /// [`detect`] with default options over `texts`, of these stories and sources.
+    fn run_sources(texts: &[String], story: &[u32], source: &[u32]) -> Boilerplate {
+        let norm: Vec<NormDoc> = texts
+            .iter()
+            .map(|t| normalize_doc(t, &NormalizeOptions::default()))
+            .collect();
+        let date = vec![None; texts.len()];
+        let facts = DocFacts {
+            source,
+            story,
+            date: &date,
+        };
+        detect(&norm, &facts, &BoilerplateOptions::default()).expect("in memory")
+    }
+
+    /// Ten lines of text of story `i`, one word of each unique to it.
+    fn story_lines(i: usize) -> Vec<String> {
+        (0..10)
+            .map(|l| format!("paragraph {l} of the story numbered w{i}x{l} here"))
+            .collect()
+    }
+
+    /// Twelve documents of twelve stories (enough for line statistics), from `source`, none
+    /// sharing a line.
+    fn fillers(texts: &mut Vec<String>, story: &mut Vec<u32>, source: &mut Vec<u32>) {
+        for i in 0..12 {
+            texts.push(story_lines(1000 + i).join("\n"));
+            story.push(1000 + i as u32);
+            source.push(9);
+        }
+    }
+
+    #[test]
+    fn separators_are_flagged_anywhere_and_do_not_place_other_lines() {
+        let (mut texts, mut story, mut source) = (Vec::new(), Vec::new(), Vec::new());
+        // Six stories of one source: separators around a byline (which, with three documents,
+        // is flagged only at the edge of each), a separator and a number amid the body.
+        for i in 0..6 {
+            let mut lines = vec!["***".to_string(); 4];
+            if i < 3 {
+                lines.push("by a staff writer".into());
+            }
+            let body = story_lines(i);
+            lines.extend_from_slice(&body[..5]);
+            lines.push("  * * *  ".into());
+            lines.push("12345".into());
+            lines.extend_from_slice(&body[5..]);
+            texts.push(lines.join("\n"));
+            story.push(i as u32);
+            source.push(0);
+        }
+        fillers(&mut texts, &mut story, &mut source);
+        let b = run_sources(&texts, &story, &source);
+        assert_eq!(b.status, Status::Ok);
+        for d in 0..6 {
+            let body = if d < 3 { 10 } else { 9 };
+            let mut want: Vec<u32> = (0..4).collect();
+            if d < 3 {
+                want.push(4);
+            }
+            want.push(body);
+            // The number in the body (line body + 1) is content: not masked.
+            assert_eq!(b.mask.flagged(d), want, "document {d}");
+        }
+        let samples: Vec<(&str, u32)> = b
+            .templates
+            .iter()
+            .map(|t| (t.sample.as_str(), t.documents))
+            .collect();
+        assert_eq!(samples, [("", 6), ("", 6), ("by a staff writer", 3)]);
+        assert!(b.templates[..2].iter().all(|t| t.reasons[0].starts_with("recurs")));
+    }
+
+    #[test]
+    fn an_address_is_furniture_in_a_few_stories_wherever_it_stands() {
+        let (mut texts, mut story, mut source) = (Vec::new(), Vec::new(), Vec::new());
+        // A columnist's address and a plain line, each amid four documents of three stories
+        // printed by two sources (a column in two papers): below the five documents of the
+        // usual rule, not at an edge, not of one source. A press contact travels with the five
+        // copies of one story.
+        for (d, (st, src)) in [(0, 0), (1, 1), (1, 0), (2, 1)].into_iter().enumerate() {
+            let mut lines = story_lines(st);
+            lines.insert(5, "Writer.Name@example.com".into());
+            lines.insert(6, "a plain closing line".into());
+            texts.push(lines.join("\n"));
+            story.push(st as u32);
+            source.push(src);
+            let mut copy = story_lines(50);
+            copy.insert(4, "contact: press@company.example".into());
+            texts.push(copy.join("\n"));
+            story.push(50);
+            source.push(d as u32);
+        }
+        fillers(&mut texts, &mut story, &mut source);
+        let b = run_sources(&texts, &story, &source);
+        assert_eq!(b.status, Status::Ok);
+        assert_eq!(b.templates.len(), 1);
+        assert_eq!(b.templates[0].sample, "writer name example com");
+        assert_eq!(b.templates[0].stories, 3);
+        assert!(b.templates[0].reasons[0].starts_with("an address in 4 documents"));
+        for d in [0, 2, 4, 6] {
+            assert_eq!(b.mask.flagged(d), vec![5], "document {d}");
+        }
+    }
+
+    #[test]
+    fn labels_stay_with_what_they_head() {
+        let (mut texts, mut story, mut source) = (Vec::new(), Vec::new(), Vec::new());
+        // In six stories of one source: a label over each story's own text, a label over a
+        // related headline the site prints under each, a label over a handle that differs, an
+        // item number over text, and the first label's words without the colon.
+        for i in 0..6 {
+            let body = story_lines(i);
+            let lines = [
+                "(1)".to_string(),
+                body[0].clone(),
+                "Ingredients:".into(),
+                body[1].clone(),
+                body[2].clone(),
+                "ingredients".into(),
+                body[3].clone(),
+                "Read also:".into(),
+                "the related headline of the site".into(),
+                body[4].clone(),
+                body[5].clone(),
+                "Twitter:".into(),
+                format!("@handle_{}", ["a", "b", "c", "d", "e", "f"][i]),
+                body[6].clone(),
+            ];
+            texts.push(lines.join("\n"));
+            story.push(i as u32);
+            source.push(0);
+        }
+        fillers(&mut texts, &mut story, &mut source);
+        let b = run_sources(&texts, &story, &source);
+        for d in 0..6 {
+            assert_eq!(b.mask.flagged(d), vec![5, 7, 8, 11], "document {d}");
+        }
+        let heading = b.templates.iter().find(|t| t.sample == "ingredients").unwrap();
+        assert_eq!(heading.first, (0, 5));
+        assert!(heading.reasons.iter().any(|r| r.starts_with("6 lines heading")));
+        assert!(!b.templates.iter().any(|t| t.sample == "1"));
     }
 
     #[test]

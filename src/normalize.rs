@@ -584,8 +584,11 @@ pub struct NormDoc {
     pub text: String,
     /// Byte offset in `text` where each line starts (one entry per line).
     pub line_starts: Vec<u32>,
-    /// [`line_key`] of each line; 0 for an empty line.
+    /// [`line_key`] of each line; 0 for an empty line. A line of punctuation and symbols only
+    /// (empty once normalized) gets its [`separator_key`] instead (see [`FORM_SEPARATOR`]).
     pub line_keys: Vec<u64>,
+    /// [`line_form`] of each line: what its raw text shows that the normalized text loses.
+    pub line_forms: Vec<LineForm>,
     /// Hash of the non-empty normalized lines: equal for exact duplicates.
     pub exact_hash: u128,
     /// Number of characters in the non-empty normalized lines joined by single spaces.
@@ -638,6 +641,7 @@ fn doc_body<const SIMD: bool>(text: &str, o: &NormalizeOptions) -> NormDoc {
     let lines = memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1;
     let mut line_starts = Vec::with_capacity(lines);
     let mut line_keys = Vec::with_capacity(lines);
+    let mut line_forms = Vec::with_capacity(lines);
     let mut key_buf = Vec::new();
     let mut exact = xxhash_rust::xxh3::Xxh3::new();
     let mut nonempty = 0u32;
@@ -648,10 +652,14 @@ fn doc_body<const SIMD: bool>(text: &str, o: &NormalizeOptions) -> NormDoc {
         line_starts.push(start as u32);
         line_into::<SIMD>(text, from, to, o, &mut out);
         let line = &out[start..];
+        let raw = &text[from..to];
         if line.is_empty() {
-            line_keys.push(0);
+            let key = separator_key(raw);
+            line_keys.push(key);
+            line_forms.push(if key == 0 { 0 } else { FORM_SEPARATOR });
         } else {
             line_keys.push(line_key_into(line, &mut key_buf));
+            line_forms.push(text_form(raw, line));
             if nonempty > 0 {
                 exact.update(b" ");
             }
@@ -693,8 +701,110 @@ fn doc_body<const SIMD: bool>(text: &str, o: &NormalizeOptions) -> NormDoc {
         text: out,
         line_starts,
         line_keys,
+        line_forms,
         exact_hash: exact.digest128(),
         chars,
+    }
+}
+
+/// What a line's raw text shows that its normalized text loses, as bits ([`FORM_SEPARATOR`],
+/// [`FORM_ADDRESS`], [`FORM_LABEL`]): normalization turns punctuation into spaces, so that
+/// `***`, `name@site.com` and `Ingredients:` lose what makes them a separator, an address and a
+/// heading. Boilerplate detection reads these bits beside each line's key.
+pub type LineForm = u8;
+
+/// Only punctuation and symbols (`***`, `- - -`): empty once normalized, a separator.
+pub const FORM_SEPARATOR: LineForm = 1;
+/// Holds an e-mail address, a handle (`@name`) or a web address.
+pub const FORM_ADDRESS: LineForm = 2;
+/// Ends with a colon, or is only an item's number of one or two digits with punctuation
+/// (`(1)`, `2 -`, `«3»`): a heading or label that introduces the lines after it.
+pub const FORM_LABEL: LineForm = 4;
+
+/// Seed of [`separator_key`]s, so that they never meet a [`line_key`] of the same bytes.
+const SEPARATOR_SEED: u64 = 0x5e9a_7a70_72ee_11e5;
+
+/// Whether `c` shows on the page: not white space, a format or a control character.
+fn visible(c: char) -> bool {
+    !c.is_whitespace()
+        && !matches!(
+            c.general_category(),
+            GeneralCategory::Format | GeneralCategory::Control
+        )
+}
+
+/// The key of a raw line whose normalized text is empty: 0 if nothing on it is [`visible`];
+/// otherwise (a separator of punctuation and symbols) a hash of its visible characters, runs of
+/// white space between them as one space. Never 0 for a separator.
+pub fn separator_key(raw: &str) -> u64 {
+    if !raw.chars().any(visible) {
+        return 0;
+    }
+    let mut buf = String::with_capacity(raw.len());
+    for word in raw.split(|c: char| !visible(c)).filter(|w| !w.is_empty()) {
+        if !buf.is_empty() {
+            buf.push(' ');
+        }
+        buf.push_str(word);
+    }
+    xxhash_rust::xxh3::xxh3_64_with_seed(buf.as_bytes(), SEPARATOR_SEED).max(1)
+}
+
+/// [`FORM_ADDRESS`] and [`FORM_LABEL`] of a raw line whose normalized text `normalized` is not
+/// empty.
+fn text_form(raw: &str, normalized: &str) -> LineForm {
+    let mut form = 0;
+    if has_address(raw.as_bytes()) {
+        form |= FORM_ADDRESS;
+    }
+    let item = normalized.len() <= 2
+        && normalized.bytes().all(|b| b.is_ascii_digit())
+        && raw.chars().any(|c| visible(c) && !c.is_numeric());
+    if item || ends_with_colon(raw) {
+        form |= FORM_LABEL;
+    }
+    form
+}
+
+/// An `@` next to a letter, digit or `_` of ASCII (`name@site.com`, `@name`), `://`, or `www.`
+/// in any case: one pass over the line for the three marks, then a look around each.
+fn has_address(b: &[u8]) -> bool {
+    let word = |i: usize| b.get(i).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_');
+    memchr::memchr3_iter(b'@', b':', b'.', b).any(|i| match b[i] {
+        b'@' => (i > 0 && word(i - 1)) || word(i + 1),
+        b':' => b[i + 1..].starts_with(b"//"),
+        _ => i >= 3 && b[i - 3..i].eq_ignore_ascii_case(b"www"),
+    })
+}
+
+/// Whether the last [`visible`] character of `raw` is a colon. ASCII characters, letters and
+/// digits are decided without looking up their category (a table search, as slow as the rest
+/// of the line's form).
+fn ends_with_colon(raw: &str) -> bool {
+    for c in raw.chars().rev() {
+        if c == ':' {
+            return true;
+        }
+        let blank = if c.is_ascii() {
+            c.is_ascii_whitespace() || c.is_ascii_control()
+        } else {
+            !c.is_alphanumeric() && !visible(c)
+        };
+        if !blank {
+            return false;
+        }
+    }
+    false
+}
+
+/// The [`LineForm`] of the raw line `raw` whose normalized text is `normalized`.
+pub fn line_form(raw: &str, normalized: &str) -> LineForm {
+    if !normalized.is_empty() {
+        text_form(raw, normalized)
+    } else if separator_key(raw) != 0 {
+        FORM_SEPARATOR
+    } else {
+        0
     }
 }
 
@@ -808,10 +918,11 @@ mod tests {
             reference_line_into(raw, o, &mut d.text);
             let line = &d.text[start..];
             d.line_keys.push(if line.is_empty() {
-                0
+                separator_key(raw)
             } else {
                 reference_line_key(line)
             });
+            d.line_forms.push(line_form(raw, line));
             if !line.is_empty() {
                 nonempty.push(line.to_string());
             }
@@ -1168,6 +1279,43 @@ mod tests {
         assert_ne!(d.line_keys[2], other.line_keys[0]);
         let same = normalize_doc("الرياض 2 شوال 1437 هـ (واس)", &NormalizeOptions::default());
         assert_eq!(d.line_keys[2], same.line_keys[0]);
+    }
+
+    #[test]
+    fn line_forms_keep_what_normalization_loses() {
+        let o = NormalizeOptions::default();
+        let d = normalize_doc(
+            "***\n \u{200f} \n* * *\nname.x@site.com\nتويتر: @handle_1\nsee www.site.com.\n\
+             المقادير:\u{202c} \nالسلام: عليكم\nmail @ home\nWWW.site.org\nhttps://x\n(١)\n 12 - \n37\n19:05\n(123)",
+            &o,
+        );
+        let forms = [
+            FORM_SEPARATOR,
+            0,
+            FORM_SEPARATOR,
+            FORM_ADDRESS,
+            FORM_ADDRESS,
+            FORM_ADDRESS,
+            FORM_LABEL,
+            0,
+            0,
+            FORM_ADDRESS,
+            FORM_ADDRESS,
+            FORM_LABEL,
+            FORM_LABEL,
+            0,
+            0,
+            0,
+        ];
+        assert_eq!(d.line_forms, forms);
+        // A separator has a key of its own (spacing inside it as one space); a blank line has 0.
+        assert_ne!(d.line_keys[0], 0);
+        assert_eq!(d.line_keys[1], 0);
+        assert_ne!(d.line_keys[0], d.line_keys[2]);
+        assert_eq!(d.line_keys[2], separator_key("  *   *  * "));
+        assert_eq!(d.line(0), "");
+        // Separators change neither the text nor its exact hash.
+        assert_eq!(d.exact_hash, normalize_doc(&d.text, &o).exact_hash);
     }
 
     #[test]

@@ -422,9 +422,16 @@ pub(crate) fn shared_sentence_pairs(
         .filter(|&d| active[d])
         .flat_map_iter(|d| {
             let (keys, sentences) = facts.doc_sentences(d);
+            let forms = facts.doc_forms(d);
+            // A label (a line ending with a colon) introduces what follows it: it says little
+            // of a copy, and it may be left unmasked only once every key is decided.
             keys.iter()
                 .enumerate()
-                .filter(move |&(i, _)| sentences[i] && !mask.is_some_and(|m| m.is_flagged(d, i)))
+                .filter(move |&(i, _)| {
+                    sentences[i]
+                        && forms[i] & crate::normalize::FORM_LABEL == 0
+                        && !mask.is_some_and(|m| m.is_flagged(d, i))
+                })
                 .map(move |(_, &k)| (k, d as u32))
         })
         .collect();

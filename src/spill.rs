@@ -638,12 +638,16 @@ struct DiskTexts {
 
 /// Heap bytes a document holds.
 pub fn doc_bytes(d: &NormDoc) -> u64 {
-    (d.text.capacity() + d.line_starts.capacity() * 4 + d.line_keys.capacity() * 8) as u64
+    (d.text.capacity()
+        + d.line_starts.capacity() * 4
+        + d.line_keys.capacity() * 8
+        + d.line_forms.capacity()) as u64
         + std::mem::size_of::<NormDoc>() as u64
 }
 
 // The on-disk form of a document: text length (u32), line count (u32), chars (u32), exact hash
-// (u128), the text's bytes, the line starts (u32 each), the line keys (u64 each); little-endian.
+// (u128), the text's bytes, the line starts (u32 each), the line keys (u64 each), the line forms
+// (a byte each); little-endian.
 fn encode(d: &NormDoc, out: &mut Vec<u8>) {
     out.extend_from_slice(&(d.text.len() as u32).to_le_bytes());
     out.extend_from_slice(&(d.line_starts.len() as u32).to_le_bytes());
@@ -656,6 +660,7 @@ fn encode(d: &NormDoc, out: &mut Vec<u8>) {
     for k in &d.line_keys {
         out.extend_from_slice(&k.to_le_bytes());
     }
+    out.extend_from_slice(&d.line_forms);
 }
 
 fn decode(b: &[u8]) -> NormDoc {
@@ -693,12 +698,16 @@ fn decode_into(b: &[u8], doc: &mut NormDoc) {
             u64::from_le_bytes(b[at + 8 * i..at + 8 * i + 8].try_into().expect("8 bytes"))
         }),
     );
+    at += 8 * lines;
+    doc.line_forms.clear();
+    doc.line_forms.extend_from_slice(&b[at..at + lines]);
     if doc.text.capacity() > 4 * tlen.max(64) {
         doc.text.shrink_to(tlen);
     }
     if doc.line_starts.capacity() > 4 * lines.max(16) {
         doc.line_starts.shrink_to(lines);
         doc.line_keys.shrink_to(lines);
+        doc.line_forms.shrink_to(lines);
     }
 }
 

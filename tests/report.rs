@@ -311,12 +311,35 @@ fn summary(input: &Path, extra: &[&str]) -> String {
 
 #[test]
 fn the_summary_counts_in_english() {
-    // One cluster, one template.
+    // One cluster; several templates, then (the fixture without its other furniture lines) one.
     let s = summary(&fixture("boilerplate/corpus.jsonl"), &[]);
     assert!(
         s.contains("17 documents: 0 exact duplicates and 4 near duplicates in 1 cluster;"),
         "{s}"
     );
+    assert!(s.contains("35 boilerplate lines (5 templates)"), "{s}");
+    let expected = read_json(&fixture("boilerplate/expected.json"));
+    let other: BTreeSet<String> = expected["furniture"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| str_of(f, "line").to_string())
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let only_disclaimer = dir.path().join("corpus.jsonl");
+    let records: Vec<String> = read_jsonl(&fixture("boilerplate/corpus.jsonl"))
+        .into_iter()
+        .map(|mut r| {
+            let text: Vec<&str> = str_of(&r, "text")
+                .split('\n')
+                .filter(|l| !other.contains(*l))
+                .collect();
+            r["text"] = Value::from(text.join("\n"));
+            r.to_string()
+        })
+        .collect();
+    std::fs::write(&only_disclaimer, records.join("\n") + "\n").unwrap();
+    let s = summary(&only_disclaimer, &[]);
     assert!(s.contains("14 boilerplate lines (1 template)"), "{s}");
     let s = summary(&fixture("syndication/corpus.jsonl"), &[]);
     assert!(s.contains("in 3 clusters;"), "{s}");

@@ -19,10 +19,14 @@ fuzz_target!(|data: &[u8]| {
     let doc = normalize_doc(&text, &o);
     assert_eq!(doc.lines(), text.split('\n').count());
     assert_eq!(doc.line_keys.len(), doc.lines());
+    assert_eq!(doc.line_forms.len(), doc.lines());
     for i in 0..doc.lines() {
         let line = doc.line(i);
         assert!(!line.contains('\n'));
-        assert_eq!(line.is_empty(), doc.line_keys[i] == 0);
+        // A key is 0 only for a line with nothing visible (a separator has a key of its own).
+        let separator = doc.line_forms[i] & syndic::normalize::FORM_SEPARATOR != 0;
+        assert_eq!(line.is_empty() && !separator, doc.line_keys[i] == 0);
+        assert!(!separator || line.is_empty());
         assert!(!line.starts_with(' ') && !line.ends_with(' '), "{line:?}");
     }
     if let Some(first) = text.split('\n').next() {

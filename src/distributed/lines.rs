@@ -25,16 +25,18 @@ use serde::{Deserialize, Serialize};
 
 use crate::boilerplate::{self, BoilerplateOptions, DocFacts, LineFacts, Occurrence, Position};
 use crate::error::Result;
+use crate::normalize::FORM_LABEL;
 
 use super::net::Net;
 use super::{encode, exchange, key_process};
 
 /// A line's facts as one byte: its position (2 bits), whether it may be masked, whether it has
-/// a letter, whether it is a sentence.
+/// a letter, whether it is a sentence, and its form (the top 3 bits).
 type Bits = u8;
 const MASKABLE: Bits = 1 << 2;
 const LETTER: Bits = 1 << 3;
 const SENTENCE: Bits = 1 << 4;
+const FORM_SHIFT: u32 = 5;
 
 fn bits(x: &Occurrence, sentence: bool) -> Bits {
     let position = match x.3 {
@@ -46,6 +48,7 @@ fn bits(x: &Occurrence, sentence: bool) -> Bits {
         | if x.4 { MASKABLE } else { 0 }
         | if x.5 { LETTER } else { 0 }
         | if sentence { SENTENCE } else { 0 }
+        | x.6 << FORM_SHIFT
 }
 
 fn occurrence(key: u64, doc: u32, line: u32, b: Bits) -> Occurrence {
@@ -54,7 +57,16 @@ fn occurrence(key: u64, doc: u32, line: u32, b: Bits) -> Occurrence {
         1 => Position::Middle,
         _ => Position::Tail,
     };
-    (key, doc, line, position, b & MASKABLE != 0, b & LETTER != 0)
+    let form = b >> FORM_SHIFT;
+    (
+        key,
+        doc,
+        line,
+        position,
+        b & MASKABLE != 0,
+        b & LETTER != 0,
+        form,
+    )
 }
 
 /// One document's lines as the owner of their keys gets them.
@@ -69,6 +81,9 @@ struct DocLines {
     active: bool,
     /// `(key, line, bits)` of its non-empty lines whose keys the owner owns, in line order.
     lines: Vec<(u64, u32, Bits)>,
+    /// For each label among `lines` (in line order): its line, and the key of the next line
+    /// with text and whether that holds an address (`None`: there is none), for the label rule.
+    labels: Vec<(u32, Option<(u64, bool)>)>,
 }
 
 /// An occurrence of a furniture key as process 0 gets it: key, document in the corpus, line,
@@ -79,8 +94,13 @@ pub(super) type Gathered = (u64, u32, u32, Bits);
 /// flagged).
 type Labels = Option<Vec<(u32, u32)>>;
 
-/// An owner's reply to process 0: the furniture keys' occurrences, the sentence pairs.
-type Reply = (Vec<Gathered>, Vec<(u32, u32)>);
+/// A label among the furniture's occurrences: document in the corpus, line, and what follows it
+/// (see [`DocLines::labels`]).
+type Label = (u32, u32, Option<(u64, bool)>);
+
+/// An owner's reply to process 0: the furniture keys' occurrences, their labels, the sentence
+/// pairs.
+type Reply = (Vec<Gathered>, Vec<Label>, Vec<(u32, u32)>);
 
 /// What process 0 gets: the furniture keys' occurrences and the sentence pairs.
 pub(super) struct ByKey {
@@ -89,12 +109,24 @@ pub(super) struct ByKey {
     sentences: Vec<(u32, u32)>,
     /// Pairs of banded documents sharing an unmasked sentence line (sorted, distinct).
     pub sentence_pairs: Vec<(u32, u32)>,
+    /// What follows each label among `occ`, by `(document, line)`, sorted.
+    labels: Vec<Label>,
 }
 
 impl ByKey {
     /// Whether line `i` of document `d` (one of `occ`) is a sentence.
     pub fn sentence(&self, d: usize, i: usize) -> bool {
         self.sentences.binary_search(&(d as u32, i as u32)).is_ok()
+    }
+
+    /// The next line with text after label `i` of document `d` (one of `occ`), as
+    /// [`LineFacts::next_text`] gives it.
+    pub fn next(&self, d: usize, i: usize) -> Option<(u64, bool)> {
+        let at = self
+            .labels
+            .binary_search_by_key(&(d as u32, i as u32), |l| (l.0, l.1))
+            .ok()?;
+        self.labels[at].2
     }
 }
 
@@ -143,7 +175,8 @@ pub(super) fn by_key(
         let (keys, letters) = local.facts.doc(d);
         let (_, sentences) = local.facts.doc_sentences(d);
         occ.clear();
-        boilerplate::doc_occurrences(d as u32, keys, letters, o, None, &mut occ);
+        let forms = local.facts.doc_forms(d);
+        boilerplate::doc_occurrences(d as u32, keys, letters, forms, o, None, &mut occ);
         let (story, source) = labels.as_ref().map_or((0, 0), |l| l[d]);
         let start = out.iter().map(Vec::len).collect::<Vec<_>>();
         for x in &occ {
@@ -156,10 +189,16 @@ pub(super) fn by_key(
                     date: local.dates[d],
                     active: local.active[d],
                     lines: Vec::new(),
+                    labels: Vec::new(),
                 });
             }
             let b = bits(x, sentences[x.2 as usize]);
-            out[q].last_mut().expect("pushed").lines.push((x.0, x.2, b));
+            let to = out[q].last_mut().expect("pushed");
+            to.lines.push((x.0, x.2, b));
+            if x.6 & FORM_LABEL != 0 {
+                to.labels
+                    .push((x.2, local.facts.next_text(d, x.2 as usize)));
+            }
         }
     }
     let sends = out
@@ -179,7 +218,9 @@ pub(super) fn by_key(
         return Ok(None);
     }
     let (mut occ, mut sentences, mut pairs) = (Vec::new(), Vec::new(), Vec::new());
-    for (_, (g, p)) in got {
+    let mut labels = Vec::new();
+    for (_, (g, l, p)) in got {
+        labels.extend(l);
         for (key, doc, line, b) in g {
             occ.push(occurrence(key, doc, line, b));
             if b & SENTENCE != 0 {
@@ -189,12 +230,14 @@ pub(super) fn by_key(
         pairs.extend(p);
     }
     sentences.sort_unstable();
+    labels.sort_unstable_by_key(|l: &Label| (l.0, l.1));
     pairs.sort_unstable();
     pairs.dedup();
     Ok(Some(ByKey {
         occ,
         sentences,
         sentence_pairs: pairs,
+        labels,
     }))
 }
 
@@ -217,6 +260,7 @@ fn decide(docs: &[DocLines], flags: bool, o: &BoilerplateOptions, max_bucket: us
         lines[at].2
     };
     let mut gathered = Vec::new();
+    let mut labels = Vec::new();
     // (document here, line) of the masked lines, sorted.
     let mut masked: Vec<(u32, u32)> = Vec::new();
     if flags {
@@ -233,7 +277,12 @@ fn decide(docs: &[DocLines], flags: bool, o: &BoilerplateOptions, max_bucket: us
         for (s, e) in boilerplate::furniture_runs(&occ, &facts, o, &sentence) {
             for x in &occ[s..e] {
                 let b = bits_of(x.1 as usize, x.2);
-                gathered.push((x.0, docs[x.1 as usize].doc, x.2, b));
+                let doc = &docs[x.1 as usize];
+                gathered.push((x.0, doc.doc, x.2, b));
+                if x.6 & FORM_LABEL != 0 {
+                    let at = doc.labels.partition_point(|l| l.0 < x.2);
+                    labels.push((doc.doc, x.2, doc.labels[at].1));
+                }
                 if x.4 {
                     masked.push((x.1, x.2));
                 }
@@ -246,12 +295,13 @@ fn decide(docs: &[DocLines], flags: bool, o: &BoilerplateOptions, max_bucket: us
         .filter(|x| {
             docs[x.1 as usize].active
                 && bits_of(x.1 as usize, x.2) & SENTENCE != 0
+                && x.6 & FORM_LABEL == 0
                 && masked.binary_search(&(x.1, x.2)).is_err()
         })
         .map(|x| (x.0, docs[x.1 as usize].doc))
         .collect();
     let pairs = crate::pipeline::sentence_pairs_of(entries, max_bucket);
-    (gathered, pairs)
+    (gathered, labels, pairs)
 }
 
 #[cfg(test)]
@@ -262,8 +312,10 @@ mod tests {
     #[test]
     fn a_lines_facts_travel_in_one_byte() {
         for position in [Position::Head, Position::Middle, Position::Tail] {
-            for (maskable, letter, sentence) in [(false, false, true), (true, true, false)] {
-                let x: Occurrence = (7, 3, 9, position, maskable, letter);
+            for (maskable, letter, sentence, form) in
+                [(false, false, true, 0), (true, true, false, 7)]
+            {
+                let x: Occurrence = (7, 3, 9, position, maskable, letter, form);
                 let b = bits(&x, sentence);
                 assert_eq!(occurrence(7, 3, 9, b), x);
                 assert_eq!(b & SENTENCE != 0, sentence);

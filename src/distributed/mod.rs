@@ -332,6 +332,7 @@ struct NormWire {
     text: String,
     line_starts: Vec<u32>,
     line_keys: Vec<u64>,
+    line_forms: Vec<u8>,
     exact_hash: u128,
     chars: u32,
 }
@@ -1012,6 +1013,7 @@ impl Run<'_> {
                         text: doc.text.clone(),
                         line_starts: doc.line_starts.clone(),
                         line_keys: doc.line_keys.clone(),
+                        line_forms: doc.line_forms.clone(),
                         exact_hash: doc.exact_hash,
                         chars: doc.chars,
                     })
@@ -1034,6 +1036,7 @@ impl Run<'_> {
                         text: w.text,
                         line_starts: w.line_starts,
                         line_keys: w.line_keys,
+                        line_forms: w.line_forms,
                         exact_hash: w.exact_hash,
                         chars: w.chars,
                     },
@@ -1347,7 +1350,8 @@ fn detect(
     prev: Option<&Boilerplate>,
 ) -> Result<Boilerplate> {
     let sentence = |d: usize, i: usize| found.sentence(d, i);
-    boilerplate::detect_gathered(&found.occ, &sentence, docs, facts, opts, prev)
+    let next = |d: usize, i: usize| found.next(d, i);
+    boilerplate::detect_gathered(&found.occ, &sentence, &next, docs, facts, opts, prev)
 }
 
 /// The texts process 0 has of the documents held elsewhere: those fetched, and blank ones (as
@@ -1398,6 +1402,7 @@ fn blank(lines: u32) -> NormDoc {
         text: "\n".repeat(n - 1),
         line_starts: (0..n as u32).collect(),
         line_keys: vec![0; n],
+        line_forms: vec![0; n],
         exact_hash: 0,
         chars: 0,
     }
