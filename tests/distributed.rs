@@ -589,3 +589,101 @@ fn dedup_over_several_processes_writes_the_one_process_output_whole_or_in_shards
         "the shards are not the one-process output"
     );
 }
+
+/// The label rule needs what follows each label (the next line's key, decided by whichever
+/// process owns it): labels over each story's own text are left unmasked, a label over a
+/// related headline and one over a handle stay masked, over 2 and 3 processes as in one.
+#[test]
+fn labels_over_content_are_left_unmasked_as_in_one_process() {
+    let dir = tempfile::tempdir().unwrap();
+    // Each story's own lines: ten words made up from its number and the line's.
+    let story = |i: usize| -> Vec<String> {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64 ^ (i as u64 + 1).wrapping_mul(0x2545_f491_4f6c_dd1d);
+        (0..10)
+            .map(|_| {
+                let words: Vec<String> = (0..10)
+                    .map(|_| {
+                        (0..6)
+                            .map(|_| {
+                                x ^= x << 13;
+                                x ^= x >> 7;
+                                x ^= x << 17;
+                                (b'a' + (x % 26) as u8) as char
+                            })
+                            .collect()
+                    })
+                    .collect();
+                words.join(" ")
+            })
+            .collect()
+    };
+    let mut files = Vec::new();
+    for f in 0..2 {
+        let mut out = String::new();
+        for i in (f * 9)..(f * 9 + 9) {
+            let body = story(i);
+            let text = if i < 6 {
+                [
+                    "(1)".to_string(),
+                    body[0].clone(),
+                    "Ingredients:".into(),
+                    body[1].clone(),
+                    body[2].clone(),
+                    "Read also:".into(),
+                    "the related headline of the site".into(),
+                    body[3].clone(),
+                    "Twitter:".into(),
+                    format!("@handle_{i}"),
+                    body[4].clone(),
+                ]
+                .join("\n")
+            } else {
+                body.join("\n")
+            };
+            let source = if i < 6 { "site" } else { "other" };
+            let doc = serde_json::json!({"id": format!("d{i}"), "text": text, "source": source});
+            out.push_str(&format!("{doc}\n"));
+        }
+        let path = dir.path().join(format!("labels-{f}.jsonl"));
+        std::fs::write(&path, out).unwrap();
+        files.push(path);
+    }
+    let one = dir.path().join("one.json");
+    syndic()
+        .arg("scan")
+        .args(&files)
+        .args(["-q", "-o", arg(&one)])
+        .assert()
+        .success();
+    let single = report_without_run(&one);
+    let r: serde_json::Value = serde_json::from_str(&single).unwrap();
+    let samples: Vec<&str> = r["boilerplate"]["templates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["sample"].as_str().unwrap())
+        .collect();
+    // Every occurrence of the heading and of the item number heads content: both are left
+    // unmasked, so neither is a template; the labels over furniture are.
+    for s in ["read also", "twitter", "the related headline of the site"] {
+        assert!(samples.contains(&s), "{s} in {samples:?}");
+    }
+    for s in ["ingredients", "1"] {
+        assert!(!samples.contains(&s), "{s} in {samples:?}");
+    }
+    for n in [2, 3] {
+        let out = dir.path().join(format!("labels-{n}.json"));
+        syndic()
+            .arg("scan")
+            .args(&files)
+            .args(["-q", "--local", &n.to_string(), "-j", "1", "-o", arg(&out)])
+            .timeout(DEADLINE)
+            .assert()
+            .success();
+        assert_eq!(
+            report_without_run(&out),
+            single,
+            "the report of {n} processes differs from one process's"
+        );
+    }
+}
