@@ -763,7 +763,11 @@ fn run_detached(
             });
             rx = back;
             match got {
-                Ok(r) => return Ok(r),
+                // A Ctrl-C that came while the run was finishing still interrupts the call.
+                Ok(r) => {
+                    py.check_signals()?;
+                    return Ok(r);
+                }
                 // The thread panicked: the scope raises its panic on leaving.
                 Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(Err(Error::Interrupted)),
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
