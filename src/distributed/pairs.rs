@@ -163,21 +163,16 @@ pub(super) fn near_pairs(
             })
             .collect();
         // A near copy shares a bucket in most bands: each owner sends each pair once a round,
-        // with the bands that yield it. Most of a round's entries repeat a pair of an earlier
-        // band: they are merged as they come (see `Merging`), and only what is left is sorted.
-        let most = per_band.iter().map(|(p, _)| p.len()).max().unwrap_or(0);
-        let mut merging = Merging::new(most);
+        // with the bands that yield it.
+        let mut yielded: Vec<(u64, u8)> = Vec::new();
         for (i, (pairs, c)) in per_band.into_iter().enumerate() {
             capped += c;
-            for (a, b) in pairs {
-                merging.add(key(a, b), 1 << i);
-            }
+            yielded.extend(pairs.into_iter().map(|(a, b)| (key(a, b), i as u8)));
         }
-        let mut yielded = merging.finish();
-        yielded.par_sort_unstable_by_key(|&(ab, _)| ab);
+        yielded.par_sort_unstable();
         let mut routed: Vec<Routed> = vec![Vec::new(); peers];
         for run in yielded.chunk_by(|x, y| x.0 == y.0) {
-            let bands = run.iter().fold(0u64, |m, &(_, b)| m | b);
+            let bands = run.iter().fold(0u64, |m, &(_, i)| m | 1 << i);
             routed[verifier_of(spans, run[0].0)].push((run[0].0, bands));
         }
         drop(yielded);
@@ -421,59 +416,6 @@ impl Verifying {
     }
 }
 
-/// A round's `(pair, bands)` entries at a key owner, with most repeats of a pair merged before
-/// the sort: a pair comes once per band that yields it (up to one per band of the round), one
-/// band's pairs after another. A table of the latest pairs, one per slot by a hash of the pair
-/// (hand-written: a cache that may forget, not a map), ORs a repeat's bands into its slot; a
-/// pair pushed out of its slot, and every slot at the end, go to the entries. A pair forgotten
-/// between two of its bands is in the entries twice, merged after the sort as before: the
-/// result is the same, only the entries are fewer (on gen_news, most pairs come back within a
-/// band's pairs, so the slots are a few times the most pairs of one band).
-struct Merging {
-    /// `(pair, bands)`, [`Merging::EMPTY`] for none (no pair: `a < b`).
-    slots: Vec<(u64, u64)>,
-    /// `64 - log2(slots)`: the slot of a pair is the top bits of its multiplied hash.
-    shift: u32,
-    entries: Vec<(u64, u64)>,
-}
-
-impl Merging {
-    const EMPTY: u64 = u64::MAX;
-    /// At most 2^21 slots (32 MiB).
-    const MAX_SLOTS: usize = 1 << 21;
-
-    /// For a round whose bands yield at most `most` pairs each.
-    fn new(most: usize) -> Self {
-        let slots = (most * 4).next_power_of_two().clamp(16, Self::MAX_SLOTS);
-        Merging {
-            slots: vec![(Self::EMPTY, 0); slots],
-            shift: 64 - slots.trailing_zeros(),
-            entries: Vec::new(),
-        }
-    }
-
-    fn add(&mut self, ab: u64, bands: u64) {
-        // Fibonacci hashing: the documents' bits reach the top ones.
-        let i = (ab.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize;
-        let slot = &mut self.slots[i];
-        if slot.0 == ab {
-            slot.1 |= bands;
-        } else {
-            if slot.0 != Self::EMPTY {
-                self.entries.push(*slot);
-            }
-            *slot = (ab, bands);
-        }
-    }
-
-    /// The entries, unsorted; each pair's bands are the OR of its entries'.
-    fn finish(mut self) -> Vec<(u64, u64)> {
-        self.entries
-            .extend(self.slots.into_iter().filter(|s| s.0 != Self::EMPTY));
-        self.entries
-    }
-}
-
 fn key(a: u32, b: u32) -> u64 {
     (a as u64) << 32 | b as u64
 }
@@ -571,52 +513,4 @@ pub(super) fn cluster_gathered(
         labels[members[i] as usize] = global(l);
     }
     Clusters { clusters, labels }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The entries' bands ORed by pair, sorted.
-    fn merged(entries: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
-        let mut m: std::collections::BTreeMap<u64, u64> = Default::default();
-        for (ab, b) in entries {
-            *m.entry(ab).or_default() |= b;
-        }
-        m.into_iter().collect()
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn merging_keeps_every_pair_with_all_its_bands(
-            // Few distinct pairs over few slots: many repeats and many pairs pushed out.
-            adds in proptest::collection::vec((0u32..40, 0u32..40, 0u32..64), 0..2000),
-            most in 0usize..20,
-        ) {
-            let adds: Vec<(u64, u64)> = adds
-                .into_iter()
-                .map(|(a, b, i)| (key(a.min(b), a.max(b) + 1), 1u64 << i))
-                .collect();
-            let mut m = Merging::new(most);
-            for &(ab, b) in &adds {
-                m.add(ab, b);
-            }
-            let entries = m.finish();
-            proptest::prop_assert!(entries.len() <= adds.len());
-            proptest::prop_assert_eq!(merged(entries), merged(adds));
-        }
-    }
-
-    #[test]
-    fn merging_merges_a_pair_that_comes_back() {
-        let mut m = Merging::new(4);
-        for i in 0..3 {
-            m.add(key(1, 2), 1 << i);
-            m.add(key(3, 4), 1 << i);
-        }
-        let e = m.finish();
-        // 64 slots for 2 pairs: each stays in its own.
-        assert_eq!(e.len(), 2);
-        assert_eq!(merged(e), vec![(key(1, 2), 0b111), (key(3, 4), 0b111)]);
-    }
 }
