@@ -667,13 +667,8 @@ impl Index {
                     continue;
                 }
                 seg.read_sig(d as usize, &mut sig)?;
-                let j = sketch::jaccard(&p.sig, &sig);
-                let score = PairScore {
-                    jaccard: j,
-                    containment: sketch::containment(j, p.size, r.size),
-                };
-                let near = rule.dated_containment.is_some() && within_a_day(p.date, r.date);
-                if let Some(dated) = rule.decide(&score, p.size, r.size, near) {
+                let theirs = (&sig[..], r.size, r.date);
+                if let Some((score, dated)) = judge(&rule, (&p.sig, p.size, p.date), theirs) {
                     hits.push(Hit {
                         at: (si, d),
                         seq: r.seq,
@@ -856,13 +851,8 @@ impl Index {
                 if !self.dates_allow((p.date, p.date_unparsed), (q.date, q.date_unparsed)) {
                     continue;
                 }
-                let jac = sketch::jaccard(&p.sig, &q.sig);
-                let score = PairScore {
-                    jaccard: jac,
-                    containment: sketch::containment(jac, p.size, q.size),
-                };
-                let near = rule.dated_containment.is_some() && within_a_day(p.date, q.date);
-                if let Some(dated) = rule.decide(&score, p.size, q.size, near) {
+                let theirs = (&q.sig[..], q.size, q.date);
+                if let Some((score, dated)) = judge(&rule, (&p.sig, p.size, p.date), theirs) {
                     hits.push(Hit {
                         at: (u32::MAX, j),
                         seq: first_seq + j as u64,
@@ -1277,6 +1267,24 @@ fn compress(text: &[u8]) -> Vec<u8> {
 
 /// Best match first: matches of the rule before those of the second rule alone, then higher
 /// similarity, then containment, then earlier added.
+/// The estimates of a pair of documents, each given as (signature, set size, date), and whether
+/// `rule` takes them as copies: `Some((score, false))` by the rule, `Some((score, true))` by the
+/// second rule alone (dated within a day), `None` when it does not.
+fn judge(
+    rule: &VerifyRule,
+    a: (&[u32], u32, Option<i64>),
+    b: (&[u32], u32, Option<i64>),
+) -> Option<(PairScore, bool)> {
+    let j = sketch::jaccard(a.0, b.0);
+    let score = PairScore {
+        jaccard: j,
+        containment: sketch::containment(j, a.1, b.1),
+    };
+    let near = rule.dated_containment.is_some() && within_a_day(a.2, b.2);
+    rule.decide(&score, a.1, b.1, near)
+        .map(|dated| (score, dated))
+}
+
 /// Whether `rule` may accept a pair whose signatures have the low bytes `a` and `b` (sets of
 /// `size_a` and `size_b` shingles), dated within a day or not: equal values have equal low
 /// bytes, so the equal low bytes bound the estimated similarity from above, and the rule
