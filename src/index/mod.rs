@@ -606,77 +606,137 @@ impl Index {
             })
             .collect();
         drop(keys);
-        // Grouped by query with a counting sort (a sort of the whole list cost more than the
-        // grouping needs), then each query's candidates sorted and deduplicated alone.
+        let open = self.bound(preps, cands);
+        // The candidates left open, grouped by query, each verified on its signature.
         let mut start = vec![0usize; preps.len() + 1];
-        for c in &cands {
+        for c in &open {
             start[c.0 as usize + 1] += 1;
         }
         for q in 0..preps.len() {
             start[q + 1] += start[q];
         }
         let mut fill = start.clone();
-        let mut grouped = vec![(0u32, 0u32); cands.len()];
-        for (q, si, d) in cands {
+        let mut grouped = vec![(0u32, 0u32); open.len()];
+        for (q, si, d) in open {
             grouped[fill[q as usize]] = (si, d);
             fill[q as usize] += 1;
         }
         (0..preps.len())
             .into_par_iter()
-            .map(|q| {
-                let mut mine = grouped[start[q]..start[q + 1]].to_vec();
-                mine.sort_unstable();
-                mine.dedup();
-                self.verify(&preps[q], &mine)
+            .map(|q| self.verify(&preps[q], &grouped[start[q]..start[q + 1]]))
+            .collect()
+    }
+
+    /// The candidates `(query, segment, document)` that may be copies, each once: those whose
+    /// bound from the stored low bytes the rule does not reject, not deleted and within the
+    /// date window.
+    ///
+    /// Two equal signature values have equal low bytes, so the count of equal low bytes bounds
+    /// the count of equal values from above, and the rule, which accepts more as the similarity
+    /// grows, rejects the pair if it rejects the bound (taken as if the pair were dated within
+    /// a day): the same decisions as comparing every signature, from a quarter of the bytes.
+    ///
+    /// The candidates are taken in the order of the rows they read (bucketed by segment and
+    /// page of rows with a counting sort), not query by query: a batch's candidates then share
+    /// pages and come in ascending addresses, where a query's own are scattered over the
+    /// segment, one cache and TLB miss each.
+    fn bound(&self, preps: &[Prep], cands: Vec<(u32, u32, u32)>) -> Vec<(u32, u32, u32)> {
+        // Rows of 132 bytes: 32 to a bucket is about a page.
+        const SHIFT: u32 = 5;
+        let rule = self.cfg().verify_rule();
+        let mut first = Vec::with_capacity(self.segs.len() + 1);
+        first.push(0usize);
+        for seg in self.segs.iter() {
+            first.push(first.last().unwrap() + (seg.len() >> SHIFT) + 1);
+        }
+        let buckets = *first.last().unwrap();
+        let bucket = |&(_, si, d): &(u32, u32, u32)| first[si as usize] + (d >> SHIFT) as usize;
+        let mut start = vec![0usize; buckets + 1];
+        for c in &cands {
+            start[bucket(c) + 1] += 1;
+        }
+        for b in 0..buckets {
+            start[b + 1] += start[b];
+        }
+        let mut fill = start.clone();
+        let mut order = vec![(0u32, 0u32, 0u32); cands.len()];
+        for c in cands {
+            let b = bucket(&c);
+            order[fill[b]] = c;
+            fill[b] += 1;
+        }
+        drop(fill);
+        let lows: Vec<Vec<u8>> = preps
+            .iter()
+            .map(|p| p.sig.iter().map(|&v| v as u8).collect())
+            .collect();
+        // Spans of buckets over the pool, each its own part of `order`.
+        const SPAN: usize = 1024;
+        let mut spans = Vec::with_capacity(buckets.div_ceil(SPAN));
+        let mut rest = &mut order[..];
+        for b in (0..buckets).step_by(SPAN) {
+            let end = (b + SPAN).min(buckets);
+            let (mine, after) = rest.split_at_mut(start[end] - start[b]);
+            spans.push((b..end, mine));
+            rest = after;
+        }
+        spans
+            .into_par_iter()
+            .flat_map_iter(|(range, span)| {
+                let base = start[range.start];
+                let mut open = Vec::new();
+                for b in range {
+                    let mine = &mut span[start[b] - base..start[b + 1] - base];
+                    mine.sort_unstable_by_key(|&(q, _, d)| (d, q));
+                    let mut last = None;
+                    for &(q, si, d) in mine.iter() {
+                        if last == Some((q, d)) {
+                            continue;
+                        }
+                        last = Some((q, d));
+                        let seg = &self.segs[si as usize];
+                        let (size, theirs) = seg.low(d as usize);
+                        let p = &preps[q as usize];
+                        if size == 0 || !may_accept(&rule, &lows[q as usize], theirs, p.size, size)
+                        {
+                            continue;
+                        }
+                        let r = seg.rec(d as usize);
+                        if self.tombs.contains(&r.seq)
+                            || !self
+                                .dates_allow((p.date, p.date_unparsed), (r.date, r.date_unparsed))
+                        {
+                            continue;
+                        }
+                        open.push((q, si, d));
+                    }
+                }
+                open
             })
             .collect()
     }
 
-    /// The candidates `(segment, document)` that `p` is a copy of.
-    ///
-    /// Each candidate is first bounded from its stored low bytes: two equal signature values
-    /// have equal low bytes, so the count of equal low bytes bounds the count of equal values
-    /// from above, and the rule, which accepts more as the similarity grows, rejects the pair
-    /// if it rejects the bound (taken as if the pair were dated within a day). Only a candidate
-    /// the bound leaves open has its record and signature read: the same decisions as comparing
-    /// every signature, from a quarter of the bytes.
+    /// The candidates `(segment, document)` of `p` that the bound left open, verified on their
+    /// signatures (read by positioned reads, which keep them out of the service's resident
+    /// memory).
     fn verify(&self, p: &Prep, cands: &[(u32, u32)]) -> Result<Vec<Hit>> {
         let rule = self.cfg().verify_rule();
-        let low: Vec<u8> = p.sig.iter().map(|&v| v as u8).collect();
         let mut sig = Vec::with_capacity(p.sig.len());
+        let mut buf = Vec::new();
         let mut hits = Vec::new();
-        let mut rows = [(0u32, &[][..]); 8];
-        for group in cands.chunks(rows.len()) {
-            // The rows' first reads, independent of one another, so that their cache misses
-            // overlap.
-            for (row, &(si, d)) in rows.iter_mut().zip(group) {
-                *row = self.segs[si as usize].low(d as usize);
-            }
-            for (&(size, theirs), &(si, d)) in rows.iter().zip(group) {
-                let seg = &self.segs[si as usize];
-                if size == 0 {
-                    continue;
-                }
-                if !may_accept(&rule, &low, theirs, p.size, size) {
-                    continue;
-                }
-                let r = seg.rec(d as usize);
-                if self.tombs.contains(&r.seq)
-                    || !self.dates_allow((p.date, p.date_unparsed), (r.date, r.date_unparsed))
-                {
-                    continue;
-                }
-                seg.read_sig(d as usize, &mut sig)?;
-                let theirs = (&sig[..], r.size, r.date);
-                if let Some((score, dated)) = judge(&rule, (&p.sig, p.size, p.date), theirs) {
-                    hits.push(Hit {
-                        at: (si, d),
-                        seq: r.seq,
-                        cluster: r.cluster,
-                        score,
-                        dated,
-                    });
-                }
+        for &(si, d) in cands {
+            let seg = &self.segs[si as usize];
+            let r = seg.rec(d as usize);
+            seg.read_sig(d as usize, &mut buf, &mut sig)?;
+            let theirs = (&sig[..], r.size, r.date);
+            if let Some((score, dated)) = judge(&rule, (&p.sig, p.size, p.date), theirs) {
+                hits.push(Hit {
+                    at: (si, d),
+                    seq: r.seq,
+                    cluster: r.cluster,
+                    score,
+                    dated,
+                });
             }
         }
         Ok(hits)

@@ -512,10 +512,11 @@ impl Segment {
         id.ok_or_else(|| self.damaged("a document's id"))
     }
 
-    /// The signature of document `i` into `out`, by a positioned read (the check path).
-    pub fn read_sig(&self, i: usize, out: &mut Vec<u32>) -> Result<()> {
-        let mut b = vec![0u8; self.num_perm * 4];
-        self.read(Sec::Sigs, i * self.num_perm * 4, &mut b)?;
+    /// The signature of document `i` into `out`, by a positioned read into `b` (the check
+    /// path).
+    pub fn read_sig(&self, i: usize, b: &mut Vec<u8>, out: &mut Vec<u32>) -> Result<()> {
+        b.resize(self.num_perm * 4, 0);
+        self.read(Sec::Sigs, i * self.num_perm * 4, b)?;
         out.clear();
         out.extend(
             b.chunks_exact(4)
@@ -578,6 +579,11 @@ impl Segment {
 
     /// The document added as `seq`, if this segment holds it (documents are in `seq` order).
     pub fn find_seq(&self, seq: u64) -> Option<usize> {
+        // Outside the segment's range of seqs, without a search (an index of several
+        // segments asks each in turn).
+        if self.docs == 0 || seq < self.rec(0).seq || seq > self.rec(self.docs - 1).seq {
+            return None;
+        }
         let (mut lo, mut hi) = (0, self.docs);
         while lo < hi {
             let mid = (lo + hi) / 2;
