@@ -919,6 +919,22 @@ fn memory_at(index: usize) -> Location {
 
 /// A document given in memory as a parsed record (its text borrowed). Only what a file's record
 /// could not be either is an error: a NUL byte in the text.
+/// A document given in memory as the record it is, its strings moved (see [`memory_record`]).
+pub(crate) fn document_record(doc: Document, index: usize) -> Result<Record, Error> {
+    let at = memory_at(index);
+    if let Some(i) = memchr::memchr(0, doc.text.as_bytes()) {
+        return Err(Error::record(at, RecordError::NulByte(i)));
+    }
+    Ok(Record {
+        id: doc.id.unwrap_or_else(|| at.to_string()),
+        source: doc.source,
+        date: doc.date,
+        text: doc.text,
+        at,
+        file: u32::MAX,
+    })
+}
+
 fn memory_record(doc: &Document, index: usize) -> Result<Parsed<'_>, (Location, RecordError)> {
     let at = memory_at(index);
     if let Some(i) = memchr::memchr(0, doc.text.as_bytes()) {

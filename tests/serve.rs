@@ -136,6 +136,13 @@ fn check_add_and_bad_requests() {
         (r#"{"documents": [{"id": "x"}]}"#, "missing field `text`"),
         (r#"{"documents": [{"text": "x"}]}"#, "missing field `id`"),
         (r#"{"docs": []}"#, "unknown field `docs`"),
+        ("{}", "missing field `documents`"),
+        (r#"{"documents": [], "documents": []}"#, "duplicate field"),
+        (
+            r#"{"documents": [{"id": "x", "text": "y"}]} z"#,
+            "trailing characters",
+        ),
+        (r#"{"documents": {"id": "x"}}"#, "invalid type"),
         (r#"{"documents": [{"id": 3, "text": "x"}]}"#, "invalid type"),
         (
             r#"{"documents": [{"id": "x", "text": "a\u0000b"}]}"#,

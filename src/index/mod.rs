@@ -253,6 +253,100 @@ pub struct Checked {
     pub skipped: Skipped,
 }
 
+/// Documents a [`Checker`] hands to the pool at a time.
+const CHECK_CHUNK: usize = 32;
+
+/// A chunk of a check, signed: its number, its documents' ids and what lookups need (or the
+/// message of a panic).
+type SignedChunk = (usize, std::result::Result<(Vec<String>, Vec<Prep>), String>);
+
+/// A check fed one document at a time ([`Index::checker`]).
+pub struct Checker {
+    index: Index,
+    pending: Vec<Record>,
+    chunks: usize,
+    count: usize,
+    skipped: Skipped,
+    tx: std::sync::mpsc::Sender<SignedChunk>,
+    rx: std::sync::mpsc::Receiver<SignedChunk>,
+}
+
+impl Checker {
+    /// Adds a document to the check (its place in the answers: the order of the calls). A text
+    /// holding a NUL byte is an [`Error::Record`] at `<memory>:N`, N its place from 1.
+    pub fn push(&mut self, doc: Document) -> Result<()> {
+        let r = crate::read::document_record(doc, self.count)?;
+        self.push_record(r);
+        Ok(())
+    }
+
+    fn push_record(&mut self, r: Record) {
+        self.count += 1;
+        self.pending.push(r);
+        if self.pending.len() == CHECK_CHUNK {
+            self.send();
+        }
+    }
+
+    /// Hands the pending documents to the pool.
+    fn send(&mut self) {
+        let recs = std::mem::replace(&mut self.pending, Vec::with_capacity(CHECK_CHUNK));
+        let (index, tx, n) = (self.index.clone(), self.tx.clone(), self.chunks);
+        self.chunks += 1;
+        rayon::spawn(move || {
+            // A panic in a spawned job would abort the process: it is sent as an error.
+            let signed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let preps = index.prepare(&recs);
+                (recs.into_iter().map(|r| r.id).collect(), preps)
+            }))
+            .map_err(|p| {
+                p.downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| p.downcast_ref::<String>().cloned())
+                    .unwrap_or_default()
+            });
+            // The receiver is gone only when the check was dropped unfinished.
+            let _ = tx.send((n, signed));
+        });
+    }
+
+    /// The answers, one per document pushed, in order.
+    pub fn finish(mut self) -> Result<Checked> {
+        if !self.pending.is_empty() {
+            self.send();
+        }
+        let Checker {
+            index,
+            chunks,
+            count,
+            skipped,
+            tx,
+            rx,
+            ..
+        } = self;
+        drop(tx);
+        let mut parts: Vec<Option<(Vec<String>, Vec<Prep>)>> = (0..chunks).map(|_| None).collect();
+        for (n, signed) in rx {
+            let part = signed.map_err(|msg| Error::Index {
+                path: index.dir.clone(),
+                msg: format!("signing the documents failed (internal error: {msg})"),
+            })?;
+            parts[n] = Some(part);
+        }
+        let mut ids = Vec::with_capacity(count);
+        let mut preps = Vec::with_capacity(count);
+        for part in parts {
+            let (i, p) = part.expect("every chunk sent its part or an error");
+            ids.extend(i);
+            preps.extend(p);
+        }
+        Ok(Checked {
+            results: index.answers(ids, preps)?,
+            skipped,
+        })
+    }
+}
+
 /// What an add did.
 #[derive(Clone, Debug, Default)]
 pub struct Added {
@@ -796,21 +890,46 @@ impl Index {
         })
     }
 
-    /// Checks the documents of `corpus` against the index; adds nothing.
+    /// Checks the documents of `corpus` against the index; adds nothing. Documents are signed
+    /// on the pool while the next are read (a [`Checker`] fed from the corpus).
     pub fn check(&self, corpus: &Corpus, fields: &Fields, on_error: OnError) -> Result<Checked> {
-        let (recs, skipped) = self.records(corpus, fields, on_error)?;
-        let preps = self.prepare(&recs);
+        let mut c = self.checker();
+        for e in corpus.records(fields, on_error) {
+            match e? {
+                Entry::Doc(r) => c.push_record(r),
+                Entry::Skipped { at, error } => c.skipped.add(&at, &error),
+            }
+        }
+        c.finish()
+    }
+
+    /// A check fed one document at a time, as a request body is parsed: what
+    /// [`Index::check`] does for a corpus, with each document normalized and signed on the
+    /// thread pool while the next arrive.
+    pub fn checker(&self) -> Checker {
+        let (tx, rx) = std::sync::mpsc::channel();
+        Checker {
+            index: self.clone(),
+            pending: Vec::with_capacity(CHECK_CHUNK),
+            chunks: 0,
+            count: 0,
+            skipped: Skipped::default(),
+            tx,
+            rx,
+        }
+    }
+
+    /// The answers to the documents of `preps` (named `ids`), in their order.
+    fn answers(&self, ids: Vec<String>, preps: Vec<Prep>) -> Result<Vec<CheckResult>> {
         let hits = self.lookup(&preps)?;
         drop(preps);
-        let results = recs
-            .into_par_iter()
+        ids.into_par_iter()
             .zip(hits)
-            .map(|(r, mut hits)| {
+            .map(|(id, mut hits)| {
                 sort_hits(&mut hits);
-                self.answer(r.id, &hits, &|_| None)
+                self.answer(id, &hits, &|_| None)
             })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Checked { results, skipped })
+            .collect()
     }
 
     /// Adds the documents of `corpus` in one commit, and returns the new state. Ids already in

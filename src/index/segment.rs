@@ -650,6 +650,8 @@ impl Segment {
         // (independent of one another, so that their cache misses overlap), then each key's
         // walk from its guess.
         const GROUP: usize = 16;
+        // Entries a guess within a block of `FENCE` is typically off by.
+        const WALK: usize = 5;
         let mut runs = [(0usize, 0usize); GROUP];
         let mut place = [(0usize, 0usize, 0usize); GROUP];
         let mut found = [0u64; GROUP];
@@ -681,6 +683,10 @@ impl Segment {
             for j in 0..g {
                 let (lo, hi, at) = place[j];
                 if lo < hi && at < n {
+                    // The walk from the guess goes a few entries either way: their cache lines
+                    // are asked for with the guess's, not one after another.
+                    crate::isa::prefetch(&e[at.saturating_sub(WALK).max(lo) * ENTRY]);
+                    crate::isa::prefetch(&e[(at + WALK).min(hi).min(n - 1) * ENTRY]);
                     found[j] = key_at(at);
                 }
             }

@@ -15,7 +15,7 @@ use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::json;
-use syndic::index::{CheckResult, Index};
+use syndic::index::{CheckResult, Checker, Index};
 use syndic::read::{Corpus, Document, OnError};
 
 pub const EXAMPLES: &str = "Examples:
@@ -136,16 +136,19 @@ async fn raw_body(app: &App, req: Request) -> Result<axum::body::Bytes, Response
 
 /// A JSON body's value.
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Response> {
-    // UTF-8 checked once over the whole body (simdutf8), not string by string as
-    // `serde_json::from_slice` would: a large batch's parse took a tenth of its check.
-    let text = simdutf8::compat::from_utf8(bytes).map_err(|e| {
+    serde_json::from_str(utf8(bytes)?)
+        .map_err(|e| error(StatusCode::BAD_REQUEST, format!("bad request body: {e}")))
+}
+
+/// A body's text. UTF-8 is checked once over the whole body (simdutf8), not string by string
+/// as `serde_json::from_slice` would: a large batch's parse took a tenth of its check.
+fn utf8(bytes: &[u8]) -> Result<&str, Response> {
+    simdutf8::compat::from_utf8(bytes).map_err(|e| {
         error(
             StatusCode::BAD_REQUEST,
             format!("bad request body: not UTF-8 ({e})"),
         )
-    })?;
-    serde_json::from_str(text)
-        .map_err(|e| error(StatusCode::BAD_REQUEST, format!("bad request body: {e}")))
+    })
 }
 
 /// Whether the request carries the service's token (always, without one).
@@ -168,13 +171,17 @@ fn authorized(app: &App, req: &Request) -> Result<(), Response> {
     }
 }
 
-fn corpus(docs: Vec<DocIn>) -> Corpus {
-    Corpus::from_documents(docs.into_iter().map(|d| Document {
+fn document(d: DocIn) -> Document {
+    Document {
         id: Some(d.id),
         text: d.text,
         source: d.source,
         date: d.date,
-    }))
+    }
+}
+
+fn corpus(docs: Vec<DocIn>) -> Corpus {
+    Corpus::from_documents(docs.into_iter().map(document))
 }
 
 /// Runs `f` on the blocking pool, mapping a panic to a 500.
@@ -214,18 +221,96 @@ async fn check(State(app): State<Arc<App>>, req: Request) -> Response {
         Err(r) => return r,
     };
     let index = app.snapshot();
-    // A large body is parsed off the async threads, which keep serving other requests.
+    // Parsed off the async threads (which keep serving other requests), each document handed
+    // to the check as it is read: the first are signed while the rest are parsed.
     let got = blocking(move || {
-        let docs: Documents = parse(&bytes)?;
-        let c = index
-            .check(&corpus(docs.documents), &Default::default(), OnError::Fail)
-            .map_err(lib_error)?;
+        let mut checker = index.checker();
+        parse_documents(&bytes, &mut checker)?;
+        let c = checker.finish().map_err(lib_error)?;
         results_body(&c.results)
     })
     .await;
     match got {
         Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
         Err(r) => r,
+    }
+}
+
+/// Parses a body `{"documents": [...]}` as [`Documents`] would be, pushing each document into
+/// `checker` as soon as it is read.
+fn parse_documents(bytes: &[u8], checker: &mut Checker) -> Result<(), Response> {
+    use serde::de::{DeserializeSeed, Error as _, MapAccess, SeqAccess, Visitor};
+    use std::fmt;
+
+    /// The body's object: the one field `documents`.
+    struct Body<'c>(&'c mut Checker, &'c mut Option<syndic::Error>);
+    /// Its array of documents.
+    struct Docs<'c>(&'c mut Checker, &'c mut Option<syndic::Error>);
+
+    impl<'de> DeserializeSeed<'de> for Body<'_> {
+        type Value = ();
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Body<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str(r#"an object {"documents": [...]}"#)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let mut seen = false;
+            while let Some(key) = map.next_key::<std::borrow::Cow<str>>()? {
+                if key != "documents" {
+                    return Err(A::Error::unknown_field(&key, &["documents"]));
+                }
+                if seen {
+                    return Err(A::Error::duplicate_field("documents"));
+                }
+                seen = true;
+                map.next_value_seed(Docs(&mut *self.0, &mut *self.1))?;
+            }
+            if !seen {
+                return Err(A::Error::missing_field("documents"));
+            }
+            Ok(())
+        }
+    }
+    impl<'de> DeserializeSeed<'de> for Docs<'_> {
+        type Value = ();
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_seq(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Docs<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an array of documents")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while let Some(d) = seq.next_element::<DocIn>()? {
+                if let Err(e) = self.0.push(document(d)) {
+                    *self.1 = Some(e);
+                    return Err(A::Error::custom("a document was refused"));
+                }
+            }
+            Ok(())
+        }
+    }
+
+    let text = utf8(bytes)?;
+    let mut refused = None;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let parsed = Body(checker, &mut refused)
+        .deserialize(&mut de)
+        .and_then(|()| de.end());
+    match (parsed, refused) {
+        (_, Some(e)) => Err(lib_error(e)),
+        (Err(e), None) => Err(error(
+            StatusCode::BAD_REQUEST,
+            format!("bad request body: {e}"),
+        )),
+        (Ok(()), None) => Ok(()),
     }
 }
 
