@@ -702,19 +702,7 @@ impl Index {
         drop(keys);
         let open = self.bound(preps, cands);
         // The candidates left open, grouped by query, each verified on its signature.
-        let mut start = vec![0usize; preps.len() + 1];
-        for c in &open {
-            start[c.0 as usize + 1] += 1;
-        }
-        for q in 0..preps.len() {
-            start[q + 1] += start[q];
-        }
-        let mut fill = start.clone();
-        let mut grouped = vec![(0u32, 0u32); open.len()];
-        for (q, si, d) in open {
-            grouped[fill[q as usize]] = (si, d);
-            fill[q as usize] += 1;
-        }
+        let (start, grouped) = bucket_sort(open, preps.len(), |c| c.0 as usize);
         (0..preps.len())
             .into_par_iter()
             .map(|q| self.verify(&preps[q], &grouped[start[q]..start[q + 1]]))
@@ -745,21 +733,7 @@ impl Index {
         }
         let buckets = *first.last().unwrap();
         let bucket = |&(_, si, d): &(u32, u32, u32)| first[si as usize] + (d >> SHIFT) as usize;
-        let mut start = vec![0usize; buckets + 1];
-        for c in &cands {
-            start[bucket(c) + 1] += 1;
-        }
-        for b in 0..buckets {
-            start[b + 1] += start[b];
-        }
-        let mut fill = start.clone();
-        let mut order = vec![(0u32, 0u32, 0u32); cands.len()];
-        for c in cands {
-            let b = bucket(&c);
-            order[fill[b]] = c;
-            fill[b] += 1;
-        }
-        drop(fill);
+        let (start, mut order) = bucket_sort(cands, buckets, bucket);
         let lows: Vec<Vec<u8>> = preps
             .iter()
             .map(|p| p.sig.iter().map(|&v| v as u8).collect())
@@ -810,15 +784,15 @@ impl Index {
             .collect()
     }
 
-    /// The candidates `(segment, document)` of `p` that the bound left open, verified on their
-    /// signatures (read by positioned reads, which keep them out of the service's resident
-    /// memory).
-    fn verify(&self, p: &Prep, cands: &[(u32, u32)]) -> Result<Vec<Hit>> {
+    /// The candidates `(query, segment, document)` of `p` that the bound left open, verified on
+    /// their signatures (read by positioned reads, which keep them out of the service's
+    /// resident memory).
+    fn verify(&self, p: &Prep, cands: &[(u32, u32, u32)]) -> Result<Vec<Hit>> {
         let rule = self.cfg().verify_rule();
         let mut sig = Vec::with_capacity(p.sig.len());
         let mut buf = Vec::new();
         let mut hits = Vec::new();
-        for &(si, d) in cands {
+        for &(_, si, d) in cands {
             let seg = &self.segs[si as usize];
             let r = seg.rec(d as usize);
             seg.read_sig(d as usize, &mut buf, &mut sig)?;
@@ -1475,6 +1449,31 @@ fn may_accept(rule: &VerifyRule, a: &[u8], b: &[u8], size_a: u32, size_b: u32) -
         containment: sketch::containment(bound, size_a, size_b),
     };
     rule.decide(&most, size_a, size_b, true).is_some()
+}
+
+/// `items` ordered by `bucket` (of `buckets`), stably, with each bucket's start (and the end as
+/// the last): a counting sort, where a comparison sort of a batch's candidates cost more than the
+/// grouping needs.
+fn bucket_sort<T: Copy + Default>(
+    items: Vec<T>,
+    buckets: usize,
+    bucket: impl Fn(&T) -> usize,
+) -> (Vec<usize>, Vec<T>) {
+    let mut start = vec![0usize; buckets + 1];
+    for x in &items {
+        start[bucket(x) + 1] += 1;
+    }
+    for b in 0..buckets {
+        start[b + 1] += start[b];
+    }
+    let mut fill = start.clone();
+    let mut out = vec![T::default(); items.len()];
+    for x in items {
+        let b = bucket(&x);
+        out[fill[b]] = x;
+        fill[b] += 1;
+    }
+    (start, out)
 }
 
 /// How many bytes of `a` and `b` are equal, eight at a time (this runs for every candidate).
