@@ -626,7 +626,9 @@ mod tests {
         let mut got = vec![(9, 9)];
         unpack_routed(0, &pack_routed(&routed), &mut got).unwrap();
         assert_eq!(got[1..], routed[..]);
-        let e = unpack_routed(0, &[0; 17], &mut got).unwrap_err().to_string();
+        let e = unpack_routed(0, &[0; 17], &mut got)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("process 0"), "{e}");
     }
 }
