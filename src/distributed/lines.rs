@@ -290,16 +290,27 @@ fn decide(docs: &[DocLines], flags: bool, o: &BoilerplateOptions, max_bucket: us
         }
         masked.sort_unstable();
     }
-    let entries: Vec<(u64, u32)> = occ
-        .iter()
-        .filter(|x| {
-            docs[x.1 as usize].active
-                && bits_of(x.1 as usize, x.2) & SENTENCE != 0
-                && x.6 & FORM_LABEL == 0
-                && masked.binary_search(&(x.1, x.2)).is_err()
-        })
-        .map(|x| (x.0, docs[x.1 as usize].doc))
-        .collect();
+    drop(occ);
+    // The unmasked sentence lines of the banded documents, walked in document and line order
+    // beside `masked` (sorted the same way): looking each occurrence's line and mask up took
+    // this process longer than deciding the keys.
+    let mut entries: Vec<(u64, u32)> = Vec::new();
+    let mut m = 0;
+    for (i, d) in docs.iter().enumerate() {
+        let i = i as u32;
+        for &(k, line, b) in &d.lines {
+            while masked.get(m).is_some_and(|&x| x < (i, line)) {
+                m += 1;
+            }
+            if d.active
+                && b & SENTENCE != 0
+                && (b >> FORM_SHIFT) & FORM_LABEL == 0
+                && masked.get(m) != Some(&(i, line))
+            {
+                entries.push((k, d.doc));
+            }
+        }
+    }
     let pairs = crate::pipeline::sentence_pairs_of(entries, max_bucket);
     (gathered, labels, pairs)
 }

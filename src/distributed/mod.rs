@@ -1124,17 +1124,23 @@ impl Run<'_> {
                 global.extend(first..first + read.docs.len() as u32);
             }
             let peers = self.net.peers();
+            let me = self.net.me();
             let mut sigs = Signatures::new(cfg.num_perm, n);
-            let mut keys: Vec<Vec<(u64, u32)>> = vec![Vec::new(); peers];
+            // The keys this process counts, as the pieces of the pool made them, and those of
+            // the others, packed (12 bytes each) by piece: each piece's vector goes as it is, as
+            // a message of its own (joining them, and keys held 16 bytes each before packing,
+            // cost a copy of every key and fresh pages each time).
+            let mut mine: Vec<Vec<DocKey>> = Vec::new();
+            let mut sends: Vec<(usize, Vec<u8>)> = Vec::new();
             norm.each_chunk(&mut |first, docs| {
-                // On the pool, as one process takes them (a vector per piece and process).
-                let parts: Vec<Vec<Vec<(u64, u32)>>> = docs
+                // On the pool, as one process takes them (vectors per piece).
+                let parts: Vec<(Vec<DocKey>, Vec<Vec<u8>>)> = docs
                     .par_iter()
                     .enumerate()
                     .with_min_len(16)
                     .fold(
-                        || (vec![Vec::new(); peers], Vec::new()),
-                        |(mut by, mut out), (i, doc)| {
+                        || (Vec::new(), vec![Vec::new(); peers], Vec::new()),
+                        |(mut here, mut packed, mut out), (i, doc)| {
                             let d = first + i;
                             if plan.active[d] {
                                 out.clear();
@@ -1146,18 +1152,27 @@ impl Run<'_> {
                                     &mut out,
                                 );
                                 for k in &out {
-                                    by[key_process(k.key(), peers)].push((k.key(), k.doc()));
+                                    match key_process(k.key(), peers) {
+                                        q if q == me => here.push(*k),
+                                        q => pack_key(&mut packed[q], k),
+                                    }
                                 }
                             }
-                            (by, out)
+                            (here, packed, out)
                         },
                     )
-                    .map(|(by, _)| by)
+                    .map(|(here, packed, _)| (here, packed))
                     .collect();
-                for by in parts {
-                    for (q, v) in by.into_iter().enumerate() {
-                        keys[q].extend(v);
+                for (here, packed) in parts {
+                    if !here.is_empty() {
+                        mine.push(here);
                     }
+                    sends.extend(
+                        packed
+                            .into_iter()
+                            .enumerate()
+                            .filter(|(_, b)| !b.is_empty()),
+                    );
                 }
                 sketch_into(
                     docs,
@@ -1173,20 +1188,18 @@ impl Run<'_> {
             })?;
             self.net.mark("source_templates_sketch");
             log.lap("source_templates_sketch")?;
-            let sends = (keys.into_iter().enumerate())
-                .map(|(q, ks)| (q, pack_keys(&ks)))
-                .collect();
             let got = self.net.exchange(sends)?;
             // Counted by partition of the keys' top byte, as one process counts them: a
             // partition's counters stay in cache (counting all the keys at once took most of
             // this step), and the keys spill past the budget's share.
-            let mut mine: Runs<DocKey> =
+            let mut runs: Runs<DocKey> =
                 Runs::new(cx.budget.share(TEMPLATE_SHARE), |k| (k.key() >> 56) as u8);
             for (from, ks) in got {
-                mine.extend_vec(unpack_keys(from, &ks)?)?;
+                mine.push(unpack_keys(from, &ks)?);
             }
+            runs.extend_parts(mine)?;
             let counted =
-                mine.partitions(|part| SourceTemplates::count_part(part, min_docs, &plan.source))?;
+                runs.partitions(|part| SourceTemplates::count_part(part, min_docs, &plan.source))?;
             let mut joined = (Vec::new(), Vec::new(), Vec::new());
             let mut pairs = Vec::new();
             for (k, h, p) in counted {
@@ -1295,19 +1308,15 @@ fn exchange<T: DeserializeOwned>(
         .collect()
 }
 
-/// The template keys sent to their owner, 12 bytes each (key, document; little-endian): the
+/// Appends template key `k` for its owner, 12 bytes (key, document; little-endian): the
 /// largest message of a run, written and read in one pass (bincode goes through serde element
 /// by element).
-fn pack_keys(keys: &[(u64, u32)]) -> Vec<u8> {
-    let mut b = Vec::with_capacity(keys.len() * 12);
-    for &(k, d) in keys {
-        b.extend_from_slice(&k.to_le_bytes());
-        b.extend_from_slice(&d.to_le_bytes());
-    }
-    b
+fn pack_key(b: &mut Vec<u8>, k: &DocKey) {
+    b.extend_from_slice(&k.key().to_le_bytes());
+    b.extend_from_slice(&k.doc().to_le_bytes());
 }
 
-/// The keys [`pack_keys`] wrote.
+/// The keys [`pack_key`] wrote.
 fn unpack_keys(from: usize, b: &[u8]) -> Result<Vec<DocKey>> {
     if b.len() % 12 != 0 {
         return Err(Error::Distributed(format!(
@@ -1507,7 +1516,11 @@ mod tests {
             (u64::MAX, 7),
             (0x0123_4567_89ab_cdef, u32::MAX),
         ];
-        let got = unpack_keys(1, &pack_keys(&keys)).unwrap();
+        let mut packed = Vec::new();
+        for &(k, d) in &keys {
+            pack_key(&mut packed, &DocKey::new(k, d));
+        }
+        let got = unpack_keys(1, &packed).unwrap();
         let back: Vec<(u64, u32)> = got.iter().map(|k| (k.key(), k.doc())).collect();
         assert_eq!(back, keys);
         let e = unpack_keys(1, &[0; 13]).unwrap_err().to_string();

@@ -21,7 +21,7 @@
 //! each verified once by the same rule on the same signatures: the edges are the one-process
 //! edges.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use rayon::prelude::*;
 
@@ -69,9 +69,6 @@ const PASSAGE: u64 = 0;
 /// Bands in one round at most: a pair's bands in a round are the bits of a `u64`.
 const MAX_ROUND: usize = 64;
 
-/// A round's band entries for one process: `(key, document)` per band of the round.
-type Entries = Vec<Vec<(u64, u32)>>;
-
 /// Pairs for the process that verifies them: `(a << 32 | b, bands)`, bit `i` of
 /// `bands` set when the round's band `i` yields the pair at the key owner that sends it
 /// ([`PASSAGE`]: none, a passage pair).
@@ -113,7 +110,7 @@ pub(super) fn near_pairs(
     let per_round = got.into_iter().map(|(_, x)| x).min().unwrap_or(mine) as usize;
 
     let mut state = Verifying {
-        seen: HashSet::new(),
+        seen: Vec::new(),
         edges: Vec::new(),
         sigs: HashMap::new(),
         with_sigs,
@@ -122,34 +119,28 @@ pub(super) fn near_pairs(
     let mut capped = 0;
     let all: Vec<usize> = (0..bands).collect();
     for round in all.chunks(per_round.max(1)) {
-        // 1. Band keys to their owners.
-        let mut out: Vec<Entries> = vec![vec![Vec::new(); round.len()]; peers];
-        let keyed: Vec<Vec<(u64, u32)>> = round
+        // 1. Band keys to their owners: a message per band and owner, packed as it is made
+        // (see [`pack_entry`]).
+        let sends: Vec<(usize, Vec<u8>)> = round
             .par_iter()
-            .map(|&band| {
-                (0..held.sigs.len())
-                    .filter(|&d| held.sigs.active(d))
-                    .map(|d| (rule.banding.key(held.sigs.get(d), band), held.global[d]))
-                    .collect()
+            .enumerate()
+            .flat_map_iter(|(i, &band)| {
+                let mut by: Vec<Vec<u8>> = (0..peers)
+                    .map(|_| (i as u32).to_le_bytes().to_vec())
+                    .collect();
+                for d in (0..held.sigs.len()).filter(|&d| held.sigs.active(d)) {
+                    let key = rule.banding.key(held.sigs.get(d), band);
+                    pack_entry(&mut by[key_process(key, peers)], key, held.global[d]);
+                }
+                by.into_iter().enumerate()
             })
             .collect();
-        for (i, keys) in keyed.into_iter().enumerate() {
-            for (key, d) in keys {
-                out[key_process(key, peers)][i].push((key, d));
-            }
-        }
-        let sends = out
-            .into_iter()
-            .enumerate()
-            .map(|(q, o)| (q, encode(&o)))
-            .collect();
-        let got: Vec<(usize, Entries)> = exchange(net, sends)?;
+        let got = net.exchange(sends)?;
         // 2. The buckets of the keys this process owns; each pair to its verifier.
         let mut tables: Vec<Vec<(u64, u32)>> = vec![Vec::new(); round.len()];
-        for (_, per_band) in got {
-            for (t, entries) in tables.iter_mut().zip(per_band) {
-                t.extend(entries);
-            }
+        for (from, b) in got {
+            let (i, entries) = unpack_entries(from, &b, round.len())?;
+            tables[i].extend(entries);
         }
         let per_band: Vec<(Vec<(u32, u32)>, u64)> = tables
             .into_par_iter()
@@ -169,7 +160,8 @@ pub(super) fn near_pairs(
             capped += c;
             yielded.extend(pairs.into_iter().map(|(a, b)| (key(a, b), i as u8)));
         }
-        yielded.par_sort_unstable();
+        // By pair alone: a pair's bands are or-ed together, in any order.
+        yielded.par_sort_unstable_by_key(|x| x.0);
         let mut routed: Vec<Routed> = vec![Vec::new(); peers];
         for run in yielded.chunk_by(|x, y| x.0 == y.0) {
             let bands = run.iter().fold(0u64, |m, &(_, i)| m | 1 << i);
@@ -179,10 +171,13 @@ pub(super) fn near_pairs(
         let sends = routed
             .into_iter()
             .enumerate()
-            .map(|(q, r)| (q, encode(&r)))
+            .map(|(q, r)| (q, pack_routed(&r)))
             .collect();
-        let got: Vec<(usize, Routed)> = exchange(net, sends)?;
-        let pairs = got.into_iter().flat_map(|(_, p)| p).collect();
+        let got = net.exchange(sends)?;
+        let mut pairs = Vec::new();
+        for (from, b) in got {
+            unpack_routed(from, &b, &mut pairs)?;
+        }
         // 3. Signatures fetched, pairs verified.
         state.round(net, held, spans, rule, round[0], pairs)?;
     }
@@ -195,10 +190,13 @@ pub(super) fn near_pairs(
         .into_iter()
         .enumerate()
         .filter(|(_, r)| !r.is_empty())
-        .map(|(q, r)| (q, encode(&r)))
+        .map(|(q, r)| (q, pack_routed(&r)))
         .collect();
-    let got: Vec<(usize, Routed)> = exchange(net, sends)?;
-    let pairs = got.into_iter().flat_map(|(_, p)| p).collect();
+    let got = net.exchange(sends)?;
+    let mut pairs = Vec::new();
+    for (from, b) in got {
+        unpack_routed(from, &b, &mut pairs)?;
+    }
     state.round(net, held, spans, rule, 0, pairs)?;
 
     // 4. Verified pairs and their signatures to process 0.
@@ -248,8 +246,10 @@ pub(super) fn near_pairs(
 
 /// A process's verification across rounds.
 struct Verifying {
-    /// The pairs verified so far (`a << 32 | b`): each is verified once.
-    seen: HashSet<u64>,
+    /// The pairs verified so far (`a << 32 | b`), sorted: each is verified once. (A sorted
+    /// vector merged with each round's sorted pairs: a hash set cost a hashed insert and lookup
+    /// per pair.)
+    seen: Vec<u64>,
     edges: Vec<Edge>,
     /// The signatures of the documents of `edges` (if they are kept).
     sigs: HashMap<u32, (u32, Vec<u32>)>,
@@ -275,12 +275,17 @@ impl Verifying {
     ) -> Result<()> {
         let peers = net.peers();
         let me = net.me();
-        pairs.retain(|&(ab, _)| !self.seen.contains(&ab));
-        pairs.par_sort_unstable();
-        // One entry a pair, with the bands every owner saw.
+        // By pair alone: a pair's bands are or-ed together, in any order.
+        pairs.par_sort_unstable_by_key(|x| x.0);
+        // One entry a pair, with the bands every owner saw, if not verified before.
         let mut merged: Routed = Vec::with_capacity(pairs.len());
+        let mut s = 0;
         for run in pairs.chunk_by(|x, y| x.0 == y.0) {
-            merged.push((run[0].0, run.iter().fold(0, |m, &(_, b)| m | b)));
+            let ab = run[0].0;
+            s += self.seen[s..].partition_point(|&x| x < ab);
+            if self.seen.get(s) != Some(&ab) {
+                merged.push((ab, run.iter().fold(0, |m, &(_, b)| m | b)));
+            }
         }
         drop(pairs);
         let pairs = merged;
@@ -385,7 +390,9 @@ impl Verifying {
                     bands >> i & 1 == 1 && {
                         let band = first_band + i;
                         let r = band * rows..(band + 1) * rows;
-                        sa[r.clone()] == sb[r]
+                        // Element by element: a band's few rows are compared faster inline
+                        // than by a call to memcmp (a slice's `==`).
+                        sa[r.clone()].iter().zip(&sb[r]).all(|(x, y)| x == y)
                     }
                 });
                 let passage = bands == PASSAGE;
@@ -396,10 +403,11 @@ impl Verifying {
                 (candidate, edge)
             })
             .collect();
+        let mut new = Vec::new();
         for (&(ab, bands), (candidate, edge)) in pairs.iter().zip(checked) {
             let (a, b) = ((ab >> 32) as u32, ab as u32);
             if candidate || bands == PASSAGE {
-                self.seen.insert(ab);
+                new.push(ab);
             }
             self.candidates += candidate as u64;
             if let Some(e) = edge {
@@ -412,8 +420,83 @@ impl Verifying {
                 self.edges.push(e);
             }
         }
+        // Both sorted and apart: merged in one pass.
+        let old = std::mem::take(&mut self.seen);
+        self.seen = Vec::with_capacity(old.len() + new.len());
+        let (mut i, mut j) = (0, 0);
+        while i < old.len() && j < new.len() {
+            if old[i] < new[j] {
+                self.seen.push(old[i]);
+                i += 1;
+            } else {
+                self.seen.push(new[j]);
+                j += 1;
+            }
+        }
+        self.seen.extend_from_slice(&old[i..]);
+        self.seen.extend_from_slice(&new[j..]);
         Ok(())
     }
+}
+
+/// Appends a band entry `(key, document)` to a message for the key's owner, 12 bytes
+/// (little-endian), after the band's index in the round (4 bytes): the band keys are the most
+/// entries of the step, which bincode writes and reads one field at a time.
+fn pack_entry(b: &mut Vec<u8>, key: u64, d: u32) {
+    b.extend_from_slice(&key.to_le_bytes());
+    b.extend_from_slice(&d.to_le_bytes());
+}
+
+/// The band's index in the round and the entries of a message of [`pack_entry`]s.
+fn unpack_entries(from: usize, b: &[u8], bands: usize) -> Result<(usize, Vec<(u64, u32)>)> {
+    let bad = || {
+        crate::error::Error::Distributed(format!(
+            "a message from process {from} cannot be read (band keys of {} bytes): are all \
+             processes the same syndic version?",
+            b.len()
+        ))
+    };
+    let (head, rest) = b.split_first_chunk::<4>().ok_or_else(bad)?;
+    let i = u32::from_le_bytes(*head) as usize;
+    if i >= bands || rest.len() % 12 != 0 {
+        return Err(bad());
+    }
+    let entries = rest
+        .chunks_exact(12)
+        .map(|c| {
+            let key = u64::from_le_bytes(c[..8].try_into().expect("8 bytes"));
+            let d = u32::from_le_bytes(c[8..].try_into().expect("4 bytes"));
+            (key, d)
+        })
+        .collect();
+    Ok((i, entries))
+}
+
+/// Routed pairs as a message, 16 bytes each (pair, bands; little-endian).
+fn pack_routed(r: &[(u64, u64)]) -> Vec<u8> {
+    let mut b = Vec::with_capacity(r.len() * 16);
+    for &(ab, bands) in r {
+        b.extend_from_slice(&ab.to_le_bytes());
+        b.extend_from_slice(&bands.to_le_bytes());
+    }
+    b
+}
+
+/// Appends the pairs of a message of [`pack_routed`] to `out`.
+fn unpack_routed(from: usize, b: &[u8], out: &mut Routed) -> Result<()> {
+    if b.len() % 16 != 0 {
+        return Err(crate::error::Error::Distributed(format!(
+            "a message from process {from} cannot be read (pairs of {} bytes): are all \
+             processes the same syndic version?",
+            b.len()
+        )));
+    }
+    out.extend(b.chunks_exact(16).map(|c| {
+        let ab = u64::from_le_bytes(c[..8].try_into().expect("8 bytes"));
+        let bands = u64::from_le_bytes(c[8..].try_into().expect("8 bytes"));
+        (ab, bands)
+    }));
+    Ok(())
 }
 
 fn key(a: u32, b: u32) -> u64 {
@@ -513,4 +596,39 @@ pub(super) fn cluster_gathered(
         labels[members[i] as usize] = global(l);
     }
     Clusters { clusters, labels }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Band entries and routed pairs come back as they were packed; a message of another
+    /// length, or of a band outside the round, is an error naming the sender.
+    #[test]
+    fn band_entries_and_routed_pairs_are_unpacked_as_packed() {
+        let entries = [
+            (0u64, 0u32),
+            (u64::MAX, 7),
+            (0x0123_4567_89ab_cdef, u32::MAX),
+        ];
+        let mut b = 2u32.to_le_bytes().to_vec();
+        for &(k, d) in &entries {
+            pack_entry(&mut b, k, d);
+        }
+        let (i, got) = unpack_entries(1, &b, 3).unwrap();
+        assert_eq!((i, &got[..]), (2, &entries[..]));
+        let e = unpack_entries(1, &b, 2).unwrap_err().to_string();
+        assert!(e.contains("process 1"), "{e}");
+        assert!(unpack_entries(1, &b[..b.len() - 1], 3).is_err());
+        assert!(unpack_entries(1, &[0; 3], 3).is_err());
+
+        let routed = vec![(key(1, 2), 0b101), (key(u32::MAX, 0), PASSAGE)];
+        let mut got = vec![(9, 9)];
+        unpack_routed(0, &pack_routed(&routed), &mut got).unwrap();
+        assert_eq!(got[1..], routed[..]);
+        let e = unpack_routed(0, &[0; 17], &mut got)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("process 0"), "{e}");
+    }
 }
