@@ -2,10 +2,10 @@
 //! process.
 //!
 //! Every process is started with the same inputs (as on a shared file system) and the same
-//! hosts file; each reads its share of the bytes of the files, in order ([`parts`]: whole files,
+//! hosts file; each reads its share of the bytes of the files, in order (`parts`: whole files,
 //! and an uncompressed JSONL file across two shares in parts cut at line starts). The steps of
 //! [`crate::pipeline`] run where their data is, and the data moves between the steps over
-//! timely-dataflow ([`net`]):
+//! timely-dataflow (`net`):
 //!
 //! ```text
 //! every process: line ends of its cut parts ─▶ every process: each part's first line
