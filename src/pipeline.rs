@@ -87,7 +87,7 @@ impl Default for Config {
             min_containment_shingles: 100,
             dated_containment: Some(0.6),
             max_days: None,
-            verify: verify::Mode::Estimate,
+            verify: verify::Mode::Recheck,
             max_bucket: 200,
             keep: Keep::Longest,
             cluster: Method::Pivot,

@@ -115,8 +115,14 @@ impl VerifyRule {
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// From the signatures: 128 comparisons a pair.
-    #[default]
     Estimate,
+    /// From the signatures, and on the true shingle sets where the signatures reject a pair
+    /// whose containment they cannot measure (sizes so unequal that the containment estimate's
+    /// standard error at the threshold reaches [`UNRELIABLE_SE`]) and the true sets could
+    /// accept it (within 3 standard errors): a short excerpt of a long text. The true sets only
+    /// add pairs; a pair the estimate accepts is kept as it is.
+    #[default]
+    Recheck,
     /// From the signatures, and on the true shingle sets where the estimate could fall on
     /// either side of a decision (within 3 standard errors of a threshold).
     Auto,
@@ -134,6 +140,27 @@ pub fn within_a_day(a: Option<i64>, b: Option<i64>) -> bool {
 /// ([`Mode::Auto`]). At 3, a decision taken on the estimate is wrong for about one pair in 700
 /// of those that sit just past the margin.
 pub const UNCERTAIN_Z: f64 = 3.0;
+
+/// Standard error of the containment estimate at a threshold from which [`Mode::Recheck`] takes
+/// a rejection to the true sets. Two documents of one length have 0.037 at containment 0.7
+/// with 128 values (their estimate decides well); the error grows with the size ratio (0.05 at
+/// a ratio of about 1.35, 0.1 at 3, 0.21 at 10, where the estimate rests on a dozen matching
+/// values: an excerpt at a true containment of 0.85 is then rejected one time in four).
+pub const UNRELIABLE_SE: f64 = 0.05;
+
+/// Standard error of the containment estimated from a `k`-value MinHash Jaccard estimate, for
+/// documents of `size_a` and `size_b` shingles whose true containment is `c`: by the delta
+/// method, `C(J) = J (1 + r) / (1 + J)` with `r` the size ratio (larger over smaller) and
+/// `J = c / (1 + r - c)`, so `se(C) = (1 + r) / (1 + J)^2 * sqrt(J (1 - J) / k)`.
+pub fn containment_se(c: f64, size_a: u32, size_b: u32, k: usize) -> f64 {
+    let (small, large) = (size_a.min(size_b) as f64, size_a.max(size_b) as f64);
+    if small == 0.0 || k == 0 {
+        return 0.0;
+    }
+    let r = large / small;
+    let j = (c / (1.0 + r - c)).clamp(0.0, 1.0);
+    (1.0 + r) / (1.0 + j).powi(2) * (j * (1.0 - j) / k as f64).sqrt()
+}
 
 /// Writes the sorted shingle set of a document (for [`Mode::Exact`]).
 pub type SetSource<'a> = &'a (dyn Fn(u32, &mut Vec<u64>) + Sync);
@@ -287,12 +314,49 @@ impl Verifier<'_> {
         })
     }
 
+    /// Whether [`Mode::Recheck`] takes a containment estimate `s` of pair `(a, b)` that falls
+    /// under `at` to the true sets: the documents have enough shingles for containment to
+    /// count, their sizes make the estimate unreliable (its standard error at `at` reaches
+    /// [`UNRELIABLE_SE`]) and the true containment could reach `at`
+    /// ([`Verifier::uncertain`]).
+    fn recheck(&self, s: &PairScore, a: u32, b: u32, at: f64) -> bool {
+        let (sa, sb) = (self.sigs.sizes[a as usize], self.sigs.sizes[b as usize]);
+        s.containment < at
+            && sa.min(sb) >= self.rule.min_shingles
+            && containment_se(at, sa, sb, self.sigs.num_perm) >= UNRELIABLE_SE
+            && self.uncertain(s, a, b, None, Some(at))
+    }
+
+    /// The estimate of pair `(a, b)`, or in [`Mode::Recheck`] its true measures where the
+    /// estimate rejects it and is unreliable: under the rule's containment (or, `near`, the
+    /// second rule's) with a pair of unequal sizes.
+    fn rechecked(&self, a: u32, b: u32, near: bool) -> PairScore {
+        let s = score(self.sigs, a as usize, b as usize);
+        let (sa, sb) = (self.sigs.sizes[a as usize], self.sigs.sizes[b as usize]);
+        if self.rule.decide(&s, sa, sb, near).is_some() {
+            return s;
+        }
+        let at = if near {
+            self.rule.dated_containment.or(self.rule.containment)
+        } else {
+            self.rule.containment
+        };
+        match at {
+            Some(at) if self.exact.is_some() && self.recheck(&s, a, b, at) => {
+                self.exact_score(a, b)
+            }
+            _ => s,
+        }
+    }
+
     /// The pair's similarity as the mode says: estimated, exact, or ([`Mode::Auto`]) exact
-    /// where the estimate is uncertain about the rule's thresholds.
+    /// where the estimate is uncertain about the rule's thresholds, or ([`Mode::Recheck`])
+    /// where it rejects an excerpt it cannot measure.
     pub fn score(&self, a: u32, b: u32) -> PairScore {
         let s = score(self.sigs, a as usize, b as usize);
         match self.mode {
             Mode::Estimate => s,
+            Mode::Recheck => self.rechecked(a, b, false),
             Mode::Exact => self.exact_score(a, b),
             Mode::Auto => {
                 if self.uncertain(&s, a, b, Some(self.rule.threshold), self.rule.containment) {
@@ -305,11 +369,13 @@ impl Verifier<'_> {
     }
 
     /// The containment of the smaller document of a pair in the larger, measured as the mode
-    /// says; in [`Mode::Auto`] exact where the estimate is uncertain about `at`.
+    /// says; in [`Mode::Auto`] exact where the estimate is uncertain about `at`. Estimated in
+    /// [`Mode::Recheck`]: clustering asks it of every member to keep clusters from chaining, a
+    /// guard that a second look taken only where the estimate says no would weaken.
     pub fn overlap(&self, a: u32, b: u32, at: f64) -> f64 {
         let s = score(self.sigs, a as usize, b as usize);
         match self.mode {
-            Mode::Estimate => s.containment,
+            Mode::Estimate | Mode::Recheck => s.containment,
             Mode::Exact => self.exact_score(a, b).containment,
             Mode::Auto => {
                 if self.uncertain(&s, a, b, None, Some(at)) {
@@ -349,6 +415,7 @@ impl Verifier<'_> {
                     s
                 }
             }
+            (Mode::Recheck, _) => self.rechecked(a, b, near),
             _ => self.score(a, b),
         };
         let (sa, sb) = (self.sigs.sizes[a as usize], self.sigs.sizes[b as usize]);
@@ -581,6 +648,133 @@ mod tests {
             for b in [(a * 7) % 100, (a + 1) % 100, 0, 99] {
                 assert_eq!(fresh.exact_score(a, b), cached.exact_score(a, b), "{a} {b}");
             }
+        }
+    }
+
+    #[test]
+    fn the_containment_estimate_grows_noisy_with_the_size_ratio() {
+        // One length: 0.037 at 0.7 with 128 values, under the bar; a ratio of 10: 0.21.
+        let even = containment_se(0.7, 1000, 1000, 128);
+        assert!((even - 0.037).abs() < 0.002 && even < UNRELIABLE_SE, "{even}");
+        let uneven = containment_se(0.7, 100, 1000, 128);
+        assert!((uneven - 0.214).abs() < 0.003, "{uneven}");
+        assert!(containment_se(0.7, 1000, 1400, 128) >= UNRELIABLE_SE);
+        // Symmetric in the sizes, falling with the signature length, growing with the ratio.
+        assert_eq!(containment_se(0.7, 1000, 300, 128), containment_se(0.7, 300, 1000, 128));
+        assert!(containment_se(0.7, 100, 1000, 512) < uneven / 1.9);
+        let mut last = 0.0;
+        for large in (100..3000).step_by(50) {
+            let se = containment_se(0.7, 100, large, 128);
+            assert!(se > last, "{large}: {se} after {last}");
+            last = se;
+        }
+        assert_eq!(containment_se(0.7, 0, 1000, 128), 0.0);
+    }
+
+    /// Signatures of two documents of `sizes` that agree on `agree` of 128 values.
+    fn pair_sigs(sizes: [u32; 2], agree: usize) -> Signatures {
+        let mut sigs = Signatures::new(128, 2);
+        sigs.sizes = sizes.to_vec();
+        for d in 0..2 {
+            for i in 0..128 {
+                sigs.values[d * 128 + i] = if i < agree { i as u32 } else { (d * 1000 + i) as u32 };
+            }
+        }
+        sigs
+    }
+
+    /// [`Mode::Recheck`] over `sigs` and true `sets`, with the rule at containment 0.7; also
+    /// returns how many sets it read.
+    fn recheck_of(sigs: &Signatures, sets: &[Vec<u64>], near: bool) -> (Option<Edge>, usize) {
+        let reads = std::sync::atomic::AtomicUsize::new(0);
+        let source = |d: u32, out: &mut Vec<u64>| {
+            reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            out.clone_from(&sets[d as usize]);
+        };
+        let dates = [Some(0), Some(if near { 3_600 } else { 9 * 86_400 })];
+        let v = Verifier {
+            rule: VerifyRule {
+                threshold: 0.5,
+                containment: Some(0.7),
+                min_shingles: 100,
+                dated_containment: Some(0.6),
+            },
+            sigs,
+            window: None,
+            exact: Some(&source),
+            mode: Mode::Recheck,
+            dates: Some(&dates),
+            cache: None,
+        };
+        let e = v.check(0, 1);
+        (e, reads.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    #[test]
+    fn recheck_measures_rejected_excerpts_of_long_texts_on_their_true_sets() {
+        // A 120-shingle excerpt, 100 of its shingles inside a 1,200-shingle text (true
+        // containment 0.83); 6 of 128 values agree: estimated containment 0.49, rejected.
+        let excerpt: Vec<u64> = (0..120).collect();
+        let long: Vec<u64> = (20..120).chain(1000..2100).collect();
+        let sets = [excerpt, long];
+        let sigs = pair_sigs([120, 1200], 6);
+        let est = score(&sigs, 0, 1);
+        assert!(est.containment < 0.6, "{est:?}");
+        let (e, reads) = recheck_of(&sigs, &sets, false);
+        let e = e.expect("true containment 0.83 >= 0.7");
+        assert!((e.score.containment - 100.0 / 120.0).abs() < 1e-9 && !e.dated);
+        assert_eq!(reads, 2);
+        // The estimate alone rejects it.
+        let (sa, sb) = (sigs.sizes[0], sigs.sizes[1]);
+        assert!(!VerifyRule::accepts(&recheck_rule(), &est, sa, sb));
+        // Too few shingles for containment to count: nothing to recheck.
+        let small = pair_sigs([60, 1200], 6);
+        assert_eq!(recheck_of(&small, &sets, false), (None, 0));
+        // The true sets only add: an estimate that accepts is kept without reading them.
+        let accepted = pair_sigs([120, 1200], 12);
+        let (e, reads) = recheck_of(&accepted, &sets, false);
+        assert!(e.is_some_and(|e| e.score == score(&accepted, 0, 1)));
+        assert_eq!(reads, 0);
+        // Far under the threshold, even for a ratio of 10: not uncertain, not read.
+        let far = pair_sigs([120, 1200], 0);
+        assert_eq!(recheck_of(&far, &sets, false), (None, 0));
+    }
+
+    #[test]
+    fn recheck_trusts_the_estimate_of_documents_of_one_length() {
+        // 1,000 shingles each, true containment 0.75, estimated 0.60 (55 of 128 agree): a
+        // rejection 4 standard errors under the threshold, but the sizes are even: kept.
+        let a: Vec<u64> = (0..1000).collect();
+        let b: Vec<u64> = (250..1250).collect();
+        let sigs = pair_sigs([1000, 1000], 55);
+        assert!(score(&sigs, 0, 1).containment < 0.62);
+        assert_eq!(recheck_of(&sigs, &[a.clone(), b.clone()], false), (None, 0));
+        // Dated within a day, the second rule (0.6) decides on the estimate alike.
+        let sigs = pair_sigs([1000, 1000], 50);
+        assert_eq!(recheck_of(&sigs, &[a, b], true), (None, 0));
+    }
+
+    #[test]
+    fn recheck_applies_the_second_rule_to_documents_dated_within_a_day() {
+        // An excerpt at true containment 0.65: under the rule, over the second rule's 0.6.
+        let excerpt: Vec<u64> = (0..200).collect();
+        let long: Vec<u64> = (70..200).chain(1000..2870).collect();
+        let sets = [excerpt, long];
+        let sigs = pair_sigs([200, 2000], 6);
+        let (e, reads) = recheck_of(&sigs, &sets, true);
+        let e = e.expect("true containment 0.65 >= 0.6, dated within a day");
+        assert!(e.dated && (e.score.containment - 0.65).abs() < 1e-9);
+        assert_eq!(reads, 2);
+        let (e, _) = recheck_of(&sigs, &sets, false);
+        assert!(e.is_none(), "nine days apart: 0.65 < 0.7");
+    }
+
+    fn recheck_rule() -> VerifyRule {
+        VerifyRule {
+            threshold: 0.5,
+            containment: Some(0.7),
+            min_shingles: 100,
+            dated_containment: Some(0.6),
         }
     }
 

@@ -1,5 +1,6 @@
 //! One scan over several processes on loopback (`--hosts`/`--process`, `--local`): the report
-//! is the one-process report outside `run`, and a peer that dies or never starts stops the
+//! is the one-process report outside `run` (of `--verify estimate`: the default `recheck`
+//! runs as `estimate` over several processes), and a peer that dies or never starts stops the
 //! others with its name.
 
 mod common;
@@ -10,6 +11,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
+
+/// Options of the one-process runs that several processes must reproduce: those verify on the
+/// signatures (the default `--verify recheck` runs as `estimate` there, as their report's
+/// params say), while one process rechecks some pairs on their texts.
+const ONE_PROCESS: [&str; 2] = ["--verify", "estimate"];
 
 /// A corpus of several files in a temporary folder: the 2,000 generated news articles (sources,
 /// boilerplate, clusters) cut into five JSONL files, the boilerplate fixture (dates), the
@@ -67,6 +73,7 @@ impl Corpus {
         let out = self.out("single.json");
         syndic()
             .arg("scan")
+            .args(ONE_PROCESS)
             .args(self.args())
             .args(["-o", arg(&out)])
             .assert()
@@ -222,6 +229,7 @@ fn banding_across_processes_within_each_budget_gives_the_one_process_report() {
     let single = dir.path().join("single.json");
     syndic()
         .arg("scan")
+        .args(ONE_PROCESS)
         .args(&args)
         .args(["-o", arg(&single)])
         .assert()
@@ -301,6 +309,7 @@ fn one_large_jsonl_file_is_read_in_parts_with_the_one_process_report() {
     let single = dir.path().join("single.json");
     syndic()
         .arg("scan")
+        .args(ONE_PROCESS)
         .args(&args)
         .args(["-o", arg(&single)])
         .assert()
@@ -339,6 +348,7 @@ fn one_large_jsonl_file_is_read_in_parts_with_the_one_process_report() {
     let one = dir.path().join("one.jsonl");
     syndic()
         .arg("dedup")
+        .args(ONE_PROCESS)
         .args(&args)
         .args(["--annotate", "-o", arg(&one)])
         .assert()
@@ -424,6 +434,7 @@ fn boilerplate_decided_by_line_key_is_the_one_process_boilerplate() {
         let one = c.out(&format!("boilerplate{i}-one.json"));
         syndic()
             .arg("scan")
+            .args(ONE_PROCESS)
             .args(args)
             .args(*opts)
             .args(["-o", arg(&one)])
@@ -535,6 +546,7 @@ fn dedup_over_several_processes_writes_the_one_process_output_whole_or_in_shards
     let one = c.out("one.jsonl");
     syndic()
         .arg("dedup")
+        .args(ONE_PROCESS)
         .args(c.args())
         .args(["-o", arg(&one)])
         .assert()
@@ -563,6 +575,7 @@ fn dedup_over_several_processes_writes_the_one_process_output_whole_or_in_shards
     let annotated = c.out("annotated.jsonl");
     syndic()
         .arg("dedup")
+        .args(ONE_PROCESS)
         .args(c.args())
         .args(["--annotate", "-o", arg(&annotated)])
         .assert()
@@ -651,6 +664,7 @@ fn labels_over_content_are_left_unmasked_as_in_one_process() {
     let one = dir.path().join("one.json");
     syndic()
         .arg("scan")
+        .args(ONE_PROCESS)
         .args(&files)
         .args(["-q", "-o", arg(&one)])
         .assert()

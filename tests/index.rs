@@ -69,7 +69,8 @@ fn check(dir: &Path, input: &Path) -> Vec<Value> {
 }
 
 /// gen_news 2k added in 4 batches exports the clusters, boilerplate and counts of a scan of the
-/// whole corpus (same members, same representatives); the line statistics grow with each batch.
+/// whole corpus on the signatures (same members, same representatives); the line statistics
+/// grow with each batch.
 #[test]
 fn batches_export_the_scan() {
     let tmp = tempfile::tempdir().unwrap();
@@ -85,7 +86,8 @@ fn batches_export_the_scan() {
     assert!(furniture[0] > 0, "furniture found: {furniture:?}");
     assert!(furniture.windows(2).all(|w| w[0] <= w[1]), "{furniture:?}");
     let all = write_lines(&tmp.path().join("all.jsonl"), &lines);
-    let scan = common::scan(&[arg(&all)]);
+    // An index verifies on the signatures: the scan it matches is `--verify estimate`'s.
+    let scan = common::scan(&["--verify", "estimate", arg(&all)]);
     let exported = export(&idx);
     assert_eq!(exported["clusters"], scan["clusters"]);
     assert_eq!(exported["boilerplate"], scan["boilerplate"]);

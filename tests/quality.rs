@@ -74,8 +74,8 @@ fn development_set_scores_above_floors() {
         .success();
     let pairs = eval(&report, &root().join("devset/pairs.jsonl"));
     assert!(num(&pairs, "precision") >= 0.97, "{pairs}");
-    assert!(num(&pairs, "recall_copy_rewrite") >= 0.92, "{pairs}");
-    assert!(num(&pairs, "f1") >= 0.945, "{pairs}");
+    assert!(num(&pairs, "recall_copy_rewrite") >= 0.94, "{pairs}");
+    assert!(num(&pairs, "f1") >= 0.958, "{pairs}");
     let lines = eval(&annotations, &root().join("devset/lines.jsonl"));
     assert!(num(&lines, "precision") >= 0.94, "{lines}");
     assert!(num(&lines, "recall") >= 0.97, "{lines}");

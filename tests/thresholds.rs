@@ -3,9 +3,11 @@
 //!
 //! - with `--verify exact` a truncated copy at containment 0.76 joins and one at 0.65 does not; a
 //!   whole copy at Jaccard 0.56 joins and one at 0.46 does not (`--no-containment`);
-//! - the estimate (the default) decides some of these four pairs otherwise: its standard error
-//!   (about 0.044 at Jaccard 0.5) is wider than their margins, which is what `--verify auto` and
-//!   `exact` are for (on this fixture it misses the first and accepts the last);
+//! - the estimate (`--verify estimate`) decides some of these four pairs otherwise: its standard
+//!   error (about 0.044 at Jaccard 0.5) is wider than their margins, which is what `--verify
+//!   auto` and `exact` are for (on this fixture it misses the first and accepts the last);
+//! - the default (`--verify recheck`) takes the first, a truncated copy 2.2 times shorter than
+//!   its original that the estimate rejects, to the true sets, and finds it;
 //! - a 66-word excerpt printed inside a long roundup (Jaccard 0.09: banding finds such a pair
 //!   about once in 40) joins it through the shared-passage candidates;
 //! - an agency's templated series (four items, one sentence of their own each) stays apart,
@@ -84,8 +86,8 @@ fn the_estimate_is_not_exact_near_a_threshold() {
     );
     // The estimate decides at least one of the four near-threshold pairs otherwise than the true
     // measures do (which one depends on the hash seed; the noise is what this shows).
-    let default = scan_corpus(&[]);
-    let jaccard_only = scan_corpus(&["--no-containment"]);
+    let default = scan_corpus(&["--verify", "estimate"]);
+    let jaccard_only = scan_corpus(&["--verify", "estimate", "--no-containment"]);
     let mut differs = Vec::new();
     for (rule, side, report) in [
         ("containment", "above", &default),
@@ -102,6 +104,41 @@ fn the_estimate_is_not_exact_near_a_threshold() {
         !differs.is_empty(),
         "the estimate decided every near-threshold pair as the true measures do"
     );
+}
+
+/// The default rechecks on the true sets a truncated copy of unequal size that the estimate
+/// rejects (the fixture's copy at containment 0.76 is 2.2 times shorter than its original: the
+/// containment estimate's standard error is about 0.08 there), and finds it as `--verify exact`
+/// does; a pair the estimate accepts is left as it is.
+#[test]
+fn the_default_rechecks_a_truncated_copy_the_estimate_rejects() {
+    let e = expected();
+    let (a, b) = pair(&e, "containment", "above");
+    let estimate = scan_corpus(&["--verify", "estimate"]);
+    assert!(
+        !together(&estimate, &a, &b),
+        "the estimate rejects {a} ~ {b} (with the fixed seed)"
+    );
+    let default = scan_corpus(&[]);
+    assert_eq!(default["params"]["verify"], "recheck");
+    assert!(
+        together(&default, &a, &b),
+        "{a} ~ {b}: true containment 0.76"
+    );
+    let truth = e["containment"]["above"][2].as_f64().unwrap();
+    let got = member(&default, &b)["containment"].as_f64().unwrap();
+    assert!(
+        (got - truth).abs() < 0.03,
+        "{b}: reported containment {got}, true {truth}"
+    );
+    // Only rejections are rechecked: a pair the estimate accepts stays in, whatever its truth.
+    for (x, y) in [pair(&e, "jaccard", "above"), pair(&e, "jaccard", "below")] {
+        assert_eq!(
+            together(&default, &x, &y),
+            together(&estimate, &x, &y),
+            "{x} ~ {y}"
+        );
+    }
 }
 
 #[test]

@@ -196,7 +196,7 @@ fn run_params(func: &str, fields: Fields, params: Option<&Bound<PyDict>>) -> PyR
             "min_containment_shingles" => b = b.min_containment_shingles(whole(n, v)?),
             "dated_containment" => b = b.dated_containment(opt(v, |v| number(n, v))?),
             "max_days" => b = b.max_days(opt(v, |v| whole(n, v))?),
-            "verify" => b = b.verify(choice::<VerifyMode>(n, v, &["estimate", "auto", "exact"])?),
+            "verify" => b = b.verify(choice::<VerifyMode>(n, v, &["estimate", "recheck", "auto", "exact"])?),
             "cluster" => b = b.cluster(choice::<Method>(n, v, &["pivot", "components"])?),
             "max_bucket" => b = b.max_bucket(whole(n, v)?),
             "seed" => b = b.seed(whole(n, v)?),

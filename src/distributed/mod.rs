@@ -201,6 +201,18 @@ pub fn dedup_within(
     Ok(Deduped { outcome, written })
 }
 
+/// The configuration several processes run for `cfg`, and that a report of the run should give
+/// as its params: rechecking rejected excerpts on their true sets (`--verify recheck`, the
+/// default) needs both texts of a pair on one process, so it runs as `estimate` (several
+/// processes verify on the signatures alone).
+pub fn config_for_processes(cfg: &Config) -> Config {
+    let mut cfg = cfg.clone();
+    if cfg.verify == verify::Mode::Recheck {
+        cfg.verify = verify::Mode::Estimate;
+    }
+    cfg
+}
+
 /// Runs the scan, then `after` on every process (with the scan on process 0, and this
 /// process's files) before the processes part.
 fn drive(
@@ -212,6 +224,7 @@ fn drive(
     after: impl FnOnce(&mut Run, Option<&Scan>, &[Corpus]) -> Result<()>,
 ) -> Result<Outcome> {
     cfg.validate()?;
+    let cfg = &config_for_processes(cfg);
     if cfg.verify != verify::Mode::Estimate {
         return Err(Error::Distributed(
             "a run over several processes verifies on the signatures only (--verify estimate)"

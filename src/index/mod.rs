@@ -149,6 +149,9 @@ fn stored_params(cfg: &Config) -> Config {
     Config {
         fields: Fields::default(),
         on_error: OnError::Fail,
+        // An index verifies on the signatures whatever the mode (a scan's default rechecks
+        // some pairs on their texts; an index does not).
+        verify: crate::verify::Mode::Estimate,
         ..cfg.clone()
     }
 }

@@ -31,6 +31,9 @@ pub enum ClusterArg {
 pub enum VerifyArg {
     /// Estimate Jaccard and containment from the MinHash signatures.
     Estimate,
+    /// Estimate them, and recompute them on the true shingle sets where the estimate rejects a
+    /// pair of unequal sizes (an excerpt of a longer text) that the true sets could accept.
+    Recheck,
     /// Estimate them, and recompute them on the true shingle sets where the estimate could fall
     /// on either side of a threshold (pairs near one, excerpts of much longer texts).
     Auto,
@@ -131,15 +134,11 @@ pub struct Pipeline {
     /// are not constrained; a date that does not parse never matches and is counted).
     #[arg(long, value_name = "N", help_heading = "Matching")]
     pub max_days: Option<u32>,
-    /// How candidate pairs are measured: from the signatures, on the true shingle sets where the
-    /// estimate is uncertain (auto), or always on the true sets (slower; see README for the
+    /// How candidate pairs are measured: from the signatures (estimate), also on the true
+    /// shingle sets where the signatures reject an excerpt they cannot measure (recheck), where
+    /// the estimate is uncertain (auto), or always on the true sets (slower; see README for the
     /// cost).
-    #[arg(
-        long,
-        value_enum,
-        default_value = "estimate",
-        help_heading = "Matching"
-    )]
+    #[arg(long, value_enum, default_value = "recheck", help_heading = "Matching")]
     pub verify: VerifyArg,
     /// How verified pairs become clusters: pivot (a member joins through a verified pair with
     /// any member and shares at least 40% of its text with every member; roundups and chains of
@@ -229,6 +228,7 @@ impl Pipeline {
             })
             .verify(match self.verify {
                 VerifyArg::Estimate => syndic::VerifyMode::Estimate,
+                VerifyArg::Recheck => syndic::VerifyMode::Recheck,
                 VerifyArg::Auto => syndic::VerifyMode::Auto,
                 VerifyArg::Exact => syndic::VerifyMode::Exact,
             })
