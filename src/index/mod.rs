@@ -259,6 +259,9 @@ pub struct Checked {
 /// Documents a [`Checker`] hands to the pool at a time.
 const CHECK_CHUNK: usize = 32;
 
+/// Documents few enough to sign on the calling thread.
+const FEW: usize = 4;
+
 /// A chunk of a check, signed: its number, its documents' ids and what lookups need (or the
 /// message of a panic).
 type SignedChunk = (usize, std::result::Result<(Vec<String>, Vec<Prep>), String>);
@@ -315,6 +318,15 @@ impl Checker {
 
     /// The answers, one per document pushed, in order.
     pub fn finish(mut self) -> Result<Checked> {
+        if self.chunks == 0 && self.pending.len() <= FEW {
+            // A check of a few documents: signed here (see `Index::prepare`).
+            let preps = self.index.prepare(&self.pending);
+            let ids = self.pending.drain(..).map(|r| r.id).collect();
+            return Ok(Checked {
+                results: self.index.answers(ids, preps)?,
+                skipped: self.skipped,
+            });
+        }
         if !self.pending.is_empty() {
             self.send();
         }
@@ -596,31 +608,36 @@ impl Index {
     fn prepare(&self, recs: &[Record]) -> Vec<Prep> {
         let cfg = self.cfg();
         let sketcher = Sketcher::new(cfg.num_perm, cfg.seed);
-        recs.par_iter()
-            .map(|r| {
-                let norm = normalize_doc(&r.text, &cfg.normalize);
-                let date = r.date.as_deref().map(crate::date::parse);
-                let mut line_keys: Vec<u64> =
-                    norm.line_keys.iter().copied().filter(|&k| k != 0).collect();
-                line_keys.sort_unstable();
-                line_keys.dedup();
-                let empty = r.text.trim().is_empty();
-                let mut p = Prep {
-                    norm,
-                    sig: vec![sketch::EMPTY; cfg.num_perm],
-                    size: 0,
-                    band_keys: Vec::new(),
-                    line_keys,
-                    date: date.flatten(),
-                    date_unparsed: matches!(date, Some(None)),
-                    empty,
-                };
-                if !empty {
-                    self.sketch(&sketcher, &mut p);
-                }
-                p
-            })
-            .collect()
+        let prep = |r: &Record| {
+            let norm = normalize_doc(&r.text, &cfg.normalize);
+            let date = r.date.as_deref().map(crate::date::parse);
+            let mut line_keys: Vec<u64> =
+                norm.line_keys.iter().copied().filter(|&k| k != 0).collect();
+            line_keys.sort_unstable();
+            line_keys.dedup();
+            let empty = r.text.trim().is_empty();
+            let mut p = Prep {
+                norm,
+                sig: vec![sketch::EMPTY; cfg.num_perm],
+                size: 0,
+                band_keys: Vec::new(),
+                line_keys,
+                date: date.flatten(),
+                date_unparsed: matches!(date, Some(None)),
+                empty,
+            };
+            if !empty {
+                self.sketch(&sketcher, &mut p);
+            }
+            p
+        };
+        // A few documents are signed on this thread: handing them to the pool and back costs
+        // a single-document check more than signing it.
+        if recs.len() <= FEW {
+            recs.iter().map(prep).collect()
+        } else {
+            recs.par_iter().map(prep).collect()
+        }
     }
 
     /// Signs `p` without its furniture lines, and takes its band keys.
@@ -674,6 +691,18 @@ impl Index {
     /// For each of `preps`, the indexed documents (deleted ones left out) it is a copy of.
     /// Candidates come from one pass over each segment's band postings for the whole batch.
     fn lookup(&self, preps: &[Prep]) -> Result<Vec<Vec<Hit>>> {
+        let open = self.bound(preps, self.candidates(preps));
+        // The candidates left open, grouped by query, each verified on its signature.
+        let (start, grouped) = bucket_sort(open, preps.len(), |c| c.0 as usize);
+        (0..preps.len())
+            .into_par_iter()
+            .map(|q| self.verify(&preps[q], &grouped[start[q]..start[q + 1]]))
+            .collect()
+    }
+
+    /// The candidates `(query, segment, document)` of `preps`: the indexed documents that share
+    /// a band key with them (with repeats).
+    fn candidates(&self, preps: &[Prep]) -> Vec<(u32, u32, u32)> {
         let cfg = self.cfg();
         let mut keys: Vec<(u64, u32)> = preps
             .iter()
@@ -702,14 +731,7 @@ impl Index {
                 out.into_iter().map(move |(q, d)| (q, si as u32, d))
             })
             .collect();
-        drop(keys);
-        let open = self.bound(preps, cands);
-        // The candidates left open, grouped by query, each verified on its signature.
-        let (start, grouped) = bucket_sort(open, preps.len(), |c| c.0 as usize);
-        (0..preps.len())
-            .into_par_iter()
-            .map(|q| self.verify(&preps[q], &grouped[start[q]..start[q + 1]]))
-            .collect()
+        cands
     }
 
     /// The candidates `(query, segment, document)` that may be copies, each once: those whose
@@ -726,9 +748,44 @@ impl Index {
     /// pages and come in ascending addresses, where a query's own are scattered over the
     /// segment, one cache and TLB miss each.
     fn bound(&self, preps: &[Prep], cands: Vec<(u32, u32, u32)>) -> Vec<(u32, u32, u32)> {
+        let few = cands.len() < 1 << 12;
+        self.bound_in(preps, cands, few)
+    }
+
+    /// [`Index::bound`], with the candidates sorted whole on this thread (`few`) or bucketed
+    /// over the pool.
+    fn bound_in(
+        &self,
+        preps: &[Prep],
+        cands: Vec<(u32, u32, u32)>,
+        few: bool,
+    ) -> Vec<(u32, u32, u32)> {
+        let rule = self.cfg().verify_rule();
+        let lows: Vec<Vec<u8>> = preps
+            .iter()
+            .map(|p| p.sig.iter().map(|&v| v as u8).collect())
+            .collect();
+        let open = |&(q, si, d): &(u32, u32, u32)| {
+            let seg = &self.segs[si as usize];
+            let (size, theirs) = seg.low(d as usize);
+            let p = &preps[q as usize];
+            if size == 0 || !may_accept(&rule, &lows[q as usize], theirs, p.size, size) {
+                return false;
+            }
+            let r = seg.rec(d as usize);
+            !self.tombs.contains(&r.seq)
+                && self.dates_allow((p.date, p.date_unparsed), (r.date, r.date_unparsed))
+        };
+        // A few candidates (a check of a few documents) are sorted whole, on this thread.
+        if few {
+            let mut cands = cands;
+            cands.sort_unstable_by_key(|&(q, si, d)| (si, d, q));
+            cands.dedup();
+            cands.retain(open);
+            return cands;
+        }
         // Rows of 132 bytes: 32 to a bucket is about a page.
         const SHIFT: u32 = 5;
-        let rule = self.cfg().verify_rule();
         let mut first = Vec::with_capacity(self.segs.len() + 1);
         first.push(0usize);
         for seg in self.segs.iter() {
@@ -737,10 +794,6 @@ impl Index {
         let buckets = *first.last().unwrap();
         let bucket = |&(_, si, d): &(u32, u32, u32)| first[si as usize] + (d >> SHIFT) as usize;
         let (start, mut order) = bucket_sort(cands, buckets, bucket);
-        let lows: Vec<Vec<u8>> = preps
-            .iter()
-            .map(|p| p.sig.iter().map(|&v| v as u8).collect())
-            .collect();
         // Spans of buckets over the pool, each its own part of `order`.
         const SPAN: usize = 1024;
         let mut spans = Vec::with_capacity(buckets.div_ceil(SPAN));
@@ -755,34 +808,19 @@ impl Index {
             .into_par_iter()
             .flat_map_iter(|(range, span)| {
                 let base = start[range.start];
-                let mut open = Vec::new();
+                let mut kept = Vec::new();
                 for b in range {
                     let mine = &mut span[start[b] - base..start[b + 1] - base];
                     mine.sort_unstable_by_key(|&(q, _, d)| (d, q));
                     let mut last = None;
-                    for &(q, si, d) in mine.iter() {
-                        if last == Some((q, d)) {
-                            continue;
+                    for c in mine.iter() {
+                        if last != Some(*c) && open(c) {
+                            kept.push(*c);
                         }
-                        last = Some((q, d));
-                        let seg = &self.segs[si as usize];
-                        let (size, theirs) = seg.low(d as usize);
-                        let p = &preps[q as usize];
-                        if size == 0 || !may_accept(&rule, &lows[q as usize], theirs, p.size, size)
-                        {
-                            continue;
-                        }
-                        let r = seg.rec(d as usize);
-                        if self.tombs.contains(&r.seq)
-                            || !self
-                                .dates_allow((p.date, p.date_unparsed), (r.date, r.date_unparsed))
-                        {
-                            continue;
-                        }
-                        open.push((q, si, d));
+                        last = Some(*c);
                     }
                 }
-                open
+                kept
             })
             .collect()
     }
@@ -1740,6 +1778,52 @@ mod tests {
             let want = a.iter().zip(&b).filter(|(x, y)| x == y).count();
             prop_assert_eq!(same_bytes(&a, &b), want);
         }
+    }
+
+    /// The bound keeps the same candidates whether they are sorted whole (a few) or bucketed by
+    /// row over the pool (a large batch), each once: over news2k, 1,500 documents indexed and
+    /// 1,000 checked, half of them indexed (which find themselves and their copies).
+    #[test]
+    fn bound_keeps_the_same_candidates_either_way() {
+        let dir = tempfile::tempdir().unwrap();
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/bench/news2k.jsonl.gz");
+        let all: Vec<Record> = Corpus::open(&[fixture])
+            .unwrap()
+            .records(&Fields::default(), OnError::Fail)
+            .map(|e| match e.unwrap() {
+                Entry::Doc(r) => r,
+                Entry::Skipped { .. } => unreachable!("the fixture reads whole"),
+            })
+            .collect();
+        let (indexed, checked) = (&all[..1500], &all[1000..]);
+        let docs = indexed.iter().map(|r| Document {
+            id: Some(r.id.clone()),
+            text: r.text.clone(),
+            source: r.source.clone(),
+            date: r.date.clone(),
+        });
+        let idx = Index::create(&dir.path().join("idx"), &Config::default()).unwrap();
+        let (idx, _) = idx
+            .add(
+                &Corpus::from_documents(docs),
+                &Fields::default(),
+                OnError::Fail,
+            )
+            .unwrap();
+        let preps = idx.prepare(checked);
+        let cands = idx.candidates(&preps);
+        let mut distinct = cands.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let mut few = idx.bound_in(&preps, cands.clone(), true);
+        let mut many = idx.bound_in(&preps, cands, false);
+        few.sort_unstable();
+        many.sort_unstable();
+        assert!(few.len() >= 500 && few.len() < distinct.len());
+        assert_eq!(few, many);
+        let once = few.len();
+        few.dedup();
+        assert_eq!(few.len(), once);
     }
 
     #[test]
