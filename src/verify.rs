@@ -327,25 +327,50 @@ impl Verifier<'_> {
             && self.uncertain(s, a, b, None, Some(at))
     }
 
-    /// The estimate of pair `(a, b)`, or in [`Mode::Recheck`] its true measures where the
-    /// estimate rejects it and is unreliable: under the rule's containment (or, `near`, the
-    /// second rule's) with a pair of unequal sizes.
-    fn rechecked(&self, a: u32, b: u32, near: bool) -> PairScore {
-        let s = score(self.sigs, a as usize, b as usize);
+    /// The threshold under which [`Mode::Recheck`] takes estimate `s` of pair `(a, b)` to the
+    /// true sets, if it does: the estimate rejects the pair under the rule's containment (or,
+    /// `near`, the second rule's) and cannot measure it ([`Verifier::recheck`]).
+    fn recheck_at(&self, s: &PairScore, a: u32, b: u32, near: bool) -> Option<f64> {
         let (sa, sb) = (self.sigs.sizes[a as usize], self.sigs.sizes[b as usize]);
-        if self.rule.decide(&s, sa, sb, near).is_some() {
-            return s;
+        if self.rule.decide(s, sa, sb, near).is_some() {
+            return None;
         }
         let at = if near {
             self.rule.dated_containment.or(self.rule.containment)
         } else {
             self.rule.containment
-        };
-        match at {
-            Some(at) if self.exact.is_some() && self.recheck(&s, a, b, at) => {
-                self.exact_score(a, b)
-            }
-            _ => s,
+        }?;
+        self.recheck(s, a, b, at).then_some(at)
+    }
+
+    /// The estimate of pair `(a, b)`, or in [`Mode::Recheck`] its true measures where the
+    /// estimate rejects it and is unreliable: under the rule's containment (or, `near`, the
+    /// second rule's) with a pair of unequal sizes.
+    fn rechecked(&self, a: u32, b: u32, near: bool) -> PairScore {
+        let s = score(self.sigs, a as usize, b as usize);
+        if self.exact.is_some() && self.recheck_at(&s, a, b, near).is_some() {
+            self.exact_score(a, b)
+        } else {
+            s
+        }
+    }
+
+    /// Whether [`Verifier::check`] of pair `(a, b)` reads the true sets (in [`Mode::Recheck`]):
+    /// a caller that holds them elsewhere (several processes) fetches them for these pairs
+    /// alone, then checks them with a source of true sets.
+    pub(crate) fn check_reads_sets(&self, a: u32, b: u32) -> bool {
+        self.mode == Mode::Recheck && self.dates_allow(a, b) && {
+            let s = score(self.sigs, a as usize, b as usize);
+            self.recheck_at(&s, a, b, self.dated_near(a, b)).is_some()
+        }
+    }
+
+    /// Whether [`Verifier::score`] of pair `(a, b)` reads the true sets (in [`Mode::Recheck`];
+    /// see [`Verifier::check_reads_sets`]).
+    pub(crate) fn score_reads_sets(&self, a: u32, b: u32) -> bool {
+        self.mode == Mode::Recheck && {
+            let s = score(self.sigs, a as usize, b as usize);
+            self.recheck_at(&s, a, b, false).is_some()
         }
     }
 

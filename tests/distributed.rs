@@ -1,7 +1,7 @@
 //! One scan over several processes on loopback (`--hosts`/`--process`, `--local`): the report
-//! is the one-process report outside `run` (of `--verify estimate`: the default `recheck`
-//! runs as `estimate` over several processes), and a peer that dies or never starts stops the
-//! others with its name.
+//! is the one-process report outside `run` (with the default `--verify recheck`, whose pairs
+//! measured on the true sets have their texts on different processes), and a peer that dies or
+//! never starts stops the others with its name.
 
 mod common;
 
@@ -12,15 +12,13 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-/// Options of the one-process runs that several processes must reproduce: those verify on the
-/// signatures (the default `--verify recheck` runs as `estimate` there, as their report's
-/// params say), while one process rechecks some pairs on their texts.
-const ONE_PROCESS: [&str; 2] = ["--verify", "estimate"];
-
 /// A corpus of several files in a temporary folder: the 2,000 generated news articles (sources,
 /// boilerplate, clusters) cut into five JSONL files, the boilerplate fixture (dates), the
-/// syndication fixture as CSV, an empty file and a file with a bad record (read with
-/// `--on-error skip`, so that the counts of skipped records and files are joined too).
+/// syndication fixture as CSV, the copies on either side of each threshold (an excerpt that only
+/// the true sets accept among them; the copies first, their originals last, so that the two
+/// sides of a pair are read by different processes), an empty file and a file with a bad
+/// record (read with `--on-error skip`, so that the counts of skipped records and files are
+/// joined too).
 struct Corpus {
     dir: tempfile::TempDir,
     files: Vec<PathBuf>,
@@ -55,6 +53,19 @@ impl Corpus {
         }
         files.insert(1, fixture("boilerplate/corpus.jsonl"));
         files.push(fixture("syndication/corpus.csv"));
+        let near = std::fs::read_to_string(fixture("thresholds/corpus.jsonl")).unwrap();
+        let (copies, originals): (Vec<&str>, Vec<&str>) =
+            near.lines().partition(|l| l.contains("-copy\""));
+        assert!(!copies.is_empty() && !originals.is_empty());
+        for (name, part) in [("near-copies.jsonl", copies), ("near.jsonl", originals)] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, part.join("\n") + "\n").unwrap();
+            if name == "near.jsonl" {
+                files.push(path);
+            } else {
+                files.insert(0, path);
+            }
+        }
         Corpus { dir, files }
     }
 
@@ -70,10 +81,15 @@ impl Corpus {
 
     /// The one-process report.
     fn single(&self) -> String {
+        self.single_with(&[])
+    }
+
+    /// The one-process report with `extra` options.
+    fn single_with(&self, extra: &[&str]) -> String {
         let out = self.out("single.json");
         syndic()
             .arg("scan")
-            .args(ONE_PROCESS)
+            .args(extra)
             .args(self.args())
             .args(["-o", arg(&out)])
             .assert()
@@ -145,6 +161,12 @@ fn reports_of_two_and_three_processes_are_the_one_process_report() {
     let c = Corpus::new();
     let single = c.single();
     assert!(single.contains("\"clusters\""), "{single}");
+    // Some pairs are measured on the true sets: the report is not the estimate's.
+    assert_ne!(
+        c.single_with(&["--verify", "estimate"]),
+        single,
+        "no pair of the corpus is rechecked on its true sets"
+    );
     // Thread counts differ between the processes and from the one-process run.
     for (n, threads) in [(2, ["1", "2", "1"]), (3, ["2", "1", "1"])] {
         let (hosts, _) = hosts(c.dir.path(), n);
@@ -229,7 +251,6 @@ fn banding_across_processes_within_each_budget_gives_the_one_process_report() {
     let single = dir.path().join("single.json");
     syndic()
         .arg("scan")
-        .args(ONE_PROCESS)
         .args(&args)
         .args(["-o", arg(&single)])
         .assert()
@@ -309,7 +330,6 @@ fn one_large_jsonl_file_is_read_in_parts_with_the_one_process_report() {
     let single = dir.path().join("single.json");
     syndic()
         .arg("scan")
-        .args(ONE_PROCESS)
         .args(&args)
         .args(["-o", arg(&single)])
         .assert()
@@ -348,7 +368,6 @@ fn one_large_jsonl_file_is_read_in_parts_with_the_one_process_report() {
     let one = dir.path().join("one.jsonl");
     syndic()
         .arg("dedup")
-        .args(ONE_PROCESS)
         .args(&args)
         .args(["--annotate", "-o", arg(&one)])
         .assert()
@@ -434,7 +453,6 @@ fn boilerplate_decided_by_line_key_is_the_one_process_boilerplate() {
         let one = c.out(&format!("boilerplate{i}-one.json"));
         syndic()
             .arg("scan")
-            .args(ONE_PROCESS)
             .args(args)
             .args(*opts)
             .args(["-o", arg(&one)])
@@ -546,7 +564,6 @@ fn dedup_over_several_processes_writes_the_one_process_output_whole_or_in_shards
     let one = c.out("one.jsonl");
     syndic()
         .arg("dedup")
-        .args(ONE_PROCESS)
         .args(c.args())
         .args(["-o", arg(&one)])
         .assert()
@@ -575,7 +592,6 @@ fn dedup_over_several_processes_writes_the_one_process_output_whole_or_in_shards
     let annotated = c.out("annotated.jsonl");
     syndic()
         .arg("dedup")
-        .args(ONE_PROCESS)
         .args(c.args())
         .args(["--annotate", "-o", arg(&annotated)])
         .assert()
@@ -664,7 +680,6 @@ fn labels_over_content_are_left_unmasked_as_in_one_process() {
     let one = dir.path().join("one.json");
     syndic()
         .arg("scan")
-        .args(ONE_PROCESS)
         .args(&files)
         .args(["-q", "-o", arg(&one)])
         .assert()

@@ -60,7 +60,7 @@ use crate::ingest::{ingest_with, DocMeta, Ingested, Skipped};
 use crate::normalize::NormDoc;
 use crate::pipeline::steps::{
     exact_groups, finish, first_pass_facts, keep_first_pass_facts, template_docs, Context, Edges,
-    Ingest, RunLog,
+    Ingest, RunLog, TrueSets,
 };
 use crate::pipeline::{
     components, resketch, sketch_all, sketch_into, source_ids, template_examples, Config, Mask,
@@ -201,18 +201,6 @@ pub fn dedup_within(
     Ok(Deduped { outcome, written })
 }
 
-/// The configuration several processes run for `cfg`, and that a report of the run should give
-/// as its params: rechecking rejected excerpts on their true sets (`--verify recheck`, the
-/// default) needs both texts of a pair on one process, so it runs as `estimate` (several
-/// processes verify on the signatures alone).
-pub fn config_for_processes(cfg: &Config) -> Config {
-    let mut cfg = cfg.clone();
-    if cfg.verify == verify::Mode::Recheck {
-        cfg.verify = verify::Mode::Estimate;
-    }
-    cfg
-}
-
 /// Runs the scan, then `after` on every process (with the scan on process 0, and this
 /// process's files) before the processes part.
 fn drive(
@@ -224,10 +212,10 @@ fn drive(
     after: impl FnOnce(&mut Run, Option<&Scan>, &[Corpus]) -> Result<()>,
 ) -> Result<Outcome> {
     cfg.validate()?;
-    let cfg = &config_for_processes(cfg);
-    if cfg.verify != verify::Mode::Estimate {
+    if !matches!(cfg.verify, verify::Mode::Estimate | verify::Mode::Recheck) {
         return Err(Error::Distributed(
-            "a run over several processes verifies on the signatures only (--verify estimate)"
+            "a run over several processes verifies with --verify recheck (the default) or \
+             estimate"
                 .into(),
         ));
     }
@@ -383,6 +371,17 @@ fn decode<T: DeserializeOwned>(from: usize, b: &[u8]) -> Result<T> {
              syndic version?"
         ))
     })
+}
+
+/// A process's final signatures, with the masks they were taken with.
+struct Final {
+    /// Process 0: the corpus's source templates.
+    templates: Option<SourceTemplates>,
+    sigs: Signatures,
+    /// The flagged lines of this process's documents.
+    lines: Option<LineMask>,
+    /// The templates, with this process's documents that hold one (local numbering).
+    local_templates: Option<SourceTemplates>,
 }
 
 /// What a process read of its files.
@@ -601,10 +600,18 @@ impl Run<'_> {
             let mut got: Vec<(usize, Plan)> = self.exchange(sends)?;
             got.pop().expect("a plan from process 0").1
         };
-        let (templates, sigs) = self.final_signatures(&plan, cx, log)?;
+        let Final {
+            templates,
+            sigs,
+            lines: line_mask,
+            local_templates,
+        } = self.final_signatures(&plan, cx, log)?;
 
         // 4. Band and verify across the processes (see [`pairs`]): process 0 gets the
-        // verified pairs and their documents' signatures, then every document's set size.
+        // verified pairs and their documents' signatures, clusters them, then gets every
+        // document's set size. The true shingle sets of this process's documents, for the
+        // pairs that `--verify recheck` measures on them (fetched by the process that verifies
+        // the pair, or by process 0 for a member's similarity to its representative).
         let passages = match &by_key {
             Some(f) => {
                 let mut pairs = f.sentence_pairs.clone();
@@ -624,34 +631,74 @@ impl Run<'_> {
             dates.extend_from_slice(&read.dates);
             unparsed.extend_from_slice(&read.date_unparsed);
         }
+        let true_sets = TrueSets::new(
+            &self.local.norm,
+            Mask {
+                lines: line_mask.as_ref(),
+                templates: local_templates.as_ref(),
+            },
+            cfg.shingle,
+        );
+        let fill = |l: u32, out: &mut Vec<u64>| true_sets.fill(l, out);
+        let recheck = cfg.verify == verify::Mode::Recheck;
         let held = pairs::Held {
             sigs: &sigs,
             global: &global,
             dates: &dates,
             unparsed: &unparsed,
+            sets: recheck.then_some(&fill as verify::SetSource),
         };
         let rule = pairs::Rule {
             banding: cfg.banding,
             max_bucket: cfg.max_bucket,
             rule: cfg.verify_rule(),
+            mode: cfg.verify,
             days: cfg.max_days,
             table_bytes: cx.budget.share(BAND_SHARE),
         };
         let found = pairs::near_pairs(self.net, &held, &self.spans, &rule, passages, true)?;
-        let sizes = self.gather_sizes(&plan, &sigs)?;
-        drop(sigs);
-        self.lap(log, "band_verify")?;
-        let mut result = None;
-        let mut refine = None;
-        if let (Some((_, spans, groups)), Some(found), Some(sizes)) = (&state, found, sizes) {
-            let clusters = pairs::cluster_gathered(
+        self.net.mark("band_verify");
+        log.lap("band_verify")?;
+        let mut gathered = None;
+        let mut rescore = Vec::new();
+        if let (Some((_, _, groups)), Some(found)) = (&state, found) {
+            let (clusters, members) = pairs::cluster_gathered(
                 &found,
                 groups,
                 cfg.num_perm,
                 cfg.verify_rule(),
+                cfg.verify,
                 cfg.cluster,
             );
-            log.lap("cluster")?;
+            rescore = members;
+            gathered = Some((found, clusters));
+        }
+        if recheck {
+            let mut wanted: Vec<u32> = rescore.iter().flat_map(|r| [r.2, r.3]).collect();
+            wanted.sort_unstable();
+            wanted.dedup();
+            let sets = pairs::fetch_sets(self.net, &held, &self.spans, &wanted)?;
+            if let Some((_, clusters)) = &mut gathered {
+                for &(c, m, l, rl) in &rescore {
+                    let (jaccard, containment) =
+                        crate::shingle::exact_similarity(&sets[&l], &sets[&rl]);
+                    let member = &mut clusters.clusters[c].members[m];
+                    member.similarity = jaccard;
+                    member.containment = containment;
+                }
+            }
+        }
+        true_sets.into_result()?;
+        self.net.mark("cluster");
+        log.lap("cluster")?;
+        let sizes = self.gather_sizes(&plan, &sigs)?;
+        drop(sigs);
+        self.lap(log, "gather_sizes")?;
+        let mut result = None;
+        let mut refine = None;
+        if let (Some((_, spans, _)), Some((found, clusters)), Some(sizes)) =
+            (&state, gathered, sizes)
+        {
             self.signatures_gathered = found.sigs.len() as u64;
             let edges = Edges {
                 edges: found.edges,
@@ -738,6 +785,7 @@ impl Run<'_> {
             global: &global,
             dates: &dates,
             unparsed: &unparsed,
+            sets: None,
         };
         let strict = cfg.verify_rule();
         let rule = pairs::Rule {
@@ -748,6 +796,7 @@ impl Run<'_> {
                 containment: strict.containment.map(|c| c * FIRST_PASS_LENIENCY),
                 ..strict
             },
+            mode: verify::Mode::Estimate,
             days: None,
             table_bytes: cx.budget.share(BAND_SHARE),
         };
@@ -1099,12 +1148,7 @@ impl Run<'_> {
     /// Every process: the final signatures of its documents, with the templates counted over
     /// all of them; process 0 gets the templates.
     #[allow(clippy::type_complexity)]
-    fn final_signatures(
-        &mut self,
-        plan: &Plan,
-        cx: Context,
-        log: &mut RunLog,
-    ) -> Result<(Option<SourceTemplates>, Signatures)> {
+    fn final_signatures(&mut self, plan: &Plan, cx: Context, log: &mut RunLog) -> Result<Final> {
         let cfg = self.cfg;
         let norm = &self.local.norm;
         let n = norm.doc_count();
@@ -1121,6 +1165,7 @@ impl Run<'_> {
         };
         let min_docs = template_docs(cfg);
         let mut templates = None;
+        let mut local_templates = None;
         let sigs = if min_docs == 0 {
             sketch_all(
                 norm,
@@ -1276,13 +1321,19 @@ impl Run<'_> {
             resketch(norm, here.documents(), both, cfg, &mut sigs, cx.progress)?;
             self.net.mark("template_resketch");
             log.lap("template_resketch")?;
+            local_templates = Some(here);
             sigs
         };
         if min_docs == 0 {
             self.net.mark("sketch");
             log.lap("sketch")?;
         }
-        Ok((templates, sigs))
+        Ok(Final {
+            templates,
+            sigs,
+            lines: mask,
+            local_templates,
+        })
     }
 
     /// Process 0: every document's final set size (0: not sketched), in the corpus's order.

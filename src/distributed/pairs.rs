@@ -40,6 +40,9 @@ pub(super) struct Held<'a> {
     pub global: &'a [u32],
     pub dates: &'a [Option<i64>],
     pub unparsed: &'a [bool],
+    /// The true shingle set of each document (local numbering), where pairs are measured on
+    /// them (`--verify recheck`, the final pass); `None`: on the signatures alone.
+    pub sets: Option<verify::SetSource<'a>>,
 }
 
 /// What pairs are candidates and which are kept.
@@ -47,6 +50,8 @@ pub(super) struct Rule {
     pub banding: Banding,
     pub max_bucket: usize,
     pub rule: VerifyRule,
+    /// [`verify::Mode::Recheck`] (with [`Held::sets`]) or [`verify::Mode::Estimate`].
+    pub mode: verify::Mode,
     /// The date window, if any.
     pub days: Option<u32>,
     /// Band table bytes this process may hold (its share of `--memory-limit`).
@@ -76,6 +81,9 @@ type Routed = Vec<(u64, u64)>;
 
 /// A document's signature and date, sent to the process verifying a pair of it.
 type SigWire = (u32, u32, Vec<u32>, Option<i64>, bool);
+
+/// True shingle sets on the wire: `(document, sorted set)`.
+type SetsWire = Vec<(u32, Vec<u64>)>;
 
 /// A verified pair on the wire: `(a, b, jaccard, containment)`.
 type EdgeWire = (u32, u32, f64, f64, bool);
@@ -375,7 +383,7 @@ impl Verifying {
                 days,
             }),
             exact: None,
-            mode: verify::Mode::Estimate,
+            mode: rule.mode,
             dates: Some(&dates),
             cache: None,
         };
@@ -403,6 +411,47 @@ impl Verifying {
                 (candidate, edge)
             })
             .collect();
+        // `--verify recheck`: the pairs it measures on the true sets, checked again with those
+        // of their documents (fetched from the processes that read them). Every process takes
+        // part in the fetch, with or without pairs of its own.
+        let mut checked = checked;
+        if held.sets.is_some() {
+            let rechecked: Vec<usize> = (pairs.par_iter().zip(&checked).enumerate())
+                .filter(|(_, (pair, got))| {
+                    let (ab, bands) = **pair;
+                    (got.0 || bands == PASSAGE)
+                        && got.1.is_none()
+                        && verifier.check_reads_sets(index((ab >> 32) as u32), index(ab as u32))
+                })
+                .map(|(k, _)| k)
+                .collect();
+            let mut wanted: Vec<u32> = rechecked
+                .iter()
+                .flat_map(|&k| [(pairs[k].0 >> 32) as u32, pairs[k].0 as u32])
+                .collect();
+            wanted.sort_unstable();
+            wanted.dedup();
+            let sets = fetch_sets(net, held, spans, &wanted)?;
+            let source = |i: u32, out: &mut Vec<u64>| {
+                out.clear();
+                out.extend_from_slice(&sets[&docs[i as usize]]);
+            };
+            let exact = Verifier {
+                exact: Some(&source),
+                ..verifier
+            };
+            let edges: Vec<(usize, Option<Edge>)> = rechecked
+                .into_par_iter()
+                .map(|k| {
+                    let (a, b) = ((pairs[k].0 >> 32) as u32, pairs[k].0 as u32);
+                    let edge = exact.check(index(a), index(b)).map(|e| Edge { a, b, ..e });
+                    (k, edge)
+                })
+                .collect();
+            for (k, edge) in edges {
+                checked[k].1 = edge;
+            }
+        }
         let mut new = Vec::new();
         for (&(ab, bands), (candidate, edge)) in pairs.iter().zip(checked) {
             let (a, b) = ((ab >> 32) as u32, ab as u32);
@@ -437,6 +486,52 @@ impl Verifying {
         self.seen.extend_from_slice(&new[j..]);
         Ok(())
     }
+}
+
+/// Every process: the true shingle sets (see [`Held::sets`]) of documents `wanted` (corpus
+/// numbering), those read here and those fetched from the processes that read them. Two
+/// exchanges on every process.
+pub(super) fn fetch_sets(
+    net: &mut Net,
+    held: &Held,
+    spans: &[Span],
+    wanted: &[u32],
+) -> Result<HashMap<u32, Vec<u64>>> {
+    let Some(fill) = held.sets else {
+        return Ok(HashMap::new());
+    };
+    let set = |d: u32| {
+        let mut out = Vec::new();
+        fill(place(spans, d).1, &mut out);
+        (d, out)
+    };
+    let me = net.me();
+    let mut asks: Vec<Vec<u32>> = vec![Vec::new(); net.peers()];
+    let mut here = Vec::new();
+    for &d in wanted {
+        match place(spans, d).0 {
+            p if p == me => here.push(d),
+            p => asks[p].push(d),
+        }
+    }
+    let sends = asks
+        .into_iter()
+        .enumerate()
+        .filter(|(_, a)| !a.is_empty())
+        .map(|(q, a)| (q, encode(&a)))
+        .collect();
+    let got: Vec<(usize, Vec<u32>)> = exchange(net, sends)?;
+    let sends = got
+        .into_iter()
+        .map(|(from, asked)| {
+            let replies: Vec<(u32, Vec<u64>)> = asked.into_par_iter().map(set).collect();
+            (from, encode(&replies))
+        })
+        .collect();
+    let got: Vec<(usize, SetsWire)> = exchange(net, sends)?;
+    let mut sets: HashMap<u32, Vec<u64>> = here.into_par_iter().map(set).collect();
+    sets.extend(got.into_iter().flat_map(|(_, r)| r));
+    Ok(sets)
 }
 
 /// Appends a band entry `(key, document)` to a message for the key's owner, 12 bytes
@@ -524,8 +619,9 @@ pub(super) fn cluster_gathered(
     groups: &Groups,
     num_perm: usize,
     rule: VerifyRule,
+    mode: verify::Mode,
     method: cluster::Method,
-) -> Clusters {
+) -> (Clusters, Vec<Rescore>) {
     let n = groups.leaders.len();
     let mut members: Vec<u32> = found.edges.iter().flat_map(|e| [e.a, e.b]).collect();
     for (d, &l) in groups.leaders.iter().enumerate() {
@@ -569,12 +665,14 @@ pub(super) fn cluster_gathered(
         .collect();
     // Clustering measures only pairs within a component (its edges' documents): their
     // signatures are all here. The date window played its part in verification.
+    // In `--verify recheck`, without true sets here: the pairs it would measure on them are
+    // returned, for the caller to fetch their sets.
     let verifier = Verifier {
         rule,
         sigs: &sigs,
         window: None,
         exact: None,
-        mode: verify::Mode::Estimate,
+        mode,
         dates: None,
         cache: None,
     };
@@ -583,6 +681,18 @@ pub(super) fn cluster_gathered(
         labels: sub_labels,
     } = build_clusters(&verifier, &sub, &edges, method);
     let global = |i: u32| members[i as usize];
+    // A member's similarity to its representative is that of their exact groups' leaders
+    // (see `build_clusters`).
+    let mut rescore = Vec::new();
+    for (c, cluster) in clusters.iter().enumerate() {
+        let rl = sub.leaders[cluster.representative as usize];
+        for (m, member) in cluster.members.iter().enumerate() {
+            let l = sub.leaders[member.doc as usize];
+            if l != rl && verifier.score_reads_sets(l, rl) {
+                rescore.push((c, m, global(l), global(rl)));
+            }
+        }
+    }
     for c in &mut clusters {
         c.representative = global(c.representative);
         c.family = global(c.family);
@@ -595,8 +705,14 @@ pub(super) fn cluster_gathered(
     for (i, &l) in sub_labels.iter().enumerate() {
         labels[members[i] as usize] = global(l);
     }
-    Clusters { clusters, labels }
+    (Clusters { clusters, labels }, rescore)
 }
+
+/// A member whose similarity to its representative `--verify recheck` measures on the true
+/// sets: `(cluster, member, leader of the member's exact group, the representative's)`, the
+/// cluster and member as indices into [`Clusters::clusters`] and its members, the documents in
+/// the corpus's numbering.
+pub(super) type Rescore = (usize, usize, u32, u32);
 
 #[cfg(test)]
 mod tests {

@@ -223,7 +223,7 @@ fn run_shard(a: &Args, c: &syndic::distributed::Cluster) -> Result<()> {
     }
     let p = &a.pipeline;
     p.init_threads()?;
-    let cfg = syndic::distributed::config_for_processes(&p.config()?);
+    let cfg = p.config()?;
     let t0 = std::time::Instant::now();
     let corpus = syndic::read::Corpus::open_with(&p.inputs, &p.folder_filter()?)?;
     let bars = crate::progress::Bars::new(p.quiet);

@@ -67,7 +67,7 @@ pub fn scan(
     cluster: &Cluster,
 ) -> Result<Option<(Corpus, pipeline::Scan, pipeline::Config, report::Report)>> {
     p.init_threads()?;
-    let cfg = distributed::config_for_processes(&p.config()?);
+    let cfg = p.config()?;
     let t0 = Instant::now();
     let corpus = Corpus::open_with(&p.inputs, &p.folder_filter()?)?;
     let bars = Bars::new(p.quiet);
