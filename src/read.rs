@@ -147,7 +147,9 @@ pub struct SourceFile {
 }
 
 /// A part of an uncompressed JSONL file: the lines that start at `start..end` (both line
-/// starts, or the file's end), the first of them line `first_line + 1` of the file.
+/// starts, or the file's end), the first of them line `first_line + 1` of the file; or of a
+/// Parquet file: the row groups that start at `start..end` (their rows numbered as in the whole
+/// file, whatever `first_line`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct ByteRange {
     pub start: u64,
@@ -1357,12 +1359,12 @@ impl FileReader {
             return r;
         }
         match File::open(&src.path) {
-            Ok(f) if src.range.is_some() => FileReader::part(src, file, f),
             Ok(f) if src.format == Format::Parquet => {
                 let mut r = FileReader::empty(src, file);
                 r.parquet_input = Some(parquet::Input::File(f));
                 r
             }
+            Ok(f) if src.range.is_some() => FileReader::part(src, file, f),
             Ok(f) => {
                 FileReader::from_reader(src, file, Box::new(BufReader::with_capacity(1 << 16, f)))
             }
@@ -1568,7 +1570,7 @@ impl FileReader {
                 self.done = true;
                 return Ok(Chunk::End);
             };
-            match parquet::Table::open(input, &self.fields) {
+            match parquet::Table::open(input, &self.fields, self.src.range.as_ref()) {
                 Ok(t) => self.parquet = Some(Box::new(t)),
                 Err(k) => {
                     self.done = true;

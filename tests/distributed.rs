@@ -392,6 +392,101 @@ fn one_large_jsonl_file_is_read_in_parts_with_the_one_process_report() {
     assert!(one == two, "the dedup outputs differ");
 }
 
+/// A Parquet file is read in parts by row groups (those that start in a process's share of
+/// the bytes), its rows numbered as in the whole file (ids made from row numbers, a row
+/// without text): the report of 2 and 3 processes is the one-process report.
+#[test]
+fn one_large_parquet_file_is_read_by_row_groups_with_the_one_process_report() {
+    use std::sync::Arc;
+
+    use arrow_array::{ArrayRef, RecordBatch, StringArray};
+    use arrow_schema::{DataType, Field, Schema};
+    use parquet::arrow::ArrowWriter;
+    use parquet::file::properties::WriterProperties;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::new();
+    let gz = std::fs::File::open(fixture("bench/news2k.jsonl.gz")).unwrap();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(gz), &mut text).unwrap();
+    let rows: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let column = |key: &str, keep: &dyn Fn(usize) -> bool| -> ArrayRef {
+        Arc::new(StringArray::from(
+            rows.iter()
+                .enumerate()
+                .map(|(i, r)| r[key].as_str().filter(|_| keep(i)).map(String::from))
+                .collect::<Vec<_>>(),
+        ))
+    };
+    let schema = Arc::new(Schema::new(
+        ["id", "source", "text"]
+            .map(|k| Field::new(k, DataType::Utf8, true))
+            .to_vec(),
+    ));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            column("id", &|i| i % 7 != 3),
+            column("source", &|_| true),
+            column("text", &|i| i != 1234),
+        ],
+    )
+    .unwrap();
+    let big = dir.path().join("big.parquet");
+    let props = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(150))
+        .build();
+    let mut w =
+        ArrowWriter::try_new(std::fs::File::create(&big).unwrap(), schema, Some(props)).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+
+    let args: Vec<String> = [arg(&big), "--on-error", "skip", "-q"]
+        .map(String::from)
+        .to_vec();
+    let single = dir.path().join("single.json");
+    syndic()
+        .arg("scan")
+        .args(&args)
+        .args(["-o", arg(&single)])
+        .assert()
+        .success();
+    let single = report_without_run(&single);
+    assert!(single.contains("big.parquet:"), "ids from row numbers");
+    assert!(single.contains("\"empty_documents\": 1"), "{single}");
+    for n in [2, 3] {
+        let (hosts, _) = hosts(dir.path(), n);
+        let report = dir.path().join(format!("report{n}.json"));
+        let deadline = Instant::now() + DEADLINE;
+        let children: Vec<Child> = (0..n)
+            .map(|i| {
+                process(&args, &hosts, i, &["-o", arg(&report)])
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let errs: Vec<String> = children
+            .into_iter()
+            .map(|child| {
+                let (status, err) = wait(child, deadline);
+                assert!(status.success(), "{n} processes: {err}");
+                err
+            })
+            .collect();
+        // Every process read a share of the file's row groups.
+        for e in &errs {
+            assert!(count_in(e, &format!("of {n}:"), "documents read") > 2000 / n as u64 / 2);
+        }
+        assert_eq!(
+            report_without_run(&report),
+            single,
+            "the report of {n} processes differs from one process's"
+        );
+    }
+}
+
 /// The number after `before` and before `after` in a process's stderr.
 fn count_in(err: &str, before: &str, after: &str) -> u64 {
     let start = err

@@ -1,7 +1,8 @@
 //! Which process reads what: the corpus's files, in order, as one run of bytes cut into equal
 //! shares, one per process. A file within one share is read whole by its process; an
 //! uncompressed JSONL file across a cut is read in parts, cut at line starts (the lines that
-//! start in a part are its records); any other file goes whole to the share it starts in.
+//! start in a part are its records), and a Parquet file by row groups (those that start in a
+//! part are its rows); any other file goes whole to the share it starts in.
 //!
 //! Every process plans the same parts from the files' sizes (the inputs are on a shared file
 //! system). A part's lines are numbered as in the whole file: each process counts the line ends
@@ -81,22 +82,24 @@ fn bound(total: u64, peers: u64, p: u64) -> u64 {
 }
 
 /// Each file's size, and whether it may be read in parts: an uncompressed JSONL file (by its
-/// name and its first bytes) of more than one byte. A file that cannot be looked at is read
-/// whole (its reader reports why).
+/// name and its first bytes) of more than one byte, or a Parquet file (by its name and its
+/// first bytes). A file that cannot be looked at is read whole (its reader reports why).
 pub(super) fn sizes(corpus: &Corpus) -> (Vec<u64>, Vec<bool>) {
     corpus
         .files
         .iter()
         .map(|f| {
             let size = std::fs::metadata(&f.path).map_or(0, |m| m.len());
-            let plain = f.format == Format::Jsonl
-                && f.compression == Compression::None
-                && f.problem.is_none()
-                && size > 1
-                && first_bytes(&f.path).is_ok_and(|b| {
-                    !b.starts_with(b"\x1f\x8b") && !b.starts_with(b"\x28\xb5\x2f\xfd")
-                });
-            (size, plain)
+            let ok = f.compression == Compression::None && f.problem.is_none() && size > 1;
+            let split = ok
+                && match f.format {
+                    Format::Jsonl => first_bytes(&f.path).is_ok_and(|b| {
+                        !b.starts_with(b"\x1f\x8b") && !b.starts_with(b"\x28\xb5\x2f\xfd")
+                    }),
+                    Format::Parquet => first_bytes(&f.path).is_ok_and(|b| b.starts_with(b"PAR1")),
+                    _ => false,
+                };
+            (size, split)
         })
         .unzip()
 }
@@ -151,7 +154,8 @@ pub(super) fn line_ends(path: &Path, start: u64, end: u64) -> io::Result<u64> {
 }
 
 /// This process's parts moved to line starts: each part's range and its count of line ends,
-/// for the parts `mine` (indices into `parts`) that are cut.
+/// for the parts `mine` (indices into `parts`) that are cut. A Parquet file's parts stay as
+/// cut (a part reads the row groups that start in it, numbered from the file's metadata).
 pub(super) fn align(
     corpus: &Corpus,
     parts: &[Part],
@@ -164,6 +168,15 @@ pub(super) fn align(
             continue;
         };
         let path = &corpus.files[part.file].path;
+        if corpus.files[part.file].format == Format::Parquet {
+            let range = ByteRange {
+                start,
+                end,
+                first_line: 0,
+            };
+            out.push((i, range, 0));
+            continue;
+        }
         let failed = |e: io::Error| Error::Input {
             path: path.clone(),
             source: e,

@@ -17,7 +17,9 @@ use parquet::errors::ParquetError;
 use parquet::file::reader::ChunkReader;
 use serde_json::{Map, Value};
 
-use super::{Fields, RowCells, MAX_RECORD_BYTES};
+use parquet::file::metadata::{ParquetMetaData, RowGroupMetaData};
+
+use super::{ByteRange, Fields, RowCells, MAX_RECORD_BYTES};
 use crate::error::RecordError;
 
 /// Rows decoded at a time.
@@ -64,6 +66,31 @@ impl Input {
     }
 }
 
+/// The row groups of a file that a part of it reads: those whose first byte (the least start
+/// of their column chunks) lies in `range` (all of them without one). Parts that cut a file
+/// into byte ranges thus share out its row groups, each read by one part, in order.
+pub(crate) fn groups_in(meta: &ParquetMetaData, range: Option<&ByteRange>) -> Vec<usize> {
+    let groups = meta.row_groups();
+    (0..groups.len())
+        .filter(|&g| {
+            range.is_none_or(|r| {
+                let start = groups[g]
+                    .columns()
+                    .iter()
+                    .map(|c| c.byte_range().0)
+                    .min()
+                    .unwrap_or(0);
+                (r.start..r.end).contains(&start)
+            })
+        })
+        .collect()
+}
+
+/// Rows of the file before row group `g`.
+fn rows_before(groups: &[RowGroupMetaData], g: usize) -> u64 {
+    groups[..g].iter().map(|r| r.num_rows().max(0) as u64).sum()
+}
+
 /// A column of the current batch, as strings.
 pub(super) enum Col {
     Utf8(StringArray),
@@ -106,7 +133,11 @@ pub(super) struct Table {
     names: Vec<String>,
     /// Where the text, id, source and date columns are in `names`.
     roles: [Option<usize>; 4],
+    /// The row groups read (all, or those of a part: see [`groups_in`]), and the next of them.
+    groups: Vec<usize>,
     next_group: usize,
+    /// The row group being read.
+    group: usize,
     reader: Option<ParquetRecordBatchReader>,
     /// The current batch's columns (as `names`), its length, and the next row in it.
     cols: Vec<Col>,
@@ -163,8 +194,13 @@ pub(super) fn find_columns(
 
 impl Table {
     /// Reads a file's footer and finds the named columns. The text column must be there, as a
-    /// string (or binary) column; the others may be missing.
-    pub(super) fn open(input: Input, fields: &Fields) -> Result<Table, RecordError> {
+    /// string (or binary) column; the others may be missing. With a `range`, only the row
+    /// groups that start in it are read (their rows numbered as in the whole file).
+    pub(super) fn open(
+        input: Input,
+        fields: &Fields,
+        range: Option<&ByteRange>,
+    ) -> Result<Table, RecordError> {
         let meta = crate::signal::catch_decoder_panic(|| input.metadata())
             .map_err(RecordError::Parquet)?
             .map_err(|e| RecordError::Parquet(e.to_string()))?;
@@ -176,6 +212,7 @@ impl Table {
         let roles = found.map(|c| c.and_then(|c| read.iter().position(|&r| r == c)));
         let names = read.iter().map(|&c| header[c].clone()).collect();
         let mask = ProjectionMask::roots(meta.parquet_schema(), read);
+        let groups = groups_in(meta.metadata(), range);
         Ok(Table {
             input,
             meta,
@@ -183,7 +220,9 @@ impl Table {
             header,
             names,
             roles,
+            groups,
             next_group: 0,
+            group: 0,
             reader: None,
             cols: Vec::new(),
             len: 0,
@@ -233,11 +272,12 @@ impl Table {
                     Err(e) => return Some(Err(self.group_failed(e))),
                 }
             }
-            let groups = self.meta.metadata().row_groups();
-            let g = self.next_group;
-            let group = groups.get(g)?;
+            let g = *self.groups.get(self.next_group)?;
             self.next_group += 1;
-            self.group_end = self.row + group.num_rows().max(0) as u64;
+            self.group = g;
+            let groups = self.meta.metadata().row_groups();
+            self.row = rows_before(groups, g);
+            self.group_end = self.row + groups[g].num_rows().max(0) as u64;
             let (input, meta, mask) = (&self.input, &self.meta, &self.mask);
             match crate::signal::catch_decoder_panic(|| input.group(meta, g, mask)) {
                 Ok(Ok(r)) => self.reader = Some(r),
@@ -256,7 +296,7 @@ impl Table {
         self.next = 0;
         self.row = self.group_end;
         let n = self.meta.metadata().num_row_groups();
-        let g = self.next_group;
+        let g = self.group + 1;
         (
             at,
             RecordError::Parquet(format!("row group {g} of {n}: {e}")),
