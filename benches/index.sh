@@ -82,7 +82,7 @@ trap 'kill $SERVE 2>/dev/null || true' EXIT
 for _ in $(seq 50); do grep -q http:// "$WORK/serve.log" && break; sleep 0.1; done
 URL=$(grep -o 'http://[0-9.:]*' "$WORK/serve.log")
 lat=()
-for r in $(seq "$RUNS"); do lat+=("$(python3 benches/index_latency.py "$URL" "$WORK/held.jsonl" 1000 3)"); echo "serve: ${lat[-1]}"; done
+for r in $(seq "$RUNS"); do lat+=("$(python3 benches/index_latency.py "$URL" "$WORK/held.jsonl" 1000 10)"); echo "serve: ${lat[-1]}"; done
 echo "load: $(python3 benches/index_latency.py "$URL" "$WORK/held.jsonl" 0 0 8 20000)"
 echo "RSS of serve: $(awk '/VmHWM/ {print $2, $3}' /proc/$SERVE/status) (peak)"
 kill $SERVE

@@ -6,7 +6,7 @@
 #   - bytes on disk per document, with and without the compressed texts;
 #   - `syndic index check` of 1,000 held-out documents (the CLI, wall seconds, median of RUNS);
 #   - `syndic serve` over the index: single-document POST /check p50/p99 (2,000 requests one
-#     after another), 1,000-document POST /check documents/s, then a load test of CLIENTS
+#     after another), 1,000-document POST /check documents/s (median of 10 batches), then a load test of CLIENTS
 #     (default 8) concurrent clients sending LOAD (default 20,000) single-document checks, with
 #     the count of errors (benches/index_latency.py); the service's peak RSS.
 # Usage: benches/index_1m.sh [N]
@@ -77,7 +77,7 @@ URL=$(grep -o 'http://[0-9.:]*' "$WORK/serve.log")
 kill -0 $SERVE || { echo "serve did not start: $(cat "$WORK/serve.log")" >&2; exit 1; }
 echo "serve started: RSS $(awk '/VmRSS/ {print $2, $3}' /proc/$SERVE/status)"
 for r in $(seq "$RUNS"); do
-  echo "serve: $(python3 benches/index_latency.py "$URL" "$WORK/queries.jsonl" 2000 3 "$CLIENTS" 0)"
+  echo "serve: $(python3 benches/index_latency.py "$URL" "$WORK/queries.jsonl" 2000 10 "$CLIENTS" 0)"
 done
 echo "load: $(python3 benches/index_latency.py "$URL" "$WORK/queries.jsonl" 0 0 "$CLIENTS" "$LOAD")"
 echo "RSS of serve: $(awk '/VmHWM|RssAnon|RssFile/ {printf "%s %s %s; ", $1, $2, $3}' /proc/$SERVE/status)"
