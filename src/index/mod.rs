@@ -808,17 +808,28 @@ impl Index {
             .into_par_iter()
             .flat_map_iter(|(range, span)| {
                 let base = start[range.start];
-                let mut kept = Vec::new();
                 for b in range {
-                    let mine = &mut span[start[b] - base..start[b + 1] - base];
-                    mine.sort_unstable_by_key(|&(q, _, d)| (d, q));
-                    let mut last = None;
-                    for c in mine.iter() {
-                        if last != Some(*c) && open(c) {
-                            kept.push(*c);
-                        }
-                        last = Some(*c);
+                    span[start[b] - base..start[b + 1] - base]
+                        .sort_unstable_by_key(|&(q, _, d)| (d, q));
+                }
+                // Each candidate's row is asked for a few candidates ahead, so that the cache
+                // misses of rows on different pages overlap instead of coming one at a time.
+                const AHEAD: usize = 8;
+                let mut kept = Vec::new();
+                let mut last = None;
+                for k in 0..span.len() {
+                    if let Some(&(_, si, d)) = span.get(k + AHEAD) {
+                        let row = self.segs[si as usize].low_row(d as usize);
+                        crate::isa::prefetch(&row[0]);
+                        crate::isa::prefetch(&row[row.len() / 2]);
+                        crate::isa::prefetch(&row[row.len() - 1]);
                     }
+                    let c = span[k];
+                    // Repeats of a candidate are next to each other (one bucket, sorted).
+                    if last != Some(c) && open(&c) {
+                        kept.push(c);
+                    }
+                    last = Some(c);
                 }
                 kept
             })

@@ -527,9 +527,14 @@ impl Segment {
 
     /// The set size of document `i` and the low byte of each value of its signature.
     pub fn low(&self, i: usize) -> (u32, &[u8]) {
-        let w = 4 + self.num_perm;
-        let row = &self.sec(Sec::Low)[i * w..(i + 1) * w];
+        let row = self.low_row(i);
         (u32::from_le_bytes(row[..4].try_into().unwrap()), &row[4..])
+    }
+
+    /// The bytes of document `i`'s row of [`Segment::low`] (for a prefetch).
+    pub fn low_row(&self, i: usize) -> &[u8] {
+        let w = 4 + self.num_perm;
+        &self.sec(Sec::Low)[i * w..(i + 1) * w]
     }
 
     /// Unmaps the pages of this segment that reads through the map have mapped (merges and
