@@ -659,7 +659,6 @@ impl Segment {
         const WALK: usize = 5;
         let mut runs = [(0usize, 0usize); GROUP];
         let mut place = [(0usize, 0usize, 0usize); GROUP];
-        let mut found = [0u64; GROUP];
         let mut i = 0;
         while i < keys.len() {
             let mut g = 0;
@@ -685,14 +684,16 @@ impl Segment {
                 };
                 g += 1;
             }
-            for j in 0..g {
-                let (lo, hi, at) = place[j];
+            // Every guess of the group is asked for before any is read, so that their cache
+            // misses overlap (a read in this loop would wait for its line before the next
+            // key's were asked for).
+            for &(lo, hi, at) in &place[..g] {
                 if lo < hi && at < n {
                     // The walk from the guess goes a few entries either way: their cache lines
                     // are asked for with the guess's, not one after another.
                     crate::isa::prefetch(&e[at.saturating_sub(WALK).max(lo) * ENTRY]);
+                    crate::isa::prefetch(&e[at * ENTRY]);
                     crate::isa::prefetch(&e[(at + WALK).min(hi).min(n - 1) * ENTRY]);
-                    found[j] = key_at(at);
                 }
             }
             for j in 0..g {
@@ -705,7 +706,7 @@ impl Segment {
                 } else if lo == hi {
                     lo
                 } else {
-                    if found[j] < key {
+                    if key_at(at) < key {
                         while at < hi && key_at(at) < key {
                             at += 1;
                         }
