@@ -131,6 +131,37 @@ fn process(args: &[String], hosts: &Path, i: usize, extra: &[&str]) -> Command {
     c
 }
 
+/// Runs a scan of `args` as `n` processes on loopback (process `i` with `extra(i)` after),
+/// started last to first (connection setup does not depend on the order); asserts that each
+/// succeeds within [`DEADLINE`] and returns their stderr, in process order.
+fn run_processes(
+    dir: &Path,
+    args: &[String],
+    n: usize,
+    extra: &dyn Fn(usize) -> Vec<String>,
+) -> Vec<String> {
+    let (hosts, _) = hosts(dir, n);
+    let deadline = Instant::now() + DEADLINE;
+    let children: Vec<Child> = (0..n)
+        .rev()
+        .map(|i| {
+            let e = extra(i);
+            let e: Vec<&str> = e.iter().map(String::as_str).collect();
+            process(args, &hosts, i, &e).spawn().unwrap()
+        })
+        .collect();
+    let mut errs: Vec<String> = children
+        .into_iter()
+        .map(|child| {
+            let (status, err) = wait(child, deadline);
+            assert!(status.success(), "{n} processes: {err}");
+            err
+        })
+        .collect();
+    errs.reverse();
+    errs
+}
+
 /// Waits for `child` at most until `deadline` (killing it then, so that no test hangs); its
 /// exit status and stderr.
 fn wait(mut child: Child, deadline: Instant) -> (std::process::ExitStatus, String) {
@@ -169,21 +200,13 @@ fn reports_of_two_and_three_processes_are_the_one_process_report() {
     );
     // Thread counts differ between the processes and from the one-process run.
     for (n, threads) in [(2, ["1", "2", "1"]), (3, ["2", "1", "1"])] {
-        let (hosts, _) = hosts(c.dir.path(), n);
         let out = c.out(&format!("report{n}.json"));
-        let deadline = Instant::now() + DEADLINE;
-        // Started last to first: connection setup does not depend on the order.
-        let children: Vec<Child> = (0..n)
-            .rev()
-            .map(|i| {
-                process(&c.args(), &hosts, i, &["-j", threads[i], "-o", arg(&out)])
-                    .spawn()
-                    .unwrap()
-            })
-            .collect();
-        for child in children {
-            let (status, err) = wait(child, deadline);
-            assert!(status.success(), "{n} processes: {err}");
+        let extra = |i: usize| {
+            ["-j", threads[i], "-o", arg(&out)]
+                .map(String::from)
+                .to_vec()
+        };
+        for err in run_processes(c.dir.path(), &c.args(), n, &extra) {
             assert!(err.contains("bytes sent"), "{err}");
         }
         assert_eq!(
@@ -261,26 +284,9 @@ fn banding_across_processes_within_each_budget_gives_the_one_process_report() {
     assert!(stats["capped_buckets"].as_u64().unwrap() > 0, "{stats}");
     assert!(stats["verified_pairs"].as_u64().unwrap() > 0, "{stats}");
     for n in [2, 3] {
-        let (hosts, _) = hosts(dir.path(), n);
         let out = dir.path().join(format!("report{n}.json"));
-        let deadline = Instant::now() + DEADLINE;
-        let children: Vec<Child> = (0..n)
-            .rev()
-            .map(|i| {
-                process(&args, &hosts, i, &["-j", "1", "-o", arg(&out)])
-                    .spawn()
-                    .unwrap()
-            })
-            .collect();
-        let mut errs: Vec<String> = children
-            .into_iter()
-            .map(|child| {
-                let (status, err) = wait(child, deadline);
-                assert!(status.success(), "{n} processes: {err}");
-                err
-            })
-            .collect();
-        errs.reverse();
+        let extra = |_| ["-j", "1", "-o", arg(&out)].map(String::from).to_vec();
+        let errs = run_processes(dir.path(), &args, n, &extra);
         assert_eq!(
             report_without_run(&out),
             report_without_run(&single),
@@ -337,24 +343,9 @@ fn one_large_jsonl_file_is_read_in_parts_with_the_one_process_report() {
     let single = report_without_run(&single);
     assert!(single.contains("big.jsonl:"), "ids from line numbers");
     for n in [2, 3] {
-        let (hosts, _) = hosts(dir.path(), n);
         let report = dir.path().join(format!("report{n}.json"));
-        let deadline = Instant::now() + DEADLINE;
-        let children: Vec<Child> = (0..n)
-            .map(|i| {
-                process(&args, &hosts, i, &["-o", arg(&report)])
-                    .spawn()
-                    .unwrap()
-            })
-            .collect();
-        let errs: Vec<String> = children
-            .into_iter()
-            .map(|child| {
-                let (status, err) = wait(child, deadline);
-                assert!(status.success(), "{n} processes: {err}");
-                err
-            })
-            .collect();
+        let extra = |_| ["-o", arg(&report)].map(String::from).to_vec();
+        let errs = run_processes(dir.path(), &args, n, &extra);
         // Every process read a share of the file.
         for e in &errs {
             assert!(count_in(e, &format!("of {n}:"), "documents read") > 2000 / n as u64 / 2);
@@ -457,24 +448,9 @@ fn one_large_parquet_file_is_read_by_row_groups_with_the_one_process_report() {
     assert!(single.contains("big.parquet:"), "ids from row numbers");
     assert!(single.contains("\"empty_documents\": 1"), "{single}");
     for n in [2, 3] {
-        let (hosts, _) = hosts(dir.path(), n);
         let report = dir.path().join(format!("report{n}.json"));
-        let deadline = Instant::now() + DEADLINE;
-        let children: Vec<Child> = (0..n)
-            .map(|i| {
-                process(&args, &hosts, i, &["-o", arg(&report)])
-                    .spawn()
-                    .unwrap()
-            })
-            .collect();
-        let errs: Vec<String> = children
-            .into_iter()
-            .map(|child| {
-                let (status, err) = wait(child, deadline);
-                assert!(status.success(), "{n} processes: {err}");
-                err
-            })
-            .collect();
+        let extra = |_| ["-o", arg(&report)].map(String::from).to_vec();
+        let errs = run_processes(dir.path(), &args, n, &extra);
         // Every process read a share of the file's row groups.
         for e in &errs {
             assert!(count_in(e, &format!("of {n}:"), "documents read") > 2000 / n as u64 / 2);

@@ -24,6 +24,7 @@
 use std::collections::HashMap;
 
 use rayon::prelude::*;
+use serde::{de::DeserializeOwned, Serialize};
 
 use super::{encode, exchange, key_process, net::Net, place, Span};
 use crate::band::{pairs_from_table, BandStats, Banding};
@@ -281,7 +282,6 @@ impl Verifying {
         first_band: usize,
         mut pairs: Routed,
     ) -> Result<()> {
-        let peers = net.peers();
         let me = net.me();
         // By pair alone: a pair's bands are or-ed together, in any order.
         pairs.par_sort_unstable_by_key(|x| x.0);
@@ -304,45 +304,18 @@ impl Verifying {
             .collect();
         docs.par_sort_unstable();
         docs.dedup();
-        let mut asks: Vec<Vec<u32>> = vec![Vec::new(); peers];
-        for &d in &docs {
-            let (p, _) = place(spans, d);
-            if p != me {
-                asks[p].push(d);
-            }
-        }
-        let sends = asks
-            .into_iter()
-            .enumerate()
-            .filter(|(_, a)| !a.is_empty())
-            .map(|(q, a)| (q, encode(&a)))
-            .collect();
-        let got: Vec<(usize, Vec<u32>)> = exchange(net, sends)?;
-        let sends = got
-            .into_iter()
-            .map(|(from, asked)| {
-                let replies: Vec<SigWire> = asked
-                    .into_iter()
-                    .map(|d| {
-                        let l = place(spans, d).1 as usize;
-                        (
-                            d,
-                            held.sigs.sizes[l],
-                            held.sigs.get(l).to_vec(),
-                            held.dates[l],
-                            held.unparsed[l],
-                        )
-                    })
-                    .collect();
-                (from, encode(&replies))
-            })
-            .collect();
-        let got: Vec<(usize, Vec<SigWire>)> = exchange(net, sends)?;
-        let mut fetched: HashMap<u32, SigWire> = got
-            .into_iter()
-            .flat_map(|(_, r)| r)
-            .map(|w| (w.0, w))
-            .collect();
+        let remote = docs.iter().copied().filter(|&d| place(spans, d).0 != me);
+        let got: Vec<SigWire> = ask(net, spans, remote, |d| {
+            let l = place(spans, d).1 as usize;
+            (
+                d,
+                held.sigs.sizes[l],
+                held.sigs.get(l).to_vec(),
+                held.dates[l],
+                held.unparsed[l],
+            )
+        })?;
+        let mut fetched: HashMap<u32, SigWire> = got.into_iter().map(|w| (w.0, w)).collect();
         // The pairs' documents in one table, numbered in the corpus's order (so that `a < b`
         // stays so).
         let k = held.sigs.num_perm;
@@ -506,13 +479,26 @@ pub(super) fn fetch_sets(
         (d, out)
     };
     let me = net.me();
+    let (here, remote): (Vec<u32>, Vec<u32>) =
+        wanted.iter().partition(|&&d| place(spans, d).0 == me);
+    let got: SetsWire = ask(net, spans, remote, set)?;
+    let mut sets: HashMap<u32, Vec<u64>> = here.into_par_iter().map(set).collect();
+    sets.extend(got);
+    Ok(sets)
+}
+
+/// Every process: asks the processes that read documents `wanted` (corpus numbering, none of
+/// them read here) for `answer` of each, and gives `answer` of the documents the others ask it
+/// for. Two exchanges on every process.
+fn ask<T: Serialize + DeserializeOwned + Send>(
+    net: &mut Net,
+    spans: &[Span],
+    wanted: impl IntoIterator<Item = u32>,
+    answer: impl Fn(u32) -> T + Sync + Send,
+) -> Result<Vec<T>> {
     let mut asks: Vec<Vec<u32>> = vec![Vec::new(); net.peers()];
-    let mut here = Vec::new();
-    for &d in wanted {
-        match place(spans, d).0 {
-            p if p == me => here.push(d),
-            p => asks[p].push(d),
-        }
+    for d in wanted {
+        asks[place(spans, d).0].push(d);
     }
     let sends = asks
         .into_iter()
@@ -524,14 +510,12 @@ pub(super) fn fetch_sets(
     let sends = got
         .into_iter()
         .map(|(from, asked)| {
-            let replies: Vec<(u32, Vec<u64>)> = asked.into_par_iter().map(set).collect();
+            let replies: Vec<T> = asked.into_par_iter().map(&answer).collect();
             (from, encode(&replies))
         })
         .collect();
-    let got: Vec<(usize, SetsWire)> = exchange(net, sends)?;
-    let mut sets: HashMap<u32, Vec<u64>> = here.into_par_iter().map(set).collect();
-    sets.extend(got.into_iter().flat_map(|(_, r)| r));
-    Ok(sets)
+    let got: Vec<(usize, Vec<T>)> = exchange(net, sends)?;
+    Ok(got.into_iter().flat_map(|(_, r)| r).collect())
 }
 
 /// Appends a band entry `(key, document)` to a message for the key's owner, 12 bytes
