@@ -609,9 +609,10 @@ impl Run<'_> {
 
         // 4. Band and verify across the processes (see [`pairs`]): process 0 gets the
         // verified pairs and their documents' signatures, clusters them, then gets every
-        // document's set size. The true shingle sets of this process's documents, for the
-        // pairs that `--verify recheck` measures on them (fetched by the process that verifies
-        // the pair, or by process 0 for a member's similarity to its representative).
+        // document's set size. Each process makes the true shingle sets of its own documents
+        // for the pairs that `--verify recheck` measures on them: the process that verifies
+        // such a pair fetches both, and so does process 0 for a member's similarity to its
+        // representative.
         let passages = match &by_key {
             Some(f) => {
                 let mut pairs = f.sentence_pairs.clone();
