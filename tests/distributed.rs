@@ -330,32 +330,7 @@ fn one_large_jsonl_file_is_read_in_parts_with_the_one_process_report() {
     }
     let big = dir.path().join("big.jsonl");
     std::fs::write(&big, out).unwrap();
-    let args: Vec<String> = [arg(&big), "--on-error", "skip", "-q"]
-        .map(String::from)
-        .to_vec();
-    let single = dir.path().join("single.json");
-    syndic()
-        .arg("scan")
-        .args(&args)
-        .args(["-o", arg(&single)])
-        .assert()
-        .success();
-    let single = report_without_run(&single);
-    assert!(single.contains("big.jsonl:"), "ids from line numbers");
-    for n in [2, 3] {
-        let report = dir.path().join(format!("report{n}.json"));
-        let extra = |_| ["-o", arg(&report)].map(String::from).to_vec();
-        let errs = run_processes(dir.path(), &args, n, &extra);
-        // Every process read a share of the file.
-        for e in &errs {
-            assert!(count_in(e, &format!("of {n}:"), "documents read") > 2000 / n as u64 / 2);
-        }
-        assert_eq!(
-            report_without_run(&report),
-            single,
-            "the report of {n} processes differs from one process's"
-        );
-    }
+    let (args, _) = scan_one_file_in_parts(dir.path(), &big);
     let one = dir.path().join("one.jsonl");
     syndic()
         .arg("dedup")
@@ -434,10 +409,19 @@ fn one_large_parquet_file_is_read_by_row_groups_with_the_one_process_report() {
     w.write(&batch).unwrap();
     w.close().unwrap();
 
-    let args: Vec<String> = [arg(&big), "--on-error", "skip", "-q"]
+    let (_, single) = scan_one_file_in_parts(dir.path(), &big);
+    assert!(single.contains("\"empty_documents\": 1"), "{single}");
+}
+
+/// Scans `big`, one file of the 2,000 generated articles (some without an id), in one process
+/// and as 2 and 3 processes, each of which must read a share of it: the reports are one, with
+/// ids made from the file's line or row numbers. Returns the scan's arguments and the report
+/// (without `run`).
+fn scan_one_file_in_parts(dir: &Path, big: &Path) -> (Vec<String>, String) {
+    let args: Vec<String> = [arg(big), "--on-error", "skip", "-q"]
         .map(String::from)
         .to_vec();
-    let single = dir.path().join("single.json");
+    let single = dir.join("single.json");
     syndic()
         .arg("scan")
         .args(&args)
@@ -445,15 +429,16 @@ fn one_large_parquet_file_is_read_by_row_groups_with_the_one_process_report() {
         .assert()
         .success();
     let single = report_without_run(&single);
-    assert!(single.contains("big.parquet:"), "ids from row numbers");
-    assert!(single.contains("\"empty_documents\": 1"), "{single}");
+    let name = big.file_name().unwrap().to_str().unwrap();
+    assert!(
+        single.contains(&format!("{name}:")),
+        "ids from line or row numbers"
+    );
     for n in [2, 3] {
-        let report = dir.path().join(format!("report{n}.json"));
+        let report = dir.join(format!("report{n}.json"));
         let extra = |_| ["-o", arg(&report)].map(String::from).to_vec();
-        let errs = run_processes(dir.path(), &args, n, &extra);
-        // Every process read a share of the file's row groups.
-        for e in &errs {
-            assert!(count_in(e, &format!("of {n}:"), "documents read") > 2000 / n as u64 / 2);
+        for e in run_processes(dir, &args, n, &extra) {
+            assert!(count_in(&e, &format!("of {n}:"), "documents read") > 2000 / n as u64 / 2);
         }
         assert_eq!(
             report_without_run(&report),
@@ -461,6 +446,7 @@ fn one_large_parquet_file_is_read_by_row_groups_with_the_one_process_report() {
             "the report of {n} processes differs from one process's"
         );
     }
+    (args, single)
 }
 
 /// The number after `before` and before `after` in a process's stderr.
