@@ -27,9 +27,7 @@ struct Corpus {
 impl Corpus {
     fn new() -> Corpus {
         let dir = tempfile::tempdir().unwrap();
-        let mut text = String::new();
-        let gz = std::fs::File::open(fixture("bench/news2k.jsonl.gz")).unwrap();
-        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(gz), &mut text).unwrap();
+        let text = news2k();
         let lines: Vec<&str> = text.lines().collect();
         let mut files = Vec::new();
         for (i, part) in lines.chunks(lines.len().div_ceil(5)).enumerate() {
@@ -96,6 +94,14 @@ impl Corpus {
             .success();
         report_without_run(&out)
     }
+}
+
+/// The 2,000 generated news articles of `fixtures/bench`, as JSONL text.
+fn news2k() -> String {
+    let mut text = String::new();
+    let gz = std::fs::File::open(fixture("bench/news2k.jsonl.gz")).unwrap();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(gz), &mut text).unwrap();
+    text
 }
 
 /// A report as text without its `run` section (the order of the rest kept as written).
@@ -226,9 +232,7 @@ fn reports_of_two_and_three_processes_are_the_one_process_report() {
 
 /// The generated news articles with a date each (ten days in turn), in four JSONL files.
 fn dated_corpus(dir: &Path) -> Vec<String> {
-    let mut text = String::new();
-    let gz = std::fs::File::open(fixture("bench/news2k.jsonl.gz")).unwrap();
-    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(gz), &mut text).unwrap();
+    let text = news2k();
     let lines: Vec<String> = text
         .lines()
         .enumerate()
@@ -310,9 +314,7 @@ fn banding_across_processes_within_each_budget_gives_the_one_process_report() {
 #[test]
 fn one_large_jsonl_file_is_read_in_parts_with_the_one_process_report() {
     let dir = tempfile::tempdir().unwrap();
-    let mut text = String::new();
-    let gz = std::fs::File::open(fixture("bench/news2k.jsonl.gz")).unwrap();
-    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(gz), &mut text).unwrap();
+    let text = news2k();
     let mut out = String::new();
     for (i, l) in text.lines().enumerate() {
         let mut v: serde_json::Map<String, serde_json::Value> = serde_json::from_str(l).unwrap();
@@ -371,9 +373,7 @@ fn one_large_parquet_file_is_read_by_row_groups_with_the_one_process_report() {
     use parquet::file::properties::WriterProperties;
 
     let dir = tempfile::tempdir().unwrap();
-    let mut text = String::new();
-    let gz = std::fs::File::open(fixture("bench/news2k.jsonl.gz")).unwrap();
-    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(gz), &mut text).unwrap();
+    let text = news2k();
     let rows: Vec<serde_json::Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
