@@ -84,16 +84,20 @@ impl Corpus {
 
     /// The one-process report with `extra` options.
     fn single_with(&self, extra: &[&str]) -> String {
-        let out = self.out("single.json");
-        syndic()
-            .arg("scan")
-            .args(extra)
-            .args(self.args())
-            .args(["-o", arg(&out)])
-            .assert()
-            .success();
-        report_without_run(&out)
+        let args = extra.iter().map(|s| s.to_string()).chain(self.args());
+        one_process(&self.out("single.json"), args)
     }
+}
+
+/// The report (without `run`) of one process's scan of `args`, written to `out`.
+fn one_process<S: AsRef<std::ffi::OsStr>>(out: &Path, args: impl IntoIterator<Item = S>) -> String {
+    syndic()
+        .arg("scan")
+        .args(args)
+        .args(["-o", arg(out)])
+        .assert()
+        .success();
+    report_without_run(out)
 }
 
 /// The 2,000 generated news articles of `fixtures/bench`, as JSONL text.
@@ -275,15 +279,8 @@ fn banding_across_processes_within_each_budget_gives_the_one_process_report() {
         ]
         .map(String::from),
     );
-    let single = dir.path().join("single.json");
-    syndic()
-        .arg("scan")
-        .args(&args)
-        .args(["-o", arg(&single)])
-        .assert()
-        .success();
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&single).unwrap()).unwrap();
+    let single = one_process(&dir.path().join("single.json"), &args);
+    let report: serde_json::Value = serde_json::from_str(&single).unwrap();
     let stats = &report["stats"];
     assert!(stats["capped_buckets"].as_u64().unwrap() > 0, "{stats}");
     assert!(stats["verified_pairs"].as_u64().unwrap() > 0, "{stats}");
@@ -293,7 +290,7 @@ fn banding_across_processes_within_each_budget_gives_the_one_process_report() {
         let errs = run_processes(dir.path(), &args, n, &extra);
         assert_eq!(
             report_without_run(&out),
-            report_without_run(&single),
+            single,
             "the report of {n} processes differs from one process's"
         );
         // Process 0 clustered with the signatures of the verified pairs' documents, not all.
@@ -421,14 +418,7 @@ fn scan_one_file_in_parts(dir: &Path, big: &Path) -> (Vec<String>, String) {
     let args: Vec<String> = [arg(big), "--on-error", "skip", "-q"]
         .map(String::from)
         .to_vec();
-    let single = dir.join("single.json");
-    syndic()
-        .arg("scan")
-        .args(&args)
-        .args(["-o", arg(&single)])
-        .assert()
-        .success();
-    let single = report_without_run(&single);
+    let single = one_process(&dir.join("single.json"), &args);
     let name = big.file_name().unwrap().to_str().unwrap();
     assert!(
         single.contains(&format!("{name}:")),
@@ -508,14 +498,10 @@ fn boilerplate_decided_by_line_key_is_the_one_process_boilerplate() {
     ];
     for (i, (args, opts, n, status)) in cases.iter().enumerate() {
         let one = c.out(&format!("boilerplate{i}-one.json"));
-        syndic()
-            .arg("scan")
-            .args(args)
-            .args(*opts)
-            .args(["-o", arg(&one)])
-            .assert()
-            .success();
-        let single = report_without_run(&one);
+        let single = one_process(
+            &one,
+            args.iter().map(String::as_str).chain(opts.iter().copied()),
+        );
         let r: serde_json::Value = serde_json::from_str(&single).unwrap();
         assert_eq!(r["boilerplate"]["status"], *status, "case {i}");
         let templates = r["boilerplate"]["templates"].as_array().unwrap().len();
@@ -734,14 +720,10 @@ fn labels_over_content_are_left_unmasked_as_in_one_process() {
         std::fs::write(&path, out).unwrap();
         files.push(path);
     }
-    let one = dir.path().join("one.json");
-    syndic()
-        .arg("scan")
-        .args(&files)
-        .args(["-q", "-o", arg(&one)])
-        .assert()
-        .success();
-    let single = report_without_run(&one);
+    let single = one_process(
+        &dir.path().join("one.json"),
+        files.iter().map(|f| f.as_os_str()).chain(["-q".as_ref()]),
+    );
     let r: serde_json::Value = serde_json::from_str(&single).unwrap();
     let samples: Vec<&str> = r["boilerplate"]["templates"]
         .as_array()
