@@ -359,6 +359,63 @@ pub(crate) struct Segment {
     docs: usize,
     num_perm: usize,
     secs: [(usize, usize); SECTIONS],
+    /// Where each prefix of the band keys starts in the fence (see [`Radix`]).
+    radix: Radix,
+}
+
+/// A table over the fence: for each value `p` of a key's top `bits` bits, the first fence entry
+/// whose key's prefix is at least `p` (and one more slot, the fence's length). The fence of a
+/// large segment is megabytes; a search of it waits for one cache miss after another, where
+/// this table (about four fence entries a slot, a quarter of the fence's size) names the few
+/// entries, one cache line, that hold the key's place. Built when the segment is opened, from
+/// the fence alone.
+struct Radix {
+    bits: u32,
+    first: Vec<u32>,
+}
+
+impl Radix {
+    fn new(fence: &[u8]) -> Radix {
+        let m = fence.len() / 8;
+        let bits = (m / 4).max(2).ilog2().min(24);
+        let slots = 1usize << bits;
+        let mut first = Vec::with_capacity(slots + 1);
+        let mut f = 0;
+        // Monotone by construction, whatever the fence holds (a damaged file gives wrong
+        // answers, which `index verify` finds, never an index out of bounds).
+        for p in 0..slots as u64 {
+            while f < m && Self::prefix(bits, Self::key(fence, f)) < p {
+                f += 1;
+            }
+            first.push(f as u32);
+        }
+        first.push(m as u32);
+        Radix { bits, first }
+    }
+
+    #[inline]
+    fn key(fence: &[u8], k: usize) -> u64 {
+        u64::from_le_bytes(fence[k * 8..k * 8 + 8].try_into().unwrap())
+    }
+
+    #[inline]
+    fn prefix(bits: u32, key: u64) -> u64 {
+        key >> (64 - bits)
+    }
+
+    /// The fence entries `[a, b]` among which the first key not less than `key` is (`b` the
+    /// fence's length when it may be none).
+    #[inline]
+    fn range(&self, key: u64) -> (usize, usize) {
+        let p = Self::prefix(self.bits, key) as usize;
+        (self.first[p] as usize, self.first[p + 1] as usize)
+    }
+
+    /// The slot of `key`, for a prefetch.
+    #[inline]
+    fn slot(&self, key: u64) -> &u32 {
+        &self.first[Self::prefix(self.bits, key) as usize]
+    }
 }
 
 fn damaged(path: &Path, what: &str) -> Error {
@@ -423,6 +480,8 @@ impl Segment {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        let (off, len) = secs[Sec::Fence as usize];
+        let radix = Radix::new(&map[off..off + len]);
         Ok(Segment {
             name,
             map,
@@ -430,6 +489,7 @@ impl Segment {
             docs,
             num_perm,
             secs,
+            radix,
         })
     }
 
@@ -634,8 +694,8 @@ impl Segment {
 
     /// For sorted `(key, query)` pairs, writes `(query, document)` for the documents under each
     /// key in the band postings (at most `cap` a key). The `fence` section (one key in
-    /// [`FENCE`], a few megabytes at a million documents, so it stays in cache) names the block
-    /// of entries that holds a key's place; the keys are hashes, spread evenly, so the place is
+    /// [`FENCE`], found through the segment's [`Radix`] table) names the block of entries that
+    /// holds a key's place; the keys are hashes, spread evenly, so the place is
     /// guessed within the block by interpolation between the two fence keys around it and found
     /// from the guess by a short walk: one or two cache lines of the large postings a key, where
     /// a search of the whole section waits for one miss after another.
@@ -651,9 +711,10 @@ impl Segment {
         let key_at = |i: usize| u64::from_le_bytes(e[i * ENTRY..i * ENTRY + 8].try_into().unwrap());
         let doc_at =
             |i: usize| u32::from_le_bytes(e[i * ENTRY + 8..i * ENTRY + 12].try_into().unwrap());
-        // Keys go in groups: each key's block and first guess, then the guesses' reads
-        // (independent of one another, so that their cache misses overlap), then each key's
-        // walk from its guess.
+        // Keys go in groups, each step for every key of the group before the next step (their
+        // reads are independent of one another, so that their cache misses overlap): the key's
+        // radix slot, then its few fence entries, then its block and first guess, then the
+        // guesses' reads, then each key's walk from its guess.
         const GROUP: usize = 16;
         // Entries a guess within a block of `FENCE` is typically off by.
         const WALK: usize = 5;
@@ -668,21 +729,36 @@ impl Segment {
                     i += 1;
                 }
                 runs[g] = (s, i);
+                crate::isa::prefetch(self.radix.slot(key));
+                g += 1;
+            }
+            let mut ranges = [(0usize, 0usize); GROUP];
+            for j in 0..g {
+                let (a, b) = self.radix.range(keys[runs[j].0].0);
+                ranges[j] = (a, b);
+                if a < m {
+                    crate::isa::prefetch(&fence[a * 8]);
+                }
+            }
+            for j in 0..g {
+                let key = keys[runs[j].0].0;
                 // The first fence key not less than `key`: the place is after the fence
                 // before it (whose key is less) and at most at this one.
-                let f = lower_bound(m, key, fence_at);
-                place[g] = if f == 0 {
+                let (a, b) = ranges[j];
+                let f = a + lower_bound(b - a, key, |x| fence_at(a + x));
+                place[j] = if f == 0 {
                     (0, 0, 0)
                 } else if f == m {
                     ((m - 1) * FENCE + 1, n, n)
                 } else {
-                    // Entries lo - 1 and hi hold the fence keys a < key <= b.
+                    // Entries lo - 1 and hi hold the fence keys a < key <= b; the guess is by
+                    // interpolation between them (a float is enough for a guess: the walk
+                    // finds the place).
                     let (lo, hi) = ((f - 1) * FENCE + 1, f * FENCE);
                     let (a, b) = (fence_at(f - 1), fence_at(f));
-                    let t = ((key - a) as u128 * (hi - lo + 1) as u128 / (b - a) as u128) as usize;
+                    let t = ((key - a) as f64 / (b - a) as f64 * (hi - lo + 1) as f64) as usize;
                     (lo, hi, (lo - 1 + t).clamp(lo, hi))
                 };
-                g += 1;
             }
             // Every guess of the group is asked for before any is read, so that their cache
             // misses overlap (a read in this loop would wait for its line before the next
@@ -816,6 +892,45 @@ mod tests {
             gen: 1,
             band_keys: vec![seq % 2, 100 + seq],
             line_keys: vec![7, seq],
+        }
+    }
+
+    /// The radix table's range holds the fence's lower bound of any key: on keys spread as
+    /// hashes are, clumped at either end, and repeated.
+    #[test]
+    fn radix_range_holds_the_lower_bound() {
+        let mut x = 3u64;
+        let mut rnd = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for m in [0usize, 1, 2, 7, 64, 1000, 5000] {
+            let spreads: [&dyn Fn(u64) -> u64; 4] =
+                [&|r| r, &|r| r % 100, &|r| u64::MAX - r % 100, &|r| {
+                    (r % 4) << 62
+                }];
+            for spread in spreads {
+                let mut keys: Vec<u64> = (0..m).map(|_| spread(rnd())).collect();
+                keys.sort_unstable();
+                let fence: Vec<u8> = keys.iter().flat_map(|k| k.to_le_bytes()).collect();
+                let radix = Radix::new(&fence);
+                let mut probes: Vec<u64> = (0..200).map(|_| rnd()).collect();
+                probes.extend(
+                    keys.iter()
+                        .flat_map(|&k| [k, k.wrapping_add(1), k.wrapping_sub(1)]),
+                );
+                probes.extend([0, u64::MAX]);
+                for p in probes {
+                    let want = keys.partition_point(|&k| k < p);
+                    let (a, b) = radix.range(p);
+                    assert!(
+                        a <= want && want <= b && b <= m,
+                        "m {m} key {p}: {a}..{b}, {want}"
+                    );
+                }
+            }
         }
     }
 
