@@ -422,6 +422,17 @@ struct Prep {
     empty: bool,
 }
 
+/// The buffers of one thread's lookups ([`Index::lookup_one`]), kept from one query to the next.
+#[derive(Default)]
+struct Scratch {
+    keys: Vec<(u64, u32)>,
+    join: Vec<(u32, u32)>,
+    cands: Vec<(u32, u32)>,
+    low: Vec<u8>,
+    buf: Vec<u8>,
+    sig: Vec<u32>,
+}
+
 /// A match among the indexed documents (or a batch's earlier ones).
 #[derive(Clone, Copy)]
 struct Hit {
@@ -688,168 +699,83 @@ impl Index {
         }
     }
 
-    /// For each of `preps`, the indexed documents (deleted ones left out) it is a copy of.
-    /// Candidates come from one pass over each segment's band postings for the whole batch.
+    /// For each of `preps`, the indexed documents (deleted ones left out) it is a copy of, each
+    /// query looked up on its own ([`Index::lookup_one`]) over the pool: no step of a batch's
+    /// lookup waits for the whole batch or runs on one thread.
     fn lookup(&self, preps: &[Prep]) -> Result<Vec<Vec<Hit>>> {
-        let open = self.bound(preps, self.candidates(preps));
-        // The candidates left open, grouped by query, each verified on its signature.
-        let (start, grouped) = bucket_sort(open, preps.len(), |c| c.0 as usize);
-        (0..preps.len())
-            .into_par_iter()
-            .map(|q| self.verify(&preps[q], &grouped[start[q]..start[q + 1]]))
+        let rule = self.cfg().verify_rule();
+        // A few documents are looked up on this thread (see `Index::prepare`).
+        if preps.len() <= FEW {
+            let mut scratch = Scratch::default();
+            return preps
+                .iter()
+                .map(|p| self.lookup_one(&rule, p, &mut scratch))
+                .collect();
+        }
+        preps
+            .par_iter()
+            .map_init(Scratch::default, |scratch, p| {
+                self.lookup_one(&rule, p, scratch)
+            })
             .collect()
     }
 
-    /// The candidates `(query, segment, document)` of `preps`: the indexed documents that share
-    /// a band key with them (with repeats).
-    fn candidates(&self, preps: &[Prep]) -> Vec<(u32, u32, u32)> {
-        let cfg = self.cfg();
-        let mut keys: Vec<(u64, u32)> = preps
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| p.size > 0)
-            .flat_map(|(i, p)| p.band_keys.iter().map(move |&k| (k, i as u32)))
-            .collect();
-        keys.par_sort_unstable();
-        // (query, segment, document); as in a scan, a bucket past max_bucket is not compared
-        // whole.
-        // The keys go in chunks, so that one large segment's join is spread over the pool (a
-        // chunk that splits a run of one key joins its part of the run alone, which finds the
-        // same documents for its queries).
-        let chunk = keys
-            .len()
-            .div_ceil(4 * rayon::current_num_threads())
-            .max(1024);
-        let tasks: Vec<(usize, &[(u64, u32)])> = (0..self.segs.len())
-            .flat_map(|si| keys.chunks(chunk).map(move |c| (si, c)))
-            .collect();
-        let cands: Vec<(u32, u32, u32)> = tasks
-            .into_par_iter()
-            .flat_map_iter(|(si, keys)| {
-                let mut out = Vec::new();
-                self.segs[si].band_join(keys, cfg.max_bucket, &mut out);
-                out.into_iter().map(move |(q, d)| (q, si as u32, d))
-            })
-            .collect();
-        cands
-    }
-
-    /// The candidates `(query, segment, document)` that may be copies, each once: those whose
-    /// bound from the stored low bytes the rule does not reject, not deleted and within the
-    /// date window.
+    /// The indexed documents (deleted ones left out) that `p` is a copy of, in no order.
     ///
-    /// Two equal signature values have equal low bytes, so the count of equal low bytes bounds
-    /// the count of equal values from above, and the rule, which accepts more as the similarity
-    /// grows, rejects the pair if it rejects the bound (taken as if the pair were dated within
-    /// a day): the same decisions as comparing every signature, from a quarter of the bytes.
-    ///
-    /// The candidates are taken in the order of the rows they read (bucketed by segment and
-    /// page of rows with a counting sort), not query by query: a batch's candidates then share
-    /// pages and come in ascending addresses, where a query's own are scattered over the
-    /// segment, one cache and TLB miss each.
-    fn bound(&self, preps: &[Prep], cands: Vec<(u32, u32, u32)>) -> Vec<(u32, u32, u32)> {
-        let few = cands.len() < 1 << 12;
-        self.bound_in(preps, cands, few)
-    }
-
-    /// [`Index::bound`], with the candidates sorted whole on this thread (`few`) or bucketed
-    /// over the pool.
-    fn bound_in(
-        &self,
-        preps: &[Prep],
-        cands: Vec<(u32, u32, u32)>,
-        few: bool,
-    ) -> Vec<(u32, u32, u32)> {
-        let rule = self.cfg().verify_rule();
-        let lows: Vec<Vec<u8>> = preps
-            .iter()
-            .map(|p| p.sig.iter().map(|&v| v as u8).collect())
-            .collect();
-        let open = |&(q, si, d): &(u32, u32, u32)| {
+    /// 1. Candidates: the documents under each of its band keys in each segment
+    ///    ([`Segment::band_join`], at most `max_bucket` a key, as a scan compares), each once.
+    /// 2. Bound: two equal signature values have equal low bytes, so the count of equal low
+    ///    bytes bounds the count of equal values from above, and the rule, which accepts more
+    ///    as the similarity grows, rejects the pair if it rejects the bound (taken as if the
+    ///    pair were dated within a day): the same decisions as comparing every signature, from
+    ///    a quarter of the bytes, which stay mapped. Each candidate's row is asked for a few
+    ///    candidates ahead, so that the cache misses of rows overlap instead of coming one at a
+    ///    time.
+    /// 3. The few left open (not deleted, within the date window) are verified on their
+    ///    signatures, read by positioned reads, which keep them out of the service's resident
+    ///    memory.
+    fn lookup_one(&self, rule: &VerifyRule, p: &Prep, s: &mut Scratch) -> Result<Vec<Hit>> {
+        let mut hits = Vec::new();
+        if p.size == 0 {
+            return Ok(hits);
+        }
+        let max_bucket = self.cfg().max_bucket;
+        s.keys.clear();
+        s.keys.extend(p.band_keys.iter().map(|&k| (k, 0)));
+        s.keys.sort_unstable();
+        s.cands.clear();
+        for (si, seg) in self.segs.iter().enumerate() {
+            s.join.clear();
+            seg.band_join(&s.keys, max_bucket, &mut s.join);
+            s.cands.extend(s.join.iter().map(|&(_, d)| (si as u32, d)));
+        }
+        s.cands.sort_unstable();
+        s.cands.dedup();
+        s.low.clear();
+        s.low.extend(p.sig.iter().map(|&v| v as u8));
+        const AHEAD: usize = 8;
+        for k in 0..s.cands.len() {
+            if let Some(&(si, d)) = s.cands.get(k + AHEAD) {
+                let row = self.segs[si as usize].low_row(d as usize);
+                crate::isa::prefetch(&row[0]);
+                crate::isa::prefetch(&row[row.len() / 2]);
+                crate::isa::prefetch(&row[row.len() - 1]);
+            }
+            let (si, d) = s.cands[k];
             let seg = &self.segs[si as usize];
             let (size, theirs) = seg.low(d as usize);
-            let p = &preps[q as usize];
-            if size == 0 || !may_accept(&rule, &lows[q as usize], theirs, p.size, size) {
-                return false;
+            if size == 0 || !may_accept(rule, &s.low, theirs, p.size, size) {
+                continue;
             }
             let r = seg.rec(d as usize);
-            !self.tombs.contains(&r.seq)
-                && self.dates_allow((p.date, p.date_unparsed), (r.date, r.date_unparsed))
-        };
-        // A few candidates (a check of a few documents) are sorted whole, on this thread.
-        if few {
-            let mut cands = cands;
-            cands.sort_unstable_by_key(|&(q, si, d)| (si, d, q));
-            cands.dedup();
-            cands.retain(open);
-            return cands;
-        }
-        // Rows of 132 bytes: 32 to a bucket is about a page.
-        const SHIFT: u32 = 5;
-        let mut first = Vec::with_capacity(self.segs.len() + 1);
-        first.push(0usize);
-        for seg in self.segs.iter() {
-            first.push(first.last().unwrap() + (seg.len() >> SHIFT) + 1);
-        }
-        let buckets = *first.last().unwrap();
-        let bucket = |&(_, si, d): &(u32, u32, u32)| first[si as usize] + (d >> SHIFT) as usize;
-        let (start, mut order) = bucket_sort(cands, buckets, bucket);
-        // Spans of buckets over the pool, each its own part of `order`.
-        const SPAN: usize = 1024;
-        let mut spans = Vec::with_capacity(buckets.div_ceil(SPAN));
-        let mut rest = &mut order[..];
-        for b in (0..buckets).step_by(SPAN) {
-            let end = (b + SPAN).min(buckets);
-            let (mine, after) = rest.split_at_mut(start[end] - start[b]);
-            spans.push((b..end, mine));
-            rest = after;
-        }
-        spans
-            .into_par_iter()
-            .flat_map_iter(|(range, span)| {
-                let base = start[range.start];
-                for b in range {
-                    span[start[b] - base..start[b + 1] - base]
-                        .sort_unstable_by_key(|&(q, _, d)| (d, q));
-                }
-                // Each candidate's row is asked for a few candidates ahead, so that the cache
-                // misses of rows on different pages overlap instead of coming one at a time.
-                const AHEAD: usize = 8;
-                let mut kept = Vec::new();
-                let mut last = None;
-                for k in 0..span.len() {
-                    if let Some(&(_, si, d)) = span.get(k + AHEAD) {
-                        let row = self.segs[si as usize].low_row(d as usize);
-                        crate::isa::prefetch(&row[0]);
-                        crate::isa::prefetch(&row[row.len() / 2]);
-                        crate::isa::prefetch(&row[row.len() - 1]);
-                    }
-                    let c = span[k];
-                    // Repeats of a candidate are next to each other (one bucket, sorted).
-                    if last != Some(c) && open(&c) {
-                        kept.push(c);
-                    }
-                    last = Some(c);
-                }
-                kept
-            })
-            .collect()
-    }
-
-    /// The candidates `(query, segment, document)` of `p` that the bound left open, verified on
-    /// their signatures (read by positioned reads, which keep them out of the service's
-    /// resident memory).
-    fn verify(&self, p: &Prep, cands: &[(u32, u32, u32)]) -> Result<Vec<Hit>> {
-        let rule = self.cfg().verify_rule();
-        let mut sig = Vec::with_capacity(p.sig.len());
-        let mut buf = Vec::new();
-        let mut hits = Vec::new();
-        for &(_, si, d) in cands {
-            let seg = &self.segs[si as usize];
-            let r = seg.rec(d as usize);
-            seg.read_sig(d as usize, &mut buf, &mut sig)?;
-            let theirs = (&sig[..], r.size, r.date);
-            if let Some((score, dated)) = judge(&rule, (&p.sig, p.size, p.date), theirs) {
+            if self.tombs.contains(&r.seq)
+                || !self.dates_allow((p.date, p.date_unparsed), (r.date, r.date_unparsed))
+            {
+                continue;
+            }
+            seg.read_sig(d as usize, &mut s.buf, &mut s.sig)?;
+            let theirs = (&s.sig[..], r.size, r.date);
+            if let Some((score, dated)) = judge(rule, (&p.sig, p.size, p.date), theirs) {
                 hits.push(Hit {
                     at: (si, d),
                     seq: r.seq,
@@ -1503,31 +1429,6 @@ fn may_accept(rule: &VerifyRule, a: &[u8], b: &[u8], size_a: u32, size_b: u32) -
     rule.decide(&most, size_a, size_b, true).is_some()
 }
 
-/// `items` ordered by `bucket` (of `buckets`), stably, with each bucket's start (and the end as
-/// the last): a counting sort, where a comparison sort of a batch's candidates cost more than the
-/// grouping needs.
-fn bucket_sort<T: Copy + Default>(
-    items: Vec<T>,
-    buckets: usize,
-    bucket: impl Fn(&T) -> usize,
-) -> (Vec<usize>, Vec<T>) {
-    let mut start = vec![0usize; buckets + 1];
-    for x in &items {
-        start[bucket(x) + 1] += 1;
-    }
-    for b in 0..buckets {
-        start[b + 1] += start[b];
-    }
-    let mut fill = start.clone();
-    let mut out = vec![T::default(); items.len()];
-    for x in items {
-        let b = bucket(&x);
-        out[fill[b]] = x;
-        fill[b] += 1;
-    }
-    (start, out)
-}
-
 /// How many bytes of `a` and `b` are equal, eight at a time (this runs for every candidate).
 fn same_bytes(a: &[u8], b: &[u8]) -> usize {
     const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
@@ -1791,11 +1692,12 @@ mod tests {
         }
     }
 
-    /// The bound keeps the same candidates whether they are sorted whole (a few) or bucketed by
-    /// row over the pool (a large batch), each once: over news2k, 1,500 documents indexed and
-    /// 1,000 checked, half of them indexed (which find themselves and their copies).
+    /// A lookup (band join, bound on the low bytes, signatures) finds the matches, with their
+    /// scores, that judging every document under one of the query's band keys finds: over
+    /// news2k, 1,500 documents indexed and 1,000 checked, half of them indexed (which find
+    /// themselves and their copies).
     #[test]
-    fn bound_keeps_the_same_candidates_either_way() {
+    fn lookup_finds_what_a_search_per_key_finds() {
         let dir = tempfile::tempdir().unwrap();
         let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/bench/news2k.jsonl.gz");
         let all: Vec<Record> = Corpus::open(&[fixture])
@@ -1822,19 +1724,65 @@ mod tests {
             )
             .unwrap();
         let preps = idx.prepare(checked);
-        let cands = idx.candidates(&preps);
-        let mut distinct = cands.clone();
-        distinct.sort_unstable();
-        distinct.dedup();
-        let mut few = idx.bound_in(&preps, cands.clone(), true);
-        let mut many = idx.bound_in(&preps, cands, false);
-        few.sort_unstable();
-        many.sort_unstable();
-        assert!(few.len() >= 500 && few.len() < distinct.len());
-        assert_eq!(few, many);
-        let once = few.len();
-        few.dedup();
-        assert_eq!(few.len(), once);
+        let rule = idx.cfg().verify_rule();
+        let got: Vec<Vec<(u64, u64, u64)>> = idx
+            .lookup(&preps)
+            .unwrap()
+            .iter()
+            .map(|hits| {
+                let mut h: Vec<_> = hits
+                    .iter()
+                    .map(|h| {
+                        (
+                            h.seq,
+                            h.score.jaccard.to_bits(),
+                            h.score.containment.to_bits(),
+                        )
+                    })
+                    .collect();
+                h.sort_unstable();
+                h
+            })
+            .collect();
+        // The reference: every indexed document under one of the query's band keys (a search
+        // of the postings per key; no bucket here reaches `max_bucket`), judged on its whole
+        // signature.
+        let mut sig = Vec::new();
+        let mut buf = Vec::new();
+        let mut want = Vec::new();
+        let mut candidates = 0;
+        for p in &preps {
+            let mut docs: Vec<(usize, u32)> = Vec::new();
+            for (si, seg) in idx.segs.iter().enumerate() {
+                for &k in &p.band_keys {
+                    let under: Vec<u32> = seg.band(k).collect();
+                    assert!(under.len() < idx.cfg().max_bucket);
+                    docs.extend(under.into_iter().map(|d| (si, d)));
+                }
+            }
+            docs.sort_unstable();
+            docs.dedup();
+            candidates += docs.len();
+            let mut hits = Vec::new();
+            for (si, d) in docs {
+                let seg = &idx.segs[si];
+                let r = seg.rec(d as usize);
+                seg.read_sig(d as usize, &mut buf, &mut sig).unwrap();
+                if let Some((score, _)) =
+                    judge(&rule, (&p.sig, p.size, p.date), (&sig, r.size, r.date))
+                {
+                    hits.push((r.seq, score.jaccard.to_bits(), score.containment.to_bits()));
+                }
+            }
+            hits.sort_unstable();
+            want.push(hits);
+        }
+        let found: usize = want.iter().map(Vec::len).sum();
+        assert!(
+            found >= 500 && found < candidates,
+            "{found} of {candidates}"
+        );
+        assert_eq!(got, want);
     }
 
     #[test]
