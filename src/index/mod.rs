@@ -262,9 +262,9 @@ const CHECK_CHUNK: usize = 32;
 /// Documents few enough to sign on the calling thread.
 const FEW: usize = 4;
 
-/// A chunk of a check, answered: its number and its documents' answers (or the message of a
-/// panic).
-type AnsweredChunk = (usize, std::result::Result<Result<Vec<CheckResult>>, String>);
+/// A chunk of a check, signed: its number, its documents' ids and what lookups need (or the
+/// message of a panic).
+type SignedChunk = (usize, std::result::Result<(Vec<String>, Vec<Prep>), String>);
 
 /// A check fed one document at a time ([`Index::checker`]).
 pub struct Checker {
@@ -273,8 +273,8 @@ pub struct Checker {
     chunks: usize,
     count: usize,
     skipped: Skipped,
-    tx: std::sync::mpsc::Sender<AnsweredChunk>,
-    rx: std::sync::mpsc::Receiver<AnsweredChunk>,
+    tx: std::sync::mpsc::Sender<SignedChunk>,
+    rx: std::sync::mpsc::Receiver<SignedChunk>,
 }
 
 impl Checker {
@@ -294,18 +294,16 @@ impl Checker {
         }
     }
 
-    /// Hands the pending documents to the pool, which signs them, looks them up and answers:
-    /// the documents of a check do not depend on one another, so the first chunks are answered
-    /// while the next are read.
+    /// Hands the pending documents to the pool.
     fn send(&mut self) {
         let recs = std::mem::replace(&mut self.pending, Vec::with_capacity(CHECK_CHUNK));
         let (index, tx, n) = (self.index.clone(), self.tx.clone(), self.chunks);
         self.chunks += 1;
         rayon::spawn(move || {
             // A panic in a spawned job would abort the process: it is sent as an error.
-            let answered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let signed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 let preps = index.prepare(&recs);
-                index.answers(recs.into_iter().map(|r| r.id).collect(), preps)
+                (recs.into_iter().map(|r| r.id).collect(), preps)
             }))
             .map_err(|p| {
                 p.downcast_ref::<&str>()
@@ -314,7 +312,7 @@ impl Checker {
                     .unwrap_or_default()
             });
             // The receiver is gone only when the check was dropped unfinished.
-            let _ = tx.send((n, answered));
+            let _ = tx.send((n, signed));
         });
     }
 
@@ -342,19 +340,25 @@ impl Checker {
             ..
         } = self;
         drop(tx);
-        let mut parts: Vec<Option<Vec<CheckResult>>> = (0..chunks).map(|_| None).collect();
-        for (n, answered) in rx {
-            let part = answered.map_err(|msg| Error::Index {
+        let mut parts: Vec<Option<(Vec<String>, Vec<Prep>)>> = (0..chunks).map(|_| None).collect();
+        for (n, signed) in rx {
+            let part = signed.map_err(|msg| Error::Index {
                 path: index.dir.clone(),
-                msg: format!("checking the documents failed (internal error: {msg})"),
-            })??;
+                msg: format!("signing the documents failed (internal error: {msg})"),
+            })?;
             parts[n] = Some(part);
         }
-        let mut results = Vec::with_capacity(count);
+        let mut ids = Vec::with_capacity(count);
+        let mut preps = Vec::with_capacity(count);
         for part in parts {
-            results.extend(part.expect("every chunk sent its part or an error"));
+            let (i, p) = part.expect("every chunk sent its part or an error");
+            ids.extend(i);
+            preps.extend(p);
         }
-        Ok(Checked { results, skipped })
+        Ok(Checked {
+            results: index.answers(ids, preps)?,
+            skipped,
+        })
     }
 }
 
@@ -838,7 +842,7 @@ impl Index {
         })
     }
 
-    /// Checks the documents of `corpus` against the index; adds nothing. Documents are answered
+    /// Checks the documents of `corpus` against the index; adds nothing. Documents are signed
     /// on the pool while the next are read (a [`Checker`] fed from the corpus).
     pub fn check(&self, corpus: &Corpus, fields: &Fields, on_error: OnError) -> Result<Checked> {
         let mut c = self.checker();
@@ -852,8 +856,8 @@ impl Index {
     }
 
     /// A check fed one document at a time, as a request body is parsed: what
-    /// [`Index::check`] does for a corpus, with each document normalized, signed, looked up and
-    /// answered on the thread pool while the next arrive.
+    /// [`Index::check`] does for a corpus, with each document normalized and signed on the
+    /// thread pool while the next arrive.
     pub fn checker(&self) -> Checker {
         let (tx, rx) = std::sync::mpsc::channel();
         Checker {

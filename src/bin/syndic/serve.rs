@@ -224,7 +224,7 @@ async fn check(State(app): State<Arc<App>>, req: Request) -> Response {
     };
     let index = app.snapshot();
     // Parsed off the async threads (which keep serving other requests), each document handed
-    // to the check as it is read: the first are answered while the rest are parsed.
+    // to the check as it is read: the first are signed while the rest are parsed.
     let got = blocking(move || {
         let mut checker = index.checker();
         parse_documents(&bytes, &mut checker)?;
