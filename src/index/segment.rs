@@ -707,7 +707,7 @@ impl Segment {
         }
         let fence = self.sec(Sec::Fence);
         let m = fence.len() / 8;
-        let fence_at = |k: usize| u64::from_le_bytes(fence[k * 8..k * 8 + 8].try_into().unwrap());
+        let fence_at = |k: usize| Radix::key(fence, k);
         let key_at = |i: usize| u64::from_le_bytes(e[i * ENTRY..i * ENTRY + 8].try_into().unwrap());
         let doc_at =
             |i: usize| u32::from_le_bytes(e[i * ENTRY + 8..i * ENTRY + 12].try_into().unwrap());
